@@ -1,0 +1,100 @@
+import type { Command } from "commander";
+import { Daemon } from "../../daemon/daemon.js";
+import { startInBackground, stopDaemon } from "../../daemon/lifecycle.js";
+import { Log } from "../../daemon/log.js";
+import { UserError } from "../../errors.js";
+import { collect, positiveInteger, runCommand } from "../output.js";
+
+interface RunFlags {
+  socket?: string;
+  agentDir?: string[];
+  logFile?: string;
+  verbose?: boolean;
+  replyTimeout?: number;
+  probeTimeout?: number;
+  maxWait?: number;
+}
+
+const SOCKET_HELP = "the stable socket (default: $SSH_ANCHOR_SOCKET, else /tmp/ssh-anchor-$UID/agent.sock)";
+const AGENT_DIR_HELP = "also look for agent sockets in DIR (its sockets and its ssh-* directories); repeatable";
+
+export function registerDaemonCommands(program: Command, version: string): void {
+  program
+    .command("run")
+    .description("run the daemon in the foreground (for systemd and other supervisors); logs to stderr")
+    .option("-s, --socket <path>", SOCKET_HELP)
+    .option("-a, --agent-dir <dir>", AGENT_DIR_HELP, collect)
+    .option("--log-file <file>", "log to FILE (size-bounded) instead of stderr")
+    .option("-v, --verbose", "log every connection's routing, not only changes")
+    .option("--reply-timeout <ms>", "probe an agent that leaves a request unanswered this long", positiveInteger("--reply-timeout"), 1000)
+    .option("--probe-timeout <ms>", "an agent that does not answer a probe this fast is a zombie", positiveInteger("--probe-timeout"), 2000)
+    .option("--max-wait <seconds>", "never keep a request waiting on an unresponsive agent longer", positiveInteger("--max-wait"), 60)
+    .addHelpText(
+      "after",
+      "\nSignals: SIGTERM and SIGINT stop it (the socket is removed, exit 0); SIGHUP rescans agents.\n" +
+        "Exit status 3: another daemon already serves the socket.",
+    )
+    .action((flags: RunFlags) => runCommand(() => runForeground(flags, version)));
+
+  program
+    .command("start")
+    .description("start the daemon in the background (nothing happens when it already runs)")
+    .option("-s, --socket <path>", SOCKET_HELP)
+    .option("-a, --agent-dir <dir>", AGENT_DIR_HELP, collect)
+    .option("-v, --verbose", "log every connection's routing")
+    .option("-q, --quiet", "print nothing on success")
+    .action((flags: { socket?: string; agentDir?: string[]; verbose?: boolean; quiet?: boolean }) =>
+      runCommand(async () => {
+        const result = await startInBackground({ socket: flags.socket, agentDirs: flags.agentDir, verbose: flags.verbose });
+        if (flags.quiet) return;
+        const state = result.alreadyRunning ? "already running" : "started";
+        process.stdout.write(`ssh-anchor ${state} (pid ${result.pid}) on ${result.paths.socket}\n`);
+        process.stdout.write(`use it with: export SSH_AUTH_SOCK=${result.paths.socket}\n`);
+      }),
+    );
+
+  program
+    .command("stop")
+    .description("stop the daemon and remove its socket")
+    .option("-s, --socket <path>", SOCKET_HELP)
+    .action((flags: { socket?: string }) =>
+      runCommand(async () => {
+        const stopped = await stopDaemon({ socket: flags.socket });
+        process.stdout.write(stopped ? "ssh-anchor stopped\n" : "ssh-anchor was not running\n");
+      }),
+    );
+}
+
+async function runForeground(flags: RunFlags, version: string): Promise<number> {
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start({
+      socket: flags.socket,
+      agentDirs: flags.agentDir,
+      logFile: flags.logFile,
+      verbose: flags.verbose,
+      replyTimeoutMs: flags.replyTimeout,
+      probeTimeoutMs: flags.probeTimeout,
+      maxWaitMs: (flags.maxWait ?? 60) * 1000,
+      version,
+    });
+  } catch (error) {
+    // Under `start` nobody reads stderr: leave the reason where `start` will look for it.
+    if (flags.logFile && error instanceof UserError) new Log({ file: flags.logFile }).info(error.message);
+    throw error;
+  }
+  const stop = (): void => void daemon.stop();
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  process.on("SIGHUP", () => {
+    daemon.log.info("SIGHUP: rescanning agents");
+    void daemon.rescan();
+  });
+  process.on("uncaughtException", (error) => {
+    daemon.log.info(`internal error, stopping: ${error.stack ?? error.message}`);
+    process.exitCode = 70;
+    stop();
+  });
+  await daemon.done;
+  return typeof process.exitCode === "number" ? process.exitCode : 0;
+}

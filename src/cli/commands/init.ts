@@ -1,0 +1,29 @@
+import type { Command } from "commander";
+import { initScript, SHELLS } from "../../shell/init.js";
+import { runCommand } from "../output.js";
+
+export function registerInitCommand(program: Command): void {
+  program
+    .command("init")
+    .description("print the shell code that points SSH_AUTH_SOCK at the stable socket")
+    .argument("<shell>", `one of: ${SHELLS.join(", ")}`)
+    .addHelpText(
+      "after",
+      `
+Put one line in your shell's rc file:
+  ~/.bashrc                 eval "$(ssh-anchor init bash)"
+  ~/.zshrc                  eval "$(ssh-anchor init zsh)"
+  ~/.profile (sh, dash)     eval "$(ssh-anchor init sh)"
+  ~/.config/fish/config.fish  ssh-anchor init fish | source
+
+The code exports SSH_AUTH_SOCK, keeps the login's own socket in SSH_ANCHOR_ORIGINAL_SOCK,
+starts the daemon only when it is not running (checked in plain shell, no Node start-up), and
+prints nothing unless something fails. It is static: to save even the one fork per shell,
+write it to a file once (ssh-anchor init bash > ~/.ssh-anchor.sh) and source that file.`,
+    )
+    .action((shell: string) =>
+      runCommand(async () => {
+        process.stdout.write(initScript(shell));
+      }),
+    );
+}

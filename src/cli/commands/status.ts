@@ -1,0 +1,56 @@
+import type { Command } from "commander";
+import { readStatus } from "../../daemon/lifecycle.js";
+import type { AgentReport, StatusReport } from "../../daemon/status.js";
+import { colorEnabled, formatDuration, paint, runCommand, type Style } from "../output.js";
+
+/** Exit status of `status` when no daemon runs (as `systemctl status` does). */
+const EXIT_NOT_RUNNING = 3;
+
+const STATE_STYLE: Record<AgentReport["state"], Style> = { live: "green", unknown: "dim", zombie: "yellow", dead: "red" };
+
+export function registerStatusCommand(program: Command): void {
+  program
+    .command("status")
+    .description("show the daemon, every candidate agent with its state, and where new connections go")
+    .option("-s, --socket <path>", "the stable socket (default: $SSH_ANCHOR_SOCKET, else /tmp/ssh-anchor-$UID/agent.sock)")
+    .option("--json", "print a JSON document for scripts")
+    .addHelpText("after", "\nExit status: 0 running, 3 not running.")
+    .action((flags: { socket?: string; json?: boolean }) =>
+      runCommand(async () => {
+        const { paths, report } = await readStatus({ socket: flags.socket });
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify(report ?? { running: false, socket: paths.socket }, null, 2)}\n`);
+        } else if (report) {
+          process.stdout.write(formatStatus(report, colorEnabled()));
+        } else {
+          process.stdout.write(`ssh-anchor is not running on ${paths.socket}; start it with: ssh-anchor start\n`);
+        }
+        return report ? 0 : EXIT_NOT_RUNNING;
+      }),
+    );
+}
+
+export function formatStatus(report: StatusReport, color: boolean): string {
+  const c = report.connections;
+  const lines = [
+    `${paint("ssh-anchor", "bold", color)} ${report.version}: running (pid ${report.pid}, up ${formatDuration(report.uptimeSeconds)})`,
+    `socket:      ${report.socket}`,
+    `route:       ${report.route ?? paint("none: clients get an empty key list until a login with agent forwarding appears", "yellow", color)}`,
+    `connections: ${c.served} served, ${c.active} open, ${c.failovers} moved off unresponsive agents, ` +
+      `${c.answeredEmpty} answered with no keys, ${c.rejected} rejected as malformed`,
+  ];
+  if (report.logFile) lines.push(`log:         ${report.logFile}`);
+  lines.push(report.agents.length ? "agents (in routing order):" : "agents:      none found");
+  const ordered = [...report.agents].sort((a, b) => (a.rank ?? Infinity) - (b.rank ?? Infinity));
+  for (const agent of ordered) {
+    const state = paint(agent.state.padEnd(7), STATE_STYLE[agent.state], color);
+    const keys = agent.keys === null ? "" : `${agent.keys} key${agent.keys === 1 ? "" : "s"}; `;
+    lines.push(`  ${String(agent.rank ?? "-").padStart(2)}  ${state} ${agent.kind.padEnd(9)} ${agent.path}`);
+    lines.push(`      ${paint(`${keys}${agent.reason}`, "dim", color)}`);
+  }
+  if (report.ignored.length) {
+    lines.push("ignored:");
+    for (const entry of report.ignored) lines.push(`      ${entry.path}: ${entry.reason}`);
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+import { createRequire } from "node:module";
+import { Command, CommanderError } from "commander";
+import { registerDaemonCommands } from "./commands/daemon.js";
+import { registerInitCommand } from "./commands/init.js";
+import { registerStatusCommand } from "./commands/status.js";
+
+const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
+
+const program = new Command("ssh-anchor")
+  .description(
+    "One stable SSH_AUTH_SOCK for tmux and screen sessions that outlive SSH connections:\n" +
+      "a daemon serves one socket and pairs every connection with a live forwarded agent.",
+  )
+  .version(version, "-V, --version")
+  .showSuggestionAfterError()
+  .configureOutput({ outputError: (text, write) => write(`ssh-anchor: ${text.replace(/^error: /, "")}`) })
+  .exitOverride()
+  .addHelpText(
+    "after",
+    `
+Quick start, on the remote host:
+  echo 'eval "$(ssh-anchor init bash)"' >> ~/.bashrc
+then log in again with ssh -A; tmux and screen panes keep working across reconnects.`,
+  );
+
+registerDaemonCommands(program, version);
+registerStatusCommand(program);
+registerInitCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (!(error instanceof CommanderError)) throw error;
+  // Help and --version exit 0; usage errors were already printed as one line.
+  process.exitCode = error.exitCode === 0 ? 0 : 2;
+}

@@ -1,0 +1,180 @@
+import type { Candidate } from "../discovery/candidate.js";
+import { listIdentities, type AgentAnswer } from "../protocol/agent-client.js";
+import { rankAgents, type AgentHealth } from "./policy.js";
+
+/** Everything known about one candidate agent. */
+export class Agent {
+  health: AgentHealth = "unknown";
+  /** Why it has its health, in words for `status` and the log. */
+  reason = "not used yet";
+  /** Keys it offered at its last probe. */
+  keys: number | undefined;
+  /** When a zombie is next probed, and the pause after that one. */
+  nextProbeAt = 0;
+  probeBackoffMs = 0;
+  #probe: Promise<AgentHealth> | undefined;
+  #probedAt = 0;
+
+  constructor(readonly candidate: Candidate) {}
+
+  get path(): string {
+    return this.candidate.path;
+  }
+
+  /** One probe at a time per agent; a fresh verdict is reused instead of probing again. */
+  probe(timeoutMs: number, freshForMs: number, onVerdict: (answer: AgentAnswer) => void): Promise<AgentHealth> {
+    if (this.#probe) return this.#probe;
+    if (this.health !== "unknown" && performance.now() - this.#probedAt < freshForMs) {
+      return Promise.resolve(this.health);
+    }
+    this.#probe = listIdentities(this.path, timeoutMs).then((answer) => {
+      this.#probe = undefined;
+      this.#probedAt = performance.now();
+      onVerdict(answer);
+      return this.health;
+    });
+    return this.#probe;
+  }
+}
+
+export interface AgentBookOptions {
+  /** How long a probe may take before the agent counts as a zombie. */
+  readonly probeTimeoutMs: number;
+  readonly log: (message: string) => void;
+}
+
+/** First re-probe of a zombie after this long, doubling up to the cap. */
+const ZOMBIE_RETRY_FIRST_MS = 5_000;
+const ZOMBIE_RETRY_MAX_MS = 60_000;
+/** A probe verdict is reused for this long. */
+const VERDICT_FRESH_MS = 5_000;
+
+/**
+ * The candidates with what the daemon has learnt about each, and the order in which new
+ * connections try them. The order is recomputed when something changes, never per connection.
+ */
+export class AgentBook {
+  readonly #options: AgentBookOptions;
+  #agents = new Map<string, Agent>();
+  #ranked: Agent[] = [];
+  #zombieTimer: NodeJS.Timeout | undefined;
+  #onRouteChange: ((route: Agent | undefined) => void) | undefined;
+
+  constructor(options: AgentBookOptions) {
+    this.#options = options;
+  }
+
+  /** Called whenever the agent new connections go to changes. */
+  onRouteChange(listener: (route: Agent | undefined) => void): void {
+    this.#onRouteChange = listener;
+  }
+
+  /** Replaces the candidate set, keeping what is known about sockets seen before. */
+  sync(candidates: readonly Candidate[]): void {
+    const next = new Map<string, Agent>();
+    for (const candidate of candidates) {
+      const known = this.#agents.get(candidate.path);
+      const same = known && known.candidate.ino === candidate.ino && known.candidate.dev === candidate.dev;
+      next.set(candidate.path, same ? known : new Agent(candidate));
+    }
+    this.#agents = next;
+    this.#rerank();
+  }
+
+  all(): Agent[] {
+    return [...this.#agents.values()];
+  }
+
+  /** Agents in the order new connections try them (dead ones left out). */
+  ranked(): readonly Agent[] {
+    return this.#ranked;
+  }
+
+  /** The first ranked agent not in `tried`. */
+  next(tried: ReadonlySet<Agent>): Agent | undefined {
+    for (const agent of this.#ranked) if (!tried.has(agent)) return agent;
+    return undefined;
+  }
+
+  markLive(agent: Agent, reason: string): void {
+    if (agent.health === "live") return;
+    this.#setHealth(agent, "live", reason);
+  }
+
+  markDead(agent: Agent, reason: string): void {
+    if (agent.health === "dead") return;
+    this.#setHealth(agent, "dead", reason);
+  }
+
+  /** Probes `agent` on a separate connection and records the verdict. */
+  probe(agent: Agent): Promise<AgentHealth> {
+    return agent.probe(this.#options.probeTimeoutMs, VERDICT_FRESH_MS, (answer) => this.#record(agent, answer));
+  }
+
+  /** Probes every agent that is not known dead (for `status`). */
+  async probeAll(): Promise<void> {
+    await Promise.all(this.all().filter((agent) => agent.health !== "dead").map((agent) => this.probe(agent)));
+  }
+
+  stop(): void {
+    clearInterval(this.#zombieTimer);
+    this.#zombieTimer = undefined;
+  }
+
+  #record(agent: Agent, answer: AgentAnswer): void {
+    switch (answer.kind) {
+      case "answered":
+        agent.keys = answer.identities.length;
+        this.#setHealth(agent, "live", `answered a probe in ${answer.millis.toFixed(0)} ms`);
+        return;
+      case "silent":
+        this.#setHealth(agent, "zombie", answer.reason);
+        return;
+      case "unreachable":
+      case "invalid":
+        this.#setHealth(agent, "dead", answer.reason);
+    }
+  }
+
+  #setHealth(agent: Agent, health: AgentHealth, reason: string): void {
+    const changed = agent.health !== health;
+    agent.reason = reason;
+    if (!changed) return;
+    agent.health = health;
+    if (health === "zombie") {
+      agent.probeBackoffMs = ZOMBIE_RETRY_FIRST_MS;
+      agent.nextProbeAt = performance.now() + agent.probeBackoffMs;
+    }
+    if (health !== "unknown") this.#options.log(`${agent.path}: ${health} (${reason})`);
+    this.#rerank();
+  }
+
+  #rerank(): void {
+    const previous = this.#ranked[0];
+    this.#ranked = rankAgents(this.all());
+    this.#scheduleZombieProbes();
+    if (this.#ranked[0] !== previous) this.#onRouteChange?.(this.#ranked[0]);
+  }
+
+  /** Zombies are re-probed with growing pauses, so one that wakes up is used again. */
+  #scheduleZombieProbes(): void {
+    const hasZombies = this.#ranked.some((agent) => agent.health === "zombie");
+    if (hasZombies && !this.#zombieTimer) {
+      this.#zombieTimer = setInterval(() => this.#probeDueZombies(), 1000);
+      this.#zombieTimer.unref();
+    } else if (!hasZombies && this.#zombieTimer) {
+      clearInterval(this.#zombieTimer);
+      this.#zombieTimer = undefined;
+    }
+  }
+
+  #probeDueZombies(): void {
+    const now = performance.now();
+    for (const agent of this.#ranked) {
+      if (agent.health !== "zombie" || agent.nextProbeAt > now) continue;
+      agent.probeBackoffMs = Math.min(agent.probeBackoffMs * 2, ZOMBIE_RETRY_MAX_MS);
+      agent.nextProbeAt = now + agent.probeBackoffMs;
+      void this.probe(agent);
+    }
+  }
+}

@@ -1,0 +1,292 @@
+import { lstat, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { createServer, type Server, type Socket } from "node:net";
+import { homedir } from "node:os";
+import { AgentDiscovery } from "../discovery/discovery.js";
+import { hostHash } from "../discovery/host-hash.js";
+import { AgentBook, type Agent } from "./agent-book.js";
+import { ProxiedConnection, type ConnectionContext, type Counters } from "./connection.js";
+import { createControlServer, type ControlCommand } from "./control.js";
+import { listenExclusively } from "./listener.js";
+import { Log } from "./log.js";
+import { daemonPaths, type DaemonPaths } from "./paths.js";
+import { ensurePrivateDirectory } from "./private-dir.js";
+import type { StatusReport } from "./status.js";
+
+export interface DaemonOptions {
+  /** --socket; $SSH_ANCHOR_SOCKET and the default apply when absent. */
+  readonly socket?: string;
+  /** Extra directories holding agent sockets (--agent-dir). */
+  readonly agentDirs?: readonly string[];
+  /** Log to this file instead of stderr. */
+  readonly logFile?: string;
+  readonly verbose?: boolean;
+  /** A request unanswered this long gets its agent probed (default 1000 ms). */
+  readonly replyTimeoutMs?: number;
+  /** A probe unanswered this long marks the agent a zombie (default 2000 ms). */
+  readonly probeTimeoutMs?: number;
+  /** No request waits on an unresponsive agent longer than this (default 60 s). */
+  readonly maxWaitMs?: number;
+  readonly version?: string;
+  /** For tests: where sshd's `ssh-*` directories are looked for (default /tmp). */
+  readonly tmpRoot?: string;
+  readonly uid?: number;
+  readonly home?: string;
+}
+
+/** How often unanswered requests are looked at while connections are open. */
+const SWEEP_MS = 250;
+/** Full rescans as a safety net for missed change notifications. */
+const RESCAN_MS = 60_000;
+/** When no agent is left, a new login is looked for at most this often. */
+const NO_AGENT_RESCAN_MS = 1000;
+/** How often the daemon checks that its socket file is still there (tmp cleaners, rm -rf). */
+const SOCKET_CHECK_MS = 5000;
+
+/**
+ * The switcher: serves one stable socket and pairs every client connection with a live agent
+ * of the same user. See ProxiedConnection for the routing of one connection, AgentBook for the
+ * order, AgentDiscovery for finding candidates.
+ *
+ * @example
+ * const daemon = await Daemon.start({ socket: "/tmp/ssh-anchor-1000/agent.sock" });
+ * process.on("SIGTERM", () => daemon.stop().then(() => process.exit(0)));
+ */
+export class Daemon {
+  readonly paths: DaemonPaths;
+  readonly log: Log;
+  readonly #options: DaemonOptions;
+  readonly #uid: number;
+  readonly #book: AgentBook;
+  readonly #discovery: AgentDiscovery;
+  readonly #connections = new Set<ProxiedConnection>();
+  readonly #counters: Counters = { served: 0, active: 0, failovers: 0, answeredEmpty: 0, rejected: 0 };
+  readonly #context: ConnectionContext;
+  readonly #startedAt = new Date();
+  #agentServer: Server | undefined;
+  #controlServer: Server | undefined;
+  #socketId: { dev: number; ino: number } | undefined;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  #lastNoAgentRescan = 0;
+  #stopping = false;
+  #stopped: Promise<void> | undefined;
+  #resolveStopped!: () => void;
+  /** Resolves when the daemon has stopped, whoever stopped it. */
+  readonly done: Promise<void>;
+
+  private constructor(options: DaemonOptions) {
+    this.#options = options;
+    this.#uid = options.uid ?? process.getuid?.() ?? 0;
+    this.paths = daemonPaths(options.socket, this.#uid);
+    this.log = new Log({ file: options.logFile, verbose: options.verbose });
+    this.done = new Promise((resolve) => (this.#resolveStopped = resolve));
+    this.#book = new AgentBook({
+      probeTimeoutMs: options.probeTimeoutMs ?? 2000,
+      log: (message) => this.log.info(message),
+    });
+    this.#book.onRouteChange((agent) => this.#logRoute(agent));
+    this.#discovery = new AgentDiscovery({
+      uid: this.#uid,
+      home: options.home ?? homedir(),
+      tmpRoot: options.tmpRoot ?? "/tmp",
+      extraDirs: options.agentDirs ?? [],
+      hostHash: hostHash(),
+      onChange: () => this.#book.sync(this.#discovery.candidates()),
+      log: (message) => this.log.info(message),
+    });
+    this.#context = {
+      book: this.#book,
+      log: this.log,
+      counters: this.#counters,
+      replyTimeoutMs: options.replyTimeoutMs ?? 1000,
+      maxWaitMs: options.maxWaitMs ?? 60_000,
+      noAgent: (reason) => this.#noAgent(reason),
+      release: (connection) => this.#release(connection),
+    };
+  }
+
+  /**
+   * Takes the socket (replacing a dead daemon's, never a live one's), finds the agents, and
+   * starts serving.
+   * @throws {UserError} when the socket cannot be taken (exitCode 3: another daemon serves it).
+   */
+  static async start(options: DaemonOptions = {}): Promise<Daemon> {
+    const daemon = new Daemon(options);
+    // Find the agents before accepting the first client, so that it is routed, not turned away.
+    daemon.#discovery.setOwnSocket({ path: daemon.paths.socket, dev: -1, ino: -1 });
+    await daemon.#discovery.start();
+    try {
+      await daemon.#openEndpoints();
+    } catch (error) {
+      daemon.#discovery.stop();
+      daemon.#book.stop();
+      throw error;
+    }
+    daemon.#startTimers();
+    daemon.log.info(`ssh-anchor ${options.version ?? ""} serving ${daemon.paths.socket} (pid ${process.pid})`.replace("  ", " "));
+    return daemon;
+  }
+
+  /** Reads every agent directory again (SIGHUP, `ssh-anchor status` after a change). */
+  rescan(): Promise<void> {
+    return this.#discovery.rescan();
+  }
+
+  /** Stops listening, removes the socket and the files beside it, and closes every connection. */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#shutdown();
+    return this.#stopped;
+  }
+
+  async status(): Promise<StatusReport> {
+    await this.#book.probeAll();
+    const ranked = this.#book.ranked();
+    return {
+      running: true,
+      version: this.#options.version ?? "",
+      pid: process.pid,
+      socket: this.paths.socket,
+      logFile: this.#options.logFile ?? null,
+      startedAt: this.#startedAt.toISOString(),
+      uptimeSeconds: Math.round((Date.now() - this.#startedAt.getTime()) / 1000),
+      route: ranked[0]?.path ?? null,
+      connections: { ...this.#counters },
+      agents: this.#book.all().map((agent) => ({
+        path: agent.path,
+        kind: agent.candidate.kind,
+        state: agent.health,
+        reason: agent.reason,
+        keys: agent.keys ?? null,
+        createdAt: new Date(agent.candidate.createdMs).toISOString(),
+        rank: ranked.includes(agent) ? ranked.indexOf(agent) + 1 : null,
+      })),
+      ignored: [...this.#discovery.ignored()],
+    };
+  }
+
+  async #openEndpoints(): Promise<void> {
+    const { paths } = this;
+    await ensurePrivateDirectory(paths.directory, this.#uid);
+    const agentServer = createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
+    agentServer.on("error", (error) => this.log.info(`agent socket error: ${error.message}`));
+    await listenExclusively(agentServer, paths.socket, paths.lockFile, this.#uid);
+    this.#agentServer?.close();
+    this.#agentServer = agentServer;
+    const stats = await lstat(paths.socket);
+    this.#socketId = { dev: stats.dev, ino: stats.ino };
+    this.#discovery.setOwnSocket({ path: paths.socket, dev: stats.dev, ino: stats.ino });
+
+    // The agent socket is ours now, so whatever sits at the control path is a leftover.
+    await unlink(paths.control).catch(() => undefined);
+    const controlServer = createControlServer((command) => this.#control(command));
+    controlServer.on("error", (error) => this.log.info(`control socket error: ${error.message}`));
+    await listenExclusively(controlServer, paths.control, paths.lockFile, this.#uid);
+    this.#controlServer?.close();
+    this.#controlServer = controlServer;
+
+    const temporary = `${paths.pidFile}.${process.pid}`;
+    await writeFile(temporary, `${process.pid}\n`, { mode: 0o600 });
+    await rename(temporary, paths.pidFile);
+  }
+
+  #accept(socket: Socket): void {
+    this.#counters.served += 1;
+    this.#counters.active += 1;
+    const connection = new ProxiedConnection(socket, this.#context);
+    this.#connections.add(connection);
+    this.#sweepTimer ??= setInterval(() => this.#sweep(), SWEEP_MS);
+  }
+
+  #release(connection: ProxiedConnection): void {
+    if (!this.#connections.delete(connection)) return;
+    this.#counters.active -= 1;
+    if (this.#connections.size === 0) {
+      clearInterval(this.#sweepTimer);
+      this.#sweepTimer = undefined;
+    }
+  }
+
+  #sweep(): void {
+    const now = performance.now();
+    for (const connection of this.#connections) {
+      if (connection.outstanding > 0) void connection.checkLate(now);
+    }
+  }
+
+  #noAgent(reason: string): void {
+    const now = performance.now();
+    if (now - this.#lastNoAgentRescan < NO_AGENT_RESCAN_MS) return;
+    this.#lastNoAgentRescan = now;
+    this.log.info(`answering as an agent with no keys: ${reason}; looking for new logins`);
+    void this.rescan();
+  }
+
+  #logRoute(agent: Agent | undefined): void {
+    if (agent) this.log.info(`new connections go to ${agent.path} (${agent.candidate.kind}, ${agent.health})`);
+    else this.log.info("no usable agent: new connections get an empty key list until a login with agent forwarding appears");
+  }
+
+  async #control(command: ControlCommand): Promise<unknown> {
+    switch (command) {
+      case "status":
+        return this.status();
+      case "rescan":
+        await this.rescan();
+        return this.status();
+      case "stop":
+        setImmediate(() => void this.stop());
+        return { stopping: true, pid: process.pid };
+    }
+  }
+
+  #startTimers(): void {
+    const rescan = setInterval(() => void this.rescan(), RESCAN_MS);
+    const socketCheck = setInterval(() => void this.#checkSocketFile(), SOCKET_CHECK_MS);
+    // The listening server keeps the process alive; timers must not.
+    rescan.unref();
+    socketCheck.unref();
+    this.#timers = [rescan, socketCheck];
+  }
+
+  /** Someone (a tmp cleaner, rm -rf) removed or replaced the socket: take the path back. */
+  async #checkSocketFile(): Promise<void> {
+    if (this.#stopping) return;
+    const stats = await lstat(this.paths.socket).catch(() => undefined);
+    if (stats && stats.dev === this.#socketId?.dev && stats.ino === this.#socketId.ino) return;
+    this.log.info(`${this.paths.socket} was removed or replaced; listening on it again`);
+    try {
+      await this.#openEndpoints();
+    } catch (error) {
+      this.log.info(`cannot take ${this.paths.socket} back: ${(error as Error).message}; stopping`);
+      process.exitCode = 1;
+      await this.stop();
+    }
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#stopping = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    clearInterval(this.#sweepTimer);
+    this.#discovery.stop();
+    this.#book.stop();
+    this.#agentServer?.close();
+    this.#controlServer?.close();
+    await this.#removeOwnFiles();
+    for (const connection of [...this.#connections]) connection.destroy();
+    this.log.info("stopped");
+    this.log.close();
+    this.#resolveStopped();
+  }
+
+  /** Removes the socket, control socket and pid file, but only where they are still ours. */
+  async #removeOwnFiles(): Promise<void> {
+    const { paths } = this;
+    const stats = await lstat(paths.socket).catch(() => undefined);
+    if (stats && stats.dev === this.#socketId?.dev && stats.ino === this.#socketId.ino) {
+      await unlink(paths.socket).catch(() => undefined);
+      await unlink(paths.control).catch(() => undefined);
+    }
+    const pid = await readFile(paths.pidFile, "utf8").catch(() => "");
+    if (pid.trim() === String(process.pid)) await unlink(paths.pidFile).catch(() => undefined);
+  }
+}

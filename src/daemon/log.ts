@@ -1,0 +1,95 @@
+import { createWriteStream, renameSync, statSync, type WriteStream } from "node:fs";
+
+/** Where log lines go, and how much detail. */
+export interface LogOptions {
+  /** A file to append to; stderr when absent. */
+  readonly file?: string;
+  readonly verbose?: boolean;
+  /** The file is rotated to `<file>.1` past this size, so the log never grows without bound. */
+  readonly maxBytes?: number;
+}
+
+/** Lines waiting for the disk beyond this are dropped (and counted): memory stays bounded. */
+const MAX_BUFFERED_BYTES = 256 * 1024;
+
+/**
+ * A line-oriented log that never blocks or breaks the proxy: writes are asynchronous, bounded
+ * in memory, and a failing disk (full, removed) only loses log lines.
+ */
+export class Log {
+  readonly verbose: boolean;
+  readonly #file: string | undefined;
+  readonly #maxBytes: number;
+  #stream: WriteStream | undefined;
+  #written = 0;
+  #dropped = 0;
+
+  constructor(options: LogOptions = {}) {
+    this.verbose = options.verbose ?? false;
+    this.#file = options.file;
+    this.#maxBytes = options.maxBytes ?? 1024 * 1024;
+  }
+
+  info(message: string): void {
+    this.#write(message);
+  }
+
+  /** Only with --verbose: every connection's routing. */
+  detail(message: string): void {
+    if (this.verbose) this.#write(message);
+  }
+
+  close(): void {
+    this.#stream?.end();
+    this.#stream = undefined;
+  }
+
+  #write(message: string): void {
+    const line = `${new Date().toISOString()} ${message}\n`;
+    if (!this.#file) {
+      process.stderr.write(line);
+      return;
+    }
+    const stream = this.#open();
+    if (stream.writableLength > MAX_BUFFERED_BYTES) {
+      this.#dropped += 1;
+      return;
+    }
+    if (this.#dropped > 0) {
+      stream.write(`${new Date().toISOString()} (${this.#dropped} log lines dropped: the disk was not keeping up)\n`);
+      this.#dropped = 0;
+    }
+    stream.write(line);
+    this.#written += line.length;
+    if (this.#written > this.#maxBytes) this.#rotate();
+  }
+
+  #open(): WriteStream {
+    if (!this.#stream) {
+      const stream = createWriteStream(this.#file as string, { flags: "a", mode: 0o600 });
+      // A full or vanished disk must cost log lines only; the next line reopens the file.
+      stream.on("error", () => {
+        if (this.#stream === stream) this.#stream = undefined;
+      });
+      this.#stream = stream;
+      try {
+        this.#written = statSync(this.#file as string).size;
+      } catch {
+        this.#written = 0;
+      }
+    }
+    return this.#stream;
+  }
+
+  #rotate(): void {
+    const file = this.#file as string;
+    this.#stream?.end();
+    this.#stream = undefined;
+    this.#written = 0;
+    try {
+      renameSync(file, `${file}.1`);
+    } catch {
+      // Nothing to rotate, or the disk is gone: the next write tries again.
+    }
+  }
+}

@@ -1,0 +1,30 @@
+import type { AgentKind } from "../discovery/candidate.js";
+import type { AgentHealth } from "./policy.js";
+import type { Counters } from "./connection.js";
+
+/** What `ssh-anchor status --json` prints for a running daemon. */
+export interface StatusReport {
+  readonly running: true;
+  readonly version: string;
+  readonly pid: number;
+  readonly socket: string;
+  readonly logFile: string | null;
+  readonly startedAt: string;
+  readonly uptimeSeconds: number;
+  /** The agent new connections go to first, or null when they get the empty-agent answer. */
+  readonly route: string | null;
+  readonly connections: Counters;
+  readonly agents: readonly AgentReport[];
+  readonly ignored: readonly { readonly path: string; readonly reason: string }[];
+}
+
+export interface AgentReport {
+  readonly path: string;
+  readonly kind: AgentKind;
+  readonly state: AgentHealth;
+  readonly reason: string;
+  readonly keys: number | null;
+  readonly createdAt: string;
+  /** Position in the routing order (1 = first), null for dead agents. */
+  readonly rank: number | null;
+}

@@ -1,0 +1,178 @@
+import { watch, type FSWatcher } from "node:fs";
+import { basename, join } from "node:path";
+import type { Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
+import { homeAgentDirectory, TMP_SESSION_DIR } from "./layouts.js";
+import { scanDirectory, sessionDirectoriesIn, type DirectoryLayout, type ScanContext } from "./scan.js";
+
+export interface DiscoveryOptions extends ScanContext {
+  /** The user's home: `~/.ssh/agent` (OpenSSH >= 10.1) is read there. */
+  readonly home: string;
+  /** Where sshd makes `ssh-*` session directories; "/tmp" unless testing. */
+  readonly tmpRoot: string;
+  /** Directories the user named: their sockets and their `ssh-*` session directories. */
+  readonly extraDirs: readonly string[];
+  /** Called after any change to the set of candidates. */
+  readonly onChange?: () => void;
+  readonly log?: (message: string) => void;
+}
+
+/** Entries that ended up refused, kept only up to this many: a shared host can have thousands. */
+const MAX_IGNORED = 64;
+/** A directory that changed is read again after this delay, so a burst of events costs one read. */
+const SETTLE_MS = 15;
+/** ...and once more after this one: sshd creates the socket just after its directory. */
+const RECHECK_MS = 300;
+
+/**
+ * Keeps the set of candidate agent sockets current without scanning on every connection: one
+ * full scan at start, then the file system's change notifications re-read only the directory
+ * that changed. `rescan()` forces a full scan (SIGHUP, a periodic safety net, or when no agent
+ * is left and a new login may have appeared unnoticed).
+ *
+ * @example
+ * const discovery = new AgentDiscovery({ uid, home, tmpRoot: "/tmp", extraDirs: [], hostHash: hostHash() });
+ * await discovery.start();
+ * discovery.candidates(); // every socket that may be an agent of this user
+ */
+export class AgentDiscovery {
+  readonly #options: DiscoveryOptions;
+  #context: ScanContext;
+  readonly #scans = new Map<string, DirectoryScan>();
+  readonly #pending = new Map<string, NodeJS.Timeout>();
+  readonly #watchers = new Map<string, FSWatcher>();
+  #candidates: Candidate[] = [];
+  #ignored: IgnoredEntry[] = [];
+  #scanning: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(options: DiscoveryOptions) {
+    this.#options = options;
+    this.#context = { uid: options.uid, hostHash: options.hostHash, ownSocket: options.ownSocket };
+  }
+
+  /** The daemon's own socket (known only once it listens) is never a candidate. */
+  setOwnSocket(ownSocket: NonNullable<ScanContext["ownSocket"]>): void {
+    this.#context = { ...this.#context, ownSocket };
+  }
+
+  /** Every socket that may be an agent of this user, in no particular order. */
+  candidates(): readonly Candidate[] {
+    return this.#candidates;
+  }
+
+  /** Entries named like agents that were refused, with the reason (bounded). */
+  ignored(): readonly IgnoredEntry[] {
+    return this.#ignored;
+  }
+
+  async start(): Promise<void> {
+    await this.rescan();
+    this.#watchRoots();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const watcher of this.#watchers.values()) watcher.close();
+    this.#watchers.clear();
+    for (const timer of this.#pending.values()) clearTimeout(timer);
+    this.#pending.clear();
+  }
+
+  /** Reads every place again. Concurrent calls share one scan. */
+  rescan(): Promise<void> {
+    this.#scanning ??= this.#fullScan().finally(() => {
+      this.#scanning = undefined;
+    });
+    return this.#scanning;
+  }
+
+  async #fullScan(): Promise<void> {
+    const { tmpRoot, extraDirs, home } = this.#options;
+    const jobs: Array<[string, DirectoryLayout]> = [[homeAgentDirectory(home), "home-agent"]];
+    for (const root of [tmpRoot, ...extraDirs]) {
+      for (const directory of await sessionDirectoriesIn(root)) jobs.push([directory, "tmp-session"]);
+    }
+    for (const directory of extraDirs) jobs.push([directory, "extra"]);
+    const results = await Promise.all(jobs.map(([dir, layout]) => scanDirectory(dir, layout, this.#context)));
+    if (this.#stopped) return;
+    this.#scans.clear();
+    jobs.forEach(([dir], i) => this.#scans.set(dir, results[i] as DirectoryScan));
+    this.#publish();
+  }
+
+  async #rescanDirectory(directory: string, layout: DirectoryLayout): Promise<void> {
+    const scan = await scanDirectory(directory, layout, this.#context);
+    if (this.#stopped) return;
+    const before = this.#scans.get(directory);
+    if (!before && scan.candidates.length === 0 && scan.ignored.length === 0) return;
+    this.#scans.set(directory, scan);
+    this.#publish();
+  }
+
+  #publish(): void {
+    const candidates: Candidate[] = [];
+    const ignored: IgnoredEntry[] = [];
+    for (const [directory, scan] of this.#scans) {
+      if (scan.candidates.length === 0 && scan.ignored.length === 0) {
+        this.#scans.delete(directory);
+        continue;
+      }
+      candidates.push(...scan.candidates);
+      for (const entry of scan.ignored) if (ignored.length < MAX_IGNORED) ignored.push(entry);
+    }
+    this.#candidates = candidates;
+    this.#ignored = ignored;
+    this.#options.onChange?.();
+  }
+
+  #schedule(directory: string, layout: DirectoryLayout): void {
+    if (this.#stopped || this.#pending.has(directory)) return;
+    const run = (): void => {
+      this.#pending.delete(directory);
+      void this.#rescanDirectory(directory, layout);
+    };
+    this.#pending.set(directory, setTimeout(run, SETTLE_MS));
+    setTimeout(() => {
+      if (!this.#stopped) void this.#rescanDirectory(directory, layout);
+    }, RECHECK_MS).unref();
+  }
+
+  #watchRoots(): void {
+    const { tmpRoot, extraDirs, home } = this.#options;
+    for (const root of [tmpRoot, ...extraDirs]) {
+      this.#watch(root, (name) => {
+        if (TMP_SESSION_DIR.test(name)) this.#schedule(join(root, name), "tmp-session");
+        else if (extraDirs.includes(root)) this.#schedule(root, "extra");
+      });
+    }
+    const agentDir = homeAgentDirectory(home);
+    // ~/.ssh/agent may not exist yet (it appears at the first OpenSSH 10.1 login): watch its
+    // parent for its creation too.
+    this.#watch(join(home, ".ssh"), (name) => {
+      if (name === basename(agentDir)) {
+        this.#schedule(agentDir, "home-agent");
+        this.#watch(agentDir, () => this.#schedule(agentDir, "home-agent"));
+      }
+    });
+    this.#watch(agentDir, () => this.#schedule(agentDir, "home-agent"));
+  }
+
+  #watch(directory: string, onName: (name: string) => void): void {
+    if (this.#stopped || this.#watchers.has(directory)) return;
+    try {
+      const watcher = watch(directory, { persistent: false }, (_event, name) => {
+        if (typeof name === "string") onName(name);
+      });
+      watcher.on("error", (error) => {
+        this.#options.log?.(`stopped watching ${directory}: ${error.message}; relying on periodic rescans`);
+        watcher.close();
+        this.#watchers.delete(directory);
+      });
+      this.#watchers.set(directory, watcher);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // A directory that does not exist yet is normal; anything else is worth a line.
+      if (code !== "ENOENT") this.#options.log?.(`cannot watch ${directory}: ${code ?? (error as Error).message}`);
+    }
+  }
+}

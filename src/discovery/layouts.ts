@@ -1,0 +1,31 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { AgentKind } from "./candidate.js";
+
+/** OpenSSH <= 10.0: sshd's `mkdtemp("/tmp/ssh-XXXXXXXXXX")`, and ssh-agent uses the same form. */
+export const TMP_SESSION_DIR = /^ssh-[A-Za-z0-9]+$/;
+/** ...holding `agent.<pid>`: the per-connection sshd's pid, or the parent pid of ssh-agent. */
+export const TMP_AGENT_SOCKET = /^agent\.(\d+)$/;
+/** OpenSSH >= 10.1: `~/.ssh/agent/s.<hosthash>.<sshd|agent>.<random>`. */
+export const HOME_AGENT_SOCKET = /^s\.([A-Za-z0-9]{10})\.(sshd|agent)\.[A-Za-z0-9]+$/;
+
+/** Where OpenSSH >= 10.1 puts agent sockets for `home`. */
+export function homeAgentDirectory(home: string): string {
+  return join(home, ".ssh", "agent");
+}
+
+/**
+ * Tells a login's forwarded socket from a local ssh-agent's in the /tmp layout, where both are
+ * named `agent.<pid>`: sshd names it after itself, ssh-agent after its parent (a shell).
+ * Without /proc (not Linux) every such socket counts as forwarded.
+ */
+export async function kindOfTmpSocket(pid: string): Promise<AgentKind> {
+  try {
+    const comm = await readFile(`/proc/${pid}/comm`, "utf8");
+    return comm.startsWith("sshd") ? "forwarded" : "local";
+  } catch {
+    // The process is gone (the socket is probably stale: connecting will tell), it is hidden
+    // (hidepid), or there is no /proc at all.
+    return "forwarded";
+  }
+}

@@ -1,0 +1,104 @@
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { AgentKind, Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
+import { directoryRefusal, lstatOrUndefined, socketRefusal, type TrustContext } from "./checks.js";
+import { HOME_AGENT_SOCKET, kindOfTmpSocket, TMP_AGENT_SOCKET, TMP_SESSION_DIR } from "./layouts.js";
+
+/** What the scanner needs to know besides the directory. */
+export interface ScanContext extends TrustContext {
+  /** This host's OpenSSH 10.1 tag; other hosts' sockets in a shared $HOME are skipped. */
+  readonly hostHash: string;
+}
+
+/** How a directory's entries are to be read. */
+export type DirectoryLayout =
+  /** `/tmp/ssh-XXXX`: only `agent.<pid>` entries. */
+  | "tmp-session"
+  /** `~/.ssh/agent`: only `s.<this host>.<sshd|agent>.<random>` entries. */
+  | "home-agent"
+  /** A directory named by the user: every socket in it. */
+  | "extra";
+
+const EMPTY: DirectoryScan = { candidates: [], ignored: [] };
+
+async function namesIn(directory: string): Promise<string[]> {
+  try {
+    return await readdir(directory);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Reads one directory that may hold agent sockets. The directory itself must pass the trust
+ * checks first (see directoryRefusal): if it does not, nothing in it is used, and the refusal is
+ * reported once for the directory rather than for each entry.
+ */
+export async function scanDirectory(directory: string, layout: DirectoryLayout, context: ScanContext): Promise<DirectoryScan> {
+  const stats = await lstatOrUndefined(directory);
+  if (!stats) return EMPTY;
+  const refusal = directoryRefusal(stats, context.uid);
+  if (refusal) {
+    // Other users' session directories are none of our business: don't even list them.
+    if (stats.uid !== context.uid) return EMPTY;
+    return { candidates: [], ignored: [{ path: directory, reason: `directory ${refusal}` }] };
+  }
+  const candidates: Candidate[] = [];
+  const ignored: IgnoredEntry[] = [];
+  for (const name of await namesIn(directory)) {
+    const kind = await kindFromName(name, layout, context, directory, ignored);
+    if (!kind) continue;
+    const path = join(directory, name);
+    const entry = await lstatOrUndefined(path);
+    // A directory the user named may hold anything: only socket-like entries are worth a word.
+    if (layout === "extra" && entry && !entry.isSocket() && !entry.isSymbolicLink() && !entry.isFIFO()) continue;
+    const why = socketRefusal(entry, context, path);
+    if (why || !entry) {
+      if (why) ignored.push({ path, reason: why });
+      continue;
+    }
+    candidates.push({
+      path,
+      kind,
+      createdMs: entry.birthtimeMs > 0 ? entry.birthtimeMs : entry.ctimeMs,
+      dev: entry.dev,
+      ino: entry.ino,
+    });
+  }
+  return { candidates, ignored };
+}
+
+/** The kind an entry would have by its name, or undefined if its name is not an agent's. */
+async function kindFromName(
+  name: string,
+  layout: DirectoryLayout,
+  context: ScanContext,
+  directory: string,
+  ignored: IgnoredEntry[],
+): Promise<AgentKind | undefined> {
+  switch (layout) {
+    case "tmp-session": {
+      const match = TMP_AGENT_SOCKET.exec(name);
+      return match ? kindOfTmpSocket(match[1] as string) : undefined;
+    }
+    case "home-agent": {
+      const match = HOME_AGENT_SOCKET.exec(name);
+      if (!match) return undefined;
+      if (match[1] !== context.hostHash) {
+        ignored.push({ path: join(directory, name), reason: "belongs to another host (shared home directory)" });
+        return undefined;
+      }
+      return match[2] === "sshd" ? "forwarded" : "local";
+    }
+    case "extra":
+      return "extra";
+  }
+}
+
+/**
+ * The `ssh-*` session directories directly inside a temporary directory such as /tmp. Only
+ * names are read here; each one is checked when it is scanned.
+ */
+export async function sessionDirectoriesIn(root: string): Promise<string[]> {
+  return (await namesIn(root)).filter((name) => TMP_SESSION_DIR.test(name)).map((name) => join(root, name));
+}

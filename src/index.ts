@@ -1,0 +1,20 @@
+/**
+ * ssh-anchor as a library: the CLI is a thin layer over these.
+ *
+ * @example
+ * import { Daemon } from "ssh-anchor";
+ * const daemon = await Daemon.start({ socket: "/tmp/ssh-anchor-1000/agent.sock" });
+ */
+export { Daemon, type DaemonOptions } from "./daemon/daemon.js";
+export { readStatus, requestRescan, startInBackground, stopDaemon } from "./daemon/lifecycle.js";
+export { daemonPaths, defaultSocketPath, type DaemonPaths } from "./daemon/paths.js";
+export type { AgentReport, StatusReport } from "./daemon/status.js";
+export { rankAgents, type AgentHealth } from "./daemon/policy.js";
+export { AgentDiscovery } from "./discovery/discovery.js";
+export { hostHash } from "./discovery/host-hash.js";
+export type { Candidate, AgentKind } from "./discovery/candidate.js";
+export { listIdentities, type AgentAnswer } from "./protocol/agent-client.js";
+export { FrameScanner, FrameError } from "./protocol/frame-scanner.js";
+export { parseIdentitiesAnswer, fingerprint, type Identity } from "./protocol/identities.js";
+export { initScript, SHELLS, type Shell } from "./shell/init.js";
+export { UserError } from "./errors.js";

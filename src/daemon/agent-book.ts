@@ -13,7 +13,7 @@ export class Agent {
   nextProbeAt = 0;
   probeBackoffMs = 0;
   #probe: Promise<AgentHealth> | undefined;
-  #probedAt = 0;
+  #probeStartedAt = -Infinity;
 
   constructor(readonly candidate: Candidate) {}
 
@@ -21,15 +21,16 @@ export class Agent {
     return this.candidate.path;
   }
 
-  /** One probe at a time per agent; a fresh verdict is reused instead of probing again. */
-  probe(timeoutMs: number, freshForMs: number, onVerdict: (answer: AgentAnswer) => void): Promise<AgentHealth> {
+  /**
+   * One probe at a time per agent: callers share the probe under way, and a verdict from a
+   * probe started at or after `notBefore` is reused instead of probing again.
+   */
+  probe(timeoutMs: number, notBefore: number, onVerdict: (answer: AgentAnswer) => void): Promise<AgentHealth> {
     if (this.#probe) return this.#probe;
-    if (this.health !== "unknown" && performance.now() - this.#probedAt < freshForMs) {
-      return Promise.resolve(this.health);
-    }
+    if (this.#probeStartedAt >= notBefore) return Promise.resolve(this.health);
+    this.#probeStartedAt = performance.now();
     this.#probe = listIdentities(this.path, timeoutMs).then((answer) => {
       this.#probe = undefined;
-      this.#probedAt = performance.now();
       onVerdict(answer);
       return this.health;
     });
@@ -46,8 +47,6 @@ export interface AgentBookOptions {
 /** First re-probe of a zombie after this long, doubling up to the cap. */
 const ZOMBIE_RETRY_FIRST_MS = 5_000;
 const ZOMBIE_RETRY_MAX_MS = 60_000;
-/** A probe verdict is reused for this long. */
-const VERDICT_FRESH_MS = 5_000;
 
 /**
  * The candidates with what the daemon has learnt about each, and the order in which new
@@ -106,14 +105,18 @@ export class AgentBook {
     this.#setHealth(agent, "dead", reason);
   }
 
-  /** Probes `agent` on a separate connection and records the verdict. */
-  probe(agent: Agent): Promise<AgentHealth> {
-    return agent.probe(this.#options.probeTimeoutMs, VERDICT_FRESH_MS, (answer) => this.#record(agent, answer));
+  /**
+   * Probes `agent` on a separate connection and records the verdict. A verdict from a probe
+   * that started at or after `notBefore` (a performance.now() time) is reused.
+   */
+  probe(agent: Agent, notBefore: number = performance.now()): Promise<AgentHealth> {
+    return agent.probe(this.#options.probeTimeoutMs, notBefore, (answer) => this.#record(agent, answer));
   }
 
   /** Probes every agent that is not known dead (for `status`). */
   async probeAll(): Promise<void> {
-    await Promise.all(this.all().filter((agent) => agent.health !== "dead").map((agent) => this.probe(agent)));
+    const now = performance.now();
+    await Promise.all(this.all().filter((agent) => agent.health !== "dead").map((agent) => this.probe(agent, now)));
   }
 
   stop(): void {

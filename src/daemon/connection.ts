@@ -33,6 +33,9 @@ export interface Counters {
 /** Bytes a client may send before its first answer and still be moved to another agent. */
 const REPLAY_LIMIT = 4 * MAX_MESSAGE_LENGTH;
 
+/** A slow agent that answered a probe is probed again after this long if still silent. */
+const RECHECK_ALIVE_MS = 5000;
+
 /** connect() errors that mean no agent listens at that path any more. */
 const GONE = new Set(["ECONNREFUSED", "ENOENT", "ENOTSOCK", "ENOTDIR"]);
 
@@ -69,6 +72,8 @@ export class ProxiedConnection {
   #waitingSince = 0;
   /** When the first request went unanswered, for the overall bound. */
   #firstWaitAt = 0;
+  /** No new verdict on a slow but alive agent is sought before this time. */
+  #nextCheckAt = 0;
 
   constructor(client: Socket, context: ConnectionContext) {
     this.#client = client;
@@ -84,13 +89,17 @@ export class ProxiedConnection {
   async checkLate(now: number): Promise<void> {
     const agent = this.#agent;
     if (this.#judging || this.#outstanding === 0 || !agent || this.#emptyAgent) return;
-    if (now - this.#waitingSince < this.#context.replyTimeoutMs) return;
+    if (now - this.#waitingSince < this.#context.replyTimeoutMs || now < this.#nextCheckAt) return;
     this.#judging = true;
-    const health = await this.#context.book.probe(agent);
+    // Only a probe that began after this request started waiting says anything about it.
+    const health = await this.#context.book.probe(agent, this.#waitingSince);
     this.#judging = false;
     if (this.#closed || this.#agent !== agent || this.#outstanding === 0) return;
-    // Slow but alive (a touch, a confirmation, an unlock prompt): keep waiting.
-    if (health === "live") return;
+    if (health === "live") {
+      // Slow but alive (a touch, a confirmation, an unlock prompt): keep waiting, look again later.
+      this.#nextCheckAt = performance.now() + RECHECK_ALIVE_MS;
+      return;
+    }
     const waited = performance.now() - this.#firstWaitAt;
     if (this.#canMove()) {
       if (this.#context.book.next(this.#tried)) {

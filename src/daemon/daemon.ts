@@ -1,6 +1,7 @@
 import { lstat, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { homedir } from "node:os";
+import { resolve } from "node:path";
 import { AgentDiscovery } from "../discovery/discovery.js";
 import { hostHash } from "../discovery/host-hash.js";
 import { AgentBook, type Agent } from "./agent-book.js";
@@ -27,7 +28,7 @@ export interface DaemonOptions {
   /** No request waits on an unresponsive agent longer than this (default 60 s). */
   readonly maxWaitMs?: number;
   readonly version?: string;
-  /** For tests: where sshd's `ssh-*` directories are looked for (default /tmp). */
+  /** Where sshd's `ssh-*` session directories are looked for (default /tmp). */
   readonly tmpRoot?: string;
   readonly uid?: number;
   readonly home?: string;
@@ -67,7 +68,7 @@ export class Daemon {
   #socketId: { dev: number; ino: number } | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #timers: NodeJS.Timeout[] = [];
-  #lastNoAgentRescan = 0;
+  #lastNoAgentRescan = -Infinity;
   #stopping = false;
   #stopped: Promise<void> | undefined;
   #resolveStopped!: () => void;
@@ -88,8 +89,8 @@ export class Daemon {
     this.#discovery = new AgentDiscovery({
       uid: this.#uid,
       home: options.home ?? homedir(),
-      tmpRoot: options.tmpRoot ?? "/tmp",
-      extraDirs: options.agentDirs ?? [],
+      tmpRoot: resolve(options.tmpRoot ?? "/tmp"),
+      extraDirs: (options.agentDirs ?? []).map((dir) => resolve(dir)),
       hostHash: hostHash(),
       onChange: () => this.#book.sync(this.#discovery.candidates()),
       log: (message) => this.log.info(message),

@@ -11,6 +11,7 @@ import type { StatusReport } from "./status.js";
 export interface LifecycleOptions {
   readonly socket?: string;
   readonly agentDirs?: readonly string[];
+  readonly tmpDir?: string;
   readonly verbose?: boolean;
   readonly uid?: number;
 }
@@ -53,6 +54,7 @@ export async function startInBackground(options: LifecycleOptions = {}): Promise
   await ensurePrivateDirectory(paths.directory, uidOf(options));
   const args = [CLI_MAIN, "run", "--socket", paths.socket, "--log-file", paths.logFile];
   for (const dir of options.agentDirs ?? []) args.push("--agent-dir", dir);
+  if (options.tmpDir) args.push("--tmp-dir", options.tmpDir);
   if (options.verbose) args.push("--verbose");
   const child = spawn(process.execPath, args, { detached: true, stdio: "ignore" });
   let exitCode: number | null = null;

@@ -8,6 +8,7 @@ import { collect, positiveInteger, runCommand } from "../output.js";
 interface RunFlags {
   socket?: string;
   agentDir?: string[];
+  tmpDir?: string;
   logFile?: string;
   verbose?: boolean;
   replyTimeout?: number;
@@ -16,6 +17,7 @@ interface RunFlags {
 }
 
 const SOCKET_HELP = "the stable socket (default: $SSH_ANCHOR_SOCKET, else /tmp/ssh-anchor-$UID/agent.sock)";
+const TMP_DIR_HELP = "where sshd creates its ssh-* session directories";
 const AGENT_DIR_HELP = "also look for agent sockets in DIR (its sockets and its ssh-* directories); repeatable";
 
 export function registerDaemonCommands(program: Command, version: string): void {
@@ -24,6 +26,7 @@ export function registerDaemonCommands(program: Command, version: string): void 
     .description("run the daemon in the foreground (for systemd and other supervisors); logs to stderr")
     .option("-s, --socket <path>", SOCKET_HELP)
     .option("-a, --agent-dir <dir>", AGENT_DIR_HELP, collect)
+    .option("--tmp-dir <dir>", TMP_DIR_HELP, "/tmp")
     .option("--log-file <file>", "log to FILE (size-bounded) instead of stderr")
     .option("-v, --verbose", "log every connection's routing, not only changes")
     .option("--reply-timeout <ms>", "probe an agent that leaves a request unanswered this long", positiveInteger("--reply-timeout"), 1000)
@@ -41,11 +44,17 @@ export function registerDaemonCommands(program: Command, version: string): void 
     .description("start the daemon in the background (nothing happens when it already runs)")
     .option("-s, --socket <path>", SOCKET_HELP)
     .option("-a, --agent-dir <dir>", AGENT_DIR_HELP, collect)
+    .option("--tmp-dir <dir>", TMP_DIR_HELP, "/tmp")
     .option("-v, --verbose", "log every connection's routing")
     .option("-q, --quiet", "print nothing on success")
-    .action((flags: { socket?: string; agentDir?: string[]; verbose?: boolean; quiet?: boolean }) =>
+    .action((flags: { socket?: string; agentDir?: string[]; tmpDir?: string; verbose?: boolean; quiet?: boolean }) =>
       runCommand(async () => {
-        const result = await startInBackground({ socket: flags.socket, agentDirs: flags.agentDir, verbose: flags.verbose });
+        const result = await startInBackground({
+          socket: flags.socket,
+          agentDirs: flags.agentDir,
+          tmpDir: flags.tmpDir,
+          verbose: flags.verbose,
+        });
         if (flags.quiet) return;
         const state = result.alreadyRunning ? "already running" : "started";
         process.stdout.write(`ssh-anchor ${state} (pid ${result.pid}) on ${result.paths.socket}\n`);
@@ -71,6 +80,7 @@ async function runForeground(flags: RunFlags, version: string): Promise<number> 
     daemon = await Daemon.start({
       socket: flags.socket,
       agentDirs: flags.agentDir,
+      tmpRoot: flags.tmpDir,
       logFile: flags.logFile,
       verbose: flags.verbose,
       replyTimeoutMs: flags.replyTimeout,

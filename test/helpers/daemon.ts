@@ -1,0 +1,50 @@
+import { join } from "node:path";
+import type { StatusReport } from "../../src/daemon/status.js";
+import { socketAcceptsConnections } from "../../src/daemon/listener.js";
+import { BIN, Cleanup, run, spawnTracked, tempDir, waitFor } from "./process.js";
+import type { ChildProcess } from "node:child_process";
+
+export interface TestDaemon {
+  readonly socket: string;
+  readonly home: string;
+  readonly tmpRoot: string;
+  readonly process: ChildProcess;
+  /** Everything the daemon logged to stderr so far. */
+  log(): string;
+  status(): Promise<StatusReport>;
+}
+
+/**
+ * The real daemon (`ssh-anchor run`) in a sandbox of its own: a private socket directory, a
+ * fake $HOME and its own stand-in for /tmp, so that agents of other tests are never seen.
+ */
+export async function startDaemon(cleanup: Cleanup, extraArgs: readonly string[] = []): Promise<TestDaemon> {
+  const base = await tempDir();
+  cleanup.add(() => run("rm", ["-rf", base]));
+  const home = join(base, "home");
+  const tmpRoot = join(base, "tmp");
+  await run("mkdir", ["-p", "-m", "700", home, tmpRoot]);
+  const socket = join(base, "anchor", "agent.sock");
+  const env = { ...process.env, HOME: home };
+  const child = spawnTracked(cleanup, BIN, ["run", "--socket", socket, "--tmp-dir", tmpRoot, "--verbose", ...extraArgs], env);
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  await waitFor("the daemon's socket", () => socketAcceptsConnections(socket, 500), 10_000);
+  return {
+    socket,
+    home,
+    tmpRoot,
+    process: child,
+    log: () => stderr,
+    status: async () => {
+      const result = await run(BIN, ["status", "--json", "--socket", socket], { env });
+      return JSON.parse(result.stdout) as StatusReport;
+    },
+  };
+}
+
+/** A path where sshd (OpenSSH <= 10.0) would put a forwarded agent inside `tmpRoot`. */
+export function forwardedSocketPath(tmpRoot: string, name: string, pid = 9_000_000): string {
+  // no process has a pid above the largest pid_max (2^22): the socket counts as forwarded.
+  return join(tmpRoot, `ssh-${name}`, `agent.${pid}`);
+}

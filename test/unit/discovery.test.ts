@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import { chmod, chown, mkdir, symlink, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { AgentDiscovery } from "../../src/discovery/discovery.js";
+import { hostHash } from "../../src/discovery/host-hash.js";
+import { scanDirectory } from "../../src/discovery/scan.js";
+import { Cleanup, run, tempDir, waitFor } from "../helpers/process.js";
+
+const uid = process.getuid?.() ?? 0;
+const NOBODY = 65534;
+const isRoot = uid === 0;
+
+/** A real listening Unix socket (discovery checks file types, so no stand-in will do). */
+async function socketAt(cleanup: Cleanup, path: string): Promise<Server> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  cleanup.add(() => server.close());
+  return server;
+}
+
+describe("discovery", () => {
+  const cleanup = new Cleanup();
+  let base: string;
+  let tmpRoot: string;
+  let home: string;
+  before(async () => {
+    base = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", base]));
+    tmpRoot = join(base, "tmp");
+    home = join(base, "home");
+    await mkdir(join(home, ".ssh", "agent"), { recursive: true, mode: 0o700 });
+    await mkdir(tmpRoot, { mode: 0o700 });
+  });
+  after(() => cleanup.run());
+
+  const context = () => ({ uid, hostHash: hostHash() });
+
+  it("takes agent.<pid> sockets in a private ssh-* directory and refuses look-alikes with reasons", async () => {
+    const dir = join(tmpRoot, "ssh-Good1");
+    await mkdir(dir, { mode: 0o700 });
+    await socketAt(cleanup, join(dir, "agent.9000001"));
+    await socketAt(cleanup, join(dir, "agent.9000002"));
+    await symlink(join(dir, "agent.9000001"), join(dir, "agent.9000003"));
+    await writeFile(join(dir, "agent.9000004"), "not a socket");
+    await run("mkfifo", [join(dir, "agent.9000005")]);
+    await socketAt(cleanup, join(dir, "unrelated.sock"));
+    const scan = await scanDirectory(dir, "tmp-session", context());
+    assert.deepEqual(scan.candidates.map((c) => c.path).sort(), [join(dir, "agent.9000001"), join(dir, "agent.9000002")]);
+    const reasons = Object.fromEntries(scan.ignored.map((entry) => [entry.path.slice(dir.length + 1), entry.reason]));
+    assert.deepEqual(reasons, {
+      "agent.9000003": "is a symlink (never followed)",
+      "agent.9000004": "is not a socket",
+      "agent.9000005": "is a FIFO, not a socket",
+    });
+    assert.equal(scan.candidates[0]?.kind, "forwarded");
+  });
+
+  it("refuses a session directory that others can write to", async () => {
+    const dir = join(tmpRoot, "ssh-Open1");
+    await mkdir(dir);
+    await chmod(dir, 0o777);
+    await socketAt(cleanup, join(dir, "agent.9000010"));
+    const scan = await scanDirectory(dir, "tmp-session", context());
+    assert.equal(scan.candidates.length, 0);
+    assert.match(scan.ignored[0]?.reason ?? "", /writable by group or others/);
+  });
+
+  it("refuses the daemon's own socket, by path and through a hard link", async () => {
+    const dir = join(tmpRoot, "ssh-Own1");
+    await mkdir(dir, { mode: 0o700 });
+    await socketAt(cleanup, join(dir, "agent.9000020"));
+    const { lstat, link } = await import("node:fs/promises");
+    const own = await lstat(join(dir, "agent.9000020"));
+    await link(join(dir, "agent.9000020"), join(dir, "agent.9000021"));
+    const scan = await scanDirectory(dir, "tmp-session", { ...context(), ownSocket: { path: join(dir, "agent.9000020"), dev: own.dev, ino: own.ino } });
+    assert.equal(scan.candidates.length, 0);
+    assert.deepEqual(scan.ignored.map((e) => e.reason), ["is ssh-anchor's own socket", "is ssh-anchor's own socket"]);
+  });
+
+  it("reads ~/.ssh/agent: this host's sshd and agent sockets, never another host's", async () => {
+    const dir = join(home, ".ssh", "agent");
+    const tag = hostHash();
+    const otherTag = tag === "aaaaaaaaaa" ? "bbbbbbbbbb" : "aaaaaaaaaa";
+    await socketAt(cleanup, join(dir, `s.${tag}.sshd.AbCdEfGhIj`));
+    await socketAt(cleanup, join(dir, `s.${tag}.agent.KlMnOpQrSt`));
+    await socketAt(cleanup, join(dir, `s.${otherTag}.sshd.UvWxYzAbCd`));
+    const scan = await scanDirectory(dir, "home-agent", context());
+    assert.deepEqual(
+      scan.candidates.map((c) => [c.path.slice(dir.length + 1), c.kind]).sort(),
+      [
+        [`s.${tag}.agent.KlMnOpQrSt`, "local"],
+        [`s.${tag}.sshd.AbCdEfGhIj`, "forwarded"],
+      ],
+    );
+    assert.deepEqual(scan.ignored.map((e) => e.reason), ["belongs to another host (shared home directory)"]);
+  });
+
+  it("ignores other users' sockets and other users' session directories", { skip: isRoot ? false : "needs root to chown" }, async () => {
+    const theirs = join(tmpRoot, "ssh-Theirs1");
+    await mkdir(theirs, { mode: 0o700 });
+    await socketAt(cleanup, join(theirs, "agent.9000030"));
+    await chown(theirs, NOBODY, NOBODY);
+    const mine = join(tmpRoot, "ssh-Mine2");
+    await mkdir(mine, { mode: 0o700 });
+    await socketAt(cleanup, join(mine, "agent.9000031"));
+    await chown(join(mine, "agent.9000031"), NOBODY, NOBODY);
+    assert.deepEqual(await scanDirectory(theirs, "tmp-session", context()), { candidates: [], ignored: [] });
+    const scan = await scanDirectory(mine, "tmp-session", context());
+    assert.equal(scan.candidates.length, 0);
+    assert.match(scan.ignored[0]?.reason ?? "", new RegExp(`owned by uid ${NOBODY}`));
+  });
+
+  it("notices a new session directory and its socket without a rescan", async () => {
+    const root = join(base, "watched");
+    const emptyHome = join(base, "empty-home");
+    await mkdir(root, { mode: 0o700 });
+    await mkdir(emptyHome, { mode: 0o700 });
+    let changes = 0;
+    const discovery = new AgentDiscovery({ ...context(), home: emptyHome, tmpRoot: root, extraDirs: [], onChange: () => changes++ });
+    await discovery.start();
+    cleanup.add(() => discovery.stop());
+    assert.equal(discovery.candidates().length, 0);
+    const dir = join(root, "ssh-New1");
+    await mkdir(dir, { mode: 0o700 });
+    await socketAt(cleanup, join(dir, "agent.9000040"));
+    await waitFor("the new socket to be discovered", () => discovery.candidates().some((c) => c.path === join(dir, "agent.9000040")), 3000);
+    await run("rm", ["-rf", dir]);
+    await waitFor("the removed socket to be forgotten", () => discovery.candidates().length === 0, 3000);
+    assert.ok(changes >= 2);
+  });
+});

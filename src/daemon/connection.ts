@@ -132,6 +132,7 @@ export class ProxiedConnection {
   }
 
   #connectNext(): void {
+    if (this.#closed) return;
     const agent = this.#context.book.next(this.#tried);
     if (!agent) {
       this.#answerEmpty(this.#tried.size === 0 ? "no agent of this user is available" : "no agent answered");
@@ -152,7 +153,7 @@ export class ProxiedConnection {
     });
     upstream.on("data", (chunk: Buffer) => this.#onAgentData(chunk, agent, upstream));
     upstream.on("end", () => {
-      if (this.#canMove()) {
+      if (this.#canMove() && !this.#clientEnded) {
         // Closed without answering (e.g. sshd could not reach the laptop's agent): try the next.
         void this.#context.book.probe(agent);
         this.#dropUpstream();

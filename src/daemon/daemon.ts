@@ -85,7 +85,6 @@ export class Daemon {
       probeTimeoutMs: options.probeTimeoutMs ?? 2000,
       log: (message) => this.log.info(message),
     });
-    this.#book.onRouteChange((agent) => this.#logRoute(agent));
     this.#discovery = new AgentDiscovery({
       uid: this.#uid,
       home: options.home ?? homedir(),
@@ -124,7 +123,9 @@ export class Daemon {
       throw error;
     }
     daemon.#startTimers();
+    daemon.#book.onRouteChange((agent) => daemon.#logRoute(agent));
     daemon.log.info(`ssh-anchor ${options.version ?? ""} serving ${daemon.paths.socket} (pid ${process.pid})`.replace("  ", " "));
+    daemon.#logRoute(daemon.#book.ranked()[0]);
     return daemon;
   }
 
@@ -168,10 +169,12 @@ export class Daemon {
   async #openEndpoints(): Promise<void> {
     const { paths } = this;
     await ensurePrivateDirectory(paths.directory, this.#uid);
+    // Closing a listening Unix socket makes libuv unlink its path: let go of the old endpoints
+    // (after their files were removed) before new files take those paths.
+    await this.#releaseEndpoints();
     const agentServer = createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
-    agentServer.on("error", (error) => this.log.info(`agent socket error: ${error.message}`));
     await listenExclusively(agentServer, paths.socket, paths.lockFile, this.#uid);
-    this.#agentServer?.close();
+    agentServer.on("error", (error) => this.log.info(`agent socket error: ${error.message}`));
     this.#agentServer = agentServer;
     const stats = await lstat(paths.socket);
     this.#socketId = { dev: stats.dev, ino: stats.ino };
@@ -180,14 +183,39 @@ export class Daemon {
     // The agent socket is ours now, so whatever sits at the control path is a leftover.
     await unlink(paths.control).catch(() => undefined);
     const controlServer = createControlServer((command) => this.#control(command));
-    controlServer.on("error", (error) => this.log.info(`control socket error: ${error.message}`));
     await listenExclusively(controlServer, paths.control, paths.lockFile, this.#uid);
-    this.#controlServer?.close();
+    controlServer.on("error", (error) => this.log.info(`control socket error: ${error.message}`));
     this.#controlServer = controlServer;
 
     const temporary = `${paths.pidFile}.${process.pid}`;
     await writeFile(temporary, `${process.pid}\n`, { mode: 0o600 });
     await rename(temporary, paths.pidFile);
+  }
+
+  /**
+   * Stops listening. When the socket path still holds our socket, closing removes it (and the
+   * control socket); when someone else's file took the path, the servers are abandoned instead,
+   * because closing them would unlink that file.
+   */
+  async #releaseEndpoints(): Promise<void> {
+    const agentServer = this.#agentServer;
+    const controlServer = this.#controlServer;
+    this.#agentServer = undefined;
+    this.#controlServer = undefined;
+    if (!agentServer || !controlServer) return;
+    if (await this.#pathIsOurs()) {
+      agentServer.close();
+      controlServer.close();
+    } else {
+      agentServer.unref();
+      controlServer.unref();
+    }
+  }
+
+  /** True when the socket path is missing or still holds the socket this daemon bound. */
+  async #pathIsOurs(): Promise<boolean> {
+    const stats = await lstat(this.paths.socket).catch(() => undefined);
+    return !stats || (stats.dev === this.#socketId?.dev && stats.ino === this.#socketId.ino);
   }
 
   #accept(socket: Socket): void {
@@ -254,6 +282,7 @@ export class Daemon {
     if (this.#stopping) return;
     const stats = await lstat(this.paths.socket).catch(() => undefined);
     if (stats && stats.dev === this.#socketId?.dev && stats.ino === this.#socketId.ino) return;
+    if (this.#stopping) return;
     this.log.info(`${this.paths.socket} was removed or replaced; listening on it again`);
     try {
       await this.#openEndpoints();
@@ -270,8 +299,7 @@ export class Daemon {
     clearInterval(this.#sweepTimer);
     this.#discovery.stop();
     this.#book.stop();
-    this.#agentServer?.close();
-    this.#controlServer?.close();
+    await this.#releaseEndpoints();
     await this.#removeOwnFiles();
     for (const connection of [...this.#connections]) connection.destroy();
     this.log.info("stopped");
@@ -279,14 +307,9 @@ export class Daemon {
     this.#resolveStopped();
   }
 
-  /** Removes the socket, control socket and pid file, but only where they are still ours. */
+  /** Removes the pid file if it is still ours (closing the servers removed the sockets). */
   async #removeOwnFiles(): Promise<void> {
     const { paths } = this;
-    const stats = await lstat(paths.socket).catch(() => undefined);
-    if (stats && stats.dev === this.#socketId?.dev && stats.ino === this.#socketId.ino) {
-      await unlink(paths.socket).catch(() => undefined);
-      await unlink(paths.control).catch(() => undefined);
-    }
     const pid = await readFile(paths.pidFile, "utf8").catch(() => "");
     if (pid.trim() === String(process.pid)) await unlink(paths.pidFile).catch(() => undefined);
   }

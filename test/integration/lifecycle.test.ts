@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { chmod, chown, lstat, mkdir, readFile, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { socketAcceptsConnections } from "../../src/daemon/listener.js";
+import { BIN, Cleanup, run, spawnTracked, tempDir, waitFor } from "../helpers/process.js";
+
+const isRoot = process.getuid?.() === 0;
+
+describe("daemon lifecycle", () => {
+  const cleanup = new Cleanup();
+  let base: string;
+  let env: NodeJS.ProcessEnv;
+  let counter = 0;
+  before(async () => {
+    base = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", base]));
+    await mkdir(join(base, "home"), { mode: 0o700 });
+    await mkdir(join(base, "tmp"), { mode: 0o700 });
+    env = { ...process.env, HOME: join(base, "home"), SSH_ANCHOR_SOCKET: "" };
+  });
+  after(() => cleanup.run());
+
+  /** A fresh socket path, and a cleanup that stops whatever daemon ends up serving it. */
+  function socketPath(): string {
+    const socket = join(base, `d${++counter}`, "agent.sock");
+    cleanup.add(() => run(BIN, ["stop", "--socket", socket], { env }));
+    return socket;
+  }
+  const anchor = (args: string[]) =>
+    run(BIN, ["start", "run"].includes(args[0] as string) ? [...args, "--tmp-dir", join(base, "tmp")] : args, { env });
+  const pidIn = async (socket: string) => Number((await readFile(`${socket}.pid`, "utf8")).trim());
+
+  it("starts once: a second start is a no-op, and the socket is 0600 in a 0700 directory", async () => {
+    const socket = socketPath();
+    const first = await anchor(["start", "--socket", socket]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /started \(pid \d+\)/);
+    const second = await anchor(["start", "--socket", socket]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /already running/);
+    const pid = await pidIn(socket);
+    assert.match(second.stdout, new RegExp(`pid ${pid}\\b`));
+    const daemons = await run("pgrep", ["-f", `run --socket ${socket}`]);
+    assert.deepEqual(daemons.stdout.trim().split("\n"), [String(pid)]);
+    assert.equal((await lstat(socket)).mode & 0o777, 0o600);
+    assert.equal((await lstat(join(socket, ".."))).mode & 0o777, 0o700);
+    assert.equal((await lstat(`${socket}.ctl`)).mode & 0o777, 0o600);
+  });
+
+  it("replaces the socket of a daemon killed with SIGKILL, but never a live daemon's", async () => {
+    const socket = socketPath();
+    assert.equal((await anchor(["start", "--socket", socket])).code, 0);
+    const live = await pidIn(socket);
+    const refused = await anchor(["run", "--socket", socket]);
+    assert.equal(refused.code, 3);
+    assert.equal(refused.stderr.trim(), `ssh-anchor: a daemon is already serving ${socket}`);
+    assert.ok(await socketAcceptsConnections(socket));
+    assert.equal(await pidIn(socket), live);
+
+    process.kill(live, "SIGKILL");
+    await waitFor("the killed daemon to be gone", async () => (await run("kill", ["-0", String(live)])).code !== 0);
+    assert.ok((await lstat(socket)).isSocket(), "a SIGKILLed daemon leaves its socket behind");
+    const restarted = await anchor(["start", "--socket", socket]);
+    assert.equal(restarted.code, 0, restarted.stderr);
+    assert.notEqual(await pidIn(socket), live);
+    assert.ok(await socketAcceptsConnections(socket));
+  });
+
+  it("stops on SIGTERM and SIGINT: exit 0, socket, control socket and pid file removed", async () => {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      const socket = socketPath();
+      const daemon = spawnTracked(cleanup, BIN, ["run", "--socket", socket, "--tmp-dir", join(base, "tmp")], env);
+      await waitFor("the socket", () => socketAcceptsConnections(socket, 500));
+      const exited = new Promise<number | null>((resolve) => daemon.once("exit", (code) => resolve(code)));
+      daemon.kill(signal);
+      assert.equal(await exited, 0);
+      for (const file of [socket, `${socket}.ctl`, `${socket}.pid`]) {
+        await assert.rejects(lstat(file), { code: "ENOENT" }, `${file} must be removed after ${signal}`);
+      }
+    }
+  });
+
+  it("rescans on SIGHUP and keeps serving", async () => {
+    const socket = socketPath();
+    const daemon = spawnTracked(cleanup, BIN, ["run", "--socket", socket, "--tmp-dir", join(base, "tmp")], env);
+    let log = "";
+    daemon.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+    await waitFor("the socket", () => socketAcceptsConnections(socket, 500));
+    daemon.kill("SIGHUP");
+    await waitFor("the rescan to be logged", () => /SIGHUP: rescanning agents/.test(log), 3000);
+    assert.ok(await socketAcceptsConnections(socket));
+  });
+
+  it("takes its socket back when someone deletes it", async () => {
+    const socket = socketPath();
+    assert.equal((await anchor(["start", "--socket", socket])).code, 0);
+    await unlink(socket);
+    await waitFor("the socket to be re-created", () => socketAcceptsConnections(socket, 500), 10_000, 200);
+    assert.equal((await lstat(socket)).mode & 0o777, 0o600);
+  });
+
+  it("refuses a socket directory that others can write to, saying how to fix it", async () => {
+    const directory = join(base, "open");
+    await mkdir(directory);
+    await chmod(directory, 0o777);
+    const result = await anchor(["start", "--socket", join(directory, "agent.sock")]);
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.stderr,
+      `ssh-anchor: refusing to use ${directory}: it is writable by group or others (mode 0777); run: chmod go-w ${directory}\n`,
+    );
+    assert.equal((await lstat(directory)).mode & 0o777, 0o777, "permissions are never changed behind the user's back");
+  });
+
+  it("refuses a socket directory owned by someone else", { skip: isRoot ? false : "needs root to chown" }, async () => {
+    const directory = join(base, "theirs");
+    await mkdir(directory, { mode: 0o700 });
+    await chown(directory, 65534, 65534);
+    const result = await anchor(["start", "--socket", join(directory, "agent.sock")]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^ssh-anchor: refusing to use .*: it is owned by uid 65534, not 0; someone else may be trying to intercept your agent/);
+    assert.equal(result.stderr.split("\n").length, 2, "one line");
+  });
+
+  it("refuses a socket path too long to bind, in one line", async () => {
+    const result = await anchor(["start", "--socket", join(base, "x".repeat(120), "agent.sock")]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^ssh-anchor: socket path .* is too long: .* choose a shorter one with --socket or SSH_ANCHOR_SOCKET\n$/);
+  });
+
+  it("stop is idempotent, status tells running from not running", async () => {
+    const socket = socketPath();
+    assert.equal((await anchor(["start", "--socket", socket])).code, 0);
+    const status = await anchor(["status", "--socket", socket, "--json"]);
+    assert.equal(status.code, 0);
+    assert.equal(JSON.parse(status.stdout).running, true);
+    assert.match((await anchor(["stop", "--socket", socket])).stdout, /stopped/);
+    assert.match((await anchor(["stop", "--socket", socket])).stdout, /was not running/);
+    const stopped = await anchor(["status", "--socket", socket]);
+    assert.equal(stopped.code, 3);
+    assert.match(stopped.stdout, /not running.*ssh-anchor start/);
+  });
+});

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { chmod, mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { socketAcceptsConnections } from "../../src/daemon/listener.js";
+import { BIN, Cleanup, REPO, run, tempDir } from "../helpers/process.js";
+
+/** Each shell: how to evaluate the init code, then print two variables. */
+const SHELLS = {
+  bash: ['eval "$(ssh-anchor init bash)"', 'printf "%s|%s" "$SSH_AUTH_SOCK" "$SSH_ANCHOR_ORIGINAL_SOCK"'],
+  zsh: ['eval "$(ssh-anchor init zsh)"', 'printf "%s|%s" "$SSH_AUTH_SOCK" "$SSH_ANCHOR_ORIGINAL_SOCK"'],
+  sh: ['eval "$(ssh-anchor init sh)"', 'printf "%s|%s" "$SSH_AUTH_SOCK" "$SSH_ANCHOR_ORIGINAL_SOCK"'],
+  fish: ["ssh-anchor init fish | source", 'printf "%s|%s" "$SSH_AUTH_SOCK" "$SSH_ANCHOR_ORIGINAL_SOCK"'],
+} as const;
+const SHELL_BINARY = { bash: "bash", zsh: "zsh", sh: "dash", fish: "fish" } as const;
+
+describe("shell integration (init)", () => {
+  const cleanup = new Cleanup();
+  let base: string;
+  before(async () => {
+    base = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", base]));
+  });
+  after(() => cleanup.run());
+
+  it("prints the same code from the Node-free launcher path as from the CLI", async () => {
+    for (const shell of ["bash", "zsh", "sh", "fish"]) {
+      const fast = await run(BIN, ["init", shell]);
+      const node = await run(process.execPath, [join(REPO, "dist", "cli", "main.js"), "init", shell]);
+      assert.equal(fast.code, 0);
+      assert.equal(fast.stdout, node.stdout, shell);
+      assert.match(fast.stdout, /SSH_AUTH_SOCK/);
+    }
+  });
+
+  for (const [shell, [load, show]] of Object.entries(SHELLS)) {
+    it(`${shell}: exports the stable socket, keeps the original, starts the daemon detached, prints nothing`, async () => {
+      const binary = SHELL_BINARY[shell as keyof typeof SHELL_BINARY];
+      const socket = join(base, shell, "agent.sock");
+      cleanup.add(() => run(BIN, ["stop", "--socket", socket]));
+      const env = {
+        ...process.env,
+        HOME: base,
+        PATH: `${join(REPO, "bin")}:${process.env.PATH}`,
+        SSH_ANCHOR_SOCKET: socket,
+        SSH_AUTH_SOCK: "/tmp/ssh-Forwarded1/agent.123",
+      };
+      // execFile waits for stdout/stderr to close: a daemon holding them would time this out.
+      const first = await run(binary, ["-c", `${load}; ${show}`], { env, timeoutMs: 10_000 });
+      assert.equal(first.stderr, "");
+      assert.equal(first.stdout, `${socket}|/tmp/ssh-Forwarded1/agent.123`);
+      assert.ok(await socketAcceptsConnections(socket), "the daemon must be running");
+      const sessions = await run("ps", ["-o", "sid=,pid=", "-p", String(process.pid)]);
+      const daemonSession = await run("ps", ["-o", "sid=", "-p", (await run("cat", [`${socket}.pid`])).stdout.trim()]);
+      assert.notEqual(daemonSession.stdout.trim(), sessions.stdout.trim().split(/\s+/)[0], "the daemon has its own session");
+
+      // Running already: the code must not need ssh-anchor (nor Node) at all.
+      const code = (await run(BIN, ["init", shell])).stdout;
+      const fast = await run(binary, ["-c", `${shell === "fish" ? `echo '${code.replaceAll("'", "\\'")}' | source` : `eval '${code.replaceAll("'", `'"'"'`)}'`}; ${show}`], {
+        env: { ...env, PATH: "/usr/bin:/bin", SSH_AUTH_SOCK: socket },
+      });
+      assert.equal(fast.stderr, "");
+      assert.equal(fast.stdout, `${socket}|`, "inside a session already anchored, the original stays unset");
+    });
+  }
+
+  it("keeps the original SSH_AUTH_SOCK and says why in one line when the daemon cannot start", async () => {
+    const open = join(base, "world-writable");
+    await mkdir(open);
+    await chmod(open, 0o777);
+    const result = await run("bash", ["-c", `${SHELLS.bash[0]}; ${SHELLS.bash[1]}`], {
+      env: {
+        ...process.env,
+        PATH: `${join(REPO, "bin")}:${process.env.PATH}`,
+        SSH_ANCHOR_SOCKET: join(open, "agent.sock"),
+        SSH_AUTH_SOCK: "/tmp/ssh-Forwarded2/agent.7",
+      },
+    });
+    assert.equal(result.stdout, "/tmp/ssh-Forwarded2/agent.7|/tmp/ssh-Forwarded2/agent.7");
+    assert.match(result.stderr, /^ssh-anchor: refusing to use .*world-writable: it is writable by group or others.*\n$/);
+  });
+});

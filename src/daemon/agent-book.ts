@@ -42,6 +42,8 @@ export interface AgentBookOptions {
   /** How long a probe may take before the agent counts as a zombie. */
   readonly probeTimeoutMs: number;
   readonly log: (message: string) => void;
+  /** Called when an agent is found dead, so that its directory is read again. */
+  readonly onDead?: (agent: Agent) => void;
 }
 
 /** First re-probe of a zombie after this long, doubling up to the cap. */
@@ -150,6 +152,7 @@ export class AgentBook {
     }
     if (health !== "unknown") this.#options.log(`${agent.path}: ${health} (${reason})`);
     this.#rerank();
+    if (health === "dead") this.#options.onDead?.(agent);
   }
 
   #rerank(): void {

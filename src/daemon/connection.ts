@@ -14,7 +14,9 @@ export interface ConnectionContext {
   readonly replyTimeoutMs: number;
   /** A request is never left hanging on an unresponsive agent longer than this. */
   readonly maxWaitMs: number;
-  /** Nothing to route to: the daemon looks for new logins and explains in its log. */
+  /** Looks for agents again (a login may have appeared since the last look). */
+  findAgents(): Promise<void>;
+  /** Nothing to route to: the daemon explains in its log. */
   noAgent(reason: string): void;
   release(connection: ProxiedConnection): void;
 }
@@ -66,6 +68,8 @@ export class ProxiedConnection {
   #clientEnded = false;
   #closed = false;
   #judging = false;
+  /** Whether this connection already asked for a fresh look for agents. */
+  #lookedAgain = false;
   /** Requests sent and not yet answered. */
   #outstanding = 0;
   /** When the oldest unanswered request was sent (or the last byte of answer came). */
@@ -135,6 +139,11 @@ export class ProxiedConnection {
     if (this.#closed) return;
     const agent = this.#context.book.next(this.#tried);
     if (!agent) {
+      if (this.#tried.size === 0 && !this.#lookedAgain) {
+        this.#lookedAgain = true;
+        void this.#context.findAgents().then(() => this.#connectNext());
+        return;
+      }
       this.#answerEmpty(this.#tried.size === 0 ? "no agent of this user is available" : "no agent answered");
       return;
     }

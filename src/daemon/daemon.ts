@@ -38,8 +38,10 @@ export interface DaemonOptions {
 const SWEEP_MS = 250;
 /** Full rescans as a safety net for missed change notifications. */
 const RESCAN_MS = 60_000;
-/** When no agent is left, a new login is looked for at most this often. */
-const NO_AGENT_RESCAN_MS = 1000;
+/** A connection that finds no agent triggers a full scan unless one finished this recently. */
+const FRESH_SCAN_MS = 250;
+/** "No agent" is logged at most this often. */
+const NO_AGENT_LOG_MS = 10_000;
 /** How often the daemon checks that its socket file is still there (tmp cleaners, rm -rf). */
 const SOCKET_CHECK_MS = 5000;
 
@@ -68,7 +70,7 @@ export class Daemon {
   #socketId: { dev: number; ino: number } | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #timers: NodeJS.Timeout[] = [];
-  #lastNoAgentRescan = -Infinity;
+  #lastNoAgentLog = -Infinity;
   #stopping = false;
   #stopped: Promise<void> | undefined;
   #resolveStopped!: () => void;
@@ -84,6 +86,7 @@ export class Daemon {
     this.#book = new AgentBook({
       probeTimeoutMs: options.probeTimeoutMs ?? 2000,
       log: (message) => this.log.info(message),
+      onDead: (agent) => this.#discovery.recheck(agent.path),
     });
     this.#discovery = new AgentDiscovery({
       uid: this.#uid,
@@ -100,6 +103,7 @@ export class Daemon {
       counters: this.#counters,
       replyTimeoutMs: options.replyTimeoutMs ?? 1000,
       maxWaitMs: options.maxWaitMs ?? 60_000,
+      findAgents: () => this.#findAgents(),
       noAgent: (reason) => this.#noAgent(reason),
       release: (connection) => this.#release(connection),
     };
@@ -242,12 +246,18 @@ export class Daemon {
     }
   }
 
+  /** A connection found no agent: look again (a login may have just appeared) unless a full
+   * scan finished moments ago. */
+  async #findAgents(): Promise<void> {
+    if (performance.now() - this.#discovery.lastFullScan < FRESH_SCAN_MS) return;
+    await this.rescan();
+  }
+
   #noAgent(reason: string): void {
     const now = performance.now();
-    if (now - this.#lastNoAgentRescan < NO_AGENT_RESCAN_MS) return;
-    this.#lastNoAgentRescan = now;
-    this.log.info(`answering as an agent with no keys: ${reason}; looking for new logins`);
-    void this.rescan();
+    if (now - this.#lastNoAgentLog < NO_AGENT_LOG_MS) return;
+    this.#lastNoAgentLog = now;
+    this.log.info(`answering as an agent with no keys: ${reason}`);
   }
 
   #logRoute(agent: Agent | undefined): void {

@@ -28,4 +28,6 @@ export interface IgnoredEntry {
 export interface DirectoryScan {
   readonly candidates: Candidate[];
   readonly ignored: IgnoredEntry[];
+  /** The directory exists and passed the trust checks (it may still be empty). */
+  readonly trusted: boolean;
 }

@@ -1,5 +1,5 @@
 import { watch, type FSWatcher } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
 import { homeAgentDirectory, TMP_SESSION_DIR } from "./layouts.js";
 import { scanDirectory, sessionDirectoriesIn, type DirectoryLayout, type ScanContext } from "./scan.js";
@@ -20,8 +20,13 @@ export interface DiscoveryOptions extends ScanContext {
 const MAX_IGNORED = 64;
 /** A directory that changed is read again after this delay, so a burst of events costs one read. */
 const SETTLE_MS = 15;
-/** ...and once more after this one: sshd creates the socket just after its directory. */
-const RECHECK_MS = 300;
+/** A new session directory of ours is watched this long for its socket to appear. */
+const NEW_DIRECTORY_WATCH_MS = 10_000;
+
+interface KnownDirectory {
+  readonly layout: DirectoryLayout;
+  readonly scan: DirectoryScan;
+}
 
 /**
  * Keeps the set of candidate agent sockets current without scanning on every connection: one
@@ -37,12 +42,13 @@ const RECHECK_MS = 300;
 export class AgentDiscovery {
   readonly #options: DiscoveryOptions;
   #context: ScanContext;
-  readonly #scans = new Map<string, DirectoryScan>();
+  readonly #directories = new Map<string, KnownDirectory>();
   readonly #pending = new Map<string, NodeJS.Timeout>();
   readonly #watchers = new Map<string, FSWatcher>();
   #candidates: Candidate[] = [];
   #ignored: IgnoredEntry[] = [];
   #scanning: Promise<void> | undefined;
+  #lastFullScan = -Infinity;
   #stopped = false;
 
   constructor(options: DiscoveryOptions) {
@@ -65,6 +71,11 @@ export class AgentDiscovery {
     return this.#ignored;
   }
 
+  /** When the last full scan finished (performance.now() time). */
+  get lastFullScan(): number {
+    return this.#lastFullScan;
+  }
+
   async start(): Promise<void> {
     await this.rescan();
     this.#watchRoots();
@@ -82,8 +93,16 @@ export class AgentDiscovery {
   rescan(): Promise<void> {
     this.#scanning ??= this.#fullScan().finally(() => {
       this.#scanning = undefined;
+      this.#lastFullScan = performance.now();
     });
     return this.#scanning;
+  }
+
+  /** Reads again the directory holding `path` (an agent found gone). */
+  recheck(path: string): void {
+    const directory = dirname(path);
+    const known = this.#directories.get(directory);
+    if (known) this.#schedule(directory, known.layout);
   }
 
   async #fullScan(): Promise<void> {
@@ -93,30 +112,38 @@ export class AgentDiscovery {
       for (const directory of await sessionDirectoriesIn(root)) jobs.push([directory, "tmp-session"]);
     }
     for (const directory of extraDirs) jobs.push([directory, "extra"]);
-    const results = await Promise.all(jobs.map(([dir, layout]) => scanDirectory(dir, layout, this.#context)));
+    const scans = await Promise.all(jobs.map(([dir, layout]) => scanDirectory(dir, layout, this.#context)));
     if (this.#stopped) return;
-    this.#scans.clear();
-    jobs.forEach(([dir], i) => this.#scans.set(dir, results[i] as DirectoryScan));
+    this.#directories.clear();
+    jobs.forEach(([directory, layout], i) => this.#remember(directory, layout, scans[i] as DirectoryScan));
     this.#publish();
   }
 
   async #rescanDirectory(directory: string, layout: DirectoryLayout): Promise<void> {
     const scan = await scanDirectory(directory, layout, this.#context);
     if (this.#stopped) return;
-    const before = this.#scans.get(directory);
-    if (!before && scan.candidates.length === 0 && scan.ignored.length === 0) return;
-    this.#scans.set(directory, scan);
+    if (!this.#directories.has(directory) && scan.candidates.length === 0 && scan.ignored.length === 0) {
+      // A session directory of ours with no socket yet: sshd (or ssh-agent) is about to bind it.
+      if (scan.trusted && layout === "tmp-session" && !this.#watchers.has(directory)) {
+        this.#watch(directory, () => this.#schedule(directory, layout), NEW_DIRECTORY_WATCH_MS);
+        // The socket may have appeared between the read and the watch.
+        this.#schedule(directory, layout);
+      }
+      return;
+    }
+    this.#remember(directory, layout, scan);
     this.#publish();
+  }
+
+  #remember(directory: string, layout: DirectoryLayout, scan: DirectoryScan): void {
+    if (scan.candidates.length > 0 || scan.ignored.length > 0) this.#directories.set(directory, { layout, scan });
+    else this.#directories.delete(directory);
   }
 
   #publish(): void {
     const candidates: Candidate[] = [];
     const ignored: IgnoredEntry[] = [];
-    for (const [directory, scan] of this.#scans) {
-      if (scan.candidates.length === 0 && scan.ignored.length === 0) {
-        this.#scans.delete(directory);
-        continue;
-      }
+    for (const { scan } of this.#directories.values()) {
       candidates.push(...scan.candidates);
       for (const entry of scan.ignored) if (ignored.length < MAX_IGNORED) ignored.push(entry);
     }
@@ -127,14 +154,11 @@ export class AgentDiscovery {
 
   #schedule(directory: string, layout: DirectoryLayout): void {
     if (this.#stopped || this.#pending.has(directory)) return;
-    const run = (): void => {
+    const timer = setTimeout(() => {
       this.#pending.delete(directory);
       void this.#rescanDirectory(directory, layout);
-    };
-    this.#pending.set(directory, setTimeout(run, SETTLE_MS));
-    setTimeout(() => {
-      if (!this.#stopped) void this.#rescanDirectory(directory, layout);
-    }, RECHECK_MS).unref();
+    }, SETTLE_MS);
+    this.#pending.set(directory, timer);
   }
 
   #watchRoots(): void {
@@ -146,29 +170,34 @@ export class AgentDiscovery {
       });
     }
     const agentDir = homeAgentDirectory(home);
+    const watchAgentDir = (): void => this.#watch(agentDir, () => this.#schedule(agentDir, "home-agent"));
     // ~/.ssh/agent may not exist yet (it appears at the first OpenSSH 10.1 login): watch its
     // parent for its creation too.
     this.#watch(join(home, ".ssh"), (name) => {
-      if (name === basename(agentDir)) {
-        this.#schedule(agentDir, "home-agent");
-        this.#watch(agentDir, () => this.#schedule(agentDir, "home-agent"));
-      }
+      if (name !== basename(agentDir)) return;
+      this.#schedule(agentDir, "home-agent");
+      watchAgentDir();
     });
-    this.#watch(agentDir, () => this.#schedule(agentDir, "home-agent"));
+    watchAgentDir();
   }
 
-  #watch(directory: string, onName: (name: string) => void): void {
+  /** Watches `directory` (for `lifetimeMs` if given); a missing directory is not an error. */
+  #watch(directory: string, onName: (name: string) => void, lifetimeMs?: number): void {
     if (this.#stopped || this.#watchers.has(directory)) return;
+    const forget = (watcher: FSWatcher): void => {
+      watcher.close();
+      if (this.#watchers.get(directory) === watcher) this.#watchers.delete(directory);
+    };
     try {
       const watcher = watch(directory, { persistent: false }, (_event, name) => {
         if (typeof name === "string") onName(name);
       });
       watcher.on("error", (error) => {
-        this.#options.log?.(`stopped watching ${directory}: ${error.message}; relying on periodic rescans`);
-        watcher.close();
-        this.#watchers.delete(directory);
+        if (lifetimeMs === undefined) this.#options.log?.(`stopped watching ${directory}: ${error.message}; relying on periodic rescans`);
+        forget(watcher);
       });
       this.#watchers.set(directory, watcher);
+      if (lifetimeMs !== undefined) setTimeout(() => forget(watcher), lifetimeMs).unref();
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       // A directory that does not exist yet is normal; anything else is worth a line.

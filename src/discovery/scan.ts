@@ -19,7 +19,7 @@ export type DirectoryLayout =
   /** A directory named by the user: every socket in it. */
   | "extra";
 
-const EMPTY: DirectoryScan = { candidates: [], ignored: [] };
+const EMPTY: DirectoryScan = { candidates: [], ignored: [], trusted: false };
 
 async function namesIn(directory: string): Promise<string[]> {
   try {
@@ -41,7 +41,7 @@ export async function scanDirectory(directory: string, layout: DirectoryLayout, 
   if (refusal) {
     // Other users' session directories are none of our business: don't even list them.
     if (stats.uid !== context.uid) return EMPTY;
-    return { candidates: [], ignored: [{ path: directory, reason: `directory ${refusal}` }] };
+    return { candidates: [], ignored: [{ path: directory, reason: `directory ${refusal}` }], trusted: false };
   }
   const candidates: Candidate[] = [];
   const ignored: IgnoredEntry[] = [];
@@ -50,11 +50,13 @@ export async function scanDirectory(directory: string, layout: DirectoryLayout, 
     if (!kind) continue;
     const path = join(directory, name);
     const entry = await lstatOrUndefined(path);
+    // Gone between listing and looking (a login ending): nothing to say about it.
+    if (!entry) continue;
     // A directory the user named may hold anything: only socket-like entries are worth a word.
-    if (layout === "extra" && entry && !entry.isSocket() && !entry.isSymbolicLink() && !entry.isFIFO()) continue;
+    if (layout === "extra" && !entry.isSocket() && !entry.isSymbolicLink() && !entry.isFIFO()) continue;
     const why = socketRefusal(entry, context, path);
-    if (why || !entry) {
-      if (why) ignored.push({ path, reason: why });
+    if (why) {
+      ignored.push({ path, reason: why });
       continue;
     }
     candidates.push({
@@ -65,7 +67,7 @@ export async function scanDirectory(directory: string, layout: DirectoryLayout, 
       ino: entry.ino,
     });
   }
-  return { candidates, ignored };
+  return { candidates, ignored, trusted: true };
 }
 
 /** The kind an entry would have by its name, or undefined if its name is not an agent's. */

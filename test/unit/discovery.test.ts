@@ -106,7 +106,7 @@ describe("discovery", () => {
     await mkdir(mine, { mode: 0o700 });
     await socketAt(cleanup, join(mine, "agent.9000031"));
     await chown(join(mine, "agent.9000031"), NOBODY, NOBODY);
-    assert.deepEqual(await scanDirectory(theirs, "tmp-session", context()), { candidates: [], ignored: [] });
+    assert.deepEqual(await scanDirectory(theirs, "tmp-session", context()), { candidates: [], ignored: [], trusted: false });
     const scan = await scanDirectory(mine, "tmp-session", context());
     assert.equal(scan.candidates.length, 0);
     assert.match(scan.ignored[0]?.reason ?? "", new RegExp(`owned by uid ${NOBODY}`));

@@ -1,0 +1,168 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { chmod, cp, mkdir, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { addKey, makeKey, startAgent, type TestAgent } from "./agent.js";
+import { Cleanup, REPO, run, spawnTracked, tempDir, waitFor } from "./process.js";
+
+export const TEST_USER = "anchortest";
+
+/** A free TCP port on loopback. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function must(command: string, args: string[]): Promise<string> {
+  const result = await run(command, args);
+  if (result.code !== 0) throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+/** One held-open `ssh -A` login. */
+export interface Login {
+  /** The forwarded agent socket sshd made for this login. */
+  readonly forwardedSocket: string;
+  /** Logs out (the client ssh exits; sshd removes the socket). */
+  end(): Promise<void>;
+  /** The laptop goes to sleep: the client stops, the server keeps the session (a zombie). */
+  freeze(): void;
+  thaw(): void;
+}
+
+export interface TestHost {
+  readonly port: number;
+  readonly uid: number;
+  readonly home: string;
+  /** ssh options for a login as the test user (agent forwarding on). */
+  readonly sshOptions: readonly string[];
+  /** The laptop's agent, holding the key the test user's authorized_keys accepts. */
+  readonly laptopAgent: TestAgent;
+  readonly keyComment: string;
+  /** Runs a command in a fresh `ssh -A` login that ends when the command does. */
+  ssh(command: string, timeoutMs?: number): ReturnType<typeof run>;
+  /** Opens a login that stays until ended. */
+  login(): Promise<Login>;
+  /** Runs a command as the test user on the host, without any login (tmux, screen control). */
+  asUser(command: string): ReturnType<typeof run>;
+  /** The installed ssh-anchor, run as the test user. */
+  anchor(args: string): ReturnType<typeof run>;
+}
+
+/**
+ * A private sshd on loopback, an unprivileged test user whose shell rc evaluates
+ * `ssh-anchor init bash`, and a laptop-side ssh-agent to forward. Needs root.
+ */
+export async function startTestHost(cleanup: Cleanup): Promise<TestHost> {
+  const base = await tempDir("anchor-e2e-");
+  await chmod(base, 0o755);
+  cleanup.add(() => run("rm", ["-rf", base]));
+
+  if ((await run("id", [TEST_USER])).code !== 0) await must("useradd", ["-m", "-s", "/bin/bash", TEST_USER]);
+  // '*': no password, but not locked (sshd without PAM refuses locked accounts).
+  await must("usermod", ["-p", "*", TEST_USER]);
+  const uid = Number((await must("id", ["-u", TEST_USER])).trim());
+  const home = (await must("getent", ["passwd", TEST_USER])).split(":")[5] as string;
+  const killUser = async () => {
+    await run("pkill", ["-KILL", "-u", TEST_USER]);
+    await waitFor("the test user's processes to end", async () => (await run("pgrep", ["-u", TEST_USER])).code !== 0, 5000);
+    await run("rm", ["-rf", `/tmp/ssh-anchor-${uid}`, join(home, ".screen")]);
+  };
+  await killUser();
+  cleanup.add(killUser);
+
+  // The package as installed, readable by the test user wherever the repository lives.
+  const pkg = join(base, "pkg");
+  for (const part of ["bin", "dist", "shell", "package.json", join("node_modules", "commander")]) {
+    await cp(join(REPO, part), join(pkg, part), { recursive: true });
+  }
+  await run("chmod", ["-R", "a+rX", pkg]);
+  const rc = `export PATH=${pkg}/bin:$PATH\nexport SCREENDIR=$HOME/.screen\neval "$(ssh-anchor init bash)"\n`;
+  await writeFile(join(home, ".bashrc"), rc);
+  await writeFile(join(home, ".bash_profile"), ". ~/.bashrc\n");
+  await must("chown", [`${TEST_USER}:`, join(home, ".bashrc"), join(home, ".bash_profile")]);
+  await mkdir(join(home, ".screen"), { mode: 0o700 });
+  await must("chown", [`${TEST_USER}:`, join(home, ".screen")]);
+
+  const laptop = join(base, "laptop");
+  await mkdir(laptop, { mode: 0o700 });
+  const key = await makeKey(laptop, "laptop-key");
+  const laptopAgent = await startAgent(cleanup, join(laptop, "agent", "sock"));
+  await addKey(laptopAgent.path, key);
+
+  const port = await freePort();
+  await must("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(base, "hostkey")]);
+  await cp(`${key}.pub`, join(base, "authorized_keys"));
+  await chmod(join(base, "authorized_keys"), 0o644);
+  await writeFile(
+    join(base, "sshd_config"),
+    [
+      `Port ${port}`,
+      "ListenAddress 127.0.0.1",
+      `HostKey ${join(base, "hostkey")}`,
+      `AuthorizedKeysFile ${join(base, "authorized_keys")}`,
+      `PidFile ${join(base, "sshd.pid")}`,
+      "AllowAgentForwarding yes",
+      "StrictModes no",
+      "UsePAM no",
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "",
+    ].join("\n"),
+  );
+  await mkdir("/run/sshd", { recursive: true, mode: 0o755 });
+  spawnTracked(cleanup, "/usr/sbin/sshd", ["-D", "-e", "-f", join(base, "sshd_config")]);
+
+  const sshOptions = [
+    "-p", String(port), "-F", "none", "-A",
+    "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
+    `${TEST_USER}@127.0.0.1`,
+  ];
+  const sshEnv = { ...process.env, SSH_AUTH_SOCK: laptopAgent.path };
+  const ssh = (command: string, timeoutMs = 20_000) => run("ssh", [...sshOptions, command], { env: sshEnv, timeoutMs });
+  await waitFor("sshd to accept logins", async () => (await ssh("true", 5000)).code === 0, 10_000, 200);
+
+  const login = async (): Promise<Login> => {
+    const child: ChildProcess = spawn("ssh", [...sshOptions, 'printf "%s\\n" "$SSH_ANCHOR_ORIGINAL_SOCK"; exec sleep 600'], {
+      env: sshEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    cleanup.add(() => {
+      child.kill("SIGCONT");
+      child.kill("SIGKILL");
+    });
+    let output = "";
+    child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.resume();
+    const forwardedSocket = await waitFor("the login's forwarded socket", () => output.split("\n")[0]?.startsWith("/") && output.includes("\n") && output.split("\n")[0], 10_000);
+    return {
+      forwardedSocket: forwardedSocket as string,
+      end: async () => {
+        child.kill("SIGCONT");
+        child.kill("SIGTERM");
+        // sshd removes the socket once it notices the connection is gone.
+        await waitFor(`${forwardedSocket} to disappear`, async () => (await run("test", ["-e", forwardedSocket as string])).code !== 0, 10_000);
+      },
+      freeze: () => child.kill("SIGSTOP"),
+      thaw: () => child.kill("SIGCONT"),
+    };
+  };
+
+  const asUser = (command: string) =>
+    run("runuser", ["-u", TEST_USER, "--", "bash", "-c", command], { env: { ...process.env, HOME: home, SCREENDIR: join(home, ".screen") } });
+  return {
+    port,
+    uid,
+    home,
+    sshOptions,
+    laptopAgent,
+    keyComment: "laptop-key",
+    ssh,
+    login,
+    asUser,
+    anchor: (args) => asUser(`${pkg}/bin/ssh-anchor ${args}`),
+  };
+}

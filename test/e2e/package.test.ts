@@ -17,7 +17,7 @@ describe("npm pack, npm install -g, and the installed command", () => {
     const packed = await run("npm", ["pack", "--pack-destination", base], { cwd: REPO, timeoutMs: 120_000 });
     assert.equal(packed.code, 0, packed.stderr);
     const tarball = (await readdir(base)).find((name) => name.endsWith(".tgz"));
-    assert.ok(tarball, "npm pack must produce a tarball");
+    if (!tarball) throw new Error("npm pack produced no tarball");
     prefix = join(base, "prefix");
     // --offline: the tarball carries its one dependency, so it installs with nothing but Node.
     const installed = await run("npm", ["install", "-g", "--offline", "--prefix", prefix, join(base, tarball)], { timeoutMs: 120_000 });

@@ -5,6 +5,12 @@ import { registerDaemonCommands } from "./commands/daemon.js";
 import { registerInitCommand } from "./commands/init.js";
 import { registerStatusCommand } from "./commands/status.js";
 
+// A reader that went away (`ssh-anchor status | head -1`) is not an error worth a stack trace.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
 
 const program = new Command("ssh-anchor")

@@ -245,9 +245,12 @@ export class ProxiedConnection {
   #answerEmpty(reason: string): void {
     this.#dropUpstream();
     this.#agent = undefined;
-    this.#context.counters.answeredEmpty += 1;
-    this.#context.noAgent(reason);
-    const emptyAgent = new EmptyAgent(this.#client);
+    // Counted once a request is really answered: a client that only connects (a liveness
+    // check) was not turned away.
+    const emptyAgent = new EmptyAgent(this.#client, () => {
+      this.#context.counters.answeredEmpty += 1;
+      this.#context.noAgent(reason);
+    });
     this.#emptyAgent = emptyAgent;
     try {
       for (const chunk of this.#replay ?? []) emptyAgent.push(chunk);

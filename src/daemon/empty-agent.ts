@@ -10,11 +10,17 @@ import { MessageType } from "../protocol/messages.js";
  */
 export class EmptyAgent {
   readonly #scanner = new FrameScanner();
-  constructor(private readonly client: Socket) {}
+  /** @param onFirstAnswer called once, when the first request is answered. */
+  constructor(
+    private readonly client: Socket,
+    private onFirstAnswer?: () => void,
+  ) {}
 
   /** Answers every request `chunk` completes. @throws {FrameError} on malformed input. */
   push(chunk: Uint8Array): void {
     this.#scanner.push(chunk, (type) => {
+      this.onFirstAnswer?.();
+      this.onFirstAnswer = undefined;
       this.client.write(type === MessageType.REQUEST_IDENTITIES ? EMPTY_IDENTITIES_MESSAGE : FAILURE_MESSAGE);
     });
   }

@@ -20,15 +20,20 @@ const SOCKET_HELP = "the stable socket (default: $SSH_ANCHOR_SOCKET, else /tmp/s
 const TMP_DIR_HELP = "where sshd creates its ssh-* session directories";
 const AGENT_DIR_HELP = "also look for agent sockets in DIR (its sockets and its ssh-* directories); repeatable";
 
-export function registerDaemonCommands(program: Command, version: string): void {
-  program
-    .command("run")
-    .description("run the daemon in the foreground (for systemd and other supervisors); logs to stderr")
+/** The options `run` and `start` share: where the socket is and where agents are. */
+function daemonOptions(command: Command): Command {
+  return command
     .option("-s, --socket <path>", SOCKET_HELP)
     .option("-a, --agent-dir <dir>", AGENT_DIR_HELP, collect)
     .option("--tmp-dir <dir>", TMP_DIR_HELP, "/tmp")
+    .option("-v, --verbose", "log every connection's routing, not only changes");
+}
+
+export function registerDaemonCommands(program: Command, version: string): void {
+  daemonOptions(
+    program.command("run").description("run the daemon in the foreground (for systemd and other supervisors); logs to stderr"),
+  )
     .option("--log-file <file>", "log to FILE (size-bounded) instead of stderr")
-    .option("-v, --verbose", "log every connection's routing, not only changes")
     .option("--reply-timeout <ms>", "probe an agent that leaves a request unanswered this long", positiveInteger("--reply-timeout"), 1000)
     .option("--probe-timeout <ms>", "an agent that does not answer a probe this fast is a zombie", positiveInteger("--probe-timeout"), 2000)
     .option("--max-wait <seconds>", "never keep a request waiting on an unresponsive agent longer", positiveInteger("--max-wait"), 60)
@@ -39,13 +44,7 @@ export function registerDaemonCommands(program: Command, version: string): void 
     )
     .action((flags: RunFlags) => runCommand(() => runForeground(flags, version)));
 
-  program
-    .command("start")
-    .description("start the daemon in the background (nothing happens when it already runs)")
-    .option("-s, --socket <path>", SOCKET_HELP)
-    .option("-a, --agent-dir <dir>", AGENT_DIR_HELP, collect)
-    .option("--tmp-dir <dir>", TMP_DIR_HELP, "/tmp")
-    .option("-v, --verbose", "log every connection's routing")
+  daemonOptions(program.command("start").description("start the daemon in the background (nothing happens when it already runs)"))
     .option("-q, --quiet", "print nothing on success")
     .action((flags: { socket?: string; agentDir?: string[]; tmpDir?: string; verbose?: boolean; quiet?: boolean }) =>
       runCommand(async () => {

@@ -154,7 +154,9 @@ export class ProxiedConnection {
     this.#waitingSince = performance.now();
     const upstream = connect({ path: agent.path, allowHalfOpen: true });
     this.#upstream = upstream;
-    this.#context.log.detail(`routing a connection to ${agent.path} (${agent.health}, ${agent.candidate.kind})`);
+    if (this.#context.log.verbose) {
+      this.#context.log.detail(`routing a connection to ${agent.path} (${agent.health}, ${agent.candidate.kind})`);
+    }
     upstream.on("connect", () => {
       this.#upstreamReady = true;
       for (const chunk of this.#replay ?? []) upstream.write(chunk);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { createRequire } from "node:module";
 import { Command, CommanderError } from "commander";
+import { registerConnectCommand, runConnect, wantsConnectHelp } from "./commands/connect.js";
 import { registerDaemonCommands } from "./commands/daemon.js";
 import { registerInitCommand } from "./commands/init.js";
 import { registerStatusCommand } from "./commands/status.js";
@@ -33,11 +34,17 @@ then log in again with ssh -A; tmux and screen panes keep working across reconne
 registerDaemonCommands(program, version);
 registerStatusCommand(program);
 registerInitCommand(program);
+registerConnectCommand(program);
 
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
-  if (!(error instanceof CommanderError)) throw error;
-  // Help and --version exit 0; usage errors were already printed as one line.
-  process.exitCode = error.exitCode === 0 ? 0 : 2;
+const [command, ...rest] = process.argv.slice(2);
+if (command === "connect" && !wantsConnectHelp(rest)) {
+  await runConnect(rest);
+} else {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    // Help and --version exit 0; usage errors were already printed as one line.
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+  }
 }

@@ -3,7 +3,7 @@ import { FrameError, FrameScanner } from "../protocol/frame-scanner.js";
 import { MAX_MESSAGE_LENGTH } from "../protocol/messages.js";
 import type { Agent, AgentBook } from "./agent-book.js";
 import { EmptyAgent } from "./empty-agent.js";
-import type { Log } from "./log.js";
+import type { Log } from "../log.js";
 
 /** What every connection shares with the daemon. */
 export interface ConnectionContext {

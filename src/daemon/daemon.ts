@@ -8,7 +8,7 @@ import { AgentBook, type Agent } from "./agent-book.js";
 import { ProxiedConnection, type ConnectionContext, type Counters } from "./connection.js";
 import { createControlServer, type ControlCommand } from "./control.js";
 import { listenExclusively } from "./listener.js";
-import { Log } from "./log.js";
+import { Log } from "../log.js";
 import { daemonPaths, type DaemonPaths } from "./paths.js";
 import { ensurePrivateDirectory } from "./private-dir.js";
 import type { StatusReport } from "./status.js";

@@ -56,7 +56,18 @@ export interface TestHost {
  * A private sshd on loopback, an unprivileged test user whose shell rc evaluates
  * `ssh-anchor init bash`, and a laptop-side ssh-agent to forward. Needs root.
  */
-export async function startTestHost(cleanup: Cleanup): Promise<TestHost> {
+export interface TestHostOptions {
+  /** Run sshd in this network namespace, listening on `address` (default: loopback). */
+  readonly serverNamespace?: string;
+  /** Namespace the test's own ssh commands run in (the laptop). */
+  readonly clientNamespace?: string;
+  readonly address?: string;
+}
+
+export async function startTestHost(cleanup: Cleanup, options: TestHostOptions = {}): Promise<TestHost> {
+  const address = options.address ?? "127.0.0.1";
+  const inNamespace = (namespace: string | undefined, command: string, args: string[]): [string, string[]] =>
+    namespace ? ["ip", ["netns", "exec", namespace, command, ...args]] : [command, args];
   const base = await tempDir("anchor-e2e-");
   await chmod(base, 0o755);
   cleanup.add(() => run("rm", ["-rf", base]));
@@ -101,7 +112,7 @@ export async function startTestHost(cleanup: Cleanup): Promise<TestHost> {
     join(base, "sshd_config"),
     [
       `Port ${port}`,
-      "ListenAddress 127.0.0.1",
+      `ListenAddress ${address}`,
       `HostKey ${join(base, "hostkey")}`,
       `AuthorizedKeysFile ${join(base, "authorized_keys")}`,
       `PidFile ${join(base, "sshd.pid")}`,
@@ -114,19 +125,20 @@ export async function startTestHost(cleanup: Cleanup): Promise<TestHost> {
     ].join("\n"),
   );
   await mkdir("/run/sshd", { recursive: true, mode: 0o755 });
-  spawnTracked(cleanup, "/usr/sbin/sshd", ["-D", "-e", "-f", join(base, "sshd_config")]);
+  spawnTracked(cleanup, ...inNamespace(options.serverNamespace, "/usr/sbin/sshd", ["-D", "-e", "-f", join(base, "sshd_config")]));
 
   const sshOptions = [
     "-p", String(port), "-F", "none", "-A",
     "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
-    `${TEST_USER}@127.0.0.1`,
+    `${TEST_USER}@${address}`,
   ];
   const sshEnv = { ...process.env, SSH_AUTH_SOCK: laptopAgent.path };
-  const ssh = (command: string, timeoutMs = 20_000) => run("ssh", [...sshOptions, command], { env: sshEnv, timeoutMs });
+  const ssh = (command: string, timeoutMs = 20_000) =>
+    run(...inNamespace(options.clientNamespace, "ssh", [...sshOptions, command]), { env: sshEnv, timeoutMs });
   await waitFor("sshd to accept logins", async () => (await ssh("true", 5000)).code === 0, 10_000, 200);
 
   const login = async (): Promise<Login> => {
-    const child: ChildProcess = spawn("ssh", [...sshOptions, 'printf "%s\\n" "$SSH_ANCHOR_ORIGINAL_SOCK"; exec sleep 600'], {
+    const child: ChildProcess = spawn(...inNamespace(options.clientNamespace, "ssh", [...sshOptions, 'printf "%s\\n" "$SSH_ANCHOR_ORIGINAL_SOCK"; exec sleep 600']), {
       env: sshEnv,
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { Daemon } from "../../daemon/daemon.js";
 import { startInBackground, stopDaemon } from "../../daemon/lifecycle.js";
-import { Log } from "../../daemon/log.js";
+import { Log } from "../../log.js";
 import { UserError } from "../../errors.js";
 import { collect, positiveInteger, runCommand } from "../output.js";
 

@@ -1,0 +1,54 @@
+import type { Command } from "commander";
+import { parseConnectArgs } from "../../connect/args.js";
+import { ConnectSession, DEFAULT_ALIVE_COUNT_MAX, DEFAULT_ALIVE_INTERVAL } from "../../connect/session.js";
+import { runCommand } from "../output.js";
+
+/**
+ * `connect` takes ssh's own options mixed with ours, so its arguments are parsed by ssh's
+ * grammar (parseConnectArgs); commander only shows its help.
+ */
+export function registerConnectCommand(program: Command): void {
+  program
+    .command("connect")
+    .usage("[options] [ssh options] [user@]host [-- command...]")
+    .description("ssh to a host and stay attached to a tmux (or screen) session there, reconnecting by itself")
+    .option("--session <name>", "the remote session to attach, created when missing", "main")
+    .option("--screen", "use GNU screen instead of tmux")
+    .option("--log <file>", "record every disconnect, its cause, each attempt and the time to reconnect")
+    .option("--max-attempts <n>", "give up after N failed attempts in a row")
+    .option("--max-time <seconds>", "give up after reconnecting for this long")
+    .option("--alive-interval <seconds>", "seconds between keepalives", String(DEFAULT_ALIVE_INTERVAL))
+    .option("--alive-count-max <n>", "unanswered keepalives before the connection counts as dead", String(DEFAULT_ALIVE_COUNT_MAX))
+    .addHelpText(
+      "after",
+      `
+Every other option goes to ssh, which reads ~/.ssh/config as usual (ProxyJump, IdentityAgent,
+ForwardAgent...). Keepalive defaults apply only where your config sets none.
+
+The remote side runs "tmux new-session -A -D -s <name>" (or "screen -D -R <name>"): the session is
+created when missing, and other clients attached to it are detached, so that a client left
+behind by a dead connection cannot keep the window small.
+
+Reconnects when the connection is lost (keepalives), at once when this machine's addresses or
+default route change or it wakes from sleep; retries at once, then after 1, 2, 4... up to 15 s.
+Exit status: 0 when you detach or the session ends, ssh's status when the first connection
+fails (nothing is retried then), 255 when a limit is reached, 130 for Ctrl-C while waiting.
+
+Examples:
+  ssh-anchor connect -A me@devbox
+  ssh-anchor connect --screen --session work -J bastion me@devbox
+  ssh-anchor connect me@devbox -- htop`,
+    );
+}
+
+/** Runs `connect` with its raw arguments (everything after the word "connect"). */
+export function runConnect(argv: readonly string[]): Promise<void> {
+  return runCommand(() => new ConnectSession(parseConnectArgs(argv)).run());
+}
+
+/** Whether the arguments ask for help rather than a connection (only before any `--`). */
+export function wantsConnectHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  const head = end === -1 ? argv : argv.slice(0, end);
+  return head.includes("--help") || head.includes("-h");
+}

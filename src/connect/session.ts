@@ -1,0 +1,263 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { connect as tcpConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Log } from "../log.js";
+import type { ConnectRequest } from "./args.js";
+import { Backoff } from "./backoff.js";
+import { NetworkWatch, type NetworkEvent } from "./network-watch.js";
+import { remoteCommand } from "./remote-command.js";
+import { effectiveSettings, isProxied, type SshSettings } from "./ssh-config.js";
+import { Terminal } from "./terminal.js";
+
+/** Keepalive defaults: a dead connection is noticed within 6-8 s, an idle one is never cut. */
+export const DEFAULT_ALIVE_INTERVAL = 2;
+export const DEFAULT_ALIVE_COUNT_MAX = 3;
+const DEFAULT_CONNECT_TIMEOUT = 10;
+/** Exit status when the user quits while waiting to reconnect (as for SIGINT). */
+export const EXIT_INTERRUPTED = 130;
+/** ssh's status for "the connection failed or was lost". */
+const SSH_CONNECTION_ERROR = 255;
+/** While waiting, how often the host's port is tried, to reconnect the moment it answers. */
+const REACHABILITY_PROBE_MS = 1000;
+
+/** How one run of ssh ended. */
+interface SshOutcome {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** ssh authenticated (its LocalCommand ran): this was a session, not a failed attempt. */
+  readonly connected: boolean;
+  /** Why ssh-anchor ended it, if it did. */
+  readonly droppedFor: string | undefined;
+  readonly upMs: number;
+  /** The last thing ssh said on stderr, for the log. */
+  readonly lastMessage: string;
+}
+
+type WaitOutcome = "retry" | "quit";
+
+/**
+ * The laptop side: runs the system ssh attached to a remote tmux or screen session, notices a
+ * dead connection (keepalives, and faster: address, route and sleep changes), and reconnects
+ * with backoff until the session ends, the user detaches, or the user gives up.
+ */
+export class ConnectSession {
+  readonly #request: ConnectRequest;
+  readonly #terminal = new Terminal();
+  readonly #log: Log | undefined;
+  readonly #backoff = new Backoff();
+  #settings: SshSettings = new Map();
+  #markerDir = "";
+  /** When the current outage began (performance.now()), 0 while connected. */
+  #lostAt = 0;
+  #onNetwork: ((event: NetworkEvent, detail: string) => void) | undefined;
+  readonly #network = new NetworkWatch((event, detail) => this.#onNetwork?.(event, detail));
+
+  constructor(request: ConnectRequest) {
+    this.#request = request;
+    this.#log = request.logFile ? new Log({ file: request.logFile, maxBytes: 4 * 1024 * 1024 }) : undefined;
+  }
+
+  /** Runs until the session is over; resolves with the exit status for the process. */
+  async run(): Promise<number> {
+    this.#settings = await effectiveSettings(this.#request.sshOptions, this.#request.destination);
+    this.#markerDir = await mkdtemp(join(tmpdir(), "ssh-anchor-connect-"));
+    this.#network.start();
+    try {
+      return await this.#loop();
+    } finally {
+      this.#network.stop();
+      this.#terminal.restore();
+      await rm(this.#markerDir, { recursive: true, force: true });
+      this.#log?.close();
+    }
+  }
+
+  async #loop(): Promise<number> {
+    const { destination, maxAttempts, maxTimeSeconds } = this.#request;
+    let everConnected = false;
+    let failures = 0;
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.#runSsh(attempt);
+      this.#terminal.restore();
+      if (outcome.connected) {
+        everConnected = true;
+        failures = 0;
+        this.#backoff.connectionEnded(outcome.upMs);
+      }
+      if (!outcome.droppedFor && outcome.code !== null && outcome.code !== SSH_CONNECTION_ERROR) {
+        // The remote command ended: detached, the session closed, or it failed on its own.
+        this.#note(`ssh exited with status ${outcome.code}; done`);
+        return outcome.code;
+      }
+      if (!everConnected) {
+        this.#note(`the first connection failed (status ${outcome.code ?? outcome.signal}); not retrying`);
+        process.stderr.write(`ssh-anchor: could not connect to ${destination}; fix the problem ssh reported above and run again\n`);
+        return outcome.code ?? SSH_CONNECTION_ERROR;
+      }
+      const cause = outcome.droppedFor ?? (outcome.lastMessage || `ssh exited with status ${outcome.code ?? outcome.signal}`);
+      if (outcome.connected) {
+        this.#lostAt = performance.now();
+        this.#note(`connection lost after ${Math.round(outcome.upMs / 1000)} s: ${cause}`);
+      } else {
+        failures += 1;
+        this.#note(`attempt ${attempt} failed: ${cause}`);
+      }
+      if (maxAttempts !== undefined && failures >= maxAttempts) {
+        process.stderr.write(`ssh-anchor: gave up after ${failures} failed attempts to reconnect to ${destination}\n`);
+        return SSH_CONNECTION_ERROR;
+      }
+      if (maxTimeSeconds !== undefined && performance.now() - this.#lostAt > maxTimeSeconds * 1000) {
+        process.stderr.write(`ssh-anchor: gave up reconnecting to ${destination} after ${maxTimeSeconds} s\n`);
+        return SSH_CONNECTION_ERROR;
+      }
+      const delay = this.#backoff.next();
+      if ((await this.#wait(delay, failures + 1)) === "quit") {
+        this.#note("the user quit while waiting to reconnect");
+        return EXIT_INTERRUPTED;
+      }
+    }
+  }
+
+  /** Runs ssh once, dropping it early if the network under it changes. */
+  #runSsh(attempt: number): Promise<SshOutcome> {
+    const marker = join(this.#markerDir, `connected.${attempt}`);
+    const started = performance.now();
+    let connectedAt = 0;
+    let droppedFor: string | undefined;
+    let lastMessage = "";
+    this.#note(`attempt ${attempt}: ssh ${this.#request.destination}`);
+    const child = spawn("ssh", this.#sshArgs(marker), { stdio: ["inherit", "inherit", "pipe"] });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      const lines = chunk.toString("utf8").split(/\r?\n/).filter((line) => line.trim());
+      if (lines.length) lastMessage = (lines[lines.length - 1] as string).trim();
+    });
+    const isConnected = (): boolean => {
+      if (!connectedAt && existsSync(marker)) connectedAt = performance.now();
+      return connectedAt > 0;
+    };
+    const drop = (reason: string): void => {
+      if (droppedFor) return;
+      droppedFor = reason;
+      child.kill("SIGTERM");
+      setTimeout(() => child.kill("SIGKILL"), 1000).unref();
+    };
+    this.#onNetwork = (event, detail) => {
+      // A new address alone does not break an open connection; losing one, moving the default
+      // route, or waking from sleep does.
+      if (event === "address-added") return;
+      this.#note(`network: ${event} (${detail})`);
+      drop(`${event}: ${detail}`);
+    };
+    return new Promise((resolve) => {
+      child.on("error", (error) => {
+        lastMessage = `cannot run ssh: ${error.message}`;
+      });
+      child.on("close", (code, signal) => {
+        this.#onNetwork = undefined;
+        const connected = isConnected();
+        resolve({
+          code: droppedFor ? SSH_CONNECTION_ERROR : code,
+          signal,
+          connected,
+          droppedFor,
+          upMs: connected ? performance.now() - connectedAt : 0,
+          lastMessage,
+        });
+      });
+      const poll = setInterval(() => {
+        if (isConnected()) {
+          clearInterval(poll);
+          this.#note(`attempt ${attempt}: connected in ${Math.round(connectedAt - started)} ms`);
+          if (this.#lostAt > 0) this.#note(`re-attached ${Math.round(connectedAt - this.#lostAt)} ms after the connection was lost`);
+          this.#lostAt = 0;
+        }
+      }, 50);
+      child.on("close", () => clearInterval(poll));
+    });
+  }
+
+  #sshArgs(marker: string): string[] {
+    const { sshOptions, destination, aliveInterval, aliveCountMax } = this.#request;
+    const set = (key: string): boolean => {
+      const value = this.#settings.get(key);
+      return value !== undefined && value !== "0" && value !== "none";
+    };
+    // ssh takes the first value it is given for each option: ssh-anchor's marker must win, the
+    // user's own keepalive and timeout settings (command line or config) must too.
+    const args = ["-t", "-o", "PermitLocalCommand=yes", "-o", `LocalCommand=touch ${marker}`, ...sshOptions];
+    if (aliveInterval !== undefined || !set("serveraliveinterval")) {
+      args.push("-o", `ServerAliveInterval=${aliveInterval ?? DEFAULT_ALIVE_INTERVAL}`);
+      args.push("-o", `ServerAliveCountMax=${aliveCountMax ?? DEFAULT_ALIVE_COUNT_MAX}`);
+    }
+    if (!set("connecttimeout")) args.push("-o", `ConnectTimeout=${DEFAULT_CONNECT_TIMEOUT}`);
+    args.push(destination, remoteCommand(this.#request));
+    return args;
+  }
+
+  /**
+   * Waits `delayMs` before the next attempt, showing a countdown. Ends early on Enter, on a
+   * network change, or when the host's port starts answering again; Ctrl-C quits.
+   */
+  #wait(delayMs: number, attempt: number): Promise<WaitOutcome> {
+    return new Promise((resolve) => {
+      const deadline = performance.now() + delayMs;
+      const timers: NodeJS.Timeout[] = [];
+      const finish = (outcome: WaitOutcome, why?: string): void => {
+        for (const timer of timers) clearInterval(timer);
+        stopKeys();
+        this.#onNetwork = undefined;
+        this.#terminal.clearStatus();
+        if (why) this.#note(`retrying now: ${why}`);
+        resolve(outcome);
+      };
+      const show = (): void => {
+        const seconds = Math.ceil((deadline - performance.now()) / 1000);
+        if (seconds <= 0) return finish("retry");
+        this.#terminal.status(
+          `ssh-anchor: connection lost; reconnecting in ${seconds} s, attempt ${attempt}; Enter: retry now, Ctrl-C: quit`,
+        );
+      };
+      const stopKeys = this.#terminal.readKeys(
+        () => finish("retry", "Enter pressed"),
+        () => finish("quit"),
+      );
+      this.#onNetwork = (event, detail) => finish("retry", `network: ${event} (${detail})`);
+      if (delayMs <= 0) return finish("retry");
+      show();
+      timers.push(setInterval(show, 250));
+      const probe = this.#reachabilityProbe(() => finish("retry", "the host answers again"));
+      if (probe) timers.push(probe);
+    });
+  }
+
+  /**
+   * Tries the host's TCP port every second and calls `onBack` when it goes from silent to
+   * answering, so that the end of an outage is noticed within a second even when no local
+   * address or route changes. Not used through jump hosts or proxy commands.
+   */
+  #reachabilityProbe(onBack: () => void): NodeJS.Timeout | undefined {
+    if (isProxied(this.#settings)) return undefined;
+    const host = this.#settings.get("hostname") ?? this.#request.destination;
+    const port = Number(this.#settings.get("port") ?? 22);
+    let wasSilent = false;
+    return setInterval(() => {
+      const socket = tcpConnect({ host, port, timeout: REACHABILITY_PROBE_MS });
+      const done = (answered: boolean): void => {
+        socket.destroy();
+        if (!answered) wasSilent = true;
+        else if (wasSilent) onBack();
+      };
+      socket.once("connect", () => done(true));
+      socket.once("timeout", () => done(false));
+      socket.once("error", () => done(false));
+    }, REACHABILITY_PROBE_MS);
+  }
+
+  #note(message: string): void {
+    this.#log?.info(message);
+  }
+}

@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { makeNetwork, type TestNetwork } from "../helpers/netns.js";
+import { BIN, Cleanup, requireRoot, run, sleep, tempDir, waitFor } from "../helpers/process.js";
+import { startTestHost, type TestHost } from "../helpers/sshd.js";
+import { addKey, makeKey, startAgent } from "../helpers/agent.js";
+
+const skip = requireRoot();
+
+/**
+ * A local tmux in the laptop's namespace, its one pane a plain shell where the test types
+ * `ssh-anchor connect ...` as a user would, and reads the screen.
+ */
+class LaptopTerminal {
+  readonly socketName = `anchor-laptop-${process.pid}`;
+  #count = 0;
+  constructor(
+    private readonly network: TestNetwork,
+    private readonly cleanup: Cleanup,
+  ) {}
+
+  async open(env: Record<string, string>): Promise<string> {
+    const name = `t${++this.#count}`;
+    const exports = Object.entries(env).map(([key, value]) => `${key}=${value}`);
+    const started = await run(
+      this.network.inClient("env", [...exports, "PS1=laptop$ ", "tmux", "-L", this.socketName, "new", "-d", "-s", name, "-x", "160", "-y", "45", "bash --norc --noprofile"])[0] as string,
+      this.network.inClient("env", [...exports, "PS1=laptop$ ", "tmux", "-L", this.socketName, "new", "-d", "-s", name, "-x", "160", "-y", "45", "bash --norc --noprofile"]).slice(1),
+    );
+    assert.equal(started.code, 0, started.stderr);
+    this.cleanup.add(() => run("tmux", ["-L", this.socketName, "kill-server"]));
+    return name;
+  }
+
+  async type(pane: string, text: string, enter = true): Promise<void> {
+    const sent = await run("tmux", ["-L", this.socketName, "send-keys", "-t", pane, "-l", text]);
+    assert.equal(sent.code, 0, sent.stderr);
+    if (enter) await run("tmux", ["-L", this.socketName, "send-keys", "-t", pane, "Enter"]);
+  }
+
+  async keys(pane: string, ...keys: string[]): Promise<void> {
+    await run("tmux", ["-L", this.socketName, "send-keys", "-t", pane, ...keys]);
+  }
+
+  async screen(pane: string): Promise<string> {
+    return (await run("tmux", ["-L", this.socketName, "capture-pane", "-p", "-J", "-t", pane])).stdout;
+  }
+
+  waitForScreen(pane: string, pattern: RegExp, what: string, timeoutMs = 20_000): Promise<RegExpExecArray> {
+    return waitFor(what, async () => pattern.exec(await this.screen(pane)), timeoutMs, 100);
+  }
+}
+
+describe("connect: a session that survives dropped connections (network namespaces)", { skip }, () => {
+  const cleanup = new Cleanup();
+  let network: TestNetwork;
+  let host: TestHost;
+  let laptop: LaptopTerminal;
+  let logs: string;
+  let counter = 0;
+  before(async () => {
+    network = await makeNetwork(cleanup);
+    host = await startTestHost(cleanup, {
+      serverNamespace: network.server,
+      clientNamespace: network.client,
+      address: network.serverAddress,
+    });
+    laptop = new LaptopTerminal(network, cleanup);
+    logs = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", logs]));
+  });
+  after(() => cleanup.run());
+
+  /** Opens a laptop terminal and runs connect in it; returns the pane and the log file. */
+  async function connect(extra: string, destinationOptions: readonly string[] = host.sshOptions) {
+    const pane = await laptop.open({ SSH_AUTH_SOCK: host.laptopAgent.path, TERM: "xterm-256color" });
+    const log = join(logs, `connect-${++counter}.log`);
+    await laptop.type(pane, `${BIN} connect --log ${log} ${extra} ${destinationOptions.join(" ")}; echo "EXIT=$?"`);
+    return { pane, log };
+  }
+
+  const logText = (log: string) => readFile(log, "utf8").catch(() => "");
+
+  /** Waits for `pattern` in connect's log; on failure the error shows the log and the screen. */
+  async function waitForLog(log: string, pane: string, pattern: RegExp, what: string, timeoutMs = 15_000): Promise<void> {
+    try {
+      await waitFor(what, async () => pattern.test(await logText(log)), timeoutMs, 50);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n--- connect's log:\n${await logText(log)}--- screen:\n${await laptop.screen(pane)}`);
+    }
+  }
+
+  it("attaches the remote session, and re-attaches by itself after a link cut; shell state survives", async () => {
+    const { pane, log } = await connect("--session cut");
+    await waitForLog(log, pane, /connected in/, "connect to attach");
+    await sleep(500);
+    await laptop.type(pane, "export MARK=anchor42; echo ready-$((40+2))");
+    await laptop.waitForScreen(pane, /ready-42/, "the remote shell to answer");
+
+    await network.cut();
+    await waitForLog(log, pane, /network: address-lost/, "connect to notice the cut", 5000);
+    await laptop.waitForScreen(pane, /connection lost; reconnecting in \d+ s, attempt \d+; Enter: retry now, Ctrl-C: quit/, "the status line");
+    await sleep(4000);
+    await network.restore();
+    await waitForLog(log, pane, /re-attached \d+ ms after/, "connect to re-attach");
+    await sleep(500);
+    await laptop.type(pane, 'echo "mark=$MARK"');
+    await laptop.waitForScreen(pane, /mark=anchor42/, "the shell state to have survived");
+
+    // With the switcher on the remote host, the agent works in the re-attached pane.
+    await laptop.type(pane, 'ssh-add -l; echo "agent-rc=$?"');
+    const agent = await laptop.waitForScreen(pane, /agent-rc=(\d+)/, "ssh-add -l in the re-attached pane");
+    assert.equal(agent[1], "0", await laptop.screen(pane));
+    assert.match(await laptop.screen(pane), /laptop-key \(ED25519\)/);
+
+    // Detaching ends connect with status 0, and it does not reconnect.
+    await laptop.keys(pane, "C-b", "d");
+    await laptop.waitForScreen(pane, /EXIT=0/, "connect to exit 0 after detaching");
+    await sleep(1500);
+    assert.match(await logText(log), /ssh exited with status 0; done\n$/, "nothing may follow a detach");
+  });
+
+  it("re-attaches quickly when the laptop's address changes with the link up", async () => {
+    const { pane, log } = await connect("--session move");
+    await waitForLog(log, pane, /connected in/, "connect to attach");
+    await sleep(500);
+    await laptop.type(pane, "export MARK=moved; echo ready-$((1+1))");
+    await laptop.waitForScreen(pane, /ready-2/, "the remote shell");
+    const before = (await logText(log)).split("\n").length;
+    const moved = performance.now();
+    await network.moveClient();
+    await waitFor("connect to re-attach from the new address", async () => {
+      const lines = (await logText(log)).split("\n").slice(before - 1).join("\n");
+      return /re-attached/.test(lines);
+    }, 10_000, 50);
+    const took = performance.now() - moved;
+    assert.ok(took < 3000, `re-attached ${Math.round(took)} ms after the address change`);
+    await sleep(500);
+    await laptop.type(pane, 'echo "mark=$MARK"');
+    await laptop.waitForScreen(pane, /mark=moved/, "the session state");
+    // Ending the remote shell ends the session: connect exits 0.
+    await laptop.type(pane, "exit");
+    await laptop.waitForScreen(pane, /EXIT=0/, "connect to exit 0 when the session ends");
+  });
+
+  it("works the same with GNU screen", async () => {
+    const { pane, log } = await connect("--screen --session scr");
+    await waitForLog(log, pane, /connected in/, "connect to attach");
+    await sleep(500);
+    await laptop.type(pane, "export MARK=screened; echo ready-$((2+2))");
+    await laptop.waitForScreen(pane, /ready-4/, "the remote shell in screen");
+    await network.cut();
+    await sleep(3000);
+    await network.restore();
+    await waitForLog(log, pane, /re-attached/, "connect to re-attach");
+    await sleep(500);
+    await laptop.type(pane, 'echo "mark=$MARK"');
+    await laptop.waitForScreen(pane, /mark=screened/, "the screen session state");
+    await laptop.keys(pane, "C-a", "d");
+    await laptop.waitForScreen(pane, /EXIT=0/, "connect to exit 0 after detaching screen");
+  });
+
+  it("exits non-zero within seconds when the port is closed or the key is refused", async () => {
+    const closed = host.sshOptions.map((option) => (option === String(host.port) ? "1" : option));
+    const started = performance.now();
+    const refused = await run(network.inClient(BIN, ["connect", ...closed])[0] as string, network.inClient(BIN, ["connect", ...closed]).slice(1), {
+      env: { ...process.env, SSH_AUTH_SOCK: host.laptopAgent.path },
+      timeoutMs: 15_000,
+    });
+    assert.equal(refused.code, 255, refused.stderr);
+    assert.match(refused.stderr, /Connection refused/);
+    assert.match(refused.stderr, /ssh-anchor: could not connect/);
+    assert.ok(performance.now() - started < 5000);
+
+    const strangerKeys = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", strangerKeys]));
+    const stranger = await startAgent(cleanup, join(strangerKeys, "agent.sock"));
+    await addKey(stranger.path, await makeKey(strangerKeys, "stranger"));
+    const denied = await run(network.inClient(BIN, ["connect", ...host.sshOptions])[0] as string, network.inClient(BIN, ["connect", ...host.sshOptions]).slice(1), {
+      env: { ...process.env, SSH_AUTH_SOCK: stranger.path },
+      timeoutMs: 15_000,
+    });
+    assert.equal(denied.code, 255);
+    assert.match(denied.stderr, /Permission denied/);
+  });
+});

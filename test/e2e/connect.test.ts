@@ -161,6 +161,27 @@ describe("connect: a session that survives dropped connections (network namespac
     await laptop.waitForScreen(pane, /EXIT=0/, "connect to exit 0 after detaching screen");
   });
 
+  it("leaves the terminal sane when ssh dies without cleaning up", async () => {
+    const { pane, log } = await connect("--session sane");
+    await waitForLog(log, pane, /connected in/, "connect to attach");
+    await sleep(500);
+    const format = (name: string) => run("tmux", ["-L", laptop.socketName, "display", "-p", "-t", pane, name]);
+    assert.equal((await format("#{alternate_on}")).stdout.trim(), "1", "the remote tmux uses the alternate screen");
+    // The laptop loses the network and ssh is killed outright: nobody restores the terminal but us.
+    await network.cut();
+    await run("pkill", ["-KILL", "-f", "ssh .*new-session -A -D -s sane"]);
+    await laptop.waitForScreen(pane, /connection lost; reconnecting/, "the status line");
+    assert.equal((await format("#{alternate_on}")).stdout.trim(), "0", "back on the normal screen");
+    assert.equal((await format("#{cursor_flag}")).stdout.trim(), "1", "cursor visible");
+    await network.restore();
+    await waitForLog(log, pane, /re-attached/, "connect to re-attach");
+    await sleep(500);
+    await laptop.keys(pane, "C-b", "d");
+    await laptop.waitForScreen(pane, /EXIT=0/, "connect to exit 0");
+    await laptop.type(pane, 'for f in icanon echo; do stty -a | grep -qE "(^|[ ;])$f([ ;]|$)" && printf "%s=on " $f || printf "%s=off " $f; done; echo');
+    await laptop.waitForScreen(pane, /^icanon=on echo=on $/m, "a cooked terminal (icanon, echo)");
+  });
+
   it("exits non-zero within seconds when the port is closed or the key is refused", async () => {
     const closed = host.sshOptions.map((option) => (option === String(host.port) ? "1" : option));
     const started = performance.now();

@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parseConnectArgs } from "../../src/connect/args.js";
+import { Backoff } from "../../src/connect/backoff.js";
+import { remoteCommand } from "../../src/connect/remote-command.js";
+import { UserError } from "../../src/errors.js";
+
+describe("parseConnectArgs", () => {
+  it("separates ssh-anchor's options, ssh's options with their values, and the destination", () => {
+    const request = parseConnectArgs(["--session", "work", "-p", "2222", "-At", "-o", "ForwardAgent=yes", "-J", "bastion", "--log=/tmp/x.log", "me@host"]);
+    assert.deepEqual(request.sshOptions, ["-p", "2222", "-At", "-o", "ForwardAgent=yes", "-J", "bastion"]);
+    assert.equal(request.destination, "me@host");
+    assert.equal(request.session, "work");
+    assert.equal(request.logFile, "/tmp/x.log");
+    assert.equal(request.multiplexer, "tmux");
+    assert.deepEqual(request.command, []);
+  });
+
+  it("keeps attached values (-p2222) and bundles ending in a value option (-Ap 22)", () => {
+    assert.deepEqual(parseConnectArgs(["-p2222", "h"]).sshOptions, ["-p2222"]);
+    assert.deepEqual(parseConnectArgs(["-Ap", "22", "h"]).sshOptions, ["-Ap", "22"]);
+  });
+
+  it("takes a command after --, even one that looks like options", () => {
+    const request = parseConnectArgs(["--screen", "host", "--", "htop", "--help"]);
+    assert.deepEqual(request.command, ["htop", "--help"]);
+    assert.equal(request.multiplexer, "screen");
+  });
+
+  it("rejects what ssh would reject, with a usage status of 2", () => {
+    for (const argv of [[], ["-p"], ["-Z", "h"], ["host", "extra"], ["--bogus", "h"], ["h", "--"], ["--session", "a b", "h"], ["--max-time", "-3", "h"]]) {
+      assert.throws(() => parseConnectArgs(argv), (error: unknown) => error instanceof UserError && error.exitCode === 2, argv.join(" "));
+    }
+  });
+});
+
+describe("remoteCommand", () => {
+  it("attaches or creates the session and detaches other clients", () => {
+    assert.equal(remoteCommand(parseConnectArgs(["h"])), "exec tmux new-session -A -D -s main");
+    assert.equal(remoteCommand(parseConnectArgs(["--screen", "--session", "w", "h"])), "exec screen -D -R w");
+    assert.equal(remoteCommand(parseConnectArgs(["h", "--", "top", "-d", "1"])), "top -d 1");
+  });
+});
+
+describe("Backoff", () => {
+  it("retries at once, then doubles from one second up to the cap", () => {
+    const backoff = new Backoff(1000, 15_000);
+    assert.deepEqual(Array.from({ length: 7 }, () => backoff.next()), [0, 1000, 2000, 4000, 8000, 15_000, 15_000]);
+  });
+
+  it("starts over only after a connection that stayed up long enough", () => {
+    const backoff = new Backoff(1000, 15_000, 30_000);
+    backoff.next();
+    backoff.next();
+    backoff.connectionEnded(5_000);
+    assert.equal(backoff.next(), 2000);
+    backoff.connectionEnded(30_000);
+    assert.equal(backoff.next(), 0);
+  });
+});

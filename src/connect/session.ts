@@ -113,7 +113,8 @@ export class ConnectSession {
         process.stderr.write(`ssh-anchor: gave up reconnecting to ${destination} after ${maxTimeSeconds} s\n`);
         return SSH_CONNECTION_ERROR;
       }
-      const delay = this.#backoff.next();
+      // Dropped because this machine's network changed: the new network is up, try it now.
+      const delay = outcome.droppedFor && outcome.connected ? 0 : this.#backoff.next();
       if ((await this.#wait(delay, failures + 1)) === "quit") {
         this.#note("the user quit while waiting to reconnect");
         return EXIT_INTERRUPTED;

@@ -2,55 +2,13 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { LaptopTerminal } from "../helpers/laptop.js";
 import { makeNetwork, type TestNetwork } from "../helpers/netns.js";
 import { BIN, Cleanup, requireRoot, run, sleep, tempDir, waitFor } from "../helpers/process.js";
 import { startTestHost, type TestHost } from "../helpers/sshd.js";
 import { addKey, makeKey, startAgent } from "../helpers/agent.js";
 
 const skip = requireRoot();
-
-/**
- * A local tmux in the laptop's namespace, its one pane a plain shell where the test types
- * `ssh-anchor connect ...` as a user would, and reads the screen.
- */
-class LaptopTerminal {
-  readonly socketName = `anchor-laptop-${process.pid}`;
-  #count = 0;
-  constructor(
-    private readonly network: TestNetwork,
-    private readonly cleanup: Cleanup,
-  ) {}
-
-  async open(env: Record<string, string>): Promise<string> {
-    const name = `t${++this.#count}`;
-    const exports = Object.entries(env).map(([key, value]) => `${key}=${value}`);
-    const started = await run(
-      this.network.inClient("env", [...exports, "PS1=laptop$ ", "tmux", "-L", this.socketName, "new", "-d", "-s", name, "-x", "160", "-y", "45", "bash --norc --noprofile"])[0] as string,
-      this.network.inClient("env", [...exports, "PS1=laptop$ ", "tmux", "-L", this.socketName, "new", "-d", "-s", name, "-x", "160", "-y", "45", "bash --norc --noprofile"]).slice(1),
-    );
-    assert.equal(started.code, 0, started.stderr);
-    this.cleanup.add(() => run("tmux", ["-L", this.socketName, "kill-server"]));
-    return name;
-  }
-
-  async type(pane: string, text: string, enter = true): Promise<void> {
-    const sent = await run("tmux", ["-L", this.socketName, "send-keys", "-t", pane, "-l", text]);
-    assert.equal(sent.code, 0, sent.stderr);
-    if (enter) await run("tmux", ["-L", this.socketName, "send-keys", "-t", pane, "Enter"]);
-  }
-
-  async keys(pane: string, ...keys: string[]): Promise<void> {
-    await run("tmux", ["-L", this.socketName, "send-keys", "-t", pane, ...keys]);
-  }
-
-  async screen(pane: string): Promise<string> {
-    return (await run("tmux", ["-L", this.socketName, "capture-pane", "-p", "-J", "-t", pane])).stdout;
-  }
-
-  waitForScreen(pane: string, pattern: RegExp, what: string, timeoutMs = 20_000): Promise<RegExpExecArray> {
-    return waitFor(what, async () => pattern.exec(await this.screen(pane)), timeoutMs, 100);
-  }
-}
 
 describe("connect: a session that survives dropped connections (network namespaces)", { skip }, () => {
   const cleanup = new Cleanup();
@@ -185,7 +143,8 @@ describe("connect: a session that survives dropped connections (network namespac
   it("exits non-zero within seconds when the port is closed or the key is refused", async () => {
     const closed = host.sshOptions.map((option) => (option === String(host.port) ? "1" : option));
     const started = performance.now();
-    const refused = await run(network.inClient(BIN, ["connect", ...closed])[0] as string, network.inClient(BIN, ["connect", ...closed]).slice(1), {
+    const [ip, ...refusedArgs] = network.inClient(BIN, ["connect", ...closed]);
+    const refused = await run(ip, refusedArgs, {
       env: { ...process.env, SSH_AUTH_SOCK: host.laptopAgent.path },
       timeoutMs: 15_000,
     });
@@ -198,7 +157,8 @@ describe("connect: a session that survives dropped connections (network namespac
     cleanup.add(() => run("rm", ["-rf", strangerKeys]));
     const stranger = await startAgent(cleanup, join(strangerKeys, "agent.sock"));
     await addKey(stranger.path, await makeKey(strangerKeys, "stranger"));
-    const denied = await run(network.inClient(BIN, ["connect", ...host.sshOptions])[0] as string, network.inClient(BIN, ["connect", ...host.sshOptions]).slice(1), {
+    const [, ...deniedArgs] = network.inClient(BIN, ["connect", ...host.sshOptions]);
+    const denied = await run(ip, deniedArgs, {
       env: { ...process.env, SSH_AUTH_SOCK: stranger.path },
       timeoutMs: 15_000,
     });

@@ -7,8 +7,8 @@ export interface TestNetwork {
   readonly serverAddress: string;
   /** The laptop's current address. */
   clientAddress: string;
-  /** Runs a command inside the laptop's namespace. */
-  inClient(command: string, args: readonly string[]): string[];
+  /** The argv that runs a command inside the laptop's namespace. */
+  inClient(command: string, args: readonly string[]): [string, ...string[]];
   cut(): Promise<void>;
   restore(): Promise<void>;
   /** The laptop moves to another address with the link up (a new network). */

@@ -38,6 +38,13 @@ export class RawAgentClient {
     this.#socket.destroy();
   }
 
+  /** Resolves when the connection is closed, by either side. */
+  get closed(): Promise<void> {
+    return this.#socket.closed
+      ? Promise.resolve()
+      : new Promise((resolve) => this.#socket.once("close", () => resolve()));
+  }
+
   #onData(chunk: Buffer): void {
     this.#chunks.push(chunk);
     this.#received += chunk.length;

@@ -164,14 +164,7 @@ export class ProxiedConnection {
     });
     upstream.on("data", (chunk: Buffer) => this.#onAgentData(chunk, agent, upstream));
     upstream.on("end", () => {
-      if (this.#canMove() && !this.#clientEnded) {
-        // Closed without answering (e.g. sshd could not reach the laptop's agent): try the next.
-        void this.#context.book.probe(agent);
-        this.#dropUpstream();
-        this.#connectNext();
-      } else {
-        this.#client.end();
-      }
+      if (!this.#moveOnward(agent)) this.#client.end();
     });
     upstream.on("error", (error: NodeJS.ErrnoException) => {
       if (this.#upstream !== upstream) return;
@@ -179,13 +172,26 @@ export class ProxiedConnection {
         if (GONE.has(error.code ?? "")) this.#context.book.markDead(agent, `connect failed: ${error.code}`);
         this.#dropUpstream();
         this.#connectNext();
-      } else {
+      } else if (!this.#moveOnward(agent)) {
         this.#close();
       }
     });
     upstream.on("close", () => {
       if (this.#upstream === upstream) this.#close();
     });
+  }
+
+  /**
+   * The agent closed or broke the connection. Before its first answer nothing is bound to it,
+   * so the request moves to the next agent (returns true); after, the pairing is final.
+   */
+  #moveOnward(agent: Agent): boolean {
+    if (!this.#canMove() || this.#clientEnded) return false;
+    // It may be dying (sshd lost the laptop's agent): let a probe tell the others.
+    void this.#context.book.probe(agent);
+    this.#dropUpstream();
+    this.#connectNext();
+    return true;
   }
 
   #onClientData(chunk: Buffer): void {

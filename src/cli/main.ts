@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-import { createRequire } from "node:module";
 import { Command, CommanderError } from "commander";
 import { registerConnectCommand, runConnect, wantsConnectHelp } from "./commands/connect.js";
 import { registerDaemonCommands } from "./commands/daemon.js";
 import { registerInitCommand } from "./commands/init.js";
 import { registerStatusCommand } from "./commands/status.js";
+import { packageVersion } from "../package-root.js";
 
 // A reader that went away (`ssh-anchor status | head -1`) is not an error worth a stack trace.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
@@ -12,7 +12,7 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
+const version = packageVersion();
 
 const program = new Command("ssh-anchor")
   .description(

@@ -6,6 +6,10 @@ const SSH_FLAGS_WITH_VALUE = new Set("BbcDEeFIiJLlmOoPpQRSWw");
 
 export type Multiplexer = "tmux" | "screen";
 
+/** Keepalive defaults: a dead connection is noticed within 6-8 s, an idle one is never cut. */
+export const DEFAULT_ALIVE_INTERVAL = 2;
+export const DEFAULT_ALIVE_COUNT_MAX = 3;
+
 /** What `ssh-anchor connect` was asked to do. */
 export interface ConnectRequest {
   /** Options for ssh itself, passed through untouched, in order. */

@@ -5,16 +5,13 @@ import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Log } from "../log.js";
-import type { ConnectRequest } from "./args.js";
+import { DEFAULT_ALIVE_COUNT_MAX, DEFAULT_ALIVE_INTERVAL, type ConnectRequest } from "./args.js";
 import { Backoff } from "./backoff.js";
 import { NetworkWatch, type NetworkEvent } from "./network-watch.js";
 import { remoteCommand } from "./remote-command.js";
 import { effectiveSettings, isProxied, type SshSettings } from "./ssh-config.js";
 import { Terminal } from "./terminal.js";
 
-/** Keepalive defaults: a dead connection is noticed within 6-8 s, an idle one is never cut. */
-export const DEFAULT_ALIVE_INTERVAL = 2;
-export const DEFAULT_ALIVE_COUNT_MAX = 3;
 const DEFAULT_CONNECT_TIMEOUT = 10;
 /** Exit status when the user quits while waiting to reconnect (as for SIGINT). */
 export const EXIT_INTERRUPTED = 130;

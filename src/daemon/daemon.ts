@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { AgentDiscovery } from "../discovery/discovery.js";
-import { hostHash } from "../discovery/host-hash.js";
+import { localHostHash } from "../discovery/host-hash.js";
 import { AgentBook, type Agent } from "./agent-book.js";
 import { ProxiedConnection, type ConnectionContext, type Counters } from "./connection.js";
 import { createControlServer, type ControlCommand } from "./control.js";
@@ -93,7 +93,7 @@ export class Daemon {
       home: options.home ?? homedir(),
       tmpRoot: resolve(options.tmpRoot ?? "/tmp"),
       extraDirs: (options.agentDirs ?? []).map((dir) => resolve(dir)),
-      hostHash: hostHash(),
+      hostHash: localHostHash,
       onChange: () => this.#book.sync(this.#discovery.candidates()),
       log: (message) => this.log.info(message),
     });

@@ -35,7 +35,7 @@ interface KnownDirectory {
  * is left and a new login may have appeared unnoticed).
  *
  * @example
- * const discovery = new AgentDiscovery({ uid, home, tmpRoot: "/tmp", extraDirs: [], hostHash: hostHash() });
+ * const discovery = new AgentDiscovery({ uid, home, tmpRoot: "/tmp", extraDirs: [], hostHash: localHostHash });
  * await discovery.start();
  * discovery.candidates(); // every socket that may be an agent of this user
  */

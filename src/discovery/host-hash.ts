@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
 import { hostname } from "node:os";
 
 const ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -11,8 +11,24 @@ const ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789
  * @example hostHash("build-7") // a 10-character tag such as "q3ZkT0aP9x"
  */
 export function hostHash(name: string = hostname()): string {
-  const digest = createHash("sha512").update(name).digest();
+  const digest = crypto().createHash("sha512").update(name).digest();
   let tag = "";
   for (let i = 0; i < 10; i++) tag += ALPHABET[(digest[i] as number) % ALPHABET.length];
   return tag;
+}
+
+let local: string | undefined;
+
+/** This machine's tag, computed once, on first use. */
+export function localHostHash(): string {
+  local ??= hostHash();
+  return local;
+}
+
+/**
+ * node:crypto, loaded on first use: most hosts (OpenSSH <= 10.0) never need it, and the daemon's
+ * memory is a budget.
+ */
+export function crypto(): typeof import("node:crypto") {
+  return createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
 }

@@ -6,8 +6,9 @@ import { HOME_AGENT_SOCKET, kindOfTmpSocket, TMP_AGENT_SOCKET, TMP_SESSION_DIR }
 
 /** What the scanner needs to know besides the directory. */
 export interface ScanContext extends TrustContext {
-  /** This host's OpenSSH 10.1 tag; other hosts' sockets in a shared $HOME are skipped. */
-  readonly hostHash: string;
+  /** This host's OpenSSH 10.1 tag (asked for only when such a socket shows up); other hosts'
+   * sockets in a shared $HOME are skipped. */
+  readonly hostHash: () => string;
 }
 
 /** How a directory's entries are to be read. */
@@ -86,7 +87,7 @@ async function kindFromName(
     case "home-agent": {
       const match = HOME_AGENT_SOCKET.exec(name);
       if (!match) return undefined;
-      if (match[1] !== context.hostHash) {
+      if (match[1] !== context.hostHash()) {
         ignored.push({ path: join(directory, name), reason: "belongs to another host (shared home directory)" });
         return undefined;
       }

@@ -1,11 +1,11 @@
-import { createHash } from "node:crypto";
+import { crypto } from "../discovery/host-hash.js";
 import { MessageType } from "./messages.js";
 
 /** One key an agent offers. The blob stays opaque: agents hold key types (security keys,
  * certificates) that no parser here needs to understand. */
 export interface Identity {
   readonly keyType: string;
-  readonly fingerprint: string;
+  readonly blob: Uint8Array;
   readonly comment: string;
 }
 
@@ -14,7 +14,7 @@ const MAX_IDENTITIES = 2048;
 
 /** `SHA256:<base64 without padding>`, as `ssh-add -l` prints it. */
 export function fingerprint(blob: Uint8Array): string {
-  return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
+  return `SHA256:${crypto().createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
 }
 
 /**
@@ -33,7 +33,7 @@ export function parseIdentitiesAnswer(message: Uint8Array): Identity[] {
   for (let i = 0; i < count; i++) {
     const blob = reader.string();
     const comment = Buffer.from(reader.string()).toString("utf8");
-    identities.push({ keyType: keyTypeOf(blob), fingerprint: fingerprint(blob), comment });
+    identities.push({ keyType: keyTypeOf(blob), blob, comment });
   }
   return identities;
 }

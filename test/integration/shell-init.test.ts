@@ -26,7 +26,7 @@ describe("shell integration (init)", () => {
   it("prints the same code from the Node-free launcher path as from the CLI", async () => {
     for (const shell of ["bash", "zsh", "sh", "fish"]) {
       const fast = await run(BIN, ["init", shell]);
-      const node = await run(process.execPath, [join(REPO, "dist", "cli", "main.js"), "init", shell]);
+      const node = await run(process.execPath, [join(REPO, "dist", "cli.js"), "init", shell]);
       assert.equal(fast.code, 0);
       assert.equal(fast.stdout, node.stdout, shell);
       assert.match(fast.stdout, /SSH_AUTH_SOCK/);

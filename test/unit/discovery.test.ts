@@ -35,7 +35,7 @@ describe("discovery", () => {
   });
   after(() => cleanup.run());
 
-  const context = () => ({ uid, hostHash: hostHash() });
+  const context = () => ({ uid, hostHash });
 
   it("takes agent.<pid> sockets in a private ssh-* directory and refuses look-alikes with reasons", async () => {
     const dir = join(tmpRoot, "ssh-Good1");

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, describe, it } from "node:test";
 import { encodeMessage } from "../../src/protocol/encode.js";
-import { parseIdentitiesAnswer } from "../../src/protocol/identities.js";
+import { fingerprint, parseIdentitiesAnswer } from "../../src/protocol/identities.js";
 import { MessageType } from "../../src/protocol/messages.js";
 import { makeKey } from "../helpers/agent.js";
 import { run, tempDir } from "../helpers/process.js";
@@ -27,15 +27,18 @@ describe("parseIdentitiesAnswer", async () => {
   it("gives the same fingerprint, type and comment as ssh-keygen -l", async () => {
     const key = await makeKey(dir, "laptop-key");
     const [type, base64, comment] = (await readFile(`${key}.pub`, "utf8")).trim().split(" ");
-    const [identity] = parseIdentitiesAnswer(answer([{ blob: Buffer.from(base64 as string, "base64"), comment: comment as string }]));
+    const blob = Buffer.from(base64 as string, "base64");
+    const [identity] = parseIdentitiesAnswer(answer([{ blob, comment: comment as string }]));
     const expected = (await run("ssh-keygen", ["-l", "-E", "sha256", "-f", `${key}.pub`])).stdout.split(" ")[1];
-    assert.deepEqual(identity, { keyType: type, fingerprint: expected, comment: "laptop-key" });
+    assert.equal(identity?.keyType, type);
+    assert.equal(identity?.comment, "laptop-key");
+    assert.equal(fingerprint(identity?.blob ?? new Uint8Array()), expected);
   });
 
   it("keeps blobs it cannot parse as opaque keys", () => {
     const [identity] = parseIdentitiesAnswer(answer([{ blob: Buffer.from([1, 2]), comment: "odd" }]));
     assert.equal(identity?.keyType, "unknown");
-    assert.match(identity?.fingerprint ?? "", /^SHA256:[A-Za-z0-9+/]{43}$/);
+    assert.match(fingerprint(identity?.blob ?? new Uint8Array()), /^SHA256:[A-Za-z0-9+/]{43}$/);
   });
 
   it("rejects truncated answers, wrong types and absurd counts", () => {

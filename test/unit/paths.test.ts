@@ -40,3 +40,14 @@ describe("hostHash", () => {
     assert.notEqual(hostHash("build-7"), hostHash("build-8"));
   });
 });
+
+describe("daemon memory flags", () => {
+  it("are the same for `start` and for `run` through bin/ssh-anchor", async () => {
+    const { DAEMON_ENV, DAEMON_NODE_FLAGS } = await import("../../src/daemon/lifecycle.js");
+    const { readFile } = await import("node:fs/promises");
+    const { BIN } = await import("../helpers/process.js");
+    const launcher = await readFile(BIN, "utf8");
+    const env = Object.entries(DAEMON_ENV).map(([key, value]) => `${key}=${value}`).join(" ");
+    assert.ok(launcher.includes(`${env} exec node ${DAEMON_NODE_FLAGS.join(" ")} "$root/dist/cli.js" "$@"`));
+  });
+});

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
-import { parseConnectArgs } from "../../connect/args.js";
-import { ConnectSession, DEFAULT_ALIVE_COUNT_MAX, DEFAULT_ALIVE_INTERVAL } from "../../connect/session.js";
+import { DEFAULT_ALIVE_COUNT_MAX, DEFAULT_ALIVE_INTERVAL, parseConnectArgs } from "../../connect/args.js";
 import { runCommand } from "../output.js";
 
 /**
@@ -43,7 +42,11 @@ Examples:
 
 /** Runs `connect` with its raw arguments (everything after the word "connect"). */
 export function runConnect(argv: readonly string[]): Promise<void> {
-  return runCommand(() => new ConnectSession(parseConnectArgs(argv)).run());
+  return runCommand(async () => {
+    const request = parseConnectArgs(argv);
+    const { ConnectSession } = await import("../../connect/session.js");
+    return new ConnectSession(request).run();
+  });
 }
 
 /** Whether the arguments ask for help rather than a connection (only before any `--`). */

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
-import { Daemon } from "../../daemon/daemon.js";
-import { startInBackground, stopDaemon } from "../../daemon/lifecycle.js";
+import type { Daemon } from "../../daemon/daemon.js";
 import { Log } from "../../log.js";
 import { UserError } from "../../errors.js";
 import { collect, positiveInteger, runCommand } from "../output.js";
@@ -48,6 +47,7 @@ export function registerDaemonCommands(program: Command, version: string): void 
     .option("-q, --quiet", "print nothing on success")
     .action((flags: { socket?: string; agentDir?: string[]; tmpDir?: string; verbose?: boolean; quiet?: boolean }) =>
       runCommand(async () => {
+        const { startInBackground } = await import("../../daemon/lifecycle.js");
         const result = await startInBackground({
           socket: flags.socket,
           agentDirs: flags.agentDir,
@@ -67,6 +67,7 @@ export function registerDaemonCommands(program: Command, version: string): void 
     .option("-s, --socket <path>", SOCKET_HELP)
     .action((flags: { socket?: string }) =>
       runCommand(async () => {
+        const { stopDaemon } = await import("../../daemon/lifecycle.js");
         const stopped = await stopDaemon({ socket: flags.socket });
         process.stdout.write(stopped ? "ssh-anchor stopped\n" : "ssh-anchor was not running\n");
       }),
@@ -74,6 +75,7 @@ export function registerDaemonCommands(program: Command, version: string): void 
 }
 
 async function runForeground(flags: RunFlags, version: string): Promise<number> {
+  const { Daemon } = await import("../../daemon/daemon.js");
   let daemon: Daemon;
   try {
     daemon = await Daemon.start({

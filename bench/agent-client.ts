@@ -61,13 +61,6 @@ export class RawAgentClient {
   }
 }
 
-/** Latency of one request on an open connection, in microseconds. */
-export async function timeRequest(client: RawAgentClient, message: Buffer): Promise<number> {
-  const started = process.hrtime.bigint();
-  await client.request(message);
-  return Number(process.hrtime.bigint() - started) / 1000;
-}
-
 /** Latency of connect + one request + close, in microseconds. */
 export async function timeFreshConnection(path: string, message: Buffer): Promise<number> {
   const started = process.hrtime.bigint();

@@ -80,6 +80,7 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("run as root: the bench makes network namespaces and a test user");
   if ((await run("which", ["autossh"])).code !== 0) throw new Error("autossh is missing: apt-get install -y autossh");
   const cleanup = new Cleanup();
+  cleanup.add(() => run("pkill", ["-f", "autossh .*-s bench[0-9]+$"]));
   process.on("SIGINT", () => void cleanup.run().then(() => process.exit(130)));
   try {
     const network = await makeNetwork(cleanup);
@@ -99,6 +100,8 @@ async function main(): Promise<void> {
       const move = await disrupt(host, session, () => network.moveClient(), undefined);
       results.push({ tool: tool.name, cut, move });
       await run("tmux", ["-L", laptop.socketName, "kill-session", "-t", pane]);
+      // autossh takes the pane's SIGHUP as "restart ssh" and would outlive the bench.
+      await run("pkill", ["-f", `autossh .*-s ${session}$`]);
       await host.asUser(`tmux kill-session -t ${session}`);
     }
     const show = (ms: number | undefined) => (ms === undefined ? "never" : `${(ms / 1000).toFixed(1)} s`);

@@ -18,7 +18,7 @@ import { hostHash } from "../src/discovery/host-hash.js";
 import { MessageType } from "../src/protocol/messages.js";
 import { addKey, makeKey, sshAdd, startAgent } from "../test/helpers/agent.js";
 import { BIN, Cleanup, run, tempDir, waitFor } from "../test/helpers/process.js";
-import { RawAgentClient, timeFreshConnection, timeRequest } from "./agent-client.js";
+import { RawAgentClient, timeFreshConnection } from "./agent-client.js";
 import { latencyChart } from "./chart.js";
 import { printTable, summarize, writeResults, type Summary } from "./report.js";
 import { memoryOf, openDescriptors } from "./system.js";
@@ -65,20 +65,18 @@ async function interleaved(targets: readonly Target[], batch: (target: Target) =
   return samples;
 }
 
-async function oneConnection(target: Target, message: Buffer): Promise<number[]> {
-  const client = await RawAgentClient.open(target.path);
-  const samples: number[] = [];
-  for (let i = 0; i < 20; i++) await client.request(message); // warm up
-  for (let i = 0; i < PER_ROUND; i++) samples.push(await timeRequest(client, message));
-  client.close();
-  return samples;
+const LOAD = fileURLToPath(new URL("./load.py", import.meta.url));
+
+/** Latencies (µs) measured by a separate Python process, as the research did: the client's own
+ * overhead then weighs on every path alike, as a real client's would. */
+async function pythonLoad(mode: "one-connection" | "fresh-connections", target: Target, count: number, message?: Buffer): Promise<number[]> {
+  const result = await run("python3", [LOAD, mode, target.path, String(count), ...(message ? [message.toString("hex")] : [])], { timeoutMs: 120_000 });
+  if (result.code !== 0) throw new Error(`load.py ${mode} on ${target.name} failed: ${result.stderr}`);
+  return JSON.parse(result.stdout) as number[];
 }
 
-async function freshConnections(target: Target): Promise<number[]> {
-  const samples: number[] = [];
-  for (let i = 0; i < PER_ROUND / 2; i++) samples.push(await timeFreshConnection(target.path, REQUEST_IDENTITIES_MESSAGE));
-  return samples;
-}
+const oneConnection = (target: Target, message: Buffer) => pythonLoad("one-connection", target, PER_ROUND, message);
+const freshConnections = (target: Target) => pythonLoad("fresh-connections", target, PER_ROUND / 2);
 
 async function sshAddProcesses(target: Target): Promise<number[]> {
   const samples: number[] = [];
@@ -218,17 +216,20 @@ async function main(): Promise<void> {
   const scale = await interleaved([anchor, crowded], freshConnections);
 
   console.error("4/6 memory...");
-  const memoryIdle = await memoryOf(anchor.pid as number);
-  const fdsBefore = await openDescriptors(anchor.pid as number);
-  const client = await RawAgentClient.open(anchor.path);
+  // A daemon of its own: "idle" means before any traffic, after start-up has settled.
+  const quiet = await startDaemon("ssh-anchor (memory)", join(base, "m", "agent.sock"), tmpRoot, home);
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const memoryIdle = await memoryOf(quiet.pid as number);
+  const fdsBefore = await openDescriptors(quiet.pid as number);
+  const client = await RawAgentClient.open(quiet.path);
   for (let i = 0; i < MEMORY_REQUESTS / 2; i++) await client.request(REQUEST_IDENTITIES_MESSAGE);
   client.close();
   for (let i = 0; i < MEMORY_REQUESTS / 2; i += 50) {
-    await Promise.all(Array.from({ length: 50 }, () => timeFreshConnection(anchor.path, REQUEST_IDENTITIES_MESSAGE)));
+    await Promise.all(Array.from({ length: 50 }, () => timeFreshConnection(quiet.path, REQUEST_IDENTITIES_MESSAGE)));
   }
   await new Promise((resolve) => setTimeout(resolve, 2000));
-  const memoryAfter = await memoryOf(anchor.pid as number);
-  const fdsAfter = await openDescriptors(anchor.pid as number);
+  const memoryAfter = await memoryOf(quiet.pid as number);
+  const fdsAfter = await openDescriptors(quiet.pid as number);
 
   console.error("5/6 shell start-up...");
   const shellEnv = { ...process.env, PATH: `${join(fileURLToPath(new URL("..", import.meta.url)), "bin")}:${process.env.PATH}`, SSH_ANCHOR_SOCKET: anchor.path };

@@ -1,6 +1,6 @@
 import type { Candidate } from "../discovery/candidate.js";
 import { listIdentities, type AgentAnswer } from "../protocol/agent-client.js";
-import { rankAgents, type AgentHealth } from "./policy.js";
+import { describeAnswer, healthOf, rankAgents, type AgentHealth } from "./policy.js";
 
 /** Everything known about one candidate agent. */
 export class Agent {
@@ -127,18 +127,8 @@ export class AgentBook {
   }
 
   #record(agent: Agent, answer: AgentAnswer): void {
-    switch (answer.kind) {
-      case "answered":
-        agent.keys = answer.identities.length;
-        this.#setHealth(agent, "live", `answered a probe in ${answer.millis.toFixed(0)} ms`);
-        return;
-      case "silent":
-        this.#setHealth(agent, "zombie", answer.reason);
-        return;
-      case "unreachable":
-      case "invalid":
-        this.#setHealth(agent, "dead", answer.reason);
-    }
+    if (answer.kind === "answered") agent.keys = answer.identities.length;
+    this.#setHealth(agent, healthOf(answer), describeAnswer(answer));
   }
 
   #setHealth(agent: Agent, health: AgentHealth, reason: string): void {

@@ -1,4 +1,5 @@
 import type { AgentKind, Candidate } from "../discovery/candidate.js";
+import type { AgentAnswer } from "../protocol/agent-client.js";
 
 /** What the daemon has learnt about a candidate by using or probing it. */
 export type AgentHealth =
@@ -10,6 +11,24 @@ export type AgentHealth =
   | "zombie"
   /** Refuses connections or answers garbage: never used again. */
   | "dead";
+
+/** What a probe's answer says about an agent. */
+export function healthOf(answer: AgentAnswer): Exclude<AgentHealth, "unknown"> {
+  switch (answer.kind) {
+    case "answered":
+      return "live";
+    case "silent":
+      return "zombie";
+    case "unreachable":
+    case "invalid":
+      return "dead";
+  }
+}
+
+/** The reason to show beside that health. */
+export function describeAnswer(answer: AgentAnswer): string {
+  return answer.kind === "answered" ? `answered a probe in ${answer.millis.toFixed(0)} ms` : answer.reason;
+}
 
 export interface RankedAgent {
   readonly candidate: Candidate;

@@ -2,6 +2,8 @@
 import { Command, CommanderError } from "commander";
 import { registerConnectCommand, runConnect, wantsConnectHelp } from "./commands/connect.js";
 import { registerDaemonCommands } from "./commands/daemon.js";
+import { registerDoctorCommand } from "./commands/doctor.js";
+import { registerLinkCommands } from "./commands/link.js";
 import { registerInitCommand } from "./commands/init.js";
 import { registerStatusCommand } from "./commands/status.js";
 import { packageVersion } from "../package-root.js";
@@ -35,6 +37,8 @@ registerDaemonCommands(program, version);
 registerStatusCommand(program);
 registerInitCommand(program);
 registerConnectCommand(program);
+registerDoctorCommand(program);
+registerLinkCommands(program);
 
 const [command, ...rest] = process.argv.slice(2);
 if (command === "connect" && !wantsConnectHelp(rest)) {

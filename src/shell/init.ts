@@ -7,16 +7,34 @@ import { PACKAGE_ROOT } from "../package-root.js";
 export const SHELLS = ["bash", "zsh", "sh", "fish"] as const;
 export type Shell = (typeof SHELLS)[number];
 
-const SHELL_DIR = join(PACKAGE_ROOT, "shell");
+export interface InitOptions {
+  /** Link mode: a symlink kept current by the shell, no daemon. */
+  readonly link?: boolean;
+  /** Link mode only: also check the link before every prompt (default). */
+  readonly prompt?: boolean;
+}
+
+const PROMPT_HOOK = /# ssh-anchor: prompt hook\n[\s\S]*?# ssh-anchor: end of prompt hook\n/;
+
+function shellFile(name: string): string {
+  return readFileSync(join(PACKAGE_ROOT, "shell", name), "utf8");
+}
 
 /**
  * The code a shell rc evaluates: `eval "$(ssh-anchor init bash)"`. It lives in shell/ as plain
  * files because bin/ssh-anchor prints them without starting Node (every shell start runs it).
  * @throws {UserError} for a shell it does not know.
  */
-export function initScript(shell: string): string {
+export function initScript(shell: string, options: InitOptions = {}): string {
   if (!(SHELLS as readonly string[]).includes(shell)) {
-    throw new UserError(`unknown shell "${shell}"; use one of: ${SHELLS.join(", ")}`);
+    throw new UserError(`unknown shell "${shell}"; use one of: ${SHELLS.join(", ")}`, 2);
   }
-  return readFileSync(join(SHELL_DIR, shell === "fish" ? "init.fish" : "init.sh"), "utf8");
+  const suffix = shell === "fish" ? "fish" : "sh";
+  const script = shellFile(`${options.link ? "link" : "init"}.${suffix}`);
+  return options.link && options.prompt === false ? script.replace(PROMPT_HOOK, "") : script;
+}
+
+/** A ~/.ssh/rc that keeps link mode's link current at every login and still runs xauth. */
+export function sshRcScript(): string {
+  return shellFile("ssh-rc.sh");
 }

@@ -7,6 +7,8 @@ export function registerInitCommand(program: Command): void {
     .command("init")
     .description("print the shell code that points SSH_AUTH_SOCK at the stable socket")
     .argument("<shell>", `one of: ${SHELLS.join(", ")}`)
+    .option("--link", "link mode: keep a symlink to the newest live agent instead of running the daemon")
+    .option("--no-prompt", "link mode: do not check the link before every prompt")
     .addHelpText(
       "after",
       `
@@ -19,11 +21,16 @@ Put one line in your shell's rc file:
 The code exports SSH_AUTH_SOCK, keeps the login's own socket in SSH_ANCHOR_ORIGINAL_SOCK,
 starts the daemon only when it is not running (checked in plain shell, no Node start-up), and
 prints nothing unless something fails. It is static: to save even the one fork per shell,
-write it to a file once (ssh-anchor init bash > ~/.ssh-anchor.sh) and source that file.`,
+write it to a file once (ssh-anchor init bash > ~/.ssh-anchor.sh) and source that file.
+
+Link mode (--link) runs no daemon: a symlink, /tmp/ssh-anchor-$UID/link.sock, follows the newest
+login and is repaired when its login ends (at the next prompt). Unlike the daemon it cannot
+skip a sleeping laptop's login (a zombie), and between a login ending and the next prompt the
+link can dangle.`,
     )
-    .action((shell: string) =>
+    .action((shell: string, flags: { link?: boolean; prompt?: boolean }) =>
       runCommand(async () => {
-        process.stdout.write(initScript(shell));
+        process.stdout.write(initScript(shell, { link: flags.link, prompt: flags.prompt }));
       }),
     );
 }

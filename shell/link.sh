@@ -1,0 +1,30 @@
+# ssh-anchor link mode (no daemon) for bash, zsh and POSIX sh: eval "$(ssh-anchor init --link bash)".
+# Keeps a symlink pointing at the newest live forwarded agent and points SSH_AUTH_SOCK at it.
+# Repaired at every login and before every prompt; silent unless something is wrong.
+__ssh_anchor_link="/tmp/ssh-anchor-${UID:-$(id -u)}/link.sock"
+if [ -n "${SSH_AUTH_SOCK:-}" ] && [ "$SSH_AUTH_SOCK" != "$__ssh_anchor_link" ]; then
+  # The login's own (forwarded) socket, kept for `ssh-anchor doctor` and for debugging.
+  SSH_ANCHOR_ORIGINAL_SOCK="$SSH_AUTH_SOCK"
+  export SSH_ANCHOR_ORIGINAL_SOCK
+  # A new login: its socket is the newest, so the link follows it (in a directory of our own).
+  if [ -S "$SSH_AUTH_SOCK" ] && mkdir -p -m 700 "${__ssh_anchor_link%/*}" && [ -O "${__ssh_anchor_link%/*}" ] && [ ! -L "${__ssh_anchor_link%/*}" ]; then
+    ln -sfn "$SSH_AUTH_SOCK" "$__ssh_anchor_link"
+  fi
+fi
+# The link dangles when the login it points at has ended: point it at another live one. Looking
+# again costs a Node start, so after a failed look the next one waits 30 s.
+__ssh_anchor_check() {
+  [ -S "$__ssh_anchor_link" ] && return 0
+  [ "${SECONDS:-0}" -ge "${__ssh_anchor_retry_at:-0}" ] || return 0
+  command ssh-anchor link --quiet </dev/null >/dev/null || __ssh_anchor_retry_at=$((${SECONDS:-0} + 30))
+}
+__ssh_anchor_check
+SSH_AUTH_SOCK="$__ssh_anchor_link"
+export SSH_AUTH_SOCK
+# ssh-anchor: prompt hook
+if [ -n "${BASH_VERSION:-}" ]; then
+  PROMPT_COMMAND="__ssh_anchor_check${PROMPT_COMMAND:+; $PROMPT_COMMAND}"
+elif [ -n "${ZSH_VERSION:-}" ]; then
+  eval 'precmd_functions+=(__ssh_anchor_check)'
+fi
+# ssh-anchor: end of prompt hook

@@ -1,0 +1,16 @@
+# ~/.ssh/rc from ssh-anchor (ssh-anchor rc > ~/.ssh/rc): sshd runs it with /bin/sh at every
+# login. It points ssh-anchor's link at this login's agent, then does what sshd does itself when
+# no ~/.ssh/rc exists: hands the X11 cookie to xauth. It must write nothing to stdout.
+if [ -S "${SSH_AUTH_SOCK:-}" ]; then
+  __ssh_anchor_dir="/tmp/ssh-anchor-$(id -u)"
+  if mkdir -p -m 700 "$__ssh_anchor_dir" && [ -O "$__ssh_anchor_dir" ] && [ ! -L "$__ssh_anchor_dir" ]; then
+    ln -sfn "$SSH_AUTH_SOCK" "$__ssh_anchor_dir/link.sock"
+  fi
+fi
+# X11 forwarding: sshd passes "protocol cookie" on standard input (see sshd(8), SSHRC).
+if read proto cookie && [ -n "${DISPLAY:-}" ]; then
+  case $DISPLAY in
+    localhost:*) echo add "unix:${DISPLAY#localhost:}" "$proto" "$cookie" ;;
+    *) echo add "$DISPLAY" "$proto" "$cookie" ;;
+  esac | xauth -q -
+fi

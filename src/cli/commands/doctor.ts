@@ -1,0 +1,43 @@
+import type { Command } from "commander";
+import type { DoctorReport, Verdict } from "../../doctor/doctor.js";
+import { colorEnabled, paint, runCommand, type Style } from "../output.js";
+
+const MARK: Record<Verdict, [string, Style]> = { ok: ["ok  ", "green"], info: ["info", "dim"], warn: ["warn", "yellow"], fail: ["FAIL", "red"] };
+
+export function registerDoctorCommand(program: Command): void {
+  program
+    .command("doctor")
+    .description("explain what is broken about SSH_AUTH_SOCK here, and how to fix it")
+    .option("-s, --socket <path>", "the stable socket (default: $SSH_ANCHOR_SOCKET, else /tmp/ssh-anchor-$UID/agent.sock)")
+    .option("--fix", "start the daemon, point tmux and screen at the stable socket, print the line for each pane")
+    .option("--json", "print a JSON document for scripts")
+    .addHelpText(
+      "after",
+      `
+Looks at: this shell's SSH_AUTH_SOCK; the daemon and its socket's mode; every candidate agent
+with its keys; your tmux servers and screen sessions, and every pane whose shell still holds a
+dead or login-bound socket; IdentityAgent in ssh_config; the init line in your shell rc files.
+Exit status: 0 when nothing is broken, 1 when something is.`,
+    )
+    .action((flags: { socket?: string; fix?: boolean; json?: boolean }) =>
+      runCommand(async () => {
+        const { runDoctor } = await import("../../doctor/doctor.js");
+        const report = await runDoctor({ socket: flags.socket, fix: flags.fix });
+        process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, colorEnabled()));
+        return report.ok ? 0 : 1;
+      }),
+    );
+}
+
+export function formatReport(report: DoctorReport, color: boolean): string {
+  const lines: string[] = [];
+  for (const repair of report.repairs) lines.push(`${paint("fixed", "green", color)} ${repair}`);
+  for (const finding of report.findings) {
+    const [mark, style] = MARK[finding.verdict];
+    lines.push(`${paint(mark, style, color)} ${finding.area.padEnd(10)} ${finding.title}`);
+    for (const detail of finding.details ?? []) lines.push(`                ${paint(detail, "dim", color)}`);
+    if (finding.fix && finding.verdict !== "ok") lines.push(`                fix: ${paint(finding.fix, "bold", color)}`);
+  }
+  lines.push(report.ok ? "nothing is broken" : "something is broken: see the fix lines above");
+  return `${lines.join("\n")}\n`;
+}

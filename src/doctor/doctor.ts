@@ -1,0 +1,250 @@
+import { execFile } from "node:child_process";
+import { lstat, readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { readStatus, startInBackground } from "../daemon/lifecycle.js";
+import { daemonPaths, type DaemonPaths } from "../daemon/paths.js";
+import { describeAnswer, healthOf, type AgentHealth } from "../daemon/policy.js";
+import { AgentDiscovery } from "../discovery/discovery.js";
+import { localHostHash } from "../discovery/host-hash.js";
+import { octal } from "../discovery/checks.js";
+import type { AgentKind } from "../discovery/candidate.js";
+import { fingerprint } from "../protocol/identities.js";
+import { linkPath } from "../link/link.js";
+import { RC_FILES } from "../setup/rc-files.js";
+import { fixScreen, fixTmux, screenSessions, tmuxServers, type Pane } from "./multiplexers.js";
+import { probe, socketKind } from "./socket-kind.js";
+
+export type Verdict = "ok" | "info" | "warn" | "fail";
+
+/** One finding: what was looked at, what it means, and the command that fixes it. */
+export interface Finding {
+  readonly area: "shell" | "daemon" | "agents" | "tmux" | "screen" | "ssh_config" | "rc";
+  readonly verdict: Verdict;
+  readonly title: string;
+  readonly details?: readonly string[];
+  readonly fix?: string;
+}
+
+export interface AgentFinding {
+  readonly path: string;
+  readonly kind: AgentKind;
+  readonly state: AgentHealth | "ignored";
+  readonly reason: string;
+  readonly keys: ReadonlyArray<{ type: string; fingerprint: string; comment: string }>;
+}
+
+export interface DoctorReport {
+  readonly ok: boolean;
+  readonly socket: string;
+  readonly findings: readonly Finding[];
+  readonly agents: readonly AgentFinding[];
+  /** What --fix did. */
+  readonly repairs: readonly string[];
+}
+
+export interface DoctorOptions {
+  readonly socket?: string;
+  readonly fix?: boolean;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly uid?: number;
+  readonly home?: string;
+}
+
+/**
+ * Looks at everything that decides whether SSH_AUTH_SOCK works here, explains each finding in
+ * plain words with the command that fixes it, and with `fix` repairs what can be repaired
+ * without surprising anyone: starts the daemon, points tmux and screen at the stable socket for
+ * new panes, and prints the line to paste in each pane that cannot be changed from outside.
+ */
+export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorReport> {
+  const env = options.env ?? process.env;
+  const uid = options.uid ?? process.getuid?.() ?? 0;
+  const home = options.home ?? homedir();
+  const paths = daemonPaths(options.socket, uid, env);
+  const stable = [paths.socket, linkPath(uid)];
+  const repairs: string[] = [];
+  if (options.fix && !(await readStatus({ socket: paths.socket, uid })).report) {
+    await startInBackground({ socket: paths.socket, uid });
+    repairs.push(`started the daemon on ${paths.socket}`);
+  }
+  const findings: Finding[] = [];
+  findings.push(await shellFinding(env.SSH_AUTH_SOCK, stable, paths.socket));
+  findings.push(...(await daemonFindings(paths, uid)));
+  const agents = await agentFindings(paths, uid, home);
+  findings.push(agentsSummary(agents));
+  findings.push(...(await multiplexerFindings(uid, stable, paths.socket, options.fix ? repairs : undefined)));
+  findings.push(await sshConfigFinding(paths.socket));
+  findings.push(await rcFinding(home));
+  return { ok: !findings.some((f) => f.verdict === "fail"), socket: paths.socket, findings, agents, repairs };
+}
+
+async function shellFinding(value: string | undefined, stable: readonly string[], socket: string): Promise<Finding> {
+  const kind = socketKind(value, stable);
+  const use = `export SSH_AUTH_SOCK=${socket}`;
+  if (kind === "unset") {
+    return { area: "shell", verdict: "fail", title: "SSH_AUTH_SOCK is not set in this shell: ssh cannot reach any agent", fix: use };
+  }
+  const health = healthOf(await probe(value as string));
+  if (kind === "stable") {
+    return health === "live"
+      ? { area: "shell", verdict: "ok", title: `SSH_AUTH_SOCK is the stable socket ${value}` }
+      : { area: "shell", verdict: "fail", title: `SSH_AUTH_SOCK is the stable socket ${value}, but nothing answers there`, fix: "ssh-anchor start" };
+  }
+  if (health !== "live") {
+    return {
+      area: "shell",
+      verdict: "fail",
+      title: `SSH_AUTH_SOCK points at ${value}, which is ${health === "zombie" ? "not answering (its login's laptop is asleep or gone)" : "gone"}`,
+      details: ["this is the failure ssh-anchor exists for: the login that made this socket has ended"],
+      fix: use,
+    };
+  }
+  return kind === "forwarded"
+    ? {
+        area: "shell",
+        verdict: "warn",
+        title: `SSH_AUTH_SOCK is this login's own forwarded socket ${value}: it works now, and stops when this login ends`,
+        fix: `${use}   (and add the init line to your shell rc: ssh-anchor setup)`,
+      }
+    : { area: "shell", verdict: "info", title: `SSH_AUTH_SOCK is ${value}, an agent that is not a login's forwarded one (a local agent?)` };
+}
+
+async function daemonFindings(paths: DaemonPaths, uid: number): Promise<Finding[]> {
+  const { report } = await readStatus({ socket: paths.socket, uid });
+  if (!report) {
+    return [{ area: "daemon", verdict: "fail", title: `the daemon is not running on ${paths.socket}`, fix: "ssh-anchor start" }];
+  }
+  const findings: Finding[] = [{ area: "daemon", verdict: "ok", title: `the daemon is running (pid ${report.pid}) on ${paths.socket}` }];
+  const socket = await lstat(paths.socket);
+  const directory = await lstat(paths.directory);
+  const problems: string[] = [];
+  if (socket.uid !== uid) problems.push(`the socket is owned by uid ${socket.uid}`);
+  if ((socket.mode & 0o077) !== 0) problems.push(`the socket's mode is ${octal(socket.mode)}, not 0600`);
+  if (directory.uid !== uid) problems.push(`${paths.directory} is owned by uid ${directory.uid}`);
+  if ((directory.mode & 0o022) !== 0) problems.push(`${paths.directory} is writable by others (mode ${octal(directory.mode)})`);
+  findings.push(
+    problems.length
+      ? { area: "daemon", verdict: "fail", title: "the stable socket is not private", details: problems, fix: `ssh-anchor stop; rm -rf ${paths.directory}; ssh-anchor start` }
+      : { area: "daemon", verdict: "ok", title: `socket 0600 in a 0700 directory, both owned by uid ${uid}` },
+  );
+  return findings;
+}
+
+/** Every candidate with its state and keys: from the daemon's view when it runs, else found here. */
+async function agentFindings(paths: DaemonPaths, uid: number, home: string): Promise<AgentFinding[]> {
+  const discovery = new AgentDiscovery({ uid, home, tmpRoot: "/tmp", extraDirs: [], hostHash: localHostHash, ownSocket: { path: paths.socket, dev: -1, ino: -1 } });
+  await discovery.rescan();
+  const found: AgentFinding[] = await Promise.all(
+    discovery.candidates().map(async (candidate) => {
+      const answer = await probe(candidate.path);
+      return {
+        path: candidate.path,
+        kind: candidate.kind,
+        state: healthOf(answer),
+        reason: describeAnswer(answer),
+        keys:
+          answer.kind === "answered"
+            ? answer.identities.map((id) => ({ type: id.keyType, fingerprint: fingerprint(id.blob), comment: id.comment }))
+            : [],
+      };
+    }),
+  );
+  const ignored = discovery.ignored().map((entry) => ({ path: entry.path, kind: "forwarded" as const, state: "ignored" as const, reason: entry.reason, keys: [] }));
+  return [...found.sort((a, b) => a.path.localeCompare(b.path)), ...ignored];
+}
+
+function agentsSummary(agents: readonly AgentFinding[]): Finding {
+  const live = agents.filter((a) => a.state === "live");
+  const details = agents.flatMap((agent) => [
+    `${agent.state.padEnd(7)} ${agent.kind.padEnd(9)} ${agent.path}: ${agent.reason}`,
+    ...agent.keys.map((key) => `        ${key.fingerprint} ${key.comment} (${key.type})`),
+  ]);
+  if (live.length === 0) {
+    return {
+      area: "agents",
+      verdict: "fail",
+      title: "no live agent: log in with agent forwarding (ssh -A, or ForwardAgent yes) and make sure ssh-add -l works on your laptop",
+      details,
+    };
+  }
+  return { area: "agents", verdict: "ok", title: `${live.length} live agent${live.length === 1 ? "" : "s"} found`, details };
+}
+
+async function multiplexerFindings(uid: number, stable: readonly string[], socket: string, repairs: string[] | undefined): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  for (const server of await tmuxServers(uid)) {
+    const envs = [server.global, ...server.sessions.values()];
+    const bad = envs.some((value) => socketKind(value, stable) !== "stable");
+    if (bad && repairs && (await fixTmux(server, socket))) {
+      repairs.push(`tmux ${server.socket}: new panes now get SSH_AUTH_SOCK=${socket}`);
+    }
+    findings.push({
+      area: "tmux",
+      verdict: bad && !repairs ? "warn" : "ok",
+      title: `tmux server ${server.socket}: new panes get ${describeValue(server.global)}`,
+      details: [...server.sessions].map(([session, value]) => `session ${session}: ${describeValue(value)}`),
+      fix: bad ? `tmux -S ${server.socket} set-environment -g SSH_AUTH_SOCK ${socket}   (or: ssh-anchor doctor --fix)` : undefined,
+    });
+    findings.push(...(await paneFindings("tmux", server.panes, stable, socket)));
+  }
+  for (const session of await screenSessions()) {
+    const panes = await paneFindings("screen", session.panes, stable, socket);
+    if (repairs && panes.length > 0 && (await fixScreen(session, socket))) {
+      repairs.push(`screen ${session.name}: new windows now get SSH_AUTH_SOCK=${socket}`);
+    }
+    findings.push({ area: "screen", verdict: "info", title: `screen session ${session.name}: ${session.panes.length} window(s)` }, ...panes);
+  }
+  return findings;
+}
+
+/** Panes whose shell holds a socket that is dead, or that will die with its login. */
+async function paneFindings(area: "tmux" | "screen", panes: readonly Pane[], stable: readonly string[], socket: string): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  for (const pane of panes) {
+    const kind = socketKind(pane.socket ?? undefined, stable);
+    if (pane.socket === null || kind === "stable" || kind === "other" || kind === "unset") continue;
+    const health = healthOf(await probe(pane.socket as string));
+    const paste = pane.command === "fish" ? `set -gx SSH_AUTH_SOCK ${socket}` : `export SSH_AUTH_SOCK=${socket}`;
+    findings.push({
+      area,
+      verdict: health === "live" ? "warn" : "fail",
+      title: `${pane.name} (${pane.command || "pid " + pane.pid}) holds ${health === "live" ? "its login's forwarded socket" : "a dead socket"} ${pane.socket}`,
+      details: ["a running shell's environment cannot be changed from outside: paste the fix line into that pane"],
+      fix: paste,
+    });
+  }
+  return findings;
+}
+
+function describeValue(value: string | undefined): string {
+  return value === undefined ? "no SSH_AUTH_SOCK" : `SSH_AUTH_SOCK=${value}`;
+}
+
+async function sshConfigFinding(socket: string): Promise<Finding> {
+  const output = await new Promise<string>((resolve) => {
+    execFile("ssh", ["-G", "doctor.invalid"], { timeout: 5000 }, (error, stdout) => resolve(error ? "" : String(stdout)));
+  });
+  const agent = /^identityagent (.+)$/m.exec(output)?.[1];
+  if (!agent) return { area: "ssh_config", verdict: "info", title: "ssh_config sets no IdentityAgent: ssh uses SSH_AUTH_SOCK" };
+  const expanded = agent.replace(/^~/, homedir());
+  return expanded === socket || /ssh-anchor/.test(agent)
+    ? { area: "ssh_config", verdict: "ok", title: `ssh_config: IdentityAgent ${agent}` }
+    : {
+        area: "ssh_config",
+        verdict: agent === "SSH_AUTH_SOCK" || agent === "none" ? "info" : "warn",
+        title: `ssh_config: IdentityAgent ${agent} overrides SSH_AUTH_SOCK for ssh`,
+        fix: `in ~/.ssh/config: IdentityAgent ${socket}`,
+      };
+}
+
+async function rcFinding(home: string): Promise<Finding> {
+  const installed: string[] = [];
+  for (const file of Object.values(RC_FILES)) {
+    const text = await readFile(join(home, file), "utf8").catch(() => "");
+    if (/ssh-anchor (init|rc)\b|ssh-anchor\.sh/.test(text)) installed.push(`~/${file}`);
+  }
+  return installed.length
+    ? { area: "rc", verdict: "ok", title: `the init line is in ${installed.join(", ")}` }
+    : { area: "rc", verdict: "warn", title: "no shell rc file runs ssh-anchor init: new logins will not use the stable socket", fix: "ssh-anchor setup" };
+}

@@ -1,0 +1,102 @@
+import { execFile } from "node:child_process";
+import { readdir, lstat } from "node:fs/promises";
+import { join } from "node:path";
+import { childrenOf, commandName, environmentVariable } from "./environ.js";
+
+/** A pane (tmux) or window (screen) and the SSH_AUTH_SOCK its process started with. */
+export interface Pane {
+  /** "tmux <socket> <session>:<window>.<pane>" or "screen <session> window <n>". */
+  readonly name: string;
+  readonly pid: number;
+  readonly command: string;
+  readonly socket: string | undefined | null;
+}
+
+export interface TmuxServer {
+  readonly socket: string;
+  /** The global environment's SSH_AUTH_SOCK (what new sessions start with). */
+  readonly global: string | undefined;
+  /** Sessions whose own environment sets SSH_AUTH_SOCK (it wins over the global one). */
+  readonly sessions: ReadonlyMap<string, string | undefined>;
+  readonly panes: readonly Pane[];
+}
+
+export interface ScreenSession {
+  readonly name: string;
+  readonly panes: readonly Pane[];
+}
+
+function command(file: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(file, args, { timeout: 5000, env }, (error, stdout) => resolve(error ? undefined : String(stdout)));
+  });
+}
+
+/** The directory tmux keeps its sockets in for `uid`. */
+export function tmuxSocketDirectory(uid: number, env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.TMUX_TMPDIR || "/tmp", `tmux-${uid}`);
+}
+
+/** Every tmux server of this user that answers, with its environment and panes. */
+export async function tmuxServers(uid: number): Promise<TmuxServer[]> {
+  const directory = tmuxSocketDirectory(uid);
+  const names = await readdir(directory).catch(() => [] as string[]);
+  const servers: TmuxServer[] = [];
+  for (const name of names) {
+    const socket = join(directory, name);
+    if (!(await lstat(socket).catch(() => undefined))?.isSocket()) continue;
+    const tmux = (...args: string[]) => command("tmux", ["-S", socket, ...args]);
+    const panesText = await tmux("list-panes", "-a", "-F", "#{session_name}:#{window_index}.#{pane_index}\t#{pane_pid}");
+    if (panesText === undefined) continue; // a dead server's leftover socket
+    const global = variableFrom(await tmux("show-environment", "-g", "SSH_AUTH_SOCK"));
+    const sessions = new Map<string, string | undefined>();
+    for (const session of (await tmux("list-sessions", "-F", "#{session_name}"))?.split("\n").filter(Boolean) ?? []) {
+      const value = await tmux("show-environment", "-t", session, "SSH_AUTH_SOCK");
+      if (value !== undefined && !value.startsWith("-")) sessions.set(session, variableFrom(value));
+    }
+    const panes: Pane[] = [];
+    for (const line of panesText.split("\n").filter(Boolean)) {
+      const [where, pidText] = line.split("\t");
+      const pid = Number(pidText);
+      panes.push({ name: `tmux ${name} ${where}`, pid, command: await commandName(pid), socket: await environmentVariable(pid, "SSH_AUTH_SOCK") });
+    }
+    servers.push({ socket, global, sessions, panes });
+  }
+  return servers;
+}
+
+/** `SSH_AUTH_SOCK=/x` -> "/x"; "-SSH_AUTH_SOCK" (removed) or nothing -> undefined. */
+function variableFrom(output: string | undefined): string | undefined {
+  const line = output?.trim();
+  return line?.startsWith("SSH_AUTH_SOCK=") ? line.slice("SSH_AUTH_SOCK=".length) : undefined;
+}
+
+/** Every GNU screen session of this user, with the SSH_AUTH_SOCK of each window's process. */
+export async function screenSessions(): Promise<ScreenSession[]> {
+  const listing = (await command("screen", ["-ls"])) ?? "";
+  const sessions: ScreenSession[] = [];
+  for (const match of listing.matchAll(/^\s+(\d+)\.(\S+)\s/gm)) {
+    const serverPid = Number(match[1]);
+    const name = `${match[1]}.${match[2]}`;
+    const panes: Pane[] = [];
+    for (const [index, pid] of (await childrenOf(serverPid)).entries()) {
+      panes.push({ name: `screen ${name} window ${index}`, pid, command: await commandName(pid), socket: await environmentVariable(pid, "SSH_AUTH_SOCK") });
+    }
+    sessions.push({ name, panes });
+  }
+  return sessions;
+}
+
+/** Points a tmux server's global environment, and each session's, at `socket`. */
+export async function fixTmux(server: TmuxServer, socket: string): Promise<boolean> {
+  let ok = (await command("tmux", ["-S", server.socket, "set-environment", "-g", "SSH_AUTH_SOCK", socket])) !== undefined;
+  for (const session of server.sessions.keys()) {
+    ok = (await command("tmux", ["-S", server.socket, "set-environment", "-t", session, "SSH_AUTH_SOCK", socket])) !== undefined && ok;
+  }
+  return ok;
+}
+
+/** Makes new windows of a screen session start with `socket`. */
+export async function fixScreen(session: ScreenSession, socket: string): Promise<boolean> {
+  return (await command("screen", ["-S", session.name, "-X", "setenv", "SSH_AUTH_SOCK", socket])) !== undefined;
+}

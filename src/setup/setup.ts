@@ -1,0 +1,112 @@
+import { copyFile, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { UserError } from "../errors.js";
+import { RC_FILES, type RcShell } from "./rc-files.js";
+
+const BEGIN = "# >>> ssh-anchor >>>";
+/** The same marker, saying setup added a newline to end the line before it. */
+const BEGIN_AFTER_NEWLINE = "# >>> ssh-anchor (newline added above) >>>";
+const END = "# <<< ssh-anchor <<<";
+const BLOCK = new RegExp(`(\\n)?(${escape(BEGIN)}|${escape(BEGIN_AFTER_NEWLINE)})\\n[\\s\\S]*?${escape(END)}\\n`);
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+export interface SetupOptions {
+  readonly shell: RcShell;
+  /** Link mode (no daemon) instead of the daemon. */
+  readonly link?: boolean;
+  /** Also point ssh at the stable socket in ~/.ssh/config. */
+  readonly sshConfig?: boolean;
+  readonly home?: string;
+}
+
+/** One file setup would change: its text before and after. */
+export interface FileChange {
+  readonly file: string;
+  readonly before: string;
+  readonly after: string;
+}
+
+function rcLines(options: SetupOptions): string[] {
+  const mode = options.link ? "init --link" : "init";
+  return [options.shell === "fish" ? `ssh-anchor ${mode} fish | source` : `eval "$(ssh-anchor ${mode} ${options.shell})"`];
+}
+
+const SSH_CONFIG_LINES = [
+  "# Every ssh uses ssh-anchor's stable socket, whatever SSH_AUTH_SOCK says (%i: your uid).",
+  "Host *",
+  "    IdentityAgent /tmp/ssh-anchor-%i/agent.sock",
+];
+
+/** Appends the block (rc files: last word wins) or prepends it (ssh_config: first value wins). */
+function withBlock(text: string, lines: readonly string[], where: "end" | "start"): string {
+  if (BLOCK.test(text)) return text;
+  if (where === "start") return `${BEGIN}\n${lines.join("\n")}\n${END}\n${text}`;
+  const needsNewline = text.length > 0 && !text.endsWith("\n");
+  return `${text}${needsNewline ? `\n${BEGIN_AFTER_NEWLINE}` : BEGIN}\n${lines.join("\n")}\n${END}\n`;
+}
+
+function withoutBlock(text: string): string {
+  return text.replace(BLOCK, (_block, newlineBefore: string | undefined, begin: string) =>
+    // A block that setup started on a line of its own gave back the newline it consumed.
+    newlineBefore !== undefined && begin === BEGIN ? "\n" : "",
+  );
+}
+
+async function readText(file: string): Promise<string> {
+  return readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return "";
+    throw new UserError(`cannot read ${file}: ${error.code}`);
+  });
+}
+
+/** What setup (or, with `undo`, setup --undo) would change. Changes nothing. */
+export async function planSetup(options: SetupOptions, undo = false): Promise<FileChange[]> {
+  const home = options.home ?? homedir();
+  const targets: Array<[string, readonly string[], "end" | "start"]> = [[join(home, RC_FILES[options.shell]), rcLines(options), "end"]];
+  if (options.sshConfig || undo) targets.push([join(home, ".ssh", "config"), SSH_CONFIG_LINES, "start"]);
+  const changes: FileChange[] = [];
+  for (const [file, lines, where] of targets) {
+    const before = await readText(file);
+    const after = undo ? withoutBlock(before) : withBlock(before, lines, where);
+    if (after !== before) changes.push({ file, before, after });
+  }
+  return changes;
+}
+
+/**
+ * Writes the planned changes. The first time a file is changed its original is kept beside it
+ * as `<file>.ssh-anchor-backup`; files keep their mode; a missing ~/.ssh is created 0700.
+ */
+export async function applySetup(changes: readonly FileChange[]): Promise<void> {
+  for (const change of changes) {
+    await mkdir(dirname(change.file), { recursive: true, mode: 0o700 });
+    const mode = (await stat(change.file).catch(() => undefined))?.mode;
+    if (mode !== undefined) {
+      await copyFile(change.file, `${change.file}.ssh-anchor-backup`).catch(() => undefined);
+    }
+    const temporary = `${change.file}.ssh-anchor-${process.pid}`;
+    await writeFile(temporary, change.after, { mode: mode !== undefined ? mode & 0o7777 : 0o644 });
+    await rename(temporary, change.file);
+  }
+}
+
+/** The lines a change adds or removes, as a unified-diff-like text for the user to read. */
+export function describeChange(change: FileChange): string {
+  const before = change.before.split("\n");
+  const after = change.after.split("\n");
+  let start = 0;
+  while (start < before.length && start < after.length && before[start] === after[start]) start++;
+  let endBefore = before.length;
+  let endAfter = after.length;
+  while (endBefore > start && endAfter > start && before[endBefore - 1] === after[endAfter - 1]) {
+    endBefore--;
+    endAfter--;
+  }
+  const removed = before.slice(start, endBefore).map((line) => `-${line}`);
+  const added = after.slice(start, endAfter).map((line) => `+${line}`);
+  return [`--- ${change.file}`, `+++ ${change.file}`, `@@ line ${start + 1} @@`, ...removed, ...added].join("\n");
+}

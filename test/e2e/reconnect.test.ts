@@ -1,52 +1,10 @@
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Cleanup, requireRoot, waitFor } from "../helpers/process.js";
+import { Cleanup, requireRoot } from "../helpers/process.js";
+import { inScreen, inTmux, TMUX, type PaneResult } from "../helpers/panes.js";
 import { startTestHost, type TestHost } from "../helpers/sshd.js";
 
 const skip = requireRoot();
-const TMUX = "tmux -L anchor-e2e";
-
-/** What a pane printed for one command: its exit status, duration, and the screen. */
-interface PaneResult {
-  rc: number;
-  ms: number;
-  screen: string;
-}
-
-/** The shell line that runs `command` and reports `<marker> rc=<status> ms=<duration>`. */
-function timed(marker: string, command: string): string {
-  return `s=$(date +%s%N); ${command}; echo "${marker} rc=$? ms=$(( ($(date +%s%N) - s) / 1000000 ))"`;
-}
-
-function parse(marker: string, screen: string): PaneResult | undefined {
-  const match = new RegExp(`${marker} rc=(\\d+) ms=(\\d+)`).exec(screen);
-  return match ? { rc: Number(match[1]), ms: Number(match[2]), screen } : undefined;
-}
-
-/** Types a command into an existing tmux pane, as the user would, and reads the screen. */
-async function inTmux(host: TestHost, session: string, marker: string, command: string): Promise<PaneResult> {
-  const line = timed(marker, command).replaceAll("'", `'"'"'`);
-  const sent = await host.asUser(`${TMUX} send-keys -t ${session} -l '${line}' && ${TMUX} send-keys -t ${session} Enter`);
-  assert.equal(sent.code, 0, sent.stderr);
-  return waitFor(`"${marker}" in tmux session ${session}`, async () => {
-    const capture = await host.asUser(`${TMUX} capture-pane -p -J -S -200 -t ${session}`);
-    return parse(marker, capture.stdout);
-  }, 20_000, 100);
-}
-
-/** The same in a GNU screen window: `stuff` types, `hardcopy` reads the screen. */
-async function inScreen(host: TestHost, session: string, marker: string, command: string): Promise<PaneResult> {
-  const line = `${timed(marker, command)}\n`.replaceAll("'", `'"'"'`);
-  const sent = await host.asUser(`screen -S ${session} -X stuff '${line}'`);
-  assert.equal(sent.code, 0, sent.stderr);
-  const copy = join(host.home, `${session}.hardcopy`);
-  return waitFor(`"${marker}" in screen session ${session}`, async () => {
-    await host.asUser(`screen -S ${session} -X hardcopy ${copy}`);
-    return parse(marker, await readFile(copy, "utf8").catch(() => ""));
-  }, 20_000, 100);
-}
 
 describe("end to end: sshd, ssh -A, tmux and screen (seed 003)", { skip }, () => {
   const cleanup = new Cleanup();

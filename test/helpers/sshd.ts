@@ -62,6 +62,8 @@ export interface TestHostOptions {
   /** Namespace the test's own ssh commands run in (the laptop). */
   readonly clientNamespace?: string;
   readonly address?: string;
+  /** The test user's shell start-up line (default: the daemon's init line). */
+  readonly rcLine?: string;
 }
 
 export async function startTestHost(cleanup: Cleanup, options: TestHostOptions = {}): Promise<TestHost> {
@@ -80,18 +82,18 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
   const killUser = async () => {
     await run("pkill", ["-KILL", "-u", TEST_USER]);
     await waitFor("the test user's processes to end", async () => (await run("pgrep", ["-u", TEST_USER])).code !== 0, 5000);
-    await run("rm", ["-rf", `/tmp/ssh-anchor-${uid}`, join(home, ".screen")]);
+    await run("rm", ["-rf", `/tmp/ssh-anchor-${uid}`, join(home, ".screen"), join(home, ".ssh", "rc")]);
   };
   await killUser();
   cleanup.add(killUser);
 
   // The package as installed, readable by the test user wherever the repository lives.
   const pkg = join(base, "pkg");
-  for (const part of ["bin", "dist", "shell", "package.json", join("node_modules", "commander")]) {
+  for (const part of ["bin", "dist", "shell", "package.json"]) {
     await cp(join(REPO, part), join(pkg, part), { recursive: true });
   }
   await run("chmod", ["-R", "a+rX", pkg]);
-  const rc = `export PATH=${pkg}/bin:$PATH\nexport SCREENDIR=$HOME/.screen\neval "$(ssh-anchor init bash)"\n`;
+  const rc = `export PATH=${pkg}/bin:$PATH\nexport SCREENDIR=$HOME/.screen\n${options.rcLine ?? 'eval "$(ssh-anchor init bash)"'}\n`;
   await writeFile(join(home, ".bashrc"), rc);
   await writeFile(join(home, ".bash_profile"), ". ~/.bashrc\n");
   await must("chown", [`${TEST_USER}:`, join(home, ".bashrc"), join(home, ".bash_profile")]);

@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { inTmux, TMUX, type PaneResult } from "../helpers/panes.js";
+import { Cleanup, requireRoot } from "../helpers/process.js";
+import { startTestHost, type TestHost } from "../helpers/sshd.js";
+
+const skip = requireRoot();
+
+/** Link mode (no daemon) through a private sshd, ssh -A and tmux: the seed 003 steps. */
+describe("end to end: link mode", { skip }, () => {
+  const cleanup = new Cleanup();
+  let host: TestHost;
+  before(async () => {
+    host = await startTestHost(cleanup, { rcLine: 'eval "$(ssh-anchor init --link bash)"' });
+  });
+  after(() => cleanup.run());
+
+  const keyListed = (result: PaneResult) => {
+    assert.equal(result.rc, 0, result.screen);
+    assert.match(result.screen, new RegExp(`${host.keyComment} \\(ED25519\\)`));
+  };
+
+  it("an old pane keeps its agent after logging out and in again, with no daemon", async () => {
+    assert.equal((await host.ssh(`${TMUX} new -d -s seed`)).code, 0);
+    const second = await host.login();
+    keyListed(await inTmux(host, "seed", "LIST", "ssh-add -l"));
+    const env = await inTmux(host, "seed", "ENV", 'echo "sock=$SSH_AUTH_SOCK"');
+    assert.match(env.screen, new RegExp(`sock=/tmp/ssh-anchor-${host.uid}/link.sock`));
+    assert.equal((await host.asUser("pgrep -u $(id -u) -f 'cli.js run'")).code, 1, "link mode runs no daemon");
+    await second.end();
+  });
+
+  it("repairs the link at the next prompt when the newer of two logins ends first", async () => {
+    const older = await host.login();
+    const newer = await host.login();
+    assert.equal((await host.ssh(`${TMUX} new -d -s overlap`)).code, 0);
+    await newer.end();
+    // The link dangles now; the next prompt repairs it (a fresh prompt, as a user sees on return).
+    assert.equal((await host.asUser(`${TMUX} send-keys -t overlap Enter`)).code, 0);
+    keyListed(await inTmux(host, "overlap", "OVERLAP", "ssh-add -l"));
+    const target = await host.asUser(`readlink /tmp/ssh-anchor-${host.uid}/link.sock`);
+    assert.equal(target.stdout.trim(), older.forwardedSocket);
+    await older.end();
+  });
+});

@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { DoctorReport } from "../../src/doctor/doctor.js";
+import { environmentVariable } from "../../src/doctor/environ.js";
+import { addKey, makeKey, startAgent, type TestAgent } from "../helpers/agent.js";
+import { BIN, Cleanup, run, tempDir, waitFor } from "../helpers/process.js";
+
+/** doctor against real tmux servers and real agents, in a sandbox of its own. */
+describe("doctor", () => {
+  const cleanup = new Cleanup();
+  let base: string;
+  let env: NodeJS.ProcessEnv;
+  let socket: string;
+  let live: TestAgent;
+  before(async () => {
+    base = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", base]));
+    socket = join(base, "anchor", "agent.sock");
+    env = {
+      ...process.env,
+      HOME: join(base, "home"),
+      TMUX_TMPDIR: join(base, "tmux"),
+      SCREENDIR: join(base, "screen"),
+      SSH_ANCHOR_SOCKET: socket,
+      NO_COLOR: "1",
+    };
+    await mkdir(join(base, "home"), { mode: 0o700 });
+    await mkdir(join(base, "tmux"), { mode: 0o700 });
+    await mkdir(join(base, "screen"), { mode: 0o700 });
+    // A live login's agent where sshd would put it, holding a key.
+    live = await startAgent(cleanup, `/tmp/ssh-DocLive${process.pid}/agent.9000001`);
+    cleanup.add(() => run("rm", ["-rf", `/tmp/ssh-DocLive${process.pid}`]));
+    await addKey(live.path, await makeKey(base, "doctor-key"));
+  });
+  after(async () => {
+    await run("tmux", ["-L", "doc", "kill-server"], { env });
+    await run(BIN, ["stop"], { env });
+    await cleanup.run();
+  });
+
+  const doctor = async (args: string[], extraEnv: NodeJS.ProcessEnv = {}) => {
+    const result = await run(BIN, ["doctor", ...args], { env: { ...env, ...extraEnv }, timeoutMs: 30_000 });
+    return { result, report: args.includes("--json") ? (JSON.parse(result.stdout) as DoctorReport) : undefined };
+  };
+
+  it("names a tmux pane that still holds a dead forwarded socket, and fails", async () => {
+    const gone = await startAgent(cleanup, `/tmp/ssh-DocGone${process.pid}/agent.9000002`);
+    cleanup.add(() => run("rm", ["-rf", `/tmp/ssh-DocGone${process.pid}`]));
+    const created = await run("tmux", ["-L", "doc", "new", "-d", "-s", "broken"], { env: { ...env, SSH_AUTH_SOCK: gone.path } });
+    assert.equal(created.code, 0, created.stderr);
+    gone.kill(); // the login ended; the pane's shell still holds its socket path
+    const { result, report } = await doctor(["--json"], { SSH_AUTH_SOCK: gone.path });
+    assert.equal(result.code, 1);
+    const pane = report?.findings.find((f) => f.area === "tmux" && f.title.includes("broken:0.0"));
+    assert.ok(pane, JSON.stringify(report?.findings, null, 2));
+    assert.equal(pane.verdict, "fail");
+    assert.match(pane.title, new RegExp(`holds a dead socket ${gone.path.replaceAll(".", "\\.")}`));
+    assert.equal(pane.fix, `export SSH_AUTH_SOCK=${socket}`);
+    const shell = report?.findings.find((f) => f.area === "shell");
+    assert.equal(shell?.verdict, "fail");
+    const agent = report?.agents.find((a) => a.path === live.path);
+    assert.equal(agent?.state, "live");
+    assert.match(agent?.keys[0]?.comment ?? "", /doctor-key/);
+
+    // The same in words, without colour when NO_COLOR is set or stdout is not a terminal.
+    const text = (await doctor([], { SSH_AUTH_SOCK: gone.path })).result.stdout;
+    assert.match(text, /^FAIL tmux +tmux doc broken:0\.0 \(bash\) holds a dead socket/m);
+    assert.doesNotMatch(text, /\u001b\[/);
+  });
+
+  it("--fix starts the daemon and makes new tmux panes get the stable socket", async () => {
+    const { result, report } = await doctor(["--fix", "--json"], { SSH_AUTH_SOCK: "" });
+    assert.ok(report?.repairs.some((r) => r.startsWith("started the daemon")), result.stdout);
+    assert.ok(report?.repairs.some((r) => r.includes("new panes now get")), result.stdout);
+    const window = await run("tmux", ["-L", "doc", "new-window", "-t", "broken", "-P", "-F", "#{pane_pid}"], { env });
+    const pid = Number(window.stdout.trim());
+    assert.equal(await environmentVariable(pid, "SSH_AUTH_SOCK"), socket);
+    // The old pane cannot be changed from outside: doctor says what to paste there.
+    assert.ok(report?.findings.some((f) => f.title.includes("broken:0.0") && f.fix === `export SSH_AUTH_SOCK=${socket}`));
+  });
+
+  it("exits 0 on a healthy setup", async () => {
+    await run("tmux", ["-L", "doc", "kill-server"], { env });
+    await writeFile(join(base, "home", ".bashrc"), 'eval "$(ssh-anchor init bash)"\n');
+    await waitFor("the daemon to see the live agent", async () => {
+      const status = await run(BIN, ["status", "--json"], { env });
+      return JSON.parse(status.stdout).route !== null;
+    }, 10_000);
+    const { result, report } = await doctor(["--json"], { SSH_AUTH_SOCK: socket });
+    assert.equal(result.code, 0, JSON.stringify(report?.findings.filter((f) => f.verdict === "fail"), null, 2));
+    assert.equal(report?.ok, true);
+    assert.ok(report?.findings.some((f) => f.area === "rc" && f.verdict === "ok"));
+  });
+});

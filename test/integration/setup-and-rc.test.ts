@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { lstat, mkdir, readFile, readlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { startAgent } from "../helpers/agent.js";
+import { BIN, Cleanup, run, tempDir } from "../helpers/process.js";
+
+describe("setup", () => {
+  const cleanup = new Cleanup();
+  let home: string;
+  before(async () => {
+    home = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", home]));
+  });
+  after(() => cleanup.run());
+
+  const setup = (args: string[]) => run(BIN, ["setup", ...args], { env: { ...process.env, HOME: home } });
+
+  for (const [name, original] of [
+    ["a file ending with a newline", "alias ll='ls -l'\nexport EDITOR=vi\n"],
+    ["a file whose last line has no newline", "alias ll='ls -l'\nexport EDITOR=vi"],
+  ] as const) {
+    it(`changes ${name} once, keeps a backup, and --undo restores it byte for byte`, async () => {
+      const rc = join(home, ".bashrc");
+      const config = join(home, ".ssh", "config");
+      await mkdir(join(home, ".ssh"), { recursive: true, mode: 0o700 });
+      await writeFile(rc, original);
+      await writeFile(config, "Host work\n    User me\n");
+
+      const dry = await setup(["--shell", "bash", "--ssh-config", "--dry-run"]);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, /^\+eval "\$\(ssh-anchor init bash\)"$/m);
+      assert.match(dry.stdout, /^\+    IdentityAgent \/tmp\/ssh-anchor-%i\/agent\.sock$/m);
+      assert.equal(await readFile(rc, "utf8"), original, "--dry-run changes nothing");
+
+      assert.equal((await setup(["--shell", "bash", "--ssh-config"])).code, 0);
+      const once = await readFile(rc, "utf8");
+      assert.ok(once.startsWith(original));
+      assert.equal((once.match(/ssh-anchor init bash/g) ?? []).length, 1);
+      assert.ok((await readFile(config, "utf8")).startsWith("# >>> ssh-anchor >>>\n"), "IdentityAgent first: ssh takes the first value");
+      assert.equal(await readFile(`${rc}.ssh-anchor-backup`, "utf8"), original);
+
+      const again = await setup(["--shell", "bash", "--ssh-config"]);
+      assert.match(again.stdout, /already set up/);
+      assert.equal(await readFile(rc, "utf8"), once);
+
+      // bash -i really runs the line it added (ssh-anchor on PATH, a socket path of the test's).
+      const interactive = await run("bash", ["-i", "-c", 'echo "sock=$SSH_AUTH_SOCK"'], {
+        env: { ...process.env, HOME: home, PATH: `${join(BIN, "..")}:${process.env.PATH}`, SSH_ANCHOR_SOCKET: join(home, "a", "agent.sock") },
+      });
+      assert.match(interactive.stdout, new RegExp(`sock=${home}/a/agent.sock`));
+      await run(BIN, ["stop", "--socket", join(home, "a", "agent.sock")]);
+
+      assert.equal((await setup(["--shell", "bash", "--undo"])).code, 0);
+      assert.equal(await readFile(rc, "utf8"), original);
+      assert.equal(await readFile(config, "utf8"), "Host work\n    User me\n");
+      assert.match((await setup(["--shell", "bash", "--undo"])).stdout, /nothing to undo/);
+    });
+  }
+
+  it("asks for the shell when it cannot tell", async () => {
+    const result = await run(BIN, ["setup"], { env: { ...process.env, HOME: home, SHELL: "/bin/tcsh" } });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^ssh-anchor: cannot tell your shell \("tcsh"\); name it: --shell bash\|zsh\|sh\|fish\n$/);
+  });
+});
+
+describe("ssh-anchor rc (a ~/.ssh/rc for link mode)", () => {
+  const cleanup = new Cleanup();
+  after(() => cleanup.run());
+
+  it("points the link at the login's agent, still hands the X11 cookie to xauth, and prints nothing", async () => {
+    const base = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", base]));
+    const rcFile = join(base, "rc");
+    await writeFile(rcFile, (await run(BIN, ["rc"])).stdout);
+    const agent = await startAgent(cleanup, join(base, "ssh-Login", "agent.123"));
+    const authority = join(base, "Xauthority");
+    const uid = process.getuid?.() ?? 0;
+    const link = `/tmp/ssh-anchor-${uid}/link.sock`;
+    const previous = await readlink(link).catch(() => undefined);
+    cleanup.add(() => (previous ? run("ln", ["-sfn", previous, link]) : run("rm", ["-f", link])));
+    // As sshd runs it: /bin/sh, "protocol cookie" on standard input, DISPLAY set by X11 forwarding.
+    const result = await run("sh", [rcFile], {
+      env: { ...process.env, SSH_AUTH_SOCK: agent.path, DISPLAY: "localhost:10.0", XAUTHORITY: authority },
+      input: "MIT-MAGIC-COOKIE-1 0123456789abcdef0123456789abcdef\n",
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "", "~/.ssh/rc must not write to stdout");
+    assert.equal(await readlink(link), agent.path);
+    assert.ok((await lstat(link)).isSymbolicLink());
+    const cookies = await run("xauth", ["-f", authority, "list"]);
+    assert.match(cookies.stdout, /\/unix:10\s+MIT-MAGIC-COOKIE-1\s+0123456789abcdef0123456789abcdef/);
+  });
+});

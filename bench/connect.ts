@@ -97,8 +97,10 @@ async function main(): Promise<void> {
       await sleep(1000);
       const cut = await disrupt(host, session, () => network.cut(), () => network.restore());
       await sleep(2000);
+      const silent = await disrupt(host, session, () => network.silence(), () => network.unsilence());
+      await sleep(2000);
       const move = await disrupt(host, session, () => network.moveClient(), undefined);
-      results.push({ tool: tool.name, cut, move });
+      results.push({ tool: tool.name, cut, silent, move });
       await run("tmux", ["-L", laptop.socketName, "kill-session", "-t", pane]);
       // autossh takes the pane's SIGHUP as "restart ssh" and would outlive the bench.
       await run("pkill", ["-f", `autossh .*-s ${session}$`]);
@@ -106,10 +108,20 @@ async function main(): Promise<void> {
     }
     const show = (ms: number | undefined) => (ms === undefined ? "never" : `${(ms / 1000).toFixed(1)} s`);
     printTable(
-      ["tool", "cut: noticed", "cut: re-attached after restore", "address change: noticed", "address change: re-attached"],
-      results.map((r) => [r.tool, show(r.cut.noticedMs), show(r.cut.reattachMs), show(r.move.noticedMs), show(r.move.reattachMs)]),
+      ["tool", "link cut: noticed", "re-attached", "silent loss: noticed", "re-attached", "address change: noticed", "re-attached"],
+      results.map((r) => [
+        r.tool,
+        show(r.cut.noticedMs),
+        show(r.cut.reattachMs),
+        show(r.silent.noticedMs),
+        show(r.silent.reattachMs),
+        show(r.move.noticedMs),
+        show(r.move.reattachMs),
+      ]),
     );
-    console.log(`\nlink cut for ${CUT_MS / 1000} s; targets: re-attached within 2 s of the network returning, address change within 2 s`);
+    console.log(`\nlink cut: the laptop's interface goes down for ${CUT_MS / 1000} s; silent loss: a blackhole route for ${CUT_MS / 1000} s,`);
+    console.log("nothing changes on the laptop; re-attached: after the network returns (address change: after the change)");
+    console.log("targets: re-attached within 2 s of the network returning; an address change handled within 2 s");
     console.log(`results: ${await writeResults("connect", { cutMs: CUT_MS, results })}`);
   } finally {
     await cleanup.run();

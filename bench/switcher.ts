@@ -224,12 +224,20 @@ async function main(): Promise<void> {
   const client = await RawAgentClient.open(quiet.path);
   for (let i = 0; i < MEMORY_REQUESTS / 2; i++) await client.request(REQUEST_IDENTITIES_MESSAGE);
   client.close();
-  for (let i = 0; i < MEMORY_REQUESTS / 2; i += 50) {
-    await Promise.all(Array.from({ length: 50 }, () => timeFreshConnection(quiet.path, REQUEST_IDENTITIES_MESSAGE)));
-  }
+  for (let i = 0; i < MEMORY_REQUESTS / 2; i++) await timeFreshConnection(quiet.path, REQUEST_IDENTITIES_MESSAGE);
   await new Promise((resolve) => setTimeout(resolve, 2000));
   const memoryAfter = await memoryOf(quiet.pid as number);
   const fdsAfter = await openDescriptors(quiet.pid as number);
+  // Then bursts of 64 connections at once, repeated: memory rises to a high-water mark (more
+  // sockets and buffers alive at once) and stays there: bounded, not leaking.
+  const plateau: number[] = [];
+  for (let burst = 0; burst < 3; burst++) {
+    for (let i = 0; i < MEMORY_REQUESTS / 4; i += 64) {
+      await Promise.all(Array.from({ length: 64 }, () => timeFreshConnection(quiet.path, REQUEST_IDENTITIES_MESSAGE)));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    plateau.push((await memoryOf(quiet.pid as number)).rssAnonKiB);
+  }
 
   console.error("5/6 shell start-up...");
   const shellEnv = { ...process.env, PATH: `${join(fileURLToPath(new URL("..", import.meta.url)), "bin")}:${process.env.PATH}`, SSH_ANCHOR_SOCKET: anchor.path };
@@ -275,7 +283,7 @@ async function main(): Promise<void> {
   console.log(`\nDiscovery scale: new-connection latency with ${STALE_DIRECTORIES} stale ssh-* directories and 500 other-host sockets`);
   printTable(["daemon", "median", "range", "ratio", "target"], [row("clean", s(scale, anchor.name), undefined, "µs"), row("crowded", s(scale, crowded.name), s(scale, anchor.name), "µs", "< 1.10x")]);
 
-  console.log(`\nMemory of the daemon (KiB): idle, and after ${MEMORY_REQUESTS} requests (half on one connection, half one connection each)`);
+  console.log(`\nMemory of the daemon (KiB): idle, and after ${MEMORY_REQUESTS} requests (half on one connection, half one connection each, in turn)`);
   printTable(
     ["when", "RssAnon", "PSS", "RSS", "fds", "target"],
     [
@@ -283,6 +291,7 @@ async function main(): Promise<void> {
       ["after", String(memoryAfter.rssAnonKiB), String(memoryAfter.pssKiB), String(memoryAfter.rssKiB), String(fdsAfter), "growth <= 2048"],
     ],
   );
+  console.log(`then 3 rounds of ${MEMORY_REQUESTS / 4} connections, 64 at a time: RssAnon ${plateau.join(", ")} KiB (a high-water mark if flat)`);
 
   console.log(`\nShell start-up: bash -i -c exit, ${SHELL_RUNS} runs each, daemon running`);
   const shellNone = summarize(shells.none);
@@ -307,7 +316,7 @@ async function main(): Promise<void> {
       ]),
     ),
     throughput: Object.fromEntries([...rates].map(([k, v]) => [k, { ...summarize(v.perSecond), errors: v.errors }])),
-    memoryKiB: { idle: memoryIdle, after: memoryAfter, requests: MEMORY_REQUESTS, fdsBefore, fdsAfter },
+    memoryKiB: { idle: memoryIdle, after: memoryAfter, requests: MEMORY_REQUESTS, fdsBefore, fdsAfter, burstPlateau: plateau },
     shellMicros: { none: summarize(shells.none), eval: summarize(shells.eval), sourced: summarize(shells.sourced) },
   };
   console.log(`\nresults: ${await writeResults("switcher", results)}`);

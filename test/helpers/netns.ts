@@ -13,6 +13,10 @@ export interface TestNetwork {
   restore(): Promise<void>;
   /** The laptop moves to another address with the link up (a new network). */
   moveClient(): Promise<void>;
+  /** Packets to the server vanish with nothing changing on the laptop (a dead router, a
+   * captive portal): a blackhole route. */
+  silence(): Promise<void>;
+  unsilence(): Promise<void>;
 }
 
 async function ip(args: string[]): Promise<void> {
@@ -56,6 +60,8 @@ export async function makeNetwork(cleanup: Cleanup): Promise<TestNetwork> {
     inClient: (command, args) => ["ip", "netns", "exec", client, command, ...args],
     cut: () => ip(["-n", client, "link", "set", clientLink, "down"]),
     restore: () => ip(["-n", client, "link", "set", clientLink, "up"]),
+    silence: () => ip(["-n", client, "route", "add", "blackhole", `${subnet}.1/32`]),
+    unsilence: () => ip(["-n", client, "route", "del", "blackhole", `${subnet}.1/32`]),
     moveClient: async () => {
       const old = `${subnet}.${host}`;
       host += 1;

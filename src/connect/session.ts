@@ -180,18 +180,21 @@ export class ConnectSession {
 
   #sshArgs(marker: string): string[] {
     const { sshOptions, destination, aliveInterval, aliveCountMax } = this.#request;
-    const set = (key: string): boolean => {
-      const value = this.#settings.get(key);
-      return value !== undefined && value !== "0" && value !== "none";
+    const configured = (key: string): number => {
+      const value = Number(this.#settings.get(key));
+      return Number.isFinite(value) && value > 0 ? value : Infinity;
     };
-    // ssh takes the first value it is given for each option: ssh-anchor's marker must win, the
-    // user's own keepalive and timeout settings (command line or config) must too.
+    // ssh takes the first value it is given, command line before config files: ssh-anchor's
+    // marker comes first; the user's own -o options come next and win over ours. A keepalive
+    // from the config is kept only when it is the quicker one: a long one (Debian turns on 300 s
+    // with BatchMode) would leave a dead connection unnoticed for minutes.
     const args = ["-t", "-o", "PermitLocalCommand=yes", "-o", `LocalCommand=touch ${marker}`, ...sshOptions];
-    if (aliveInterval !== undefined || !set("serveraliveinterval")) {
-      args.push("-o", `ServerAliveInterval=${aliveInterval ?? DEFAULT_ALIVE_INTERVAL}`);
+    const interval = aliveInterval ?? DEFAULT_ALIVE_INTERVAL;
+    if (aliveInterval !== undefined || configured("serveraliveinterval") > interval) {
+      args.push("-o", `ServerAliveInterval=${interval}`);
       args.push("-o", `ServerAliveCountMax=${aliveCountMax ?? DEFAULT_ALIVE_COUNT_MAX}`);
     }
-    if (!set("connecttimeout")) args.push("-o", `ConnectTimeout=${DEFAULT_CONNECT_TIMEOUT}`);
+    if (configured("connecttimeout") === Infinity) args.push("-o", `ConnectTimeout=${DEFAULT_CONNECT_TIMEOUT}`);
     args.push(destination, remoteCommand(this.#request));
     return args;
   }

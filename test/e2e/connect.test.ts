@@ -102,6 +102,30 @@ describe("connect: a session that survives dropped connections (network namespac
     await laptop.waitForScreen(pane, /EXIT=0/, "connect to exit 0 when the session ends");
   });
 
+  it("notices a silent loss by keepalives, and re-attaches within seconds of the network's return", async () => {
+    const { pane, log } = await connect("--session silent");
+    await waitForLog(log, pane, /connected in/, "connect to attach");
+    await sleep(500);
+    await laptop.type(pane, "export MARK=silent; echo ready-$((3+3))");
+    await laptop.waitForScreen(pane, /ready-6/, "the remote shell");
+    // Packets vanish; nothing changes on the laptop, so only keepalives can tell.
+    const silenced = performance.now();
+    await network.silence();
+    await waitForLog(log, pane, /connection lost after/, "the keepalives to notice", 15_000);
+    const noticed = performance.now() - silenced;
+    assert.ok(noticed < 10_000, `noticed after ${Math.round(noticed)} ms`);
+    await sleep(3000);
+    const returned = performance.now();
+    await network.unsilence();
+    await waitForLog(log, pane, /re-attached/, "connect to re-attach");
+    assert.ok(performance.now() - returned < 4000, `re-attached ${Math.round(performance.now() - returned)} ms after the return`);
+    await sleep(500);
+    await laptop.type(pane, 'echo "mark=$MARK"');
+    await laptop.waitForScreen(pane, /mark=silent/, "the session state");
+    await laptop.keys(pane, "C-b", "d");
+    await laptop.waitForScreen(pane, /EXIT=0/, "connect to exit 0");
+  });
+
   it("works the same with GNU screen", async () => {
     const { pane, log } = await connect("--screen --session scr");
     await waitForLog(log, pane, /connected in/, "connect to attach");

@@ -22,7 +22,8 @@ export function registerConnectCommand(program: Command): void {
       "after",
       `
 Every other option goes to ssh, which reads ~/.ssh/config as usual (ProxyJump, IdentityAgent,
-ForwardAgent...). Keepalive defaults apply only where your config sets none.
+ForwardAgent...). Keepalives: every --alive-interval seconds unless your ssh config asks for a
+shorter interval (an -o ServerAliveInterval=N of your own on this command line always wins).
 
 The remote side runs "tmux new-session -A -D -s <name>" (or "screen -D -R <name>"): the session is
 created when missing, and other clients attached to it are detached, so that a client left

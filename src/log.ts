@@ -1,4 +1,4 @@
-import { createWriteStream, renameSync, statSync, type WriteStream } from "node:fs";
+import { createWriteStream, fstatSync, openSync, renameSync, type WriteStream } from "node:fs";
 
 /** Where log lines go, and how much detail. */
 export interface LogOptions {
@@ -51,12 +51,12 @@ export class Log {
       return;
     }
     const stream = this.#open();
-    if (stream.writableLength > MAX_BUFFERED_BYTES) {
+    if (!stream || stream.writableLength > MAX_BUFFERED_BYTES) {
       this.#dropped += 1;
       return;
     }
     if (this.#dropped > 0) {
-      stream.write(`${new Date().toISOString()} (${this.#dropped} log lines dropped: the disk was not keeping up)\n`);
+      stream.write(`${new Date().toISOString()} (${this.#dropped} log lines dropped: the log file could not take them)\n`);
       this.#dropped = 0;
     }
     stream.write(line);
@@ -64,19 +64,24 @@ export class Log {
     if (this.#written > this.#maxBytes) this.#rotate();
   }
 
-  #open(): WriteStream {
+  #open(): WriteStream | undefined {
     if (!this.#stream) {
-      const stream = createWriteStream(this.#file as string, { flags: "a", mode: 0o600 });
+      // Opened here, not by the stream later: the file must exist at once so that rotation
+      // (a rename) works even for lines written in the same tick.
+      let fd: number;
+      try {
+        fd = openSync(this.#file as string, "a", 0o600);
+      } catch {
+        // Cannot open (disk full, directory gone): this line is lost, the next one tries again.
+        return undefined;
+      }
+      const stream = createWriteStream("", { fd });
       // A full or vanished disk must cost log lines only; the next line reopens the file.
       stream.on("error", () => {
         if (this.#stream === stream) this.#stream = undefined;
       });
       this.#stream = stream;
-      try {
-        this.#written = statSync(this.#file as string).size;
-      } catch {
-        this.#written = 0;
-      }
+      this.#written = fstatSync(fd).size;
     }
     return this.#stream;
   }

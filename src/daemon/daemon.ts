@@ -8,6 +8,7 @@ import { AgentBook, type Agent } from "./agent-book.js";
 import { ProxiedConnection, type ConnectionContext, type Counters } from "./connection.js";
 import { createControlServer, type ControlCommand } from "./control.js";
 import { listenExclusively } from "./listener.js";
+import { MemoryKeeper } from "./memory-keeper.js";
 import { Log } from "../log.js";
 import { daemonPaths, type DaemonPaths } from "./paths.js";
 import { ensurePrivateDirectory } from "./private-dir.js";
@@ -65,6 +66,7 @@ export class Daemon {
   readonly #counters: Counters = { served: 0, active: 0, failovers: 0, answeredEmpty: 0, rejected: 0 };
   readonly #context: ConnectionContext;
   readonly #startedAt = new Date();
+  readonly #memory = new MemoryKeeper();
   #agentServer: Server | undefined;
   #controlServer: Server | undefined;
   #socketId: { dev: number; ino: number } | undefined;
@@ -285,6 +287,7 @@ export class Daemon {
     rescan.unref();
     socketCheck.unref();
     this.#timers = [rescan, socketCheck];
+    this.#memory.start();
   }
 
   /** Someone (a tmp cleaner, rm -rf) removed or replaced the socket: take the path back. */
@@ -306,6 +309,7 @@ export class Daemon {
   async #shutdown(): Promise<void> {
     this.#stopping = true;
     for (const timer of this.#timers) clearInterval(timer);
+    this.#memory.stop();
     clearInterval(this.#sweepTimer);
     this.#discovery.stop();
     this.#book.stop();

@@ -20,7 +20,7 @@ import { addKey, makeKey, sshAdd, startAgent } from "../test/helpers/agent.js";
 import { BIN, Cleanup, run, tempDir, waitFor } from "../test/helpers/process.js";
 import { RawAgentClient, timeFreshConnection } from "./agent-client.js";
 import { latencyChart } from "./chart.js";
-import { printTable, summarize, writeResults, type Summary } from "./report.js";
+import { printTable, RESULTS_DIR, summarize, writeResults, type Summary } from "./report.js";
 import { memoryOf, openDescriptors } from "./system.js";
 
 const QUICK = process.argv.includes("--quick");
@@ -325,7 +325,8 @@ async function main(): Promise<void> {
     { title: "REQUEST_IDENTITIES on one connection", series: targets.map((t, i) => ({ name: t.name, color: colors[i] as string, samples: identities.get(t.name) ?? [] })) },
     { title: "a new connection per request", series: targets.map((t, i) => ({ name: t.name, color: colors[i] as string, samples: fresh.get(t.name) ?? [] })) },
   ]);
-  const chartPath = fileURLToPath(new URL(`../docs/bench-latency${QUICK ? "-quick" : ""}.svg`, import.meta.url));
+  // A quick run's chart stays with the results; the full run's is the one docs/ shows.
+  const chartPath = QUICK ? join(RESULTS_DIR, "bench-latency-quick.svg") : fileURLToPath(new URL("../docs/bench-latency.svg", import.meta.url));
   await writeFile(chartPath, chart);
   console.log(`chart: ${chartPath}`);
 }

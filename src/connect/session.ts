@@ -47,6 +47,8 @@ export class ConnectSession {
   readonly #backoff = new Backoff();
   #settings: SshSettings = new Map();
   #markerDir = "";
+  /** Whether the host's port answered the last reachability probe (kept across waits). */
+  #hostAnswered: boolean | undefined;
   /** When the current outage began (performance.now()), 0 while connected. */
   #lostAt = 0;
   #onNetwork: ((event: NetworkEvent, detail: string) => void) | undefined;
@@ -207,7 +209,11 @@ export class ConnectSession {
     return new Promise((resolve) => {
       const deadline = performance.now() + delayMs;
       const timers: NodeJS.Timeout[] = [];
+      let finished = false;
       const finish = (outcome: WaitOutcome, why?: string): void => {
+        // A late probe or key must not touch the terminal once ssh owns it again.
+        if (finished) return;
+        finished = true;
         for (const timer of timers) clearInterval(timer);
         stopKeys();
         this.#onNetwork = undefined;
@@ -244,18 +250,22 @@ export class ConnectSession {
     if (isProxied(this.#settings)) return undefined;
     const host = this.#settings.get("hostname") ?? this.#request.destination;
     const port = Number(this.#settings.get("port") ?? 22);
-    let wasSilent = false;
-    return setInterval(() => {
+    const probe = (): void => {
       const socket = tcpConnect({ host, port, timeout: REACHABILITY_PROBE_MS });
       const done = (answered: boolean): void => {
         socket.destroy();
-        if (!answered) wasSilent = true;
-        else if (wasSilent) onBack();
+        // Only a change from silent to answering counts: a host that answers all along but
+        // refuses the login must not be retried every second.
+        const wasSilent = this.#hostAnswered === false;
+        this.#hostAnswered = answered;
+        if (answered && wasSilent) onBack();
       };
       socket.once("connect", () => done(true));
       socket.once("timeout", () => done(false));
       socket.once("error", () => done(false));
-    }, REACHABILITY_PROBE_MS);
+    };
+    setImmediate(probe);
+    return setInterval(probe, REACHABILITY_PROBE_MS);
   }
 
   #note(message: string): void {

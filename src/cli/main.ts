@@ -18,8 +18,8 @@ const version = packageVersion();
 
 const program = new Command("ssh-anchor")
   .description(
-    "One stable SSH_AUTH_SOCK for tmux and screen sessions that outlive SSH connections:\n" +
-      "a daemon serves one socket and pairs every connection with a live forwarded agent.",
+    "One stable SSH_AUTH_SOCK for the tmux and screen sessions that outlive SSH connections, " +
+      "and an ssh that reconnects and re-attaches by itself.",
   )
   .version(version, "-V, --version")
   .showSuggestionAfterError()
@@ -28,9 +28,10 @@ const program = new Command("ssh-anchor")
   .addHelpText(
     "after",
     `
-Quick start, on the remote host:
-  echo 'eval "$(ssh-anchor init bash)"' >> ~/.bashrc
-then log in again with ssh -A; tmux and screen panes keep working across reconnects.`,
+On the remote host:  ssh-anchor setup     (adds the init line to your shell rc; log in again
+                                         with ssh -A: old panes keep reaching your agent)
+On the laptop:       ssh-anchor connect -A me@host   (tmux session "main", back by itself)
+Something wrong?     ssh-anchor doctor`,
   );
 
 registerDaemonCommands(program, version);

@@ -25,6 +25,8 @@ export SSH_AUTH_SOCK
 if [ -n "${BASH_VERSION:-}" ]; then
   PROMPT_COMMAND="__ssh_anchor_check${PROMPT_COMMAND:+; $PROMPT_COMMAND}"
 elif [ -n "${ZSH_VERSION:-}" ]; then
-  eval 'precmd_functions+=(__ssh_anchor_check)'
+  # zsh can also look just before each command runs, so even a command typed at an old prompt
+  # finds the link repaired.
+  eval 'precmd_functions+=(__ssh_anchor_check); preexec_functions+=(__ssh_anchor_check)'
 fi
 # ssh-anchor: end of prompt hook

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { chmod, mkdir } from "node:fs/promises";
+import { chmod, mkdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { socketAcceptsConnections } from "../../src/daemon/listener.js";
+import { startAgent } from "../helpers/agent.js";
 import { BIN, Cleanup, REPO, run, tempDir } from "../helpers/process.js";
 
 /** Each shell: how to evaluate the init code, then print two variables. */
@@ -25,11 +26,13 @@ describe("shell integration (init)", () => {
 
   it("prints the same code from the Node-free launcher path as from the CLI", async () => {
     for (const shell of ["bash", "zsh", "sh", "fish"]) {
-      const fast = await run(BIN, ["init", shell]);
-      const node = await run(process.execPath, [join(REPO, "dist", "cli.js"), "init", shell]);
-      assert.equal(fast.code, 0);
-      assert.equal(fast.stdout, node.stdout, shell);
-      assert.match(fast.stdout, /SSH_AUTH_SOCK/);
+      for (const args of [["init", shell], ["init", "--link", shell]]) {
+        const fast = await run(BIN, args);
+        const node = await run(process.execPath, [join(REPO, "dist", "cli.js"), ...args]);
+        assert.equal(fast.code, 0);
+        assert.equal(fast.stdout, node.stdout, args.join(" "));
+        assert.match(fast.stdout, /SSH_AUTH_SOCK/);
+      }
     }
   });
 
@@ -61,6 +64,23 @@ describe("shell integration (init)", () => {
       });
       assert.equal(fast.stderr, "");
       assert.equal(fast.stdout, `${socket}|`, "inside a session already anchored, the original stays unset");
+    });
+  }
+
+  for (const shell of ["bash", "zsh", "sh", "fish"] as const) {
+    it(`${shell}: link mode points the link at this login's agent and exports the link, silently`, async () => {
+      const agent = await startAgent(cleanup, join(base, `ssh-Link${shell}`, "agent.77"));
+      const link = `/tmp/ssh-anchor-${process.getuid?.() ?? 0}/link.sock`;
+      const previous = await readlink(link).catch(() => undefined);
+      cleanup.add(() => (previous ? run("ln", ["-sfn", previous, link]) : run("rm", ["-f", link])));
+      const load = shell === "fish" ? "ssh-anchor init --link fish | source" : `eval "$(ssh-anchor init --link ${shell})"`;
+      const result = await run(SHELL_BINARY[shell], ["-c", `${load}; printf "%s" "$SSH_AUTH_SOCK"`], {
+        env: { ...process.env, HOME: base, PATH: `${join(REPO, "bin")}:${process.env.PATH}`, SSH_AUTH_SOCK: agent.path },
+      });
+      assert.equal(result.stderr, "");
+      assert.equal(result.stdout, link);
+      assert.equal(await readlink(link), agent.path);
+      agent.kill();
     });
   }
 

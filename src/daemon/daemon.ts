@@ -4,11 +4,13 @@ import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { AgentDiscovery } from "../discovery/discovery.js";
 import { localHostHash } from "../discovery/host-hash.js";
+import { UserError } from "../errors.js";
 import { AgentBook, type Agent } from "./agent-book.js";
 import { ProxiedConnection, type ConnectionContext, type Counters } from "./connection.js";
 import { createControlServer, type ControlCommand } from "./control.js";
 import { listenExclusively } from "./listener.js";
 import { MemoryKeeper } from "./memory-keeper.js";
+import { activationDescriptor, listenOnDescriptor } from "./socket-activation.js";
 import { Log } from "../log.js";
 import { daemonPaths, type DaemonPaths } from "./paths.js";
 import { ensurePrivateDirectory } from "./private-dir.js";
@@ -67,6 +69,8 @@ export class Daemon {
   readonly #context: ConnectionContext;
   readonly #startedAt = new Date();
   readonly #memory = new MemoryKeeper();
+  /** The listening socket systemd passed, when socket-activated: then the socket file is its. */
+  readonly #activation = activationDescriptor();
   #agentServer: Server | undefined;
   #controlServer: Server | undefined;
   #socketId: { dev: number; ino: number } | undefined;
@@ -179,10 +183,14 @@ export class Daemon {
     // (after their files were removed) before new files take those paths.
     await this.#releaseEndpoints();
     const agentServer = createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
-    await listenExclusively(agentServer, paths.socket, paths.lockFile, this.#uid);
+    if (this.#activation === undefined) await listenExclusively(agentServer, paths.socket, paths.lockFile, this.#uid);
+    else await listenOnDescriptor(agentServer, this.#activation);
     agentServer.on("error", (error) => this.log.info(`agent socket error: ${error.message}`));
     this.#agentServer = agentServer;
-    const stats = await lstat(paths.socket);
+    const stats = await lstat(paths.socket).catch(() => undefined);
+    if (!stats) {
+      throw new UserError(`socket-activated, but nothing is at ${paths.socket}: give run the same --socket as ListenStream=`);
+    }
     this.#socketId = { dev: stats.dev, ino: stats.ino };
     this.#discovery.setOwnSocket({ path: paths.socket, dev: stats.dev, ino: stats.ino });
 
@@ -282,11 +290,15 @@ export class Daemon {
 
   #startTimers(): void {
     const rescan = setInterval(() => void this.rescan(), RESCAN_MS);
-    const socketCheck = setInterval(() => void this.#checkSocketFile(), SOCKET_CHECK_MS);
     // The listening server keeps the process alive; timers must not.
     rescan.unref();
-    socketCheck.unref();
-    this.#timers = [rescan, socketCheck];
+    this.#timers = [rescan];
+    // A socket-activated daemon's socket file is systemd's to look after.
+    if (this.#activation === undefined) {
+      const socketCheck = setInterval(() => void this.#checkSocketFile(), SOCKET_CHECK_MS);
+      socketCheck.unref();
+      this.#timers.push(socketCheck);
+    }
     this.#memory.start();
   }
 

@@ -3,6 +3,7 @@ import { chmod, chown, lstat, mkdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { socketAcceptsConnections } from "../../src/daemon/listener.js";
+import { addKey, makeKey, sshAdd, startAgent } from "../helpers/agent.js";
 import { BIN, Cleanup, run, spawnTracked, tempDir, waitFor } from "../helpers/process.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -127,6 +128,29 @@ describe("daemon lifecycle", () => {
     const result = await anchor(["start", "--socket", join(base, "x".repeat(120), "agent.sock")]);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /^ssh-anchor: socket path .* is too long: .* choose a shorter one with --socket or SSH_ANCHOR_SOCKET\n$/);
+  });
+
+  it("serves a socket passed by systemd (socket activation) and leaves its file to systemd", async (t) => {
+    if ((await run("which", ["systemd-socket-activate"])).code !== 0) {
+      if (process.env.CI === "true") throw new Error("systemd-socket-activate is missing: .ci/run must install systemd");
+      t.skip("SKIPPED: systemd-socket-activate is not installed");
+      return;
+    }
+    const socket = join(base, "activated", "agent.sock");
+    await mkdir(join(base, "activated"), { mode: 0o700 });
+    const agent = await startAgent(cleanup, join(base, "tmp", "ssh-Activated", "agent.9000010"));
+    await addKey(agent.path, await makeKey(base, "activated-key"));
+    // systemd-socket-activate binds the socket and execs the daemon on the first connection.
+    const activator = spawnTracked(cleanup, "systemd-socket-activate", ["-l", socket, BIN, "run", "--socket", socket, "--tmp-dir", join(base, "tmp")], env);
+    await waitFor("the activator to listen", async () => (await lstat(socket).catch(() => undefined))?.isSocket(), 5000);
+    const listed = await sshAdd(socket, ["-l"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /activated-key/);
+    assert.equal(await pidIn(socket), activator.pid, "the activator became the daemon");
+    const exited = new Promise<number | null>((resolve) => activator.once("exit", (code) => resolve(code)));
+    activator.kill("SIGTERM");
+    assert.equal(await exited, 0);
+    assert.ok((await lstat(socket)).isSocket(), "the socket file is systemd's: the daemon leaves it");
   });
 
   it("stop is idempotent, status tells running from not running", async () => {

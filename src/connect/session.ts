@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { connect as tcpConnect } from "node:net";
-import { tmpdir } from "node:os";
+import { constants as osConstants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Log } from "../log.js";
 import { DEFAULT_ALIVE_COUNT_MAX, DEFAULT_ALIVE_INTERVAL, type ConnectRequest } from "./args.js";
@@ -17,6 +17,9 @@ const DEFAULT_CONNECT_TIMEOUT = 10;
 export const EXIT_INTERRUPTED = 130;
 /** ssh's status for "the connection failed or was lost". */
 const SSH_CONNECTION_ERROR = 255;
+/** Signals that end connect (Ctrl-C while waiting is handled as a key, or as SIGINT when not a
+ * terminal, by the waiting code itself). */
+const STOP_SIGNALS: NodeJS.Signals[] = ["SIGHUP", "SIGTERM"];
 /** While waiting, how often the host's port is tried, to reconnect the moment it answers. */
 const REACHABILITY_PROBE_MS = 1000;
 
@@ -47,6 +50,8 @@ export class ConnectSession {
   readonly #backoff = new Backoff();
   #settings: SshSettings = new Map();
   #markerDir = "";
+  /** The ssh running now, if any. */
+  #ssh: ChildProcess | undefined;
   /** Whether the host's port answered the last reachability probe (kept across waits). */
   #hostAnswered: boolean | undefined;
   /** When the current outage began (performance.now()), 0 while connected. */
@@ -64,9 +69,20 @@ export class ConnectSession {
     this.#settings = await effectiveSettings(this.#request.sshOptions, this.#request.destination);
     this.#markerDir = await mkdtemp(join(tmpdir(), "ssh-anchor-connect-"));
     this.#network.start();
+    // The terminal closed (SIGHUP) or someone asked us to stop: end ssh, put the terminal back,
+    // leave nothing behind, and exit as a shell would (128 + the signal's number).
+    const onSignal = (signal: NodeJS.Signals): void => {
+      this.#ssh?.kill("SIGTERM");
+      this.#terminal.restore();
+      rmSync(this.#markerDir, { recursive: true, force: true });
+      this.#note(`stopped by ${signal}`);
+      process.exit(128 + (osConstants.signals[signal] ?? 0));
+    };
+    for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
     try {
       return await this.#loop();
     } finally {
+      for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
       this.#network.stop();
       this.#terminal.restore();
       await rm(this.#markerDir, { recursive: true, force: true });
@@ -130,6 +146,7 @@ export class ConnectSession {
     let lastMessage = "";
     this.#note(`attempt ${attempt}: ssh ${this.#request.destination}`);
     const child = spawn("ssh", this.#sshArgs(marker), { stdio: ["inherit", "inherit", "pipe"] });
+    this.#ssh = child;
     child.stderr?.on("data", (chunk: Buffer) => {
       process.stderr.write(chunk);
       const lines = chunk.toString("utf8").split(/\r?\n/).filter((line) => line.trim());

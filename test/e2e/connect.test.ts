@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LaptopTerminal } from "../helpers/laptop.js";
@@ -162,6 +163,18 @@ describe("connect: a session that survives dropped connections (network namespac
     await laptop.waitForScreen(pane, /EXIT=0/, "connect to exit 0");
     await laptop.type(pane, 'for f in icanon echo; do stty -a | grep -qE "(^|[ ;])$f([ ;]|$)" && printf "%s=on " $f || printf "%s=off " $f; done; echo');
     await laptop.waitForScreen(pane, /^icanon=on echo=on $/m, "a cooked terminal (icanon, echo)");
+  });
+
+  it("ends ssh and leaves nothing behind when its terminal is closed", async () => {
+    const markers = async () => (await readdir(tmpdir())).filter((name) => name.startsWith("ssh-anchor-connect-")).length;
+    const before = await markers();
+    const { pane, log } = await connect("--session closed");
+    await waitForLog(log, pane, /connected in/, "connect to attach");
+    assert.equal(await markers(), before + 1);
+    await run("tmux", ["-L", laptop.socketName, "kill-session", "-t", pane]);
+    await waitForLog(log, pane, /stopped by SIGHUP/, "connect to stop on SIGHUP", 5000);
+    await waitFor("connect's ssh to end", async () => (await run("pgrep", ["-f", "ssh .*-s closed$"])).code !== 0, 5000);
+    assert.equal(await markers(), before);
   });
 
   it("exits non-zero within seconds when the port is closed or the key is refused", async () => {

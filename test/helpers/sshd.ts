@@ -82,7 +82,9 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
   const killUser = async () => {
     await run("pkill", ["-KILL", "-u", TEST_USER]);
     await waitFor("the test user's processes to end", async () => (await run("pgrep", ["-u", TEST_USER])).code !== 0, 5000);
-    await run("rm", ["-rf", `/tmp/ssh-anchor-${uid}`, join(home, ".screen"), join(home, ".ssh", "rc")]);
+    await run("rm", ["-rf", `/tmp/ssh-anchor-${uid}`, `/tmp/tmux-${uid}`, join(home, ".screen"), join(home, ".ssh", "rc")]);
+    // Session directories of logins whose sshd was killed above, before it could remove them.
+    await run("find", ["/tmp", "-maxdepth", "1", "-name", "ssh-*", "-user", TEST_USER, "-exec", "rm", "-rf", "{}", "+"]);
   };
   await killUser();
   cleanup.add(killUser);

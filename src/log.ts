@@ -39,8 +39,10 @@ export class Log {
     if (this.verbose) this.#write(message);
   }
 
-  close(): void {
-    this.#stream?.end();
+  /** Flushes and closes the file; `done` runs once the lines are written. */
+  close(done?: () => void): void {
+    if (this.#stream) this.#stream.end(done);
+    else done?.();
     this.#stream = undefined;
   }
 

@@ -76,7 +76,10 @@ export class ConnectSession {
       this.#terminal.restore();
       rmSync(this.#markerDir, { recursive: true, force: true });
       this.#note(`stopped by ${signal}`);
-      process.exit(128 + (osConstants.signals[signal] ?? 0));
+      const exit = (): never => process.exit(128 + (osConstants.signals[signal] ?? 0));
+      setTimeout(exit, 1000).unref();
+      if (this.#log) this.#log.close(exit);
+      else exit();
     };
     for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
     try {

@@ -82,6 +82,8 @@ export class ConnectSession {
       else exit();
     };
     for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+    // A terminal that went away fails every write (EIO): that must not crash the clean-up.
+    process.stderr.on("error", () => undefined);
     try {
       return await this.#loop();
     } finally {

@@ -76,7 +76,20 @@ export function registerDaemonCommands(program: Command, version: string): void 
 
 async function runForeground(flags: RunFlags, version: string): Promise<number> {
   const { Daemon } = await import("../../daemon/daemon.js");
-  let daemon: Daemon;
+  // Signals are handled from the first moment: a SIGTERM while starting stops the daemon as soon
+  // as it can clean up after itself, instead of killing it half-started.
+  let daemon: Daemon | undefined;
+  let stopRequested = false;
+  const stop = (): void => {
+    if (daemon) void daemon.stop();
+    else stopRequested = true;
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  process.on("SIGHUP", () => {
+    daemon?.log.info("SIGHUP: rescanning agents");
+    void daemon?.rescan();
+  });
   try {
     daemon = await Daemon.start({
       socket: flags.socket,
@@ -94,18 +107,13 @@ async function runForeground(flags: RunFlags, version: string): Promise<number> 
     if (flags.logFile && error instanceof UserError) new Log({ file: flags.logFile }).info(error.message);
     throw error;
   }
-  const stop = (): void => void daemon.stop();
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
-  process.on("SIGHUP", () => {
-    daemon.log.info("SIGHUP: rescanning agents");
-    void daemon.rescan();
-  });
+  const running = daemon;
   process.on("uncaughtException", (error) => {
-    daemon.log.info(`internal error, stopping: ${error.stack ?? error.message}`);
+    running.log.info(`internal error, stopping: ${error.stack ?? error.message}`);
     process.exitCode = 70;
     stop();
   });
-  await daemon.done;
+  if (stopRequested) stop();
+  await running.done;
   return typeof process.exitCode === "number" ? process.exitCode : 0;
 }

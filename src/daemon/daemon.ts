@@ -37,6 +37,12 @@ export interface DaemonOptions {
   readonly home?: string;
 }
 
+function memoryKiB(): StatusReport["memoryKiB"] {
+  const usage = process.memoryUsage();
+  const kib = (bytes: number) => Math.round(bytes / 1024);
+  return { rss: kib(usage.rss), heapUsed: kib(usage.heapUsed), external: kib(usage.external + usage.arrayBuffers) };
+}
+
 /** How often unanswered requests are looked at while connections are open. */
 const SWEEP_MS = 250;
 /** Full rescans as a safety net for missed change notifications. */
@@ -68,7 +74,9 @@ export class Daemon {
   readonly #counters: Counters = { served: 0, active: 0, failovers: 0, answeredEmpty: 0, rejected: 0 };
   readonly #context: ConnectionContext;
   readonly #startedAt = new Date();
-  readonly #memory = new MemoryKeeper();
+  readonly #memory = new MemoryKeeper((before, after) =>
+    this.log.detail(`memory: collected garbage, resident ${before >> 10} KiB -> ${after >> 10} KiB`),
+  );
   /** The listening socket systemd passed, when socket-activated: then the socket file is its. */
   readonly #activation = activationDescriptor();
   #agentServer: Server | undefined;
@@ -163,6 +171,7 @@ export class Daemon {
       uptimeSeconds: Math.round((Date.now() - this.#startedAt.getTime()) / 1000),
       route: ranked[0]?.path ?? null,
       connections: { ...this.#counters },
+      memoryKiB: memoryKiB(),
       agents: this.#book.all().map((agent) => ({
         path: agent.path,
         kind: agent.candidate.kind,

@@ -17,7 +17,8 @@ export class MemoryKeeper {
   #baseline = process.memoryUsage().heapTotal;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor() {
+  /** @param onCollect told the resident size before and after each collection, in bytes. */
+  constructor(private readonly onCollect?: (before: number, after: number) => void) {
     // gc() is not exposed by default; this makes it callable without a command-line flag.
     setFlagsFromString("--expose-gc");
     this.#collect = runInNewContext("gc") as () => void;
@@ -35,7 +36,9 @@ export class MemoryKeeper {
 
   #check(): void {
     if (process.memoryUsage().heapTotal - this.#baseline < SLACK_BYTES) return;
+    const before = process.memoryUsage.rss();
     this.#collect();
     this.#baseline = process.memoryUsage().heapTotal;
+    this.onCollect?.(before, process.memoryUsage.rss());
   }
 }

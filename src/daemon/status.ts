@@ -14,6 +14,8 @@ export interface StatusReport {
   /** The agent new connections go to first, or null when they get the empty-agent answer. */
   readonly route: string | null;
   readonly connections: Counters;
+  /** The daemon's own memory, in KiB: resident, JavaScript heap in use, and buffers. */
+  readonly memoryKiB: { readonly rss: number; readonly heapUsed: number; readonly external: number };
   readonly agents: readonly AgentReport[];
   readonly ignored: readonly { readonly path: string; readonly reason: string }[];
 }

@@ -39,6 +39,8 @@ export function formatStatus(report: StatusReport, color: boolean): string {
     `connections: ${c.served} served, ${c.active} open, ${c.failovers} moved off unresponsive agents, ` +
       `${c.answeredEmpty} answered with no keys, ${c.rejected} rejected as malformed`,
   ];
+  const memory = report.memoryKiB;
+  lines.push(`memory:      ${memory.rss} KiB resident (JavaScript heap ${memory.heapUsed} KiB, buffers ${memory.external} KiB)`);
   if (report.logFile) lines.push(`log:         ${report.logFile}`);
   lines.push(report.agents.length ? "agents (in routing order):" : "agents:      none found");
   const ordered = [...report.agents].sort((a, b) => (a.rank ?? Infinity) - (b.rank ?? Infinity));

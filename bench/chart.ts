@@ -1,5 +1,3 @@
-import type { Summary } from "./report.js";
-
 export interface Series {
   readonly name: string;
   readonly color: string;
@@ -63,4 +61,3 @@ function escape(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;");
 }
 
-export type { Summary };

@@ -219,6 +219,10 @@ export class ConnectSession {
       args.push("-o", `ServerAliveCountMax=${aliveCountMax ?? DEFAULT_ALIVE_COUNT_MAX}`);
     }
     if (configured("connecttimeout") === Infinity) args.push("-o", `ConnectTimeout=${DEFAULT_CONNECT_TIMEOUT}`);
+    // A ControlMaster from the config would carry the session over its own connection, and a
+    // master whose network died would stall every reconnect until its own keepalive gives up:
+    // connect makes connections of its own (an explicit -S or -o ControlPath above still wins).
+    args.push("-o", "ControlPath=none");
     args.push(destination, remoteCommand(this.#request));
     return args;
   }

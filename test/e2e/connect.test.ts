@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -125,6 +125,26 @@ describe("connect: a session that survives dropped connections (network namespac
     await laptop.waitForScreen(pane, /mark=silent/, "the session state");
     await laptop.keys(pane, "C-b", "d");
     await laptop.waitForScreen(pane, /EXIT=0/, "connect to exit 0");
+  });
+
+  it("does not ride on a ControlMaster from the config, whose dead connection would stall it", async () => {
+    const config = join(logs, "ssh_config");
+    const control = join(logs, "master-%C");
+    await writeFile(config, `Host *\n    ControlMaster auto\n    ControlPath ${control}\n    ControlPersist 600\n`);
+    const withConfig = host.sshOptions.map((option) => (option === "none" ? config : option));
+    // A master made by another ssh, as a user's other terminal would have.
+    const [ip, ...masterArgs] = network.inClient("ssh", [...withConfig, "true"]);
+    const master = await run(ip, masterArgs, { env: { ...process.env, SSH_AUTH_SOCK: host.laptopAgent.path } });
+    assert.equal(master.code, 0, master.stderr);
+    const { pane, log } = await connect("--session mastered", withConfig);
+    await waitForLog(log, pane, /connected in/, "connect to attach");
+    await network.cut();
+    await sleep(2000);
+    await network.restore();
+    await waitForLog(log, pane, /re-attached/, "connect to re-attach despite the dead master");
+    await laptop.keys(pane, "C-b", "d");
+    await laptop.waitForScreen(pane, /EXIT=0/, "connect to exit 0");
+    await run(ip, [...masterArgs.slice(0, -1), "-O", "exit", "x"]).catch(() => undefined);
   });
 
   it("works the same with GNU screen", async () => {

@@ -24,6 +24,8 @@ export function registerConnectCommand(program: Command): void {
 Every other option goes to ssh, which reads ~/.ssh/config as usual (ProxyJump, IdentityAgent,
 ForwardAgent...). Keepalives: every --alive-interval seconds unless your ssh config asks for a
 shorter interval (an -o ServerAliveInterval=N of your own on this command line always wins).
+connect makes its own connection rather than riding on a ControlMaster (ControlPath=none): a
+master whose network died would stall every reconnect.
 
 The remote side runs "tmux new-session -A -D -s <name>" (or "screen -D -R <name>"): the session is
 created when missing, and other clients attached to it are detached, so that a client left

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 
 /** Private (anonymous) resident memory and proportional set size of a process, in KiB. */
 export async function memoryOf(pid: number): Promise<{ rssAnonKiB: number; pssKiB: number; rssKiB: number }> {
@@ -10,6 +10,5 @@ export async function memoryOf(pid: number): Promise<{ rssAnonKiB: number; pssKi
 
 /** Number of open file descriptors of a process. */
 export async function openDescriptors(pid: number): Promise<number> {
-  const { readdir } = await import("node:fs/promises");
   return (await readdir(`/proc/${pid}/fd`)).length;
 }

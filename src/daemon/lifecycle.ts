@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { CLI_ENTRY } from "../package-root.js";
 import { UserError } from "../errors.js";
 import { askDaemon } from "./control.js";
-import { processExists, socketAcceptsConnections } from "./listener.js";
+import { EXIT_ALREADY_RUNNING, processExists, socketAcceptsConnections } from "./listener.js";
 import { daemonPaths, type DaemonPaths } from "./paths.js";
 import { ensurePrivateDirectory } from "./private-dir.js";
 import type { StatusReport } from "./status.js";
@@ -26,8 +26,6 @@ export interface StartResult {
 const START_TIMEOUT_MS = 5000;
 /** How long a stopping daemon may take to let go of its socket. */
 const STOP_TIMEOUT_MS = 5000;
-/** The exit status of `run` when another daemon already serves the socket. */
-export const EXIT_ALREADY_RUNNING = 3;
 
 
 /**

@@ -80,8 +80,11 @@ export async function listenExclusively(server: Server, path: string, lockFile: 
   });
 }
 
-export function alreadyRunning(path: string): UserError {
-  return new UserError(`a daemon is already serving ${path}`, 3);
+/** The exit status of `run` when another daemon already serves the socket. */
+export const EXIT_ALREADY_RUNNING = 3;
+
+function alreadyRunning(path: string): UserError {
+  return new UserError(`a daemon is already serving ${path}`, EXIT_ALREADY_RUNNING);
 }
 
 function bindFailure(path: string, error: unknown): UserError {

@@ -146,7 +146,9 @@ describe("daemon lifecycle", () => {
     const listed = await sshAdd(socket, ["-l"]);
     assert.equal(listed.code, 0, listed.stderr);
     assert.match(listed.stdout, /activated-key/);
-    assert.equal(await pidIn(socket), activator.pid, "the activator became the daemon");
+    // The first connection is served the moment the daemon listens, a little before its pid file.
+    const pid = await waitFor("the pid file", () => pidIn(socket), 5000);
+    assert.equal(pid, activator.pid, "the activator became the daemon");
     const exited = new Promise<number | null>((resolve) => activator.once("exit", (code) => resolve(code)));
     activator.kill("SIGTERM");
     assert.equal(await exited, 0);

@@ -1,17 +1,18 @@
 import assert from "node:assert/strict";
-import { mkdir, readdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { encodeMessage, REQUEST_IDENTITIES_MESSAGE } from "../../src/protocol/encode.js";
 import { MessageType } from "../../src/protocol/messages.js";
 import { RawAgentClient } from "../../bench/agent-client.js";
+import { memoryOf, openDescriptors } from "../../bench/system.js";
 import { addKey, makeKey, sshAdd, startAgent } from "../helpers/agent.js";
 import { forwardedSocketPath, startDaemon, type TestDaemon } from "../helpers/daemon.js";
 import { Cleanup, run, sleep, spawnTracked, BIN, tempDir, waitFor, requireRoot } from "../helpers/process.js";
 
-const fds = async (pid: number) => (await readdir(`/proc/${pid}/fd`)).length;
-const rssAnonKiB = async (pid: number) => Number(/^RssAnon:\s+(\d+)/m.exec(await readFile(`/proc/${pid}/status`, "utf8"))?.[1]);
+const fds = openDescriptors;
+const rssAnonKiB = async (pid: number) => (await memoryOf(pid)).rssAnonKiB;
 
 /** A small deterministic PRNG (mulberry32), so that a failing fuzz run can be replayed. */
 function random(seed: number): () => number {

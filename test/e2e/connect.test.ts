@@ -142,6 +142,9 @@ describe("connect: a session that survives dropped connections (network namespac
     await sleep(2000);
     await network.restore();
     await waitForLog(log, pane, /re-attached/, "connect to re-attach despite the dead master");
+    // "re-attached" means ssh is connected; tmux needs a moment more before it takes keys.
+    await laptop.type(pane, "echo back-$((5+5))");
+    await laptop.waitForScreen(pane, /back-10/, "the re-attached remote shell");
     await laptop.keys(pane, "C-b", "d");
     await laptop.waitForScreen(pane, /EXIT=0/, "connect to exit 0");
     await run("pkill", ["-f", `ssh .*${config}`]); // the master, left running by ControlPersist
@@ -178,7 +181,8 @@ describe("connect: a session that survives dropped connections (network namespac
     assert.equal((await format("#{cursor_flag}")).stdout.trim(), "1", "cursor visible");
     await network.restore();
     await waitForLog(log, pane, /re-attached/, "connect to re-attach");
-    await sleep(500);
+    await laptop.type(pane, "echo back-$((6+6))");
+    await laptop.waitForScreen(pane, /back-12/, "the re-attached remote shell");
     await laptop.keys(pane, "C-b", "d");
     await laptop.waitForScreen(pane, /EXIT=0/, "connect to exit 0");
     await laptop.type(pane, 'for f in icanon echo; do stty -a | grep -qE "(^|[ ;])$f([ ;]|$)" && printf "%s=on " $f || printf "%s=off " $f; done; echo');

@@ -23,6 +23,8 @@ export interface ConnectionContext {
 
 export interface Counters {
   served: number;
+  /** Requests clients sent, over all connections. */
+  requests: number;
   active: number;
   /** Connections moved to another agent because theirs did not answer. */
   failovers: number;
@@ -207,6 +209,7 @@ export class ProxiedConnection {
       return;
     }
     if (requests > 0) {
+      this.#context.counters.requests += requests;
       if (this.#outstanding === 0) this.#waitingSince = performance.now();
       if (this.#firstWaitAt === 0) this.#firstWaitAt = this.#waitingSince;
       this.#outstanding += requests;

@@ -71,11 +71,13 @@ export class Daemon {
   readonly #book: AgentBook;
   readonly #discovery: AgentDiscovery;
   readonly #connections = new Set<ProxiedConnection>();
-  readonly #counters: Counters = { served: 0, active: 0, failovers: 0, answeredEmpty: 0, rejected: 0 };
+  readonly #counters: Counters = { served: 0, requests: 0, active: 0, failovers: 0, answeredEmpty: 0, rejected: 0 };
   readonly #context: ConnectionContext;
   readonly #startedAt = new Date();
-  readonly #memory = new MemoryKeeper((before, after) =>
-    this.log.detail(`memory: collected garbage, resident ${before >> 10} KiB -> ${after >> 10} KiB`),
+  readonly #memory = new MemoryKeeper(
+    () => this.#counters.served + this.#counters.requests,
+    (before, after, ms) =>
+      this.log.detail(`memory: collected garbage in ${ms.toFixed(1)} ms, resident ${before >> 10} KiB -> ${after >> 10} KiB`),
   );
   /** The listening socket systemd passed, when socket-activated: then the socket file is its. */
   readonly #activation = activationDescriptor();

@@ -1,31 +1,54 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
-/** How often the heap is looked at. */
+/** How often the heap and the traffic are looked at, by default. */
 const CHECK_MS = 5000;
-/** Growth of the JavaScript heap since the last collection that is worth handing back. */
-const SLACK_BYTES = 4 * 1024 * 1024;
+/** Heap growth since the last collection that is handed back even while traffic goes on. */
+const BURST_SLACK_BYTES = 4 * 1024 * 1024;
 
 /**
  * Hands memory back to the system after bursts of traffic. V8 collects its old generation
- * lazily, so a daemon that served a burst keeps the pages it grew to for a long time; a full
- * collection when the heap has grown by a few MiB (a few milliseconds, at most every 5 s, only
- * after real traffic) brings the resident size back near the idle figure.
+ * lazily and keeps its young generation at the size a burst grew it to, so a daemon that served
+ * a burst would keep those pages for a long time. Two moments are worth a full collection (a
+ * few milliseconds for this daemon's heap):
+ *
+ * - traffic has stopped since the last look: the burst is over and its garbage can go (once
+ *   per burst, never while idle);
+ * - the heap has grown by a few MiB since the last collection while traffic goes on: growth
+ *   stays bounded under sustained load.
+ *
+ * @example
+ * const keeper = new MemoryKeeper(() => counters.requests);
+ * keeper.start();
  */
 export class MemoryKeeper {
-  readonly #collect: () => void;
-  #baseline = process.memoryUsage().heapTotal;
+  readonly #collect: (youngOnly?: boolean) => void;
+  readonly #activity: () => number;
+  readonly #onCollect: ((before: number, after: number, ms: number) => void) | undefined;
+  #heapAfterCollection = process.memoryUsage().heapTotal;
+  #lastActivity: number;
+  #trafficSinceQuiet = false;
+  readonly #checkMs: number;
   #timer: NodeJS.Timeout | undefined;
 
-  /** @param onCollect told the resident size before and after each collection, in bytes. */
-  constructor(private readonly onCollect?: (before: number, after: number) => void) {
+  /**
+   * @param activity a number that changes whenever the daemon serves something (a counter)
+   * @param onCollect told the resident size before and after each collection, in bytes, and
+   *   how long it took
+   * @param checkMs how often to look
+   */
+  constructor(activity: () => number, onCollect?: (before: number, after: number, ms: number) => void, checkMs = CHECK_MS) {
     // gc() is not exposed by default; this makes it callable without a command-line flag.
     setFlagsFromString("--expose-gc");
-    this.#collect = runInNewContext("gc") as () => void;
+    this.#collect = runInNewContext("gc") as (youngOnly?: boolean) => void;
+    this.#activity = activity;
+    this.#onCollect = onCollect;
+    this.#lastActivity = activity();
+    this.#checkMs = checkMs;
   }
 
   start(): void {
-    this.#timer ??= setInterval(() => this.#check(), CHECK_MS);
+    this.#timer ??= setInterval(() => this.#check(), this.#checkMs);
     this.#timer.unref();
   }
 
@@ -35,10 +58,28 @@ export class MemoryKeeper {
   }
 
   #check(): void {
-    if (process.memoryUsage().heapTotal - this.#baseline < SLACK_BYTES) return;
+    const activity = this.#activity();
+    const busy = activity !== this.#lastActivity;
+    this.#lastActivity = activity;
+    if (busy) {
+      // A collection in mid-burst does not replace the one after it: the burst goes on allocating.
+      this.#trafficSinceQuiet = true;
+      if (process.memoryUsage().heapTotal - this.#heapAfterCollection >= BURST_SLACK_BYTES) this.#collectNow();
+    } else if (this.#trafficSinceQuiet) {
+      this.#trafficSinceQuiet = false;
+      this.#collectNow();
+    }
+  }
+
+  #collectNow(): void {
     const before = process.memoryUsage.rss();
+    const started = performance.now();
+    // Young generation first, then everything: measured, a full collection alone after a busy
+    // burst can leave the young generation at its grown size (2 MiB more resident).
+    this.#collect(true);
     this.#collect();
-    this.#baseline = process.memoryUsage().heapTotal;
-    this.onCollect?.(before, process.memoryUsage.rss());
+    const ms = performance.now() - started;
+    this.#heapAfterCollection = process.memoryUsage().heapTotal;
+    this.#onCollect?.(before, process.memoryUsage.rss(), ms);
   }
 }

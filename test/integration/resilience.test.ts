@@ -137,8 +137,14 @@ describe("resilience: fuzz, soak and faults", () => {
     assert.equal(errors, 0);
     assert.equal(done, total);
     await waitFor("descriptors back to the baseline", async () => (await fds(pid)) <= baselineFds, 10_000, 100);
-    const growth = (await rssAnonKiB(pid)) - baselineRss;
-    assert.ok(growth < 16 * 1024, `RssAnon grew by ${growth} KiB over ${total} requests`);
+    // The daemon hands memory back once the burst is over (its check runs every 5 s).
+    let growth = Infinity;
+    await waitFor(
+      "RssAnon back within 2 MiB of the baseline",
+      async () => (growth = (await rssAnonKiB(pid)) - baselineRss) < 2 * 1024,
+      15_000,
+      500,
+    ).catch(() => assert.fail(`RssAnon still ${growth} KiB above the baseline 15 s after ${total} requests`));
   });
 
   it("when an agent dies mid-request: closes an answered pairing, moves an unanswered one", async () => {

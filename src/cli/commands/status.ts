@@ -36,7 +36,7 @@ export function formatStatus(report: StatusReport, color: boolean): string {
     `${paint("ssh-anchor", "bold", color)} ${report.version}: running (pid ${report.pid}, up ${formatDuration(report.uptimeSeconds)})`,
     `socket:      ${report.socket}`,
     `route:       ${report.route ?? paint("none: clients get an empty key list until a login with agent forwarding appears", "yellow", color)}`,
-    `connections: ${c.served} served, ${c.active} open, ${c.failovers} moved off unresponsive agents, ` +
+    `connections: ${c.served} served (${c.requests} requests), ${c.active} open, ${c.failovers} moved off unresponsive agents, ` +
       `${c.answeredEmpty} answered with no keys, ${c.rejected} rejected as malformed`,
   ];
   const memory = report.memoryKiB;

@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { MemoryKeeper } from "../../src/daemon/memory-keeper.js";
+
+const CHECK_MS = 40;
+
+/** A keeper looking every CHECK_MS at a counter the test moves; counts its collections. */
+function keeperUnderTest() {
+  let activity = 0;
+  let collections = 0;
+  const keeper = new MemoryKeeper(
+    () => activity,
+    () => (collections += 1),
+    CHECK_MS,
+  );
+  keeper.start();
+  return {
+    serve: () => (activity += 1),
+    get collections() {
+      return collections;
+    },
+    stop: () => keeper.stop(),
+  };
+}
+
+describe("MemoryKeeper", () => {
+  it("never collects while the daemon stays idle", async () => {
+    const keeper = keeperUnderTest();
+    await sleep(CHECK_MS * 8);
+    keeper.stop();
+    assert.equal(keeper.collections, 0);
+  });
+
+  it("collects once when a burst of traffic is over, then stays quiet", async () => {
+    const keeper = keeperUnderTest();
+    const burst = setInterval(keeper.serve, CHECK_MS / 4);
+    await sleep(CHECK_MS * 5);
+    // Small heap growth during the burst: no collection while traffic goes on.
+    assert.equal(keeper.collections, 0);
+    clearInterval(burst);
+    await sleep(CHECK_MS * 4);
+    assert.equal(keeper.collections, 1);
+    await sleep(CHECK_MS * 4);
+    keeper.stop();
+    assert.equal(keeper.collections, 1, "an idle daemon is not collected again");
+  });
+
+  it("collects again after the next burst", async () => {
+    const keeper = keeperUnderTest();
+    for (const expected of [1, 2]) {
+      keeper.serve();
+      await sleep(CHECK_MS * 4);
+      assert.equal(keeper.collections, expected);
+    }
+    keeper.stop();
+  });
+});

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chmod, mkdir, readlink } from "node:fs/promises";
+import { chmod, mkdir, readlink, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { socketAcceptsConnections } from "../../src/daemon/listener.js";
@@ -33,6 +33,26 @@ describe("shell integration (init)", () => {
         assert.equal(fast.stdout, node.stdout, args.join(" "));
         assert.match(fast.stdout, /SSH_AUTH_SOCK/);
       }
+    }
+  });
+
+  it("finds its package through chains of symlinks, npm's global layout or any other", async () => {
+    const expected = (await run(BIN, ["init", "bash"])).stdout;
+    // npm -g: <prefix>/bin/ssh-anchor -> ../lib/node_modules/ssh-anchor/bin/ssh-anchor
+    const prefix = join(base, "prefix");
+    await mkdir(join(prefix, "bin"), { recursive: true });
+    await mkdir(join(prefix, "lib", "node_modules"), { recursive: true });
+    await symlink(REPO, join(prefix, "lib", "node_modules", "ssh-anchor"));
+    await symlink("../lib/node_modules/ssh-anchor/bin/ssh-anchor", join(prefix, "bin", "ssh-anchor"));
+    // A link in ~/bin to a link to the checkout's launcher.
+    const links = join(base, "links");
+    await mkdir(links);
+    await symlink(BIN, join(links, "real"));
+    await symlink("real", join(links, "ssh-anchor"));
+    for (const launcher of [join(prefix, "bin", "ssh-anchor"), join(links, "ssh-anchor")]) {
+      const result = await run(launcher, ["init", "bash"]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, expected, launcher);
     }
   });
 

@@ -11,10 +11,23 @@ __ssh_anchor_pid=
 if [ -S "$__ssh_anchor_sock" ] && [ -r "$__ssh_anchor_sock.pid" ]; then
   read -r __ssh_anchor_pid < "$__ssh_anchor_sock.pid" || __ssh_anchor_pid=
 fi
+# Is that process the daemon? Its name says so (a reused pid does not); without /proc, the
+# pid alone has to do.
+__ssh_anchor_name=
+if [ -z "$__ssh_anchor_pid" ]; then
+  :
+elif [ -r "/proc/$__ssh_anchor_pid/comm" ]; then
+  read -r __ssh_anchor_name < "/proc/$__ssh_anchor_pid/comm" || __ssh_anchor_name=
+elif [ ! -d /proc/self ] && kill -0 "$__ssh_anchor_pid" 2>/dev/null; then
+  __ssh_anchor_name=ssh-anchor
+fi
 # Running already: plain shell, no Node start-up. Otherwise start it, fully detached.
-if { [ -n "$__ssh_anchor_pid" ] && kill -0 "$__ssh_anchor_pid" 2>/dev/null; } ||
-  command ssh-anchor start --quiet --socket "$__ssh_anchor_sock" </dev/null >/dev/null; then
+case $__ssh_anchor_name in
+  ssh-anchor*) __ssh_anchor_name=running ;;
+  *) command ssh-anchor start --quiet --socket "$__ssh_anchor_sock" </dev/null >/dev/null && __ssh_anchor_name=running ;;
+esac
+if [ "$__ssh_anchor_name" = running ]; then
   SSH_AUTH_SOCK="$__ssh_anchor_sock"
   export SSH_AUTH_SOCK
 fi
-unset __ssh_anchor_sock __ssh_anchor_pid
+unset __ssh_anchor_sock __ssh_anchor_pid __ssh_anchor_name

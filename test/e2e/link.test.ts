@@ -26,7 +26,7 @@ describe("end to end: link mode", { skip }, () => {
     keyListed(await inTmux(host, "seed", "LIST", "ssh-add -l"));
     const env = await inTmux(host, "seed", "ENV", 'echo "sock=$SSH_AUTH_SOCK"');
     assert.match(env.screen, new RegExp(`sock=/tmp/ssh-anchor-${host.uid}/link.sock`));
-    assert.equal((await host.asUser("pgrep -u $(id -u) -f 'cli.js run'")).code, 1, "link mode runs no daemon");
+    assert.equal((await host.asUser("pgrep -u $(id -u) -f '^ssh-anchor run'")).code, 1, "link mode runs no daemon");
     await second.end();
   });
 

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { chmod, mkdir, readlink, symlink } from "node:fs/promises";
+import { chmod, mkdir, readFile, readlink, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { socketAcceptsConnections } from "../../src/daemon/listener.js";
 import { startAgent } from "../helpers/agent.js";
-import { BIN, Cleanup, REPO, run, tempDir } from "../helpers/process.js";
+import { BIN, Cleanup, REPO, run, spawnTracked, tempDir } from "../helpers/process.js";
 
 /** Each shell: how to evaluate the init code, then print two variables. */
 const SHELLS = {
@@ -84,6 +84,31 @@ describe("shell integration (init)", () => {
       });
       assert.equal(fast.stderr, "");
       assert.equal(fast.stdout, `${socket}|`, "inside a session already anchored, the original stays unset");
+    });
+  }
+
+  for (const shell of ["bash", "zsh", "sh", "fish"] as const) {
+    it(`${shell}: starts the daemon when the pid file names a live process that is not it (a reused pid)`, async () => {
+      const directory = join(base, `reused-${shell}`);
+      await mkdir(directory, { mode: 0o700 });
+      const socket = join(directory, "agent.sock");
+      cleanup.add(() => run(BIN, ["stop", "--socket", socket]));
+      // What a daemon killed with SIGKILL leaves: its socket file, and its pid, now someone else's.
+      const bound = await run("python3", ["-c", "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", socket]);
+      assert.equal(bound.code, 0, bound.stderr);
+      const stranger = spawnTracked(cleanup, "sleep", ["60"]);
+      await writeFile(`${socket}.pid`, `${stranger.pid}\n`);
+      const [load, show] = SHELLS[shell];
+      const result = await run(SHELL_BINARY[shell], ["-c", `${load}; ${show}`], {
+        env: { ...process.env, HOME: base, PATH: `${join(REPO, "bin")}:${process.env.PATH}`, SSH_ANCHOR_SOCKET: socket, SSH_AUTH_SOCK: "" },
+        timeoutMs: 10_000,
+      });
+      assert.equal(result.stderr, "");
+      assert.equal(result.stdout, `${socket}|`);
+      assert.ok(await socketAcceptsConnections(socket), "the daemon must have been started, not assumed");
+      const pid = (await readFile(`${socket}.pid`, "utf8")).trim();
+      assert.notEqual(pid, String(stranger.pid));
+      assert.match(await readFile(`/proc/${pid}/comm`, "utf8"), /^ssh-anchor/);
     });
   }
 

@@ -76,6 +76,9 @@ export function registerDaemonCommands(program: Command, version: string): void 
 
 async function runForeground(flags: RunFlags, version: string): Promise<number> {
   const { Daemon } = await import("../../daemon/daemon.js");
+  // The process is named after what it is (in ps, and in /proc/PID/comm, where the shell
+  // integration checks that the pid in the pid file is still the daemon's).
+  process.title = ["ssh-anchor", ...process.argv.slice(2)].join(" ");
   // Signals are handled from the first moment: a SIGTERM while starting stops the daemon as soon
   // as it can clean up after itself, instead of killing it half-started.
   let daemon: Daemon | undefined;

@@ -209,10 +209,11 @@ export class ConnectSession {
       return Number.isFinite(value) && value > 0 ? value : Infinity;
     };
     // ssh takes the first value it is given, command line before config files: ssh-anchor's
-    // marker comes first; the user's own -o options come next and win over ours. A keepalive
-    // from the config is kept only when it is the quicker one: a long one (Debian turns on 300 s
-    // with BatchMode) would leave a dead connection unnoticed for minutes.
-    const args = ["-t", "-o", "PermitLocalCommand=yes", "-o", `LocalCommand=touch ${marker}`, ...sshOptions];
+    // marker comes first (running the user's own LocalCommand after it); the user's own -o
+    // options come next and win over ours. A keepalive from the config is kept only when it is
+    // the quicker one: a long one (Debian turns on 300 s with BatchMode) would leave a dead
+    // connection unnoticed for minutes.
+    const args = ["-t", "-o", "PermitLocalCommand=yes", "-o", `LocalCommand=${this.#localCommand(marker)}`, ...sshOptions];
     const interval = aliveInterval ?? DEFAULT_ALIVE_INTERVAL;
     if (aliveInterval !== undefined || configured("serveraliveinterval") > interval) {
       args.push("-o", `ServerAliveInterval=${interval}`);
@@ -225,6 +226,13 @@ export class ConnectSession {
     args.push("-o", "ControlPath=none");
     args.push(destination, remoteCommand(this.#request));
     return args;
+  }
+
+  /** The marker, then the user's own LocalCommand when their settings run one. */
+  #localCommand(marker: string): string {
+    const own = this.#settings.get("permitlocalcommand") === "yes" ? this.#settings.get("localcommand") : undefined;
+    const touch = `touch '${marker}'`;
+    return own ? `${touch}; ${own}` : touch;
   }
 
   /**

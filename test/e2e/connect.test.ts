@@ -167,6 +167,16 @@ describe("connect: a session that survives dropped connections (network namespac
     await laptop.waitForScreen(pane, /EXIT=0/, "connect to exit 0 after detaching screen");
   });
 
+  it("still runs the user's own LocalCommand, and still knows when it is connected", async () => {
+    const ran = join(logs, "own-local-command-ran");
+    const { pane, log } = await connect(`--session own -o PermitLocalCommand=yes -o 'LocalCommand=touch ${ran}'`);
+    await waitForLog(log, pane, /connected in/, "connect to see the connection through its marker");
+    await waitFor("the user's LocalCommand to have run", () => readFile(ran).then(() => true, () => false), 5000);
+    await sleep(500);
+    await laptop.keys(pane, "C-b", "d");
+    await laptop.waitForScreen(pane, /EXIT=0/, "connect to exit 0 after detaching");
+  });
+
   it("leaves the terminal sane when ssh dies without cleaning up", async () => {
     const { pane, log } = await connect("--session sane");
     await waitForLog(log, pane, /connected in/, "connect to attach");

@@ -31,7 +31,7 @@ const CONCURRENT_CLIENTS = 64;
 const CONCURRENT_MS = QUICK ? 1000 : 3000;
 const MEMORY_REQUESTS = QUICK ? 10_000 : 100_000;
 const STALE_DIRECTORIES = 2000;
-const SHELL_RUNS = QUICK ? 10 : 40;
+const SHELL_RUNS = QUICK ? 20 : 200;
 
 interface Target {
   readonly name: string;

@@ -1,6 +1,7 @@
 # ssh-anchor link mode (no daemon) for fish: ssh-anchor init --link fish | source
 # Keeps a symlink pointing at the newest live forwarded agent and points SSH_AUTH_SOCK at it.
-# Repaired at every login and before every prompt; silent unless something is wrong.
+# Repaired at every login, before every prompt and before every command; silent unless something
+# is wrong.
 set -g __ssh_anchor_link /tmp/ssh-anchor-(id -u)/link.sock
 set -l __ssh_anchor_dir (string replace -r '/[^/]*$' '' -- $__ssh_anchor_link)
 if test -n "$SSH_AUTH_SOCK"; and test "$SSH_AUTH_SOCK" != "$__ssh_anchor_link"
@@ -18,7 +19,7 @@ end
 __ssh_anchor_check
 set -gx SSH_AUTH_SOCK $__ssh_anchor_link
 # ssh-anchor: prompt hook
-function __ssh_anchor_prompt --on-event fish_prompt
+function __ssh_anchor_prompt --on-event fish_prompt --on-event fish_preexec
     __ssh_anchor_check
 end
 # ssh-anchor: end of prompt hook

@@ -1,6 +1,7 @@
 # ssh-anchor link mode (no daemon) for bash, zsh and POSIX sh: eval "$(ssh-anchor init --link bash)".
 # Keeps a symlink pointing at the newest live forwarded agent and points SSH_AUTH_SOCK at it.
-# Repaired at every login and before every prompt; silent unless something is wrong.
+# Repaired at every login, before every prompt and (bash 4.4+, zsh) before every command; silent
+# unless something is wrong.
 __ssh_anchor_link="/tmp/ssh-anchor-${UID:-$(id -u)}/link.sock"
 if [ -n "${SSH_AUTH_SOCK:-}" ] && [ "$SSH_AUTH_SOCK" != "$__ssh_anchor_link" ]; then
   # The login's own (forwarded) socket, kept for `ssh-anchor doctor` and for debugging.
@@ -24,6 +25,13 @@ export SSH_AUTH_SOCK
 # ssh-anchor: prompt hook
 if [ -n "${BASH_VERSION:-}" ]; then
   PROMPT_COMMAND="__ssh_anchor_check${PROMPT_COMMAND:+; $PROMPT_COMMAND}"
+  # bash 4.4 and later also expand PS0 after reading a command, before running it: the same
+  # check there, so a command typed at an old prompt finds the link repaired. It runs in a
+  # subshell (one fork per command), which is enough: the link is a file.
+  case ${PS0:-} in
+    *__ssh_anchor_check*) ;;
+    *) PS0='$(__ssh_anchor_check)'"${PS0:-}" ;;
+  esac
 elif [ -n "${ZSH_VERSION:-}" ]; then
   # zsh can also look just before each command runs, so even a command typed at an old prompt
   # finds the link repaired.

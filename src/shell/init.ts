@@ -10,7 +10,7 @@ export type Shell = (typeof SHELLS)[number];
 export interface InitOptions {
   /** Link mode: a symlink kept current by the shell, no daemon. */
   readonly link?: boolean;
-  /** Link mode only: also check the link before every prompt (default). */
+  /** Link mode only: also check the link before every prompt and command (default). */
   readonly prompt?: boolean;
 }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { inTmux, TMUX, type PaneResult } from "../helpers/panes.js";
-import { Cleanup, requireRoot } from "../helpers/process.js";
+import { Cleanup, requireRoot, sleep, waitFor } from "../helpers/process.js";
 import { startTestHost, type TestHost } from "../helpers/sshd.js";
 
 const skip = requireRoot();
@@ -38,6 +38,25 @@ describe("end to end: link mode", { skip }, () => {
     // The link dangles now; the next prompt repairs it (a fresh prompt, as a user sees on return).
     assert.equal((await host.asUser(`${TMUX} send-keys -t overlap Enter`)).code, 0);
     keyListed(await inTmux(host, "overlap", "OVERLAP", "ssh-add -l"));
+    const target = await host.asUser(`readlink /tmp/ssh-anchor-${host.uid}/link.sock`);
+    assert.equal(target.stdout.trim(), older.forwardedSocket);
+    await older.end();
+  });
+
+  it("repairs the link before a command typed at an old prompt (bash's PS0)", async () => {
+    const older = await host.login();
+    const newer = await host.login();
+    assert.equal((await host.ssh(`${TMUX} new -d -s typed`)).code, 0);
+    // The pane shows its prompt while the newer login still lives, and the link points at it.
+    keyListed(await inTmux(host, "typed", "READY", "ssh-add -l"));
+    await waitFor("the prompt hook to point the link at the newer login", async () => {
+      const target = await host.asUser(`readlink /tmp/ssh-anchor-${host.uid}/link.sock`);
+      return target.stdout.trim() === newer.forwardedSocket;
+    }, 5000);
+    await sleep(300);
+    await newer.end();
+    // No fresh prompt this time: the command goes to the prompt shown before the login ended.
+    keyListed(await inTmux(host, "typed", "TYPED", "ssh-add -l"));
     const target = await host.asUser(`readlink /tmp/ssh-anchor-${host.uid}/link.sock`);
     assert.equal(target.stdout.trim(), older.forwardedSocket);
     await older.end();

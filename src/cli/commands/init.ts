@@ -8,7 +8,7 @@ export function registerInitCommand(program: Command): void {
     .description("print the shell code that points SSH_AUTH_SOCK at the stable socket")
     .argument("<shell>", `one of: ${SHELLS.join(", ")}`)
     .option("--link", "link mode: keep a symlink to the newest live agent instead of running the daemon")
-    .option("--no-prompt", "link mode: do not check the link before every prompt")
+    .option("--no-prompt", "link mode: do not check the link before every prompt and command")
     .addHelpText(
       "after",
       `

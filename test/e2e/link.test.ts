@@ -61,4 +61,34 @@ describe("end to end: link mode", { skip }, () => {
     assert.equal(target.stdout.trim(), older.forwardedSocket);
     await older.end();
   });
+
+  it("does the same in fish (fish_preexec)", async () => {
+    const config = `${host.home}/.config/fish`;
+    const written = await host.asUser(`mkdir -p ${config} && echo 'ssh-anchor init --link fish | source' > ${config}/config.fish`);
+    assert.equal(written.code, 0, written.stderr);
+    const older = await host.login();
+    const newer = await host.login();
+    assert.equal((await host.ssh(`${TMUX} new -d -s fishy fish`)).code, 0);
+    const inFish = async (marker: string) => {
+      const sent = await host.asUser(`${TMUX} send-keys -t fishy -l 'ssh-add -l; echo ${marker} rc=$status' && ${TMUX} send-keys -t fishy Enter`);
+      assert.equal(sent.code, 0, sent.stderr);
+      return waitFor(`${marker} in the fish pane`, async () => {
+        const screen = (await host.asUser(`${TMUX} capture-pane -p -J -t fishy`)).stdout;
+        const match = new RegExp(`^${marker} rc=(\\d+)`, "m").exec(screen);
+        return match ? { rc: Number(match[1]), screen } : undefined;
+      }, 20_000, 100);
+    };
+    assert.equal((await inFish("FISHREADY")).rc, 0);
+    await waitFor("the prompt hook to point the link at the newer login", async () => {
+      const target = await host.asUser(`readlink /tmp/ssh-anchor-${host.uid}/link.sock`);
+      return target.stdout.trim() === newer.forwardedSocket;
+    }, 5000);
+    await sleep(300);
+    await newer.end();
+    const typed = await inFish("FISHTYPED");
+    assert.equal(typed.rc, 0, typed.screen);
+    assert.match(typed.screen, new RegExp(`${host.keyComment} \\(ED25519\\)`));
+    await older.end();
+    await host.asUser(`rm -rf ${config}`);
+  });
 });

@@ -15,6 +15,15 @@ describe("end to end: link mode", { skip }, () => {
   });
   after(() => cleanup.run());
 
+  const linkTarget = async () => (await host.asUser(`readlink /tmp/ssh-anchor-${host.uid}/link.sock`)).stdout.trim();
+
+  /** Waits until the link points at `socket` (a prompt hook pointed it there), and for the
+   * prompt after that hook to be drawn. */
+  const linkPointedAt = async (socket: string) => {
+    await waitFor(`the link to point at ${socket}`, async () => (await linkTarget()) === socket, 5000);
+    await sleep(300);
+  };
+
   const keyListed = (result: PaneResult) => {
     assert.equal(result.rc, 0, result.screen);
     assert.match(result.screen, new RegExp(`${host.keyComment} \\(ED25519\\)`));
@@ -38,8 +47,7 @@ describe("end to end: link mode", { skip }, () => {
     // The link dangles now; the next prompt repairs it (a fresh prompt, as a user sees on return).
     assert.equal((await host.asUser(`${TMUX} send-keys -t overlap Enter`)).code, 0);
     keyListed(await inTmux(host, "overlap", "OVERLAP", "ssh-add -l"));
-    const target = await host.asUser(`readlink /tmp/ssh-anchor-${host.uid}/link.sock`);
-    assert.equal(target.stdout.trim(), older.forwardedSocket);
+    assert.equal(await linkTarget(), older.forwardedSocket);
     await older.end();
   });
 
@@ -49,16 +57,11 @@ describe("end to end: link mode", { skip }, () => {
     assert.equal((await host.ssh(`${TMUX} new -d -s typed`)).code, 0);
     // The pane shows its prompt while the newer login still lives, and the link points at it.
     keyListed(await inTmux(host, "typed", "READY", "ssh-add -l"));
-    await waitFor("the prompt hook to point the link at the newer login", async () => {
-      const target = await host.asUser(`readlink /tmp/ssh-anchor-${host.uid}/link.sock`);
-      return target.stdout.trim() === newer.forwardedSocket;
-    }, 5000);
-    await sleep(300);
+    await linkPointedAt(newer.forwardedSocket);
     await newer.end();
     // No fresh prompt this time: the command goes to the prompt shown before the login ended.
     keyListed(await inTmux(host, "typed", "TYPED", "ssh-add -l"));
-    const target = await host.asUser(`readlink /tmp/ssh-anchor-${host.uid}/link.sock`);
-    assert.equal(target.stdout.trim(), older.forwardedSocket);
+    assert.equal(await linkTarget(), older.forwardedSocket);
     await older.end();
   });
 
@@ -79,11 +82,7 @@ describe("end to end: link mode", { skip }, () => {
       }, 20_000, 100);
     };
     assert.equal((await inFish("FISHREADY")).rc, 0);
-    await waitFor("the prompt hook to point the link at the newer login", async () => {
-      const target = await host.asUser(`readlink /tmp/ssh-anchor-${host.uid}/link.sock`);
-      return target.stdout.trim() === newer.forwardedSocket;
-    }, 5000);
-    await sleep(300);
+    await linkPointedAt(newer.forwardedSocket);
     await newer.end();
     const typed = await inFish("FISHTYPED");
     assert.equal(typed.rc, 0, typed.screen);

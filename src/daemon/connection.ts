@@ -204,12 +204,12 @@ export class ProxiedConnection {
       this.#reject("client", error);
       return;
     }
+    this.#context.counters.requests += requests;
     if (this.#emptyAgent) {
       this.#emptyAgent.push(chunk);
       return;
     }
     if (requests > 0) {
-      this.#context.counters.requests += requests;
       if (this.#outstanding === 0) this.#waitingSince = performance.now();
       if (this.#firstWaitAt === 0) this.#firstWaitAt = this.#waitingSince;
       this.#outstanding += requests;

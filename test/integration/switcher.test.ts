@@ -139,6 +139,9 @@ describe("routing", () => {
     assert.match(none.stdout, /no identities/);
     assert.ok(none.millis < 2000, `took ${none.millis} ms`);
     assert.match(daemon.log(), /answering as an agent with no keys/);
+    const counted = (await daemon.status()).connections;
+    assert.equal(counted.answeredEmpty, 1);
+    assert.ok(counted.requests >= 1, "requests answered empty are counted too");
 
     const agent = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Later"));
     await addKey(agent.path, newer);

@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { addKey, makeKey, startAgent, type TestAgent } from "./agent.js";
 import { Cleanup, REPO, run, spawnTracked, tempDir, waitFor } from "./process.js";
 
-export const TEST_USER = "anchortest";
+/** The unprivileged user the end-to-end tests log in as; SSH_ANCHOR_TEST_USER lets two checkouts
+ * run their suites side by side. */
+export const TEST_USER = process.env.SSH_ANCHOR_TEST_USER ?? "anchortest";
 
 /** A free TCP port on loopback. */
 async function freePort(): Promise<number> {

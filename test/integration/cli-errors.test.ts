@@ -41,6 +41,7 @@ describe("command-line errors", () => {
     [["connect", "--alive-interval", "abc", "h"], /--alive-interval takes a positive/],
     [["connect", "--log"], /--log needs a value/],
     [["connect", "--frob", "h"], /unknown option --frob/],
+    [["connect", "--log", "/nonexistent-anchor-dir/connect.log", "h"], /cannot write the log \/nonexistent-anchor-dir\/connect\.log: its directory does not exist/],
     [["connect", "--session", "a b", "h"], /session name/],
     [["frobnicate"], /unknown command 'frobnicate'/],
     [["help", "frobnicate"], /unknown command 'frobnicate'/],

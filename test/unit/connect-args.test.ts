@@ -48,13 +48,20 @@ describe("Backoff", () => {
     assert.deepEqual(Array.from({ length: 7 }, () => backoff.next()), [0, 1000, 2000, 4000, 8000, 15_000, 15_000]);
   });
 
-  it("starts over only after a connection that stayed up long enough", () => {
+  it("retries at once after every lost connection, even a short-lived one", () => {
+    const backoff = new Backoff(1000, 15_000, 30_000);
+    assert.deepEqual([backoff.next(), backoff.next(), backoff.next()], [0, 1000, 2000]);
+    backoff.connectionEnded(5_000);
+    assert.equal(backoff.next(), 0, "the first retry after a short-lived connection is at once");
+  });
+
+  it("carries the doubling over a short-lived connection, and starts over after a stable one", () => {
     const backoff = new Backoff(1000, 15_000, 30_000);
     backoff.next();
     backoff.next();
     backoff.connectionEnded(5_000);
-    assert.equal(backoff.next(), 2000);
+    assert.deepEqual([backoff.next(), backoff.next()], [0, 2000]);
     backoff.connectionEnded(30_000);
-    assert.equal(backoff.next(), 0);
+    assert.deepEqual([backoff.next(), backoff.next(), backoff.next()], [0, 1000, 2000]);
   });
 });

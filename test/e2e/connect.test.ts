@@ -223,7 +223,7 @@ describe("connect: a session that survives dropped connections (network namespac
     assert.equal(await markers(), before + 1);
     await run("tmux", ["-L", laptop.socketName, "kill-session", "-t", pane]);
     await waitForLog(log, pane, /stopped by SIGHUP/, "connect to stop on SIGHUP", 5000);
-    await waitFor("connect's ssh to end", async () => (await run("pgrep", ["-f", "ssh .*-s closed$"])).code !== 0, 5000);
+    await waitFor("connect's ssh to end", async () => (await run("pgrep", ["-f", "ssh .*-s closed'?$"])).code !== 0, 5000);
     assert.equal(await markers(), before);
   });
 

@@ -29,7 +29,10 @@ master whose network died would stall every reconnect.
 
 The remote side runs "tmux new-session -A -D -s <name>" (or "screen -D -R <name>"): the session is
 created when missing, and other clients attached to it are detached, so that a client left
-behind by a dead connection cannot keep the window small.
+behind by a dead connection cannot keep the window small. When ssh-anchor is on the host's PATH,
+a short sh prelude first evaluates "ssh-anchor init sh" and points tmux's global and session
+environments (screen's session) at the stable socket, so that windows opened after a reconnect
+reach your agent; without ssh-anchor on the host nothing changes.
 
 Reconnects when the connection is lost (keepalives), at once when this machine's addresses or
 default route change or it wakes from sleep. Every lost connection is retried at once, then

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { lstat, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { homedir } from "node:os";
@@ -40,7 +41,22 @@ export interface DaemonOptions {
 function memoryKiB(): StatusReport["memoryKiB"] {
   const usage = process.memoryUsage();
   const kib = (bytes: number) => Math.round(bytes / 1024);
-  return { rss: kib(usage.rss), heapUsed: kib(usage.heapUsed), external: kib(usage.external + usage.arrayBuffers) };
+  // Private memory (Linux: RssAnon), what this daemon costs the machine; resident memory also
+  // counts the node binary's pages, shared with every other node process. Elsewhere: rss.
+  let status = "";
+  try {
+    status = readFileSync("/proc/self/status", "utf8");
+  } catch {
+    // No /proc: resident memory is the best there is.
+  }
+  const anon = /^RssAnon:\s+(\d+) kB$/m.exec(status)?.[1];
+  return {
+    private: anon !== undefined ? Number(anon) : kib(usage.rss),
+    privateSource: anon !== undefined ? "RssAnon" : "rss",
+    rss: kib(usage.rss),
+    heapUsed: kib(usage.heapUsed),
+    external: kib(usage.external + usage.arrayBuffers),
+  };
 }
 
 /** How often unanswered requests are looked at while connections are open. */

@@ -14,8 +14,18 @@ export interface StatusReport {
   /** The agent new connections go to first, or null when they get the empty-agent answer. */
   readonly route: string | null;
   readonly connections: Counters;
-  /** The daemon's own memory, in KiB: resident, JavaScript heap in use, and buffers. */
-  readonly memoryKiB: { readonly rss: number; readonly heapUsed: number; readonly external: number };
+  /**
+   * The daemon's own memory, in KiB: private (RssAnon from /proc/self/status, what it costs;
+   * resident where there is no /proc, as `privateSource` says), resident (rss, which includes the
+   * node binary's pages shared with other processes), JavaScript heap in use, and buffers.
+   */
+  readonly memoryKiB: {
+    readonly private: number;
+    readonly privateSource: "RssAnon" | "rss";
+    readonly rss: number;
+    readonly heapUsed: number;
+    readonly external: number;
+  };
   readonly agents: readonly AgentReport[];
   readonly ignored: readonly { readonly path: string; readonly reason: string }[];
 }

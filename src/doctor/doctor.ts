@@ -234,6 +234,8 @@ async function paneFindings(area: "tmux" | "screen", panes: readonly Pane[], hom
     const why =
       start.kind === "not-a-shell"
         ? `${pane.command || "this program"} is not a shell: it keeps the environment it started with, and so does everything it starts; restart it from a shell that uses the stable socket`
+        : start.kind === "non-interactive"
+          ? `this ${pane.command} runs a command or a script, which reads no start-up file: it keeps the environment it started with, and so does everything it starts; restart it from a shell that uses the stable socket`
         : start.kind === "changed-since"
           ? `${start.file} runs the init line now but changed after this shell started: unless it had the line then, the shell still holds that socket (echo $SSH_AUTH_SOCK there tells); paste the fix line into that pane`
           : `this shell's start-up files${start.files.length ? ` (${start.files.join(", ")})` : ""} do not run the init line (ssh-anchor setup adds it); a running shell's environment cannot be changed from outside: paste the fix line into that pane`;
@@ -242,7 +244,7 @@ async function paneFindings(area: "tmux" | "screen", panes: readonly Pane[], hom
       verdict: health === "live" ? "warn" : "fail",
       title: `${who} holds ${what} ${pane.socket}`,
       details: [why],
-      fix: start.kind === "not-a-shell" ? `restart it from a shell where SSH_AUTH_SOCK=${socket}` : paste,
+      fix: start.kind === "not-a-shell" || start.kind === "non-interactive" ? `restart it from a shell where SSH_AUTH_SOCK=${socket}` : paste,
     });
   }
   return findings;

@@ -15,6 +15,8 @@ const SHELLS = new Set(["bash", "zsh", "sh", "dash", "ksh", "mksh", "fish"]);
 export type ShellStart =
   /** Not a shell: it holds what it started with. */
   | { readonly kind: "not-a-shell" }
+  /** A shell running a command or a script (sh -c ..., bash script.sh): it read no start-up file. */
+  | { readonly kind: "non-interactive" }
   /** A shell whose start-up file had the init line when the shell started. */
   | { readonly kind: "ran-init"; readonly file: string }
   /** A shell whose start-up file has the init line now, but changed after the shell started. */
@@ -77,17 +79,32 @@ export async function processStartMs(pid: number): Promise<number | undefined> {
   return Number.isFinite(ticks) ? Number(boot) * 1000 + ticks * 10 : undefined;
 }
 
-/** Whether the process was started as a login shell (argv[0] "-bash", or -l / --login). */
-async function isLogin(pid: number): Promise<boolean> {
+/**
+ * How a shell was started, from its command line: a login shell (argv[0] "-bash", or -l,
+ * --login), and whether it is interactive (it is not when it runs `-c command` or a script,
+ * unless -i says it is).
+ */
+async function howStarted(pid: number): Promise<{ login: boolean; interactive: boolean }> {
   const argv = (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).split("\0").filter(Boolean);
-  return Boolean(argv[0]?.startsWith("-") || argv.slice(1).some((arg) => arg === "-l" || arg === "--login" || /^-[a-z]*l[a-z]*$/.test(arg)));
+  const args = argv.slice(1);
+  const short = (letter: string) => args.some((arg) => new RegExp(`^-[a-zA-Z]*${letter}[a-zA-Z]*$`).test(arg));
+  const login = Boolean(argv[0]?.startsWith("-") || args.includes("--login") || short("l"));
+  const end = args.indexOf("--");
+  const options = end === -1 ? args : args.slice(0, end);
+  const operand = (end !== -1 && end < args.length - 1) || options.some((arg) => !arg.startsWith("-") && !arg.startsWith("+"));
+  const interactive = short("i") || args.includes("--interactive") || !(short("c") || operand);
+  return { login, interactive };
 }
 
 /** What the pane's process did with SSH_AUTH_SOCK at start-up, as far as can be known. */
 export async function shellStart(pid: number, command: string, home: string): Promise<ShellStart> {
   const shell = basename(command).replace(/^-/, "");
   if (!SHELLS.has(shell)) return { kind: "not-a-shell" };
-  const groups = startupFiles(shell, await isLogin(pid));
+  const { login, interactive } = await howStarted(pid);
+  // A login shell reads its profile even when not interactive (bash -l -c ...); otherwise a
+  // shell running a command or a script reads no start-up file (fish reads config.fish always).
+  if (!interactive && !login && shell !== "fish") return { kind: "non-interactive" };
+  const groups = startupFiles(shell, login);
   const read: string[] = [];
   for (const group of groups) {
     // Of each group the shell reads the first file that exists.

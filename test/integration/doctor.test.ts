@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdir, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readFile, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { DoctorReport } from "../../src/doctor/doctor.js";
@@ -82,6 +82,9 @@ describe("doctor", () => {
     assert.ok(report?.repairs.some((r) => r.includes("new panes now get")), result.stdout);
     const window = await run("tmux", ["-L", "doc", "new-window", "-t", "broken", "-P", "-F", "#{pane_pid}"], { env });
     const pid = Number(window.stdout.trim());
+    // Until the pane's process has exec'd its shell, /proc shows the tmux server's environment.
+    await waitFor("the new pane's shell", async () => (await readFile(`/proc/${pid}/comm`, "utf8")).trim() !== "tmux: server", 5000).catch(() => undefined);
+    await waitFor("the new pane's environment", async () => (await environmentVariable(pid, "SSH_AUTH_SOCK")) === socket, 5000).catch(() => undefined);
     assert.equal(await environmentVariable(pid, "SSH_AUTH_SOCK"), socket);
     // The old pane cannot be changed from outside: doctor says what to paste there.
     assert.ok(report?.findings.some((f) => f.title.includes("broken:0.0") && f.fix === `export SSH_AUTH_SOCK=${socket}`));
@@ -98,6 +101,8 @@ describe("doctor", () => {
     const created = await tmux("new", "-d", "-s", "repointed", "-e", `SSH_AUTH_SOCK=${dead}`);
     assert.equal(created.code, 0, created.stderr);
     assert.equal((await tmux("new-window", "-d", "-t", "repointed", "-e", `SSH_AUTH_SOCK=${dead}`, "sleep 300")).code, 0);
+    // A shell running a command (tmux runs it with "bash -c"): it reads no start-up file.
+    assert.equal((await tmux("new-window", "-d", "-t", "repointed", "-e", `SSH_AUTH_SOCK=${dead}`, "while :; do sleep 5; done")).code, 0);
     // What the shell really holds now: the stable socket, though it started with the dead one.
     await tmux("send-keys", "-t", "repointed:0", 'echo "now=$SSH_AUTH_SOCK"', "Enter");
     await waitFor("the pane's shell to answer", async () => (await tmux("capture-pane", "-p", "-t", "repointed:0")).stdout.includes(`now=${socket}`), 10_000);
@@ -111,6 +116,9 @@ describe("doctor", () => {
     assert.equal(program.verdict, "fail");
     assert.match(program.title, /\(sleep\) holds a dead socket/);
     assert.match(program.details?.[0] ?? "", /sleep is not a shell/);
+    const loop = report?.findings.find((f) => f.title.includes("repointed:2.0"));
+    assert.equal(loop?.verdict, "fail", JSON.stringify(report?.findings, null, 2));
+    assert.match(loop?.details?.[0] ?? "", /this bash runs a command or a script, which reads no start-up file/);
     assert.equal(report?.ok, false);
 
     // An rc file changed after the shell started: doctor cannot know what the shell read.

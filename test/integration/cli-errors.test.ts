@@ -43,6 +43,7 @@ describe("command-line errors", () => {
     [["connect", "--frob", "h"], /unknown option --frob/],
     [["connect", "--log", "/nonexistent-anchor-dir/connect.log", "h"], /cannot write the log \/nonexistent-anchor-dir\/connect\.log: its directory does not exist/],
     [["connect", "--session", "a b", "h"], /session name/],
+    [["connect", "-o", "Bogus=1", "h"], /ssh rejected the options: .*Bad configuration option: bogus/],
     [["frobnicate"], /unknown command 'frobnicate'/],
     [["help", "frobnicate"], /unknown command 'frobnicate'/],
   ];

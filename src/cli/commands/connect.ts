@@ -38,7 +38,8 @@ Reconnects when the connection is lost (keepalives), at once when this machine's
 default route change or it wakes from sleep. Every lost connection is retried at once, then
 after 1, 2, 4... up to 15 s (starting over after a connection that stayed up 30 s).
 Exit status: 0 when you detach or the session ends, ssh's status when the first connection
-fails (nothing is retried then), 255 when a limit is reached, 130 for Ctrl-C while waiting.
+fails (nothing is retried then), 255 when a limit is reached, 130 for Ctrl-C while waiting,
+2 for a usage error (options ssh itself rejects included, and a --log that cannot be written).
 
 Examples:
   ssh-anchor connect -A me@devbox

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { lstat, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { lstat, open, rename, unlink } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
@@ -9,12 +9,14 @@ import { UserError } from "../errors.js";
 import { AgentBook, type Agent } from "./agent-book.js";
 import { ProxiedConnection, type ConnectionContext, type Counters } from "./connection.js";
 import { createControlServer, type ControlCommand } from "./control.js";
+import { DirectoryGuard } from "./directory-guard.js";
 import { listenExclusively } from "./listener.js";
 import { MemoryKeeper } from "./memory-keeper.js";
 import { activationDescriptor, listenOnDescriptor } from "./socket-activation.js";
 import { Log } from "../log.js";
-import { daemonPaths, type DaemonPaths } from "./paths.js";
-import { ensurePrivateDirectory } from "./private-dir.js";
+import { daemonPaths, type DaemonPaths } from "../core/location.js";
+import { ensurePrivateDirectory } from "../core/private-dir.js";
+import { CREATE_EXCLUSIVE, readOwnFile } from "../core/trust.js";
 import type { StatusReport } from "./status.js";
 
 export interface DaemonOptions {
@@ -76,11 +78,11 @@ const SOCKET_CHECK_MS = 5000;
  * order, AgentDiscovery for finding candidates.
  *
  * @example
- * const daemon = await Daemon.start({ socket: "/tmp/ssh-anchor-1000/agent.sock" });
+ * const daemon = await Daemon.start({ socket: "/home/me/.ssh/anchor-devbox/agent.sock" });
  * process.on("SIGTERM", () => daemon.stop().then(() => process.exit(0)));
  */
 export class Daemon {
-  readonly paths: DaemonPaths;
+  #paths: DaemonPaths;
   readonly log: Log;
   readonly #options: DaemonOptions;
   readonly #uid: number;
@@ -100,6 +102,9 @@ export class Daemon {
   #agentServer: Server | undefined;
   #controlServer: Server | undefined;
   #socketId: { dev: number; ino: number } | undefined;
+  /** Keeps the socket directory's name ours when someone removes it. */
+  #guard: DirectoryGuard | undefined;
+  #recovering: Promise<void> | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #timers: NodeJS.Timeout[] = [];
   #lastNoAgentLog = -Infinity;
@@ -112,7 +117,7 @@ export class Daemon {
   private constructor(options: DaemonOptions) {
     this.#options = options;
     this.#uid = options.uid ?? process.getuid?.() ?? 0;
-    this.paths = daemonPaths(options.socket, this.#uid);
+    this.#paths = daemonPaths(options.socket, { uid: this.#uid, home: options.home });
     this.log = new Log({ file: options.logFile, verbose: options.verbose });
     this.done = new Promise((resolve) => (this.#resolveStopped = resolve));
     this.#book = new AgentBook({
@@ -148,14 +153,18 @@ export class Daemon {
    */
   static async start(options: DaemonOptions = {}): Promise<Daemon> {
     const daemon = new Daemon(options);
-    // Find the agents before accepting the first client, so that it is routed, not turned away.
+    // Listen while the first scan runs (a /tmp full of other users' directories can take
+    // seconds): a client that comes meanwhile waits for the scan, as on any miss, and is routed.
     daemon.#discovery.setOwnSocket({ path: daemon.paths.socket, dev: -1, ino: -1 });
-    await daemon.#discovery.start();
+    const scanning = daemon.#discovery.start();
     try {
       await daemon.#openEndpoints();
+      await scanning;
     } catch (error) {
+      scanning.catch(() => undefined);
       daemon.#discovery.stop();
       daemon.#book.stop();
+      await daemon.#releaseEndpoints();
       throw error;
     }
     daemon.#startTimers();
@@ -165,7 +174,12 @@ export class Daemon {
     return daemon;
   }
 
-  /** Reads every agent directory again (SIGHUP, `ssh-anchor status` after a change). */
+  /** Where the daemon serves: it moves to the fallback directory if its own is taken from it. */
+  get paths(): DaemonPaths {
+    return this.#paths;
+  }
+
+  /** Reads every agent directory again (SIGHUP, the `rescan` control command). */
   rescan(): Promise<void> {
     return this.#discovery.rescan();
   }
@@ -205,7 +219,7 @@ export class Daemon {
 
   async #openEndpoints(): Promise<void> {
     const { paths } = this;
-    await ensurePrivateDirectory(paths.directory, this.#uid);
+    await ensurePrivateDirectory(paths.directory, this.#uid, { createParent: paths.inHome });
     // Closing a listening Unix socket makes libuv unlink its path: let go of the old endpoints
     // (after their files were removed) before new files take those paths.
     await this.#releaseEndpoints();
@@ -229,8 +243,29 @@ export class Daemon {
     this.#controlServer = controlServer;
 
     const temporary = `${paths.pidFile}.${process.pid}`;
-    await writeFile(temporary, `${process.pid}\n`, { mode: 0o600 });
+    await unlink(temporary).catch(() => undefined);
+    const handle = await open(temporary, CREATE_EXCLUSIVE, 0o600);
+    try {
+      await handle.writeFile(`${process.pid}\n`);
+    } finally {
+      await handle.close();
+    }
     await rename(temporary, paths.pidFile);
+    this.#watchDirectory();
+  }
+
+  /** A tmp cleaner's `rm -rf` of the directory is answered at once (see DirectoryGuard). */
+  #watchDirectory(): void {
+    this.#guard?.stop();
+    if (this.#activation !== undefined) return;
+    const { paths } = this;
+    this.#guard = new DirectoryGuard({
+      directory: paths.directory,
+      uid: this.#uid,
+      files: [paths.socket, paths.control, paths.pidFile],
+      onLoss: () => void this.#checkSocketFile(),
+    });
+    this.#guard.start();
   }
 
   /**
@@ -329,8 +364,18 @@ export class Daemon {
     this.#memory.start();
   }
 
-  /** Someone (a tmp cleaner, rm -rf) removed or replaced the socket: take the path back. */
-  async #checkSocketFile(): Promise<void> {
+  /**
+   * Someone (a tmp cleaner, rm -rf) removed or replaced the socket or its directory: take the
+   * path back at once, or, when another user got the directory first, move to the fallback
+   * directory (where the shell code looks next). Never stops the daemon: if neither works now,
+   * the next check tries again.
+   */
+  #checkSocketFile(): Promise<void> {
+    this.#recovering ??= this.#recover().finally(() => (this.#recovering = undefined));
+    return this.#recovering;
+  }
+
+  async #recover(): Promise<void> {
     if (this.#stopping) return;
     const stats = await lstat(this.paths.socket).catch(() => undefined);
     if (stats && stats.dev === this.#socketId?.dev && stats.ino === this.#socketId.ino) return;
@@ -338,10 +383,19 @@ export class Daemon {
     this.log.info(`${this.paths.socket} was removed or replaced; listening on it again`);
     try {
       await this.#openEndpoints();
+      return;
     } catch (error) {
-      this.log.info(`cannot take ${this.paths.socket} back: ${(error as Error).message}; stopping`);
-      process.exitCode = 1;
-      await this.stop();
+      this.log.info(`cannot take ${this.paths.socket} back: ${(error as Error).message}`);
+    }
+    const moved = daemonPaths(this.#options.socket, { uid: this.#uid, home: this.#options.home });
+    if (moved.socket === this.paths.socket) return;
+    if (this.#options.logFile === this.paths.logFile) this.log.moveTo(moved.logFile);
+    this.#paths = moved;
+    try {
+      await this.#openEndpoints();
+      this.log.info(`serving ${moved.socket} instead`);
+    } catch (error) {
+      this.log.info(`cannot serve ${moved.socket} either: ${(error as Error).message}; trying again in ${SOCKET_CHECK_MS / 1000} s`);
     }
   }
 
@@ -352,6 +406,7 @@ export class Daemon {
     clearInterval(this.#sweepTimer);
     this.#discovery.stop();
     this.#book.stop();
+    this.#guard?.stop();
     await this.#releaseEndpoints();
     await this.#removeOwnFiles();
     for (const connection of [...this.#connections]) connection.destroy();
@@ -363,7 +418,7 @@ export class Daemon {
   /** Removes the pid file if it is still ours (closing the servers removed the sockets). */
   async #removeOwnFiles(): Promise<void> {
     const { paths } = this;
-    const pid = await readFile(paths.pidFile, "utf8").catch(() => "");
+    const pid = (await readOwnFile(paths.pidFile, this.#uid)) ?? "";
     if (pid.trim() === String(process.pid)) await unlink(paths.pidFile).catch(() => undefined);
   }
 }

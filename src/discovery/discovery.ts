@@ -1,8 +1,9 @@
 import { watch, type FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
+import { lstatOrUndefined } from "../core/trust.js";
 import { homeAgentDirectory, TMP_SESSION_DIR } from "./layouts.js";
-import { scanDirectory, sessionDirectoriesIn, type DirectoryLayout, type ScanContext } from "./scan.js";
+import { ownSessionDirectoriesIn, scanDirectory, type DirectoryLayout, type ScanContext } from "./scan.js";
 
 export interface DiscoveryOptions extends ScanContext {
   /** The user's home: `~/.ssh/agent` (OpenSSH >= 10.1) is read there. */
@@ -22,6 +23,11 @@ const MAX_IGNORED = 64;
 const SETTLE_MS = 15;
 /** A new session directory of ours is watched this long for its socket to appear. */
 const NEW_DIRECTORY_WATCH_MS = 10_000;
+/** Directories waiting to be read again, at most: past that (someone filling /tmp with
+ * directories), one full scan soon replaces them all. */
+const MAX_PENDING = 256;
+/** How soon that full scan runs. */
+const OVERFLOW_RESCAN_MS = 1000;
 
 interface KnownDirectory {
   readonly layout: DirectoryLayout;
@@ -45,10 +51,12 @@ export class AgentDiscovery {
   readonly #directories = new Map<string, KnownDirectory>();
   readonly #pending = new Map<string, NodeJS.Timeout>();
   readonly #watchers = new Map<string, FSWatcher>();
+  readonly #rootListings = new Map<string, { readonly mtimeMs: number; readonly directories: string[] }>();
   #candidates: Candidate[] = [];
   #ignored: IgnoredEntry[] = [];
   #scanning: Promise<void> | undefined;
   #lastFullScan = -Infinity;
+  #overflowTimer: NodeJS.Timeout | undefined;
   #stopped = false;
 
   constructor(options: DiscoveryOptions) {
@@ -87,6 +95,7 @@ export class AgentDiscovery {
     this.#watchers.clear();
     for (const timer of this.#pending.values()) clearTimeout(timer);
     this.#pending.clear();
+    clearTimeout(this.#overflowTimer);
   }
 
   /** Reads every place again. Concurrent calls share one scan. */
@@ -109,7 +118,7 @@ export class AgentDiscovery {
     const { tmpRoot, extraDirs, home } = this.#options;
     const jobs: Array<[string, DirectoryLayout]> = [[homeAgentDirectory(home), "home-agent"]];
     for (const root of [tmpRoot, ...extraDirs]) {
-      for (const directory of await sessionDirectoriesIn(root)) jobs.push([directory, "tmp-session"]);
+      for (const directory of await this.#ownSessionDirectories(root)) jobs.push([directory, "tmp-session"]);
     }
     for (const directory of extraDirs) jobs.push([directory, "extra"]);
     const scans = await Promise.all(jobs.map(([dir, layout]) => scanDirectory(dir, layout, this.#context)));
@@ -117,6 +126,20 @@ export class AgentDiscovery {
     this.#directories.clear();
     jobs.forEach(([directory, layout], i) => this.#remember(directory, layout, scans[i] as DirectoryScan));
     this.#publish();
+  }
+
+  /**
+   * The user's session directories in `root`, read again only when `root` changed since the last
+   * full scan (its mtime moves whenever an entry is added or removed): a /tmp full of other
+   * users' directories is then walked once, not at every periodic rescan.
+   */
+  async #ownSessionDirectories(root: string): Promise<string[]> {
+    const mtimeMs = (await lstatOrUndefined(root))?.mtimeMs;
+    const cached = this.#rootListings.get(root);
+    if (mtimeMs !== undefined && cached?.mtimeMs === mtimeMs) return cached.directories;
+    const directories = await ownSessionDirectoriesIn(root, this.#options.uid);
+    if (mtimeMs !== undefined) this.#rootListings.set(root, { mtimeMs, directories });
+    return directories;
   }
 
   async #rescanDirectory(directory: string, layout: DirectoryLayout): Promise<void> {
@@ -154,6 +177,13 @@ export class AgentDiscovery {
 
   #schedule(directory: string, layout: DirectoryLayout): void {
     if (this.#stopped || this.#pending.has(directory)) return;
+    if (this.#pending.size >= MAX_PENDING) {
+      this.#overflowTimer ??= setTimeout(() => {
+        this.#overflowTimer = undefined;
+        void this.rescan();
+      }, OVERFLOW_RESCAN_MS);
+      return;
+    }
     const timer = setTimeout(() => {
       this.#pending.delete(directory);
       void this.#rescanDirectory(directory, layout);

@@ -48,7 +48,6 @@ describe("connect: the remote tmux session gets the stable socket", { skip }, ()
   const capture = async (target: string) => (await tmux(`capture-pane -p -J -t ${target}`)).stdout;
 
   it("after a reconnect, tmux's global SSH_AUTH_SOCK is the stable path and windows without a shell reach the agent", async () => {
-    const stable = `/tmp/ssh-anchor-${host.uid}/agent.sock`;
     // A tmux server that an earlier plain `ssh host tmux ...` started with that login's own socket.
     const earlier = await host.ssh("tmux new-session -d -s earlier");
     assert.equal(earlier.code, 0, earlier.stderr);
@@ -58,6 +57,9 @@ describe("connect: the remote tmux session gets the stable socket", { skip }, ()
     await laptop.type(pane, `${BIN} connect --log ${log} --session agent ${host.sshOptions.join(" ")}; echo "EXIT=$?"`);
     await waitForLog(log, pane, /connected in/, "connect to attach");
     await waitFor("the session", async () => (await tmux("has-session -t agent")).code === 0, 10_000);
+    // The stable socket, wherever the host puts it: the daemon the prelude started says.
+    const stable = (JSON.parse((await host.anchor("status --json")).stdout) as { socket: string }).socket;
+    assert.match(stable, /\/agent\.sock$/);
 
     assert.equal((await tmux("show-environment -g SSH_AUTH_SOCK")).stdout.trim(), `SSH_AUTH_SOCK=${stable}`, "connect points the running server at the stable socket");
     // A window started without a shell before the cut: it keeps the environment it started with.

@@ -11,7 +11,7 @@ export function registerStatusCommand(program: Command): void {
   program
     .command("status")
     .description("show the daemon, every candidate agent with its state, and where new connections go")
-    .option("-s, --socket <path>", "the stable socket (default: $SSH_ANCHOR_SOCKET, else /tmp/ssh-anchor-$UID/agent.sock)")
+    .option("-s, --socket <path>", "the stable socket (default: as for start)")
     .option("--json", "print a JSON document for scripts")
     .addHelpText("after", "\nExit status: 0 running, 3 not running.")
     .action((flags: { socket?: string; json?: boolean }) =>
@@ -41,13 +41,10 @@ export function formatStatus(report: StatusReport, color: boolean): string {
     `requests:    ${c.requests} agent request${c.requests === 1 ? "" : "s"} in them (ssh-add -l is one; a connection that only checks the socket makes none)`,
   ];
   const memory = report.memoryKiB;
-  // A daemon of an older version reports no private figure.
   const own =
-    memory.private === undefined
-      ? `${memory.rss} KiB resident`
-      : memory.privateSource === "RssAnon"
-        ? `${memory.private} KiB private (RssAnon), ${memory.rss} KiB resident with the shared node binary`
-        : `${memory.private} KiB resident (private memory unknown here)`;
+    memory.privateSource === "RssAnon"
+      ? `${memory.private} KiB private (RssAnon), ${memory.rss} KiB resident with the shared node binary`
+      : `${memory.rss} KiB resident (private memory unknown here)`;
   lines.push(`memory:      ${own} (JavaScript heap ${memory.heapUsed} KiB, buffers ${memory.external} KiB)`);
   if (report.logFile) lines.push(`log:         ${report.logFile}`);
   lines.push(report.agents.length ? "agents (in routing order):" : "agents:      none found");

@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
-import { readdir, lstat } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
+import { endpointState } from "../core/trust.js";
 import { childrenOf, commandName, environmentVariable } from "./environ.js";
 
 /** A pane (tmux) or window (screen) and the SSH_AUTH_SOCK its process started with. */
@@ -51,7 +52,9 @@ export async function tmuxServers(uid: number): Promise<TmuxServer[]> {
   const servers: TmuxServer[] = [];
   for (const name of names) {
     const socket = join(directory, name);
-    if (!(await lstat(socket).catch(() => undefined))?.isSocket()) continue;
+    // Only a tmux server of the user's own is asked anything (a tmux client hands the server
+    // its environment, SSH_AUTH_SOCK included).
+    if ((await endpointState(socket, uid)) !== "ours") continue;
     const tmux = (...args: string[]) => command("tmux", ["-S", socket, ...args]);
     // "<pid> <session>:<window>.<pane>": the pid has no space, the rest is the name.
     const panesText = await tmux("list-panes", "-a", "-F", "#{pane_pid} #{session_name}:#{window_index}.#{pane_index}");

@@ -1,5 +1,6 @@
 import { connect, type Socket } from "node:net";
 import { FrameError, FrameScanner } from "../protocol/frame-scanner.js";
+import { LOCAL_SHORTAGE } from "../protocol/agent-client.js";
 import { MAX_MESSAGE_LENGTH } from "../protocol/messages.js";
 import type { Agent, AgentBook } from "./agent-book.js";
 import { EmptyAgent } from "./empty-agent.js";
@@ -10,12 +11,18 @@ export interface ConnectionContext {
   readonly book: AgentBook;
   readonly log: Log;
   readonly counters: Counters;
-  /** A request unanswered this long gets its agent probed. */
-  readonly replyTimeoutMs: number;
   /** A request is never left hanging on an unresponsive agent longer than this. */
   readonly maxWaitMs: number;
-  /** Looks for agents again (a login may have appeared since the last look). */
+  /** Looks for agents again (a login may have appeared since the last look), bounded in time. */
   findAgents(): Promise<void>;
+  /**
+   * Whether the socket an upstream connection reached is still the candidate that passed the
+   * trust checks (not a socket put at the same path since). Awaited after 'connect' and before
+   * any client byte is written; false: the agent counts as gone.
+   */
+  verifyUpstream(agent: Agent): Promise<boolean>;
+  /** The process ran out of file descriptors (or kernel buffers): new connections are shed. */
+  shortOfDescriptors(what: string): void;
   /** Nothing to route to: the daemon explains in its log. */
   noAgent(reason: string): void;
   release(connection: ProxiedConnection): void;
@@ -32,6 +39,8 @@ export interface Counters {
   answeredEmpty: number;
   /** Connections closed for malformed input from the client or the agent. */
   rejected: number;
+  /** Connections closed at once because the daemon was out of file descriptors. */
+  shed: number;
 }
 
 /** Bytes a client may send before its first answer and still be moved to another agent. */
@@ -48,6 +57,10 @@ const GONE = new Set(["ECONNREFUSED", "ENOENT", "ENOTSOCK", "ENOTDIR"]);
  * through unchanged; only message boundaries are followed, to reject malformed messages and to
  * notice a request that gets no answer.
  *
+ * The upstream is opened only once the client has sent a first complete message: a connection
+ * that sends nothing (a liveness check) or only garbage never costs a forwarded channel to the
+ * laptop, nor a look for agents.
+ *
  * Until the agent has answered anything, the connection carries no state (session-bind has not
  * been acknowledged), so everything the client sent is kept and can be replayed to another
  * agent if this one turns out to be a zombie. After the first answer the pairing is final: if
@@ -61,12 +74,16 @@ export class ProxiedConnection {
   #replies = new FrameScanner();
   #agent: Agent | undefined;
   #upstream: Socket | undefined;
+  /** The agent #upstream leads to (counted in its `upstreams`). */
+  #upstreamAgent: Agent | undefined;
   #upstreamReady = false;
   #answered = false;
   /** Everything the client sent, while it may still be replayed; undefined once it may not. */
   #replay: Buffer[] | undefined = [];
   #replayBytes = 0;
   #emptyAgent: EmptyAgent | undefined;
+  /** Whether routing has begun (the first complete message arrived). */
+  #routed = false;
   #clientEnded = false;
   #closed = false;
   #judging = false;
@@ -88,14 +105,19 @@ export class ProxiedConnection {
     client.on("end", () => this.#onClientEnd());
     client.on("error", () => undefined);
     client.on("close", () => this.#close());
-    this.#connectNext();
   }
 
   /** Called periodically by the daemon: judges an agent that has left a request unanswered. */
   async checkLate(now: number): Promise<void> {
     const agent = this.#agent;
-    if (this.#judging || this.#outstanding === 0 || !agent || this.#emptyAgent) return;
-    if (now - this.#waitingSince < this.#context.replyTimeoutMs || now < this.#nextCheckAt) return;
+    if (this.#judging || this.#outstanding === 0 || !agent || this.#emptyAgent || !this.#upstreamReady) return;
+    // Answers this daemon is not reading (its client does not read them: backpressure) are not
+    // the agent's silence: that time does not count.
+    if (this.#upstream?.isPaused()) {
+      this.#waitingSince = now;
+      return;
+    }
+    if (now - this.#waitingSince < this.#context.book.replyDeadline(agent) || now < this.#nextCheckAt) return;
     this.#judging = true;
     // Only a probe that began after this request started waiting says anything about it.
     const health = await this.#context.book.probe(agent, this.#waitingSince);
@@ -141,7 +163,9 @@ export class ProxiedConnection {
     if (this.#closed) return;
     const agent = this.#context.book.next(this.#tried);
     if (!agent) {
-      if (this.#tried.size === 0 && !this.#lookedAgain) {
+      if (!this.#lookedAgain) {
+        // Nothing (left) to route to: a login may have appeared whose notification is not
+        // processed yet. One bounded look, then the answer.
         this.#lookedAgain = true;
         void this.#context.findAgents().then(() => this.#connectNext());
         return;
@@ -154,33 +178,68 @@ export class ProxiedConnection {
     this.#upstreamReady = false;
     this.#replies = new FrameScanner();
     this.#waitingSince = performance.now();
-    const upstream = connect({ path: agent.path, allowHalfOpen: true });
+    let upstream: Socket;
+    try {
+      upstream = connect({ path: agent.path, allowHalfOpen: true });
+    } catch (error) {
+      this.#upstreamFailed(agent, error as NodeJS.ErrnoException);
+      return;
+    }
     this.#upstream = upstream;
+    this.#upstreamAgent = agent;
+    agent.upstreams += 1;
     if (this.#context.log.verbose) {
       this.#context.log.detail(`routing a connection to ${agent.path} (${agent.health}, ${agent.candidate.kind})`);
     }
-    upstream.on("connect", () => {
-      this.#upstreamReady = true;
-      for (const chunk of this.#replay ?? []) upstream.write(chunk);
-      if (this.#clientEnded) upstream.end();
-    });
+    upstream.on("connect", () => void this.#onUpstreamConnected(agent, upstream));
     upstream.on("data", (chunk: Buffer) => this.#onAgentData(chunk, agent, upstream));
     upstream.on("end", () => {
       if (!this.#moveOnward(agent)) this.#client.end();
     });
     upstream.on("error", (error: NodeJS.ErrnoException) => {
       if (this.#upstream !== upstream) return;
-      if (!this.#upstreamReady) {
-        if (GONE.has(error.code ?? "")) this.#context.book.markDead(agent, `connect failed: ${error.code}`);
-        this.#dropUpstream();
-        this.#connectNext();
-      } else if (!this.#moveOnward(agent)) {
-        this.#close();
-      }
+      if (!this.#upstreamReady) this.#upstreamFailed(agent, error);
+      else if (!this.#moveOnward(agent)) this.#close();
     });
     upstream.on("close", () => {
       if (this.#upstream === upstream) this.#close();
     });
+  }
+
+  /** Connected: only a socket that is still the trusted candidate gets the client's bytes. */
+  async #onUpstreamConnected(agent: Agent, upstream: Socket): Promise<void> {
+    let trusted = false;
+    try {
+      trusted = await this.#context.verifyUpstream(agent);
+    } catch {
+      trusted = false;
+    }
+    if (this.#closed || this.#upstream !== upstream) return;
+    if (!trusted) {
+      this.#context.book.markDead(agent, "the socket at its path is no longer the one that passed the trust checks");
+      this.#dropUpstream();
+      this.#connectNext();
+      return;
+    }
+    this.#upstreamReady = true;
+    this.#waitingSince = performance.now();
+    for (const chunk of this.#replay ?? []) upstream.write(chunk);
+    if (this.#clientEnded) upstream.end();
+  }
+
+  /** The upstream could not be opened (or failed before it was used). */
+  #upstreamFailed(agent: Agent, error: NodeJS.ErrnoException): void {
+    const code = error.code ?? "";
+    if (LOCAL_SHORTAGE.has(code)) {
+      // Our shortage, not the agent's fault: shed this connection, keep serving the others.
+      this.#context.shortOfDescriptors(`connecting to ${agent.path}: ${code}`);
+      this.#context.counters.shed += 1;
+      this.#close();
+      return;
+    }
+    if (GONE.has(code)) this.#context.book.markDead(agent, `connect failed: ${code}`);
+    this.#dropUpstream();
+    this.#connectNext();
   }
 
   /**
@@ -210,7 +269,7 @@ export class ProxiedConnection {
       return;
     }
     if (requests > 0) {
-      if (this.#outstanding === 0) this.#waitingSince = performance.now();
+      if (this.#outstanding === 0 || !this.#upstreamReady) this.#waitingSince = performance.now();
       if (this.#firstWaitAt === 0) this.#firstWaitAt = this.#waitingSince;
       this.#outstanding += requests;
     }
@@ -226,6 +285,10 @@ export class ProxiedConnection {
       }
     }
     if (this.#upstreamReady) forward(chunk, this.#client, this.#upstream as Socket);
+    else if (!this.#routed && requests > 0) {
+      this.#routed = true;
+      this.#connectNext();
+    }
   }
 
   #onAgentData(chunk: Buffer, agent: Agent, upstream: Socket): void {
@@ -249,7 +312,7 @@ export class ProxiedConnection {
 
   #onClientEnd(): void {
     this.#clientEnded = true;
-    if (this.#emptyAgent) this.#client.end();
+    if (this.#emptyAgent || !this.#routed) this.#client.end();
     else if (this.#upstreamReady) this.#upstream?.end();
   }
 
@@ -284,6 +347,8 @@ export class ProxiedConnection {
     const upstream = this.#upstream;
     this.#upstream = undefined;
     this.#upstreamReady = false;
+    if (this.#upstreamAgent) this.#upstreamAgent.upstreams -= 1;
+    this.#upstreamAgent = undefined;
     if (upstream) {
       upstream.removeAllListeners();
       upstream.on("error", () => undefined);

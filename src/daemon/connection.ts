@@ -4,6 +4,7 @@ import { LOCAL_SHORTAGE } from "../protocol/agent-client.js";
 import { MAX_MESSAGE_LENGTH } from "../protocol/messages.js";
 import type { Agent, AgentBook } from "./agent-book.js";
 import { EmptyAgent } from "./empty-agent.js";
+import { LIMITS } from "./policy.js";
 import type { Log } from "../log.js";
 
 /** What every connection shares with the daemon. */
@@ -82,6 +83,10 @@ export class ProxiedConnection {
   #replay: Buffer[] | undefined = [];
   #replayBytes = 0;
   #emptyAgent: EmptyAgent | undefined;
+  /** Client bytes not passed on yet (see #release), oldest first. */
+  readonly #held: Held[] = [];
+  /** Waiting for the upstream to drain before the client is read again. */
+  #drainWait = false;
   /** Whether routing has begun (the first complete message arrived). */
   #routed = false;
   #clientEnded = false;
@@ -224,7 +229,7 @@ export class ProxiedConnection {
     this.#upstreamReady = true;
     this.#waitingSince = performance.now();
     for (const chunk of this.#replay ?? []) upstream.write(chunk);
-    if (this.#clientEnded) upstream.end();
+    if (this.#clientEnded && this.#held.length === 0) upstream.end();
   }
 
   /** The upstream could not be opened (or failed before it was used). */
@@ -256,9 +261,10 @@ export class ProxiedConnection {
   }
 
   #onClientData(chunk: Buffer): void {
+    const ends: number[] = [];
     let requests: number;
     try {
-      requests = this.#requests.push(chunk);
+      requests = this.#requests.push(chunk, (_type, end) => ends.push(end));
     } catch (error) {
       this.#reject("client", error);
       return;
@@ -268,27 +274,76 @@ export class ProxiedConnection {
       this.#emptyAgent.push(chunk);
       return;
     }
-    if (requests > 0) {
-      if (this.#outstanding === 0 || !this.#upstreamReady) this.#waitingSince = performance.now();
-      if (this.#firstWaitAt === 0) this.#firstWaitAt = this.#waitingSince;
-      this.#outstanding += requests;
+    this.#held.push({ bytes: chunk, ends, start: 0, next: 0 });
+    this.#release();
+  }
+
+  /**
+   * Passes on the client's held bytes, up to LIMITS.pipelinedRequests requests awaiting an
+   * answer: a client that sends many requests and reads no answers makes the agent (the
+   * laptop, through sshd) compute a few, not all of them. A client whose requests wait is not
+   * read any further, so what is held stays bounded.
+   */
+  #release(): void {
+    while (this.#held.length > 0 && !this.#closed) {
+      const head = this.#held[0] as Held;
+      const waiting = head.ends.length - head.next;
+      const allowance = LIMITS.pipelinedRequests - this.#outstanding;
+      let cut = head.bytes.length;
+      let released = waiting;
+      if (waiting > allowance) {
+        if (allowance <= 0) break;
+        cut = head.ends[head.next + allowance - 1] as number;
+        released = allowance;
+      }
+      const piece = head.start === 0 && cut === head.bytes.length ? head.bytes : head.bytes.subarray(head.start, cut);
+      head.start = cut;
+      head.next += released;
+      if (cut === head.bytes.length) this.#held.shift();
+      if (released > 0) {
+        if (this.#outstanding === 0 || !this.#upstreamReady) this.#waitingSince = performance.now();
+        if (this.#firstWaitAt === 0) this.#firstWaitAt = this.#waitingSince;
+        this.#outstanding += released;
+      }
+      if (!this.#send(piece)) return;
+      if (released > 0 && !this.#routed) {
+        this.#routed = true;
+        this.#connectNext();
+      }
     }
+    if (this.#held.length === 0 && this.#clientEnded && this.#upstreamReady) this.#upstream?.end();
+    this.#updateClientFlow();
+  }
+
+  /** Sends released client bytes upstream (or keeps them until it is ready); false if closed. */
+  #send(piece: Buffer): boolean {
     if (this.#replay) {
-      this.#replay.push(chunk);
-      this.#replayBytes += chunk.length;
+      this.#replay.push(piece);
+      this.#replayBytes += piece.length;
       if (this.#replayBytes > REPLAY_LIMIT) {
         if (!this.#upstreamReady) {
           this.#reject("client", new FrameError(`sent over ${REPLAY_LIMIT} bytes before any answer`));
-          return;
+          return false;
         }
         this.#replay = undefined;
       }
     }
-    if (this.#upstreamReady) forward(chunk, this.#client, this.#upstream as Socket);
-    else if (!this.#routed && requests > 0) {
-      this.#routed = true;
-      this.#connectNext();
+    const upstream = this.#upstream;
+    if (this.#upstreamReady && upstream && !upstream.write(piece) && !this.#drainWait) {
+      this.#drainWait = true;
+      upstream.once("drain", () => {
+        this.#drainWait = false;
+        this.#updateClientFlow();
+      });
     }
+    return true;
+  }
+
+  /** The client is read while nothing of it is held and the upstream takes what it sends. */
+  #updateClientFlow(): void {
+    const hold = !this.#emptyAgent && (this.#held.length > 0 || this.#drainWait);
+    if (hold && !this.#client.isPaused()) this.#client.pause();
+    else if (!hold && this.#client.isPaused() && !this.#emptyAgent) this.#client.resume();
   }
 
   #onAgentData(chunk: Buffer, agent: Agent, upstream: Socket): void {
@@ -308,12 +363,13 @@ export class ProxiedConnection {
     this.#outstanding = Math.max(0, this.#outstanding - replies);
     this.#waitingSince = performance.now();
     forward(chunk, upstream, this.#client);
+    if (replies > 0 && this.#held.length > 0) this.#release();
   }
 
   #onClientEnd(): void {
     this.#clientEnded = true;
     if (this.#emptyAgent || !this.#routed) this.#client.end();
-    else if (this.#upstreamReady) this.#upstream?.end();
+    else if (this.#upstreamReady && this.#held.length === 0) this.#upstream?.end();
   }
 
   #answerEmpty(reason: string): void {
@@ -326,13 +382,16 @@ export class ProxiedConnection {
       this.#context.noAgent(reason);
     });
     this.#emptyAgent = emptyAgent;
+    const held = this.#held.splice(0).map((h) => h.bytes.subarray(h.start));
     try {
-      for (const chunk of this.#replay ?? []) emptyAgent.push(chunk);
+      for (const chunk of [...(this.#replay ?? []), ...held]) emptyAgent.push(chunk);
     } catch (error) {
       this.#reject("client", error);
       return;
     }
     this.#replay = undefined;
+    this.#outstanding = 0;
+    this.#client.resume();
     if (this.#clientEnded) this.#client.end();
   }
 
@@ -355,7 +414,8 @@ export class ProxiedConnection {
       upstream.destroy();
     }
     // A pause waiting for the old upstream to drain must not outlive it.
-    if (this.#client.isPaused()) this.#client.resume();
+    this.#drainWait = false;
+    if (!this.#closed) this.#updateClientFlow();
   }
 
   #close(): void {
@@ -365,6 +425,17 @@ export class ProxiedConnection {
     this.#client.destroy();
     this.#context.release(this);
   }
+}
+
+/** Client bytes not yet passed on, with the ends of the requests they complete. */
+interface Held {
+  readonly bytes: Buffer;
+  /** Offsets just past each request that ends in `bytes`. */
+  readonly ends: number[];
+  /** Bytes before this offset were passed on. */
+  start: number;
+  /** Index in `ends` of the first request not passed on. */
+  next: number;
 }
 
 /** Writes `chunk` to `to`, pausing `from` until `to` drains: memory stays bounded. */

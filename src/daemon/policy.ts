@@ -75,6 +75,12 @@ export const LIMITS = {
    * forwarded agent is a channel through sshd to the laptop: one abusive client must not queue
    * so many that everyone else's request waits behind them. */
   upstreamsPerAgent: 32,
+  /** Requests of one connection passed to its agent and not answered yet. More wait in the
+   * daemon (and the client is not read meanwhile). Clients send one request at a time (ssh,
+   * ssh-add, libraries); a client that pipelines many and reads no answer would otherwise make
+   * the laptop compute and push all of them through sshd, measured: 200 such clients with 64
+   * requests each held a fresh request to the same agent for 1.2 to 1.5 s. */
+  pipelinedRequests: 4,
   /** Successful probe round trips remembered per agent (the health judgement's history). */
   rttHistory: 8,
   /** An agent's answer is overdue after this many times its slowest recent probe round trip

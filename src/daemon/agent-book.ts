@@ -127,7 +127,17 @@ export class AgentBook {
     // A login that appears is probed once at once: the probe gives its round-trip history
     // (what "overdue" means for it) before the first client needs it. One forwarded channel
     // and one identities answer per login.
-    if (this.#options.probeNewAgents !== false) for (const agent of fresh) void this.probe(agent);
+    // At most a few at once, newest first (a start among thousands of stale sockets must not
+    // open thousands of connections).
+    if (this.#options.probeNewAgents === false || fresh.length === 0) return;
+    const isFresh = new Set(fresh);
+    let probes = 0;
+    for (const agent of this.#ranked) {
+      if (probes >= LIMITS.probesOnAppearance) break;
+      if (!isFresh.has(agent)) continue;
+      probes += 1;
+      void this.probe(agent);
+    }
   }
 
   /** How long a request to `agent` may go unanswered before the agent is probed. */

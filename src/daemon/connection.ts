@@ -85,6 +85,7 @@ export class ProxiedConnection {
   #emptyAgent: EmptyAgent | undefined;
   /** Client bytes not passed on yet (see #release), oldest first. */
   readonly #held: Held[] = [];
+  #heldBytes = 0;
   /** Waiting for the upstream to drain before the client is read again. */
   #drainWait = false;
   /** Whether routing has begun (the first complete message arrived). */
@@ -275,6 +276,7 @@ export class ProxiedConnection {
       return;
     }
     this.#held.push({ bytes: chunk, ends, start: 0, next: 0 });
+    this.#heldBytes += chunk.length;
     this.#release();
   }
 
@@ -297,6 +299,7 @@ export class ProxiedConnection {
         released = allowance;
       }
       const piece = head.start === 0 && cut === head.bytes.length ? head.bytes : head.bytes.subarray(head.start, cut);
+      this.#heldBytes -= cut - head.start;
       head.start = cut;
       head.next += released;
       if (cut === head.bytes.length) this.#held.shift();
@@ -339,9 +342,13 @@ export class ProxiedConnection {
     return true;
   }
 
-  /** The client is read while nothing of it is held and the upstream takes what it sends. */
+  /**
+   * The client is read while little of it is held and the upstream takes what it sends. (Held
+   * requests alone do not stop reading below the bound: a paused socket would not notice its
+   * client going away.)
+   */
   #updateClientFlow(): void {
-    const hold = !this.#emptyAgent && (this.#held.length > 0 || this.#drainWait);
+    const hold = !this.#emptyAgent && (this.#heldBytes > LIMITS.heldBytesPerConnection || this.#drainWait);
     if (hold && !this.#client.isPaused()) this.#client.pause();
     else if (!hold && this.#client.isPaused() && !this.#emptyAgent) this.#client.resume();
   }
@@ -383,6 +390,7 @@ export class ProxiedConnection {
     });
     this.#emptyAgent = emptyAgent;
     const held = this.#held.splice(0).map((h) => h.bytes.subarray(h.start));
+    this.#heldBytes = 0;
     try {
       for (const chunk of [...(this.#replay ?? []), ...held]) emptyAgent.push(chunk);
     } catch (error) {

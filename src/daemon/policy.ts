@@ -81,6 +81,13 @@ export const LIMITS = {
    * the laptop compute and push all of them through sshd, measured: 200 such clients with 64
    * requests each held a fresh request to the same agent for 1.2 to 1.5 s. */
   pipelinedRequests: 4,
+  /** Client bytes held back (requests beyond pipelinedRequests) before the daemon stops reading
+   * that client: 64 KiB of small requests is thousands of them, and per-connection memory stays
+   * bounded by this plus one read. */
+  heldBytesPerConnection: 64 * 1024,
+  /** Newly found agents probed at once (newest first): a probe gives a login its round-trip
+   * history before its first client needs it; more at once would only cost descriptors. */
+  probesOnAppearance: 4,
   /** Successful probe round trips remembered per agent (the health judgement's history). */
   rttHistory: 8,
   /** An agent's answer is overdue after this many times its slowest recent probe round trip

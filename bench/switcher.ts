@@ -270,7 +270,7 @@ async function main(): Promise<void> {
   for (let round = 0; round < (QUICK ? 3 : 5); round++) {
     for (const [label, root, dirHome] of [["clean", tmpRoot, home], ["crowded", staleRoot, staleHome]] as const) {
       const started = performance.now();
-      const probe = await startDaemon(`start-up ${label}`, join(base, `s${round}${label[0]}`, "agent.sock"), root, dirHome);
+      const probe = await startDaemon(`start-up ${label}`, join(base, `s${round}-${label}`, "agent.sock"), root, dirHome);
       startups.get(label)?.push((performance.now() - started) * 1000);
       process.kill(probe.pid as number, "SIGTERM");
     }

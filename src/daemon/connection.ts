@@ -391,6 +391,9 @@ export class ProxiedConnection {
     this.#emptyAgent = emptyAgent;
     const held = this.#held.splice(0).map((h) => h.bytes.subarray(h.start));
     this.#heldBytes = 0;
+    // From now on the empty agent decides when the client is read (it pauses a client that
+    // does not read its answers).
+    this.#client.resume();
     try {
       for (const chunk of [...(this.#replay ?? []), ...held]) emptyAgent.push(chunk);
     } catch (error) {
@@ -399,7 +402,6 @@ export class ProxiedConnection {
     }
     this.#replay = undefined;
     this.#outstanding = 0;
-    this.#client.resume();
     if (this.#clientEnded) this.#client.end();
   }
 

@@ -15,8 +15,6 @@ export class Agent {
   /** Round trips of its latest successful probes (ms), newest last: what "overdue" means for
    * this agent. */
   readonly rtts: number[] = [];
-  /** Upstream connections open to it now (bounded per agent, see LIMITS.upstreamsPerAgent). */
-  upstreams = 0;
   #probe: Promise<AgentHealth> | undefined;
   #probeStartedAt = -Infinity;
   /** A probe judged silent still listening for a late answer. */

@@ -75,8 +75,6 @@ export class ProxiedConnection {
   #replies = new FrameScanner();
   #agent: Agent | undefined;
   #upstream: Socket | undefined;
-  /** The agent #upstream leads to (counted in its `upstreams`). */
-  #upstreamAgent: Agent | undefined;
   #upstreamReady = false;
   #answered = false;
   /** Everything the client sent, while it may still be replayed; undefined once it may not. */
@@ -192,8 +190,6 @@ export class ProxiedConnection {
       return;
     }
     this.#upstream = upstream;
-    this.#upstreamAgent = agent;
-    agent.upstreams += 1;
     if (this.#context.log.verbose) {
       this.#context.log.detail(`routing a connection to ${agent.path} (${agent.health}, ${agent.candidate.kind})`);
     }
@@ -416,8 +412,6 @@ export class ProxiedConnection {
     const upstream = this.#upstream;
     this.#upstream = undefined;
     this.#upstreamReady = false;
-    if (this.#upstreamAgent) this.#upstreamAgent.upstreams -= 1;
-    this.#upstreamAgent = undefined;
     if (upstream) {
       upstream.removeAllListeners();
       upstream.on("error", () => undefined);

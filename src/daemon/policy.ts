@@ -70,11 +70,6 @@ export const LIMITS = {
   /** After running out of file descriptors, new connections are closed at once for this long
    * (or until a connection ends and frees some): open ones keep being served. */
   shedMs: 250,
-  /** Connections accepted but not yet sent a complete request are bounded by the descriptor
-   * limit only; connections with an upstream per agent are bounded by this. Each upstream to a
-   * forwarded agent is a channel through sshd to the laptop: one abusive client must not queue
-   * so many that everyone else's request waits behind them. */
-  upstreamsPerAgent: 32,
   /** Requests of one connection passed to its agent and not answered yet. More wait in the
    * daemon (and the client is not read meanwhile). Clients send one request at a time (ssh,
    * ssh-add, libraries); a client that pipelines many and reads no answer would otherwise make

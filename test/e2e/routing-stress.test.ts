@@ -72,7 +72,15 @@ describe("the routing core under stress, end to end (issue 10)", { skip }, () =>
       held.release();
     }
     assert.equal(await daemonPid(), pid);
-    await login.end();
+    // Once the abusive clients are gone, so are their connections to the agent (sshd channels).
+    type Counted = { connections: { active: number } };
+    await waitFor("the daemon to let go of every abusive connection", async () => (JSON.parse((await host.anchor("status --json")).stdout) as Counted).connections.active === 0, 10_000, 200);
+    await login.end().catch(async (error) => {
+      const status = (await host.anchor("status --json")).stdout;
+      const ss = (await run("ss", ["-xp"])).stdout.split("\n").filter((l) => l.includes(login.forwardedSocket) || l.includes("sshd"));
+      const ps = (await run("ps", ["-eo", "pid,stat,user,args"])).stdout.split("\n").filter((l) => /ssh/.test(l));
+      throw new Error(`${String(error)}\nDEBUG status ${status}\nss ${ss.slice(0, 20).join("\n")}\nps ${ps.join("\n")}`);
+    });
   });
 
   it(`answers a fresh request within 1 s right after ${GARBAGE} connections of seeded garbage, 8 at a time`, async () => {

@@ -73,6 +73,8 @@ export function parseStatusReport(value: unknown): StatusReport {
       failovers: counter("failovers"),
       answeredEmpty: counter("answeredEmpty"),
       rejected: counter("rejected"),
+      // A daemon of an earlier version sheds nothing and says so by saying nothing.
+      shed: connections.shed === undefined ? 0 : counter("shed"),
     },
     memoryKiB: {
       // A daemon of an earlier version reports no private figure: its resident one stands in.

@@ -121,10 +121,21 @@ async function runForeground(flags: RunFlags, version: string): Promise<number> 
     throw error;
   }
   const running = daemon;
+  // An uncaught exception is a bug, but stopping would break every pane's agent: log it and keep
+  // serving, unless they keep coming (then the state is broken, and a clean stop is better).
+  const { LIMITS } = await import("../../daemon/policy.js");
+  const recent: number[] = [];
   process.on("uncaughtException", (error) => {
-    running.log.info(`internal error, stopping: ${error.stack ?? error.message}`);
-    process.exitCode = 70;
-    stop();
+    const now = performance.now();
+    recent.push(now);
+    while ((recent[0] as number) < now - 60_000) recent.shift();
+    if (recent.length > LIMITS.uncaughtPerMinute) {
+      running.log.info(`internal error, ${recent.length} in a minute, stopping: ${error.stack ?? error.message}`);
+      process.exitCode = 70;
+      stop();
+      return;
+    }
+    running.log.info(`internal error (a bug; still serving): ${error.stack ?? error.message}`);
   });
   if (stopRequested) stop();
   await running.done;

@@ -1,6 +1,6 @@
 # Where ssh-anchor's private directory is, the same choice as src/core/location.ts and
 # location.sh: the directory of $SSH_ANCHOR_SOCKET; else ~/.ssh/anchor-<hostname>, where no other
-# user can make a name; else (no home, a path too long to bind, a ~/.ssh that is not ours)
+# user can make a name; else (no home of ours, a path too long to bind, a ~/.ssh that is not ours)
 # /tmp/ssh-anchor-$UID, but only when it is missing or a real directory of ours. Sets
 # __ssh_anchor_dir (empty when there is no usable place, said in one line).
 set -g __ssh_anchor_dir
@@ -16,7 +16,7 @@ else
     test -n "$host"; or set host (uname -n)
     # 92 bytes leave room for /agent.sock.ctl in a socket address (107 bytes).
     if test -n "$host" && ! string match -q '*/*' -- $host && string match -q '/*' -- "$HOME" &&
-        test (string length -- "$HOME/.ssh/anchor-$host") -le 92 &&
+        test (string length -- "$HOME/.ssh/anchor-$host") -le 92 && test -d $HOME && test -O $HOME &&
         begin
             ! test -e $HOME/.ssh && ! test -L $HOME/.ssh
             or test -d $HOME/.ssh && ! test -L $HOME/.ssh && test -O $HOME/.ssh

@@ -1,6 +1,6 @@
 # Where ssh-anchor's private directory is, the same choice as src/core/location.ts: the
 # directory of $SSH_ANCHOR_SOCKET; else ~/.ssh/anchor-<hostname>, where no other user can make
-# a name; else (no home, a path too long to bind, a ~/.ssh that is not ours) /tmp/ssh-anchor-$UID,
+# a name; else (no home of ours, a path too long to bind, a ~/.ssh that is not ours) /tmp/ssh-anchor-$UID,
 # but only when it is missing or a real directory of ours. Sets __ssh_anchor_dir (empty when there
 # is no usable place, said in one line). Built-ins only: it runs at every shell start.
 __ssh_anchor_dir=
@@ -17,7 +17,8 @@ else
     /*:*/* | /*:) ;;
     /*:*)
       # 92 bytes leave room for /agent.sock.ctl in a socket address (107 bytes).
-      if [ "${#HOME}" -le $((92 - 13 - ${#__ssh_anchor_host})) ] && { [ ! -e "$HOME/.ssh" ] && [ ! -L "$HOME/.ssh" ] ||
+      if [ "${#HOME}" -le $((92 - 13 - ${#__ssh_anchor_host})) ] && [ -d "$HOME" ] && [ -O "$HOME" ] &&
+        { [ ! -e "$HOME/.ssh" ] && [ ! -L "$HOME/.ssh" ] ||
         { [ -d "$HOME/.ssh" ] && [ ! -L "$HOME/.ssh" ] && [ -O "$HOME/.ssh" ]; }; }; then
         __ssh_anchor_dir=$HOME/.ssh/anchor-$__ssh_anchor_host
       fi

@@ -1,4 +1,4 @@
-import { lstatSync } from "node:fs";
+import { lstatSync, statSync } from "node:fs";
 import { hostname, homedir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { UserError } from "../errors.js";
@@ -14,9 +14,9 @@ import { directoryRefusal } from "./trust.js";
  *    `rm -rf` of /tmp, or stand in for it in a pane that holds the path for weeks. It survives
  *    logout (XDG_RUNTIME_DIR does not), and the host name keeps hosts apart in a home shared
  *    over NFS (as OpenSSH 10.1 does for ~/.ssh/agent).
- * 3. `/tmp/ssh-anchor-$UID/` when the home one cannot be used (no home, a path too long to
- *    bind, a home others can write to): only if it is missing or a real directory of the
- *    user's own. A squatted one (someone else got to the name first) is never used, not even
+ * 3. `/tmp/ssh-anchor-$UID/` when the home one cannot be used (no home of the user's own, a
+ *    path too long to bind, a ~/.ssh that is not a private directory of the user's): only if it
+ *    is missing or a real directory of the user's own. A squatted one (someone else got to the name first) is never used, not even
  *    looked into.
  */
 
@@ -105,16 +105,17 @@ export function daemonPaths(flag: string | undefined, options: LocationOptions):
   return checkedLength(pathsIn(tmp, join(tmp, SOCKET_NAME), false));
 }
 
-/** The home directory can hold the socket unless ~/.ssh is someone else's or open to others. */
+/**
+ * The home can hold the socket when it is a directory of the user's own (so ~/.ssh can be made
+ * there: a system user's home of "/" cannot) and ~/.ssh is missing or a private directory of
+ * theirs. The shell tests the same with `-d`, `-O` and `-L`.
+ */
 function homeUsable(directory: string, uid: number): boolean {
   const ssh = dirname(directory);
-  let stats;
-  try {
-    stats = lstatSync(ssh);
-  } catch {
-    return true;
-  }
-  return directoryRefusal(stats, uid) === undefined;
+  const home = statSync(dirname(ssh), { throwIfNoEntry: false });
+  if (!home?.isDirectory() || home.uid !== uid) return false;
+  const stats = lstatSync(ssh, { throwIfNoEntry: false });
+  return stats === undefined || directoryRefusal(stats, uid) === undefined;
 }
 
 function pathsIn(directory: string, socket: string, inHome: boolean): DaemonPaths {

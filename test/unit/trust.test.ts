@@ -194,11 +194,18 @@ describe("the trust module, against real files", () => {
 });
 
 describe("where the stable socket lives", () => {
-  it("is in ~/.ssh, named after this host, unless the flag or the environment says otherwise", () => {
-    const paths = daemonPaths(undefined, { uid: 1234, env: {}, home: "/nonexistent/alice", host: "devbox" });
-    assert.equal(paths.socket, "/nonexistent/alice/.ssh/anchor-devbox/agent.sock");
-    assert.equal(paths.link, "/nonexistent/alice/.ssh/anchor-devbox/link.sock");
-    assert.equal(paths.inHome, true);
+  it("is in ~/.ssh, named after this host, unless the flag or the environment says otherwise", async () => {
+    const home = await tempDir("anchor-home-");
+    try {
+      const paths = daemonPaths(undefined, { uid: ME, env: {}, home, host: "devbox" });
+      assert.equal(paths.socket, `${home}/.ssh/anchor-devbox/agent.sock`);
+      assert.equal(paths.link, `${home}/.ssh/anchor-devbox/link.sock`);
+      assert.equal(paths.inHome, true);
+      // A home that is not the user's own (a system user's "/") cannot hold it: /tmp instead.
+      assert.equal(daemonPaths(undefined, { uid: ME + 1, env: {}, home, host: "devbox" }).inHome, false);
+    } finally {
+      await run("rm", ["-rf", home]);
+    }
     assert.equal(daemonPaths(undefined, { uid: 1, env: { SSH_ANCHOR_SOCKET: "/run/x/env.sock" } }).socket, "/run/x/env.sock");
     assert.equal(daemonPaths("/run/x/flag.sock", { uid: 1, env: { SSH_ANCHOR_SOCKET: "/run/x/env.sock" } }).socket, "/run/x/flag.sock");
     assert.equal(daemonPaths(undefined, { uid: 1, env: {} }).socket, daemonPaths(undefined, { uid: 1, env: {}, host: hostname() }).socket);

@@ -1,5 +1,6 @@
 import type { Candidate } from "../discovery/candidate.js";
 import { listIdentities, type AgentAnswer } from "../protocol/agent-client.js";
+import { fingerprint } from "../protocol/identities.js";
 import { describeAnswer, healthOf, rankAgents, type AgentHealth } from "./policy.js";
 
 /** Everything known about one candidate agent. */
@@ -9,6 +10,8 @@ export class Agent {
   reason = "not used yet";
   /** Keys it offered at its last probe. */
   keys: number | undefined;
+  /** Fingerprints of the keys it offered at its last answered probe, sorted (per-identity scopes). */
+  fingerprints: readonly string[] | undefined;
   /** When a zombie is next probed, and the pause after that one. */
   nextProbeAt = 0;
   probeBackoffMs = 0;
@@ -91,9 +94,9 @@ export class AgentBook {
     return this.#ranked;
   }
 
-  /** The first ranked agent not in `tried`. */
-  next(tried: ReadonlySet<Agent>): Agent | undefined {
-    for (const agent of this.#ranked) if (!tried.has(agent)) return agent;
+  /** The first ranked agent not in `tried` (and, for a scoped socket, that `accept` admits). */
+  next(tried: ReadonlySet<Agent>, accept?: (agent: Agent) => boolean): Agent | undefined {
+    for (const agent of this.#ranked) if (!tried.has(agent) && (!accept || accept(agent))) return agent;
     return undefined;
   }
 
@@ -127,7 +130,10 @@ export class AgentBook {
   }
 
   #record(agent: Agent, answer: AgentAnswer): void {
-    if (answer.kind === "answered") agent.keys = answer.identities.length;
+    if (answer.kind === "answered") {
+      agent.keys = answer.identities.length;
+      agent.fingerprints = [...new Set(answer.identities.map((identity) => fingerprint(identity.blob)))].sort();
+    }
     this.#setHealth(agent, healthOf(answer), describeAnswer(answer));
   }
 

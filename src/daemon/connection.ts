@@ -14,6 +14,8 @@ export interface ConnectionContext {
   readonly replyTimeoutMs: number;
   /** A request is never left hanging on an unresponsive agent longer than this. */
   readonly maxWaitMs: number;
+  /** A scoped socket's filter: only agents it admits are tried (per-identity scopes). */
+  readonly accept?: (agent: Agent) => boolean;
   /** Looks for agents again (a login may have appeared since the last look). */
   findAgents(): Promise<void>;
   /** Nothing to route to: the daemon explains in its log. */
@@ -108,7 +110,7 @@ export class ProxiedConnection {
     }
     const waited = performance.now() - this.#firstWaitAt;
     if (this.#canMove()) {
-      if (this.#context.book.next(this.#tried)) {
+      if (this.#context.book.next(this.#tried, this.#context.accept)) {
         this.#context.counters.failovers += 1;
         this.#context.log.info(`moving a connection off ${agent.path} (${health}: ${agent.reason}) to the next agent`);
         this.#dropUpstream();
@@ -139,7 +141,7 @@ export class ProxiedConnection {
 
   #connectNext(): void {
     if (this.#closed) return;
-    const agent = this.#context.book.next(this.#tried);
+    const agent = this.#context.book.next(this.#tried, this.#context.accept);
     if (!agent) {
       if (this.#tried.size === 0 && !this.#lookedAgain) {
         this.#lookedAgain = true;

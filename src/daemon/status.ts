@@ -1,6 +1,7 @@
 import type { AgentKind } from "../discovery/candidate.js";
 import type { AgentHealth } from "./policy.js";
 import type { Counters } from "./connection.js";
+import type { ScopeReport } from "../scope/report.js";
 
 /** What `ssh-anchor status --json` prints for a running daemon. */
 export interface StatusReport {
@@ -18,6 +19,8 @@ export interface StatusReport {
   readonly memoryKiB: { readonly rss: number; readonly heapUsed: number; readonly external: number };
   readonly agents: readonly AgentReport[];
   readonly ignored: readonly { readonly path: string; readonly reason: string }[];
+  /** Per-identity scopes (init --per-identity); absent from daemons that predate them. */
+  readonly scopes?: readonly ScopeReport[];
 }
 
 export interface AgentReport {
@@ -26,6 +29,8 @@ export interface AgentReport {
   readonly state: AgentHealth;
   readonly reason: string;
   readonly keys: number | null;
+  /** Fingerprints of its keys at its last answered probe (which scope it belongs to). */
+  readonly fingerprints?: readonly string[] | null;
   readonly createdAt: string;
   /** Position in the routing order (1 = first), null for dead agents. */
   readonly rank: number | null;

@@ -14,6 +14,7 @@ import { linkPath } from "../link/link.js";
 import { RC_FILES } from "../setup/rc-files.js";
 import { fixScreen, fixTmux, screenSessions, tmuxServers, type Pane } from "./multiplexers.js";
 import { probe, socketKind } from "./socket-kind.js";
+import { perIdentityState, scopeFindings } from "./scopes.js";
 
 export type Verdict = "ok" | "info" | "warn" | "fail";
 
@@ -62,7 +63,10 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   const uid = options.uid ?? process.getuid?.() ?? 0;
   const home = options.home ?? homedir();
   const paths = daemonPaths(options.socket, uid, env);
-  const stable = [paths.socket, linkPath(uid)];
+  // Per-identity scopes (shared accounts): scoped sockets are stable paths too, and --fix must
+  // not point tmux at the shared stable socket, which reaches whoever logged in last.
+  const perIdentity = await perIdentityState(paths, uid, home, env);
+  const stable = [paths.socket, linkPath(uid), ...perIdentity.sockets];
   const repairs: string[] = [];
   if (options.fix && !(await readStatus({ socket: paths.socket, uid })).report) {
     await startInBackground({ socket: paths.socket, uid });
@@ -73,7 +77,8 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   findings.push(...(await daemonFindings(paths, uid)));
   const agents = await agentFindings(paths, uid, home);
   findings.push(agentsSummary(agents));
-  findings.push(...(await multiplexerFindings(uid, stable, paths.socket, options.fix ? repairs : undefined)));
+  findings.push(...(await multiplexerFindings(uid, stable, paths.socket, options.fix && !perIdentity.enabled ? repairs : undefined)));
+  findings.push(...(await scopeFindings(perIdentity, agents, env, Boolean(options.fix))));
   findings.push(await sshConfigFinding(paths.socket));
   findings.push(await rcFinding(home));
   return { ok: !findings.some((f) => f.verdict === "fail"), socket: paths.socket, findings, agents, repairs };

@@ -103,7 +103,31 @@ describe("end to end: one shared account, two people, init --per-identity (issue
     assert.deepEqual(second.agents.length, 1, JSON.stringify(listed));
     assert.notEqual(first.agents[0], second.agents[0]);
     assert.deepEqual(new Set([first.agents[0], second.agents[0]]), new Set([aliceLogin.forwardedSocket, bobAgain.forwardedSocket]));
+
+    // status lists the scopes; doctor says which scope each live agent and each pane is in.
+    const text = (await host.anchor("status")).stdout;
+    for (const scope of listed) assert.ok(text.includes(`  ${scope.id}  ${scope.socket}`), text);
+    const doctor = JSON.parse((await host.anchor("doctor --json")).stdout) as { findings: { title: string; details?: string[] }[] };
+    const details = doctor.findings.flatMap((finding) => [finding.title, ...(finding.details ?? [])]);
+    const idOf = (socket: string) => /id-([0-9a-f]{16})\.sock$/.exec(socket)?.[1];
+    const [aliceId, bobId] = sockets.map(idOf);
+    assert.ok(details.includes(`${aliceLogin.forwardedSocket}: scope ${aliceId}`), details.join("\n"));
+    assert.ok(details.includes(`${bobAgain.forwardedSocket}: scope ${bobId}`), details.join("\n"));
+    assert.ok(details.some((line) => /^tmux \S+ alice:0\.0 \(bash\) is in scope /.test(line) && line.endsWith(aliceId as string)), details.join("\n"));
+    assert.ok(details.some((line) => /^tmux \S+ bob:0\.0 \(bash\) is in scope /.test(line) && line.endsWith(bobId as string)), details.join("\n"));
     await bobAgain.end();
+    await aliceLogin.end();
+  });
+
+  it("a restarted daemon serves the same scoped sockets: old panes keep working with no action", async () => {
+    assert.equal((await host.anchor("stop")).code, 0);
+    // Nothing serves Alice's pane now; the next login (its rc line) starts the daemon again.
+    const down = await listIn("alice", "R0");
+    assert.equal(down.rc, 2, down.screen);
+    assert.match(down.screen, /Error connecting to agent/);
+    const aliceLogin = await host.login(alice);
+    onlyKeysOf(await listIn("alice", "R1"), "alice", "bob");
+    cleanFailure(await listIn("bob", "R2"), "alice");
     await aliceLogin.end();
   });
 

@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { addKey, makeKey, sshAdd, startAgent, type TestAgent } from "../helpers/agent.js";
 import { forwardedSocketPath, startDaemon, type TestDaemon } from "../helpers/daemon.js";
-import { BIN, Cleanup, REPO, run, tempDir } from "../helpers/process.js";
+import { BIN, Cleanup, REPO, run, tempDir, waitFor } from "../helpers/process.js";
 
 /** Each shell: how to evaluate the per-identity code, then print the two variables. */
 const SHELLS = {
@@ -100,6 +100,15 @@ describe("per-identity scopes through the real daemon (no sshd: agents at forwar
     const result = await run("bash", ["-c", `${SHELLS.bash[1]}; ${SHOW}`], { env: { ...env, SSH_AUTH_SOCK: empty.path }, timeoutMs: 10_000 });
     assert.equal(result.stdout, `${empty.path}|`);
     assert.match(result.stderr, /^ssh-anchor: no per-identity socket for this login: this login's agent offers no keys.*\n$/);
+  });
+
+  it("binds a scoped socket again when a tmp cleaner removes it", async () => {
+    const aliceSocket = (await scope(alice)).stdout.trim();
+    await run("rm", ["-f", aliceSocket]);
+    // The daemon looks at its socket files every 5 s.
+    await waitFor(`${aliceSocket} to be back`, async () => (await lstat(aliceSocket).catch(() => undefined))?.isSocket(), 12_000, 200);
+    const listed = await sshAdd(aliceSocket, ["-L"]);
+    assert.match(listed.stdout, / alice-key$/m);
   });
 
   it("answers as an empty agent when none of the scope's agents is left, never with another person's", async () => {

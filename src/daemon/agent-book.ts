@@ -1,6 +1,6 @@
 import type { Candidate } from "../discovery/candidate.js";
 import { listIdentities, type AgentAnswer } from "../protocol/agent-client.js";
-import { fingerprint } from "../protocol/identities.js";
+import { anchorOf } from "../scope/rule.js";
 import { describeAnswer, healthOf, rankAgents, type AgentHealth } from "./policy.js";
 
 /** Everything known about one candidate agent. */
@@ -10,7 +10,8 @@ export class Agent {
   reason = "not used yet";
   /** Keys it offered at its last probe. */
   keys: number | undefined;
-  /** Fingerprints of the keys it offered at its last answered probe, sorted (per-identity scopes). */
+  /** Fingerprints of the plain keys (not certificates) it offered at its last answered probe,
+   * sorted: what per-identity scopes are decided by (src/scope/rule.ts). */
   fingerprints: readonly string[] | undefined;
   /** When a zombie is next probed, and the pause after that one. */
   nextProbeAt = 0;
@@ -132,7 +133,7 @@ export class AgentBook {
   #record(agent: Agent, answer: AgentAnswer): void {
     if (answer.kind === "answered") {
       agent.keys = answer.identities.length;
-      agent.fingerprints = [...new Set(answer.identities.map((identity) => fingerprint(identity.blob)))].sort();
+      agent.fingerprints = anchorOf(answer.identities).keys;
     }
     this.#setHealth(agent, healthOf(answer), describeAnswer(answer));
   }

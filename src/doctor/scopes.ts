@@ -3,7 +3,7 @@ import { basename, dirname, join } from "node:path";
 import { readStatus } from "../daemon/lifecycle.js";
 import type { DaemonPaths } from "../daemon/paths.js";
 import type { ScopeReport } from "../scope/report.js";
-import { belongsTo, looksShared, widerThan } from "../scope/rule.js";
+import { belongsTo, isCertificate, looksShared, widerThan } from "../scope/rule.js";
 import { SCOPED_SOCKET_NAME } from "../scope/socket-path.js";
 import { RC_FILES } from "../setup/rc-files.js";
 import type { AgentFinding, Finding } from "./doctor.js";
@@ -42,7 +42,9 @@ export async function perIdentityState(paths: DaemonPaths, uid: number, home: st
  */
 export async function scopeFindings(state: PerIdentityState, agents: readonly AgentFinding[], env: NodeJS.ProcessEnv, fixing: boolean): Promise<Finding[]> {
   const live = agents.filter((agent) => agent.state === "live");
-  const keySets = live.map((agent) => agent.keys.map((key) => key.fingerprint));
+  // Plain keys only, as the rule sees them: a renewed certificate is not another person.
+  const plainKeys = (agent: AgentFinding) => agent.keys.filter((key) => !isCertificate(key.type)).map((key) => key.fingerprint);
+  const keySets = live.map(plainKeys);
   if (!state.enabled) {
     if (!looksShared(keySets)) return [];
     return [
@@ -75,7 +77,7 @@ export async function scopeFindings(state: PerIdentityState, agents: readonly Ag
     details: [
       ...state.scopes.map((scope) => `scope ${scope.id}: ${scope.keys.length} key(s), ${scope.socket ?? "not served"}`),
       ...live.map((agent) => {
-        const ids = scopeOf(agent.keys.map((key) => key.fingerprint));
+        const ids = scopeOf(plainKeys(agent));
         return `${agent.path}: ${ids.length ? `scope ${ids.join(", scope ")}` : "no scope"}`;
       }),
     ],

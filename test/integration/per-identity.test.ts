@@ -102,6 +102,32 @@ describe("per-identity scopes through the real daemon (no sshd: agents at forwar
     assert.match(result.stderr, /^ssh-anchor: no per-identity socket for this login: this login's agent offers no keys.*\n$/);
   });
 
+  it("a certificate does not change the scope, nor its renewal", async () => {
+    const dir = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", dir]));
+    const ca = await makeKey(dir, "ca");
+    const carolKey = await makeKey(dir, "carol-key");
+    const sign = (serial: string) => run("ssh-keygen", ["-q", "-s", ca, "-I", `carol-${serial}`, "-n", "deploy", "-V", "+1d", "-z", serial, `${carolKey}.pub`]);
+    assert.equal((await sign("1")).code, 0);
+    const monday = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Carol00004", 9_000_003));
+    await addKey(monday.path, carolKey); // ssh-add loads carol-key-cert.pub beside it
+    assert.match((await sshAdd(monday.path, ["-l"])).stdout, /CERT/);
+    const first = await scope(monday);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal((await run("rm", ["-f", `${carolKey}-cert.pub`])).code, 0);
+    assert.equal((await sign("2")).code, 0);
+    const tuesday = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Carol00005", 9_000_004));
+    await addKey(tuesday.path, carolKey);
+    const second = await scope(tuesday);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(second.stdout, first.stdout, "the renewed certificate keeps the scope");
+    const listed = await sshAdd(first.stdout.trim(), ["-l"]);
+    assert.match(listed.stdout, /carol-key/);
+    assert.doesNotMatch(listed.stdout, /alice-key|bob-key/);
+    monday.kill();
+    tuesday.kill();
+  });
+
   it("binds a scoped socket again when a tmp cleaner removes it", async () => {
     const aliceSocket = (await scope(alice)).stdout.trim();
     await run("rm", ["-f", aliceSocket]);

@@ -115,6 +115,11 @@ describe("scoping a login", () => {
     assert.equal(subsetRefusal(anchor(bob, team), others), undefined);
   });
 
+  it("accepts a person's second login when their agent also holds a certificate (agents' keys are plain keys, as anchors)", () => {
+    const others = [{ path: "/tmp/ssh-a/agent.1", keys: anchorOf([alice, aliceCert]).keys }];
+    assert.equal(subsetRefusal(anchor(alice, aliceCert), others), undefined);
+  });
+
   it("names the registered scopes a login's agent would also serve", () => {
     const small = { ...anchor(team), id: "small" };
     const same = { ...anchor(alice, team), id: "same" };

@@ -14,7 +14,7 @@ import { linkPath } from "../link/link.js";
 import { RC_FILES } from "../setup/rc-files.js";
 import { fixScreen, fixTmux, screenSessions, tmuxServers, type Pane } from "./multiplexers.js";
 import { probe, socketKind } from "./socket-kind.js";
-import { perIdentityState, scopeFindings } from "./scopes.js";
+import { perIdentityState, scopeFindings, withoutSharedSocketFixes } from "./scopes.js";
 
 export type Verdict = "ok" | "info" | "warn" | "fail";
 
@@ -79,6 +79,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   findings.push(agentsSummary(agents));
   findings.push(...(await multiplexerFindings(uid, stable, paths.socket, options.fix && !perIdentity.enabled ? repairs : undefined)));
   findings.push(...(await scopeFindings(perIdentity, agents, env, Boolean(options.fix))));
+  if (perIdentity.enabled) findings.splice(0, findings.length, ...withoutSharedSocketFixes(findings, paths.socket));
   findings.push(await sshConfigFinding(paths.socket));
   findings.push(await rcFinding(home));
   return { ok: !findings.some((f) => f.verdict === "fail"), socket: paths.socket, findings, agents, repairs };

@@ -114,3 +114,19 @@ export async function scopeFindings(state: PerIdentityState, agents: readonly Ag
   }
   return findings;
 }
+
+/**
+ * With per-identity on, a fix line that points a shell or tmux at the shared stable socket would
+ * hand that pane to whoever logged in last: such lines name the person's scoped socket instead.
+ */
+export function withoutSharedSocketFixes(findings: readonly Finding[], stableSocket: string): Finding[] {
+  const shared = new RegExp(`SSH_AUTH_SOCK[= ]${stableSocket.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![^\\s])`);
+  return findings.map((finding) => {
+    if (!finding.fix || !shared.test(finding.fix)) return finding;
+    const fix =
+      finding.area === "shell" && finding.verdict === "warn"
+        ? 'export SSH_AUTH_SOCK="$(ssh-anchor scope)"   (from a login with agent forwarding: this login\'s own scope)'
+        : "export SSH_AUTH_SOCK=<that person's scoped socket>   (ssh-anchor status lists the scopes; never the shared stable socket here)";
+    return { ...finding, fix };
+  });
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { AgentFinding } from "../../src/doctor/doctor.js";
-import { isScopedSocket, scopeFindings, type PerIdentityState } from "../../src/doctor/scopes.js";
+import { isScopedSocket, scopeFindings, withoutSharedSocketFixes, type PerIdentityState } from "../../src/doctor/scopes.js";
 
 const agent = (path: string, ...keys: string[]): AgentFinding => ({
   path,
@@ -41,5 +41,26 @@ describe("doctor: shared accounts", () => {
     assert.ok(lines.includes("/tmp/ssh-b/agent.2: no scope"), lines.join("\n"));
     assert.ok(isScopedSocket(socket, directory));
     assert.ok(!isScopedSocket(`${directory}/agent.sock`, directory));
+  });
+});
+
+describe("doctor: fix lines with per-identity on", () => {
+  it("never tell a pane or tmux to use the shared stable socket", () => {
+    const stable = "/tmp/ssh-anchor-1000/agent.sock";
+    const fixed = withoutSharedSocketFixes(
+      [
+        { area: "shell", verdict: "warn", title: "login socket", fix: `export SSH_AUTH_SOCK=${stable}   (and add the init line)` },
+        { area: "tmux", verdict: "fail", title: "dead pane", fix: `export SSH_AUTH_SOCK=${stable}` },
+        { area: "tmux", verdict: "warn", title: "server", fix: `tmux -S /tmp/tmux-1000/default set-environment -g SSH_AUTH_SOCK ${stable}   (or: ssh-anchor doctor --fix)` },
+        { area: "daemon", verdict: "fail", title: "not running", fix: "ssh-anchor start" },
+        { area: "tmux", verdict: "fail", title: "another socket", fix: `export SSH_AUTH_SOCK=${stable}.other` },
+      ],
+      stable,
+    );
+    assert.equal(fixed[0]?.fix, 'export SSH_AUTH_SOCK="$(ssh-anchor scope)"   (from a login with agent forwarding: this login\'s own scope)');
+    assert.match(fixed[1]?.fix ?? "", /^export SSH_AUTH_SOCK=<that person's scoped socket>/);
+    assert.match(fixed[2]?.fix ?? "", /^export SSH_AUTH_SOCK=<that person's scoped socket>/);
+    assert.equal(fixed[3]?.fix, "ssh-anchor start");
+    assert.equal(fixed[4]?.fix, `export SSH_AUTH_SOCK=${stable}.other`);
   });
 });

@@ -12,10 +12,12 @@ case ${SSH_AUTH_SOCK:-} in
     [ -S "$SSH_AUTH_SOCK" ] || command ssh-anchor start --quiet </dev/null >/dev/null
     ;;
   *)
+    # The login's own (forwarded) socket, kept for `ssh-anchor doctor` and for debugging.
+    SSH_ANCHOR_ORIGINAL_SOCK=$SSH_AUTH_SOCK
+    export SSH_ANCHOR_ORIGINAL_SOCK
     if __ssh_anchor_scoped=$(command ssh-anchor scope </dev/null) && [ -n "$__ssh_anchor_scoped" ]; then
-      SSH_ANCHOR_ORIGINAL_SOCK=$SSH_AUTH_SOCK
       SSH_AUTH_SOCK=$__ssh_anchor_scoped
-      export SSH_ANCHOR_ORIGINAL_SOCK SSH_AUTH_SOCK
+      export SSH_AUTH_SOCK
     fi
     unset __ssh_anchor_scoped
     ;;

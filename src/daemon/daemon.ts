@@ -1,4 +1,4 @@
-import { lstat, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { lstat, open, rename, unlink } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
@@ -8,12 +8,14 @@ import { UserError } from "../errors.js";
 import { AgentBook, type Agent } from "./agent-book.js";
 import { ProxiedConnection, type ConnectionContext, type Counters } from "./connection.js";
 import { createControlServer, type ControlCommand } from "./control.js";
+import { DirectoryGuard } from "./directory-guard.js";
 import { listenExclusively } from "./listener.js";
 import { MemoryKeeper } from "./memory-keeper.js";
 import { activationDescriptor, listenOnDescriptor } from "./socket-activation.js";
 import { Log } from "../log.js";
-import { daemonPaths, type DaemonPaths } from "./paths.js";
-import { ensurePrivateDirectory } from "./private-dir.js";
+import { daemonPaths, type DaemonPaths } from "../core/location.js";
+import { ensurePrivateDirectory } from "../core/private-dir.js";
+import { CREATE_EXCLUSIVE, readOwnFile } from "../core/trust.js";
 import type { StatusReport } from "./status.js";
 import { ScopeServers } from "../scope/servers.js";
 import { learnKeys, scopedContext } from "../scope/routing.js";
@@ -64,11 +66,11 @@ const SOCKET_CHECK_MS = 5000;
  * order, AgentDiscovery for finding candidates.
  *
  * @example
- * const daemon = await Daemon.start({ socket: "/tmp/ssh-anchor-1000/agent.sock" });
+ * const daemon = await Daemon.start({ socket: "/home/me/.ssh/anchor-devbox/agent.sock" });
  * process.on("SIGTERM", () => daemon.stop().then(() => process.exit(0)));
  */
 export class Daemon {
-  readonly paths: DaemonPaths;
+  #paths: DaemonPaths;
   readonly log: Log;
   readonly #options: DaemonOptions;
   readonly #uid: number;
@@ -90,6 +92,9 @@ export class Daemon {
   #agentServer: Server | undefined;
   #controlServer: Server | undefined;
   #socketId: { dev: number; ino: number } | undefined;
+  /** Keeps the socket directory's name ours when someone removes it. */
+  #guard: DirectoryGuard | undefined;
+  #recovering: Promise<void> | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #timers: NodeJS.Timeout[] = [];
   #lastNoAgentLog = -Infinity;
@@ -102,7 +107,7 @@ export class Daemon {
   private constructor(options: DaemonOptions) {
     this.#options = options;
     this.#uid = options.uid ?? process.getuid?.() ?? 0;
-    this.paths = daemonPaths(options.socket, this.#uid);
+    this.#paths = daemonPaths(options.socket, { uid: this.#uid, home: options.home });
     this.log = new Log({ file: options.logFile, verbose: options.verbose });
     this.done = new Promise((resolve) => (this.#resolveStopped = resolve));
     this.#book = new AgentBook({
@@ -130,9 +135,9 @@ export class Daemon {
       release: (connection) => this.#release(connection),
     };
     this.#scopes = new ScopeServers({
-      directory: this.paths.directory,
-      registryFile: `${this.paths.socket}.scopes`,
-      lockFile: this.paths.lockFile,
+      directory: () => this.paths.directory,
+      registryFile: () => `${this.paths.socket}.scopes`,
+      lockFile: () => this.paths.lockFile,
       uid: this.#uid,
       log: (message) => this.log.info(message),
       // Keys first: an agent is admitted to a scope only once the daemon knows what it offers.
@@ -168,7 +173,12 @@ export class Daemon {
     return daemon;
   }
 
-  /** Reads every agent directory again (SIGHUP, `ssh-anchor status` after a change). */
+  /** Where the daemon serves: it moves to the fallback directory if its own is taken from it. */
+  get paths(): DaemonPaths {
+    return this.#paths;
+  }
+
+  /** Reads every agent directory again (SIGHUP, the `rescan` control command). */
   rescan(): Promise<void> {
     return this.#discovery.rescan();
   }
@@ -210,7 +220,7 @@ export class Daemon {
 
   async #openEndpoints(): Promise<void> {
     const { paths } = this;
-    await ensurePrivateDirectory(paths.directory, this.#uid);
+    await ensurePrivateDirectory(paths.directory, this.#uid, { createParent: paths.inHome });
     // Closing a listening Unix socket makes libuv unlink its path: let go of the old endpoints
     // (after their files were removed) before new files take those paths.
     await this.#releaseEndpoints();
@@ -234,8 +244,29 @@ export class Daemon {
     this.#controlServer = controlServer;
 
     const temporary = `${paths.pidFile}.${process.pid}`;
-    await writeFile(temporary, `${process.pid}\n`, { mode: 0o600 });
+    await unlink(temporary).catch(() => undefined);
+    const handle = await open(temporary, CREATE_EXCLUSIVE, 0o600);
+    try {
+      await handle.writeFile(`${process.pid}\n`);
+    } finally {
+      await handle.close();
+    }
     await rename(temporary, paths.pidFile);
+    this.#watchDirectory();
+  }
+
+  /** A tmp cleaner's `rm -rf` of the directory is answered at once (see DirectoryGuard). */
+  #watchDirectory(): void {
+    this.#guard?.stop();
+    if (this.#activation !== undefined) return;
+    const { paths } = this;
+    this.#guard = new DirectoryGuard({
+      directory: paths.directory,
+      uid: this.#uid,
+      files: [paths.socket, paths.control, paths.pidFile],
+      onLoss: () => void this.#checkSocketFile(),
+    });
+    this.#guard.start();
   }
 
   /**
@@ -341,8 +372,18 @@ export class Daemon {
     this.#memory.start();
   }
 
-  /** Someone (a tmp cleaner, rm -rf) removed or replaced the socket: take the path back. */
-  async #checkSocketFile(): Promise<void> {
+  /**
+   * Someone (a tmp cleaner, rm -rf) removed or replaced the socket or its directory: take the
+   * path back at once, or, when another user got the directory first, move to the fallback
+   * directory (where the shell code looks next). Never stops the daemon: if neither works now,
+   * the next check tries again.
+   */
+  #checkSocketFile(): Promise<void> {
+    this.#recovering ??= this.#recover().finally(() => (this.#recovering = undefined));
+    return this.#recovering;
+  }
+
+  async #recover(): Promise<void> {
     if (this.#stopping) return;
     const stats = await lstat(this.paths.socket).catch(() => undefined);
     if (stats && stats.dev === this.#socketId?.dev && stats.ino === this.#socketId.ino) return;
@@ -350,10 +391,19 @@ export class Daemon {
     this.log.info(`${this.paths.socket} was removed or replaced; listening on it again`);
     try {
       await this.#openEndpoints();
+      return;
     } catch (error) {
-      this.log.info(`cannot take ${this.paths.socket} back: ${(error as Error).message}; stopping`);
-      process.exitCode = 1;
-      await this.stop();
+      this.log.info(`cannot take ${this.paths.socket} back: ${(error as Error).message}`);
+    }
+    const moved = daemonPaths(this.#options.socket, { uid: this.#uid, home: this.#options.home });
+    if (moved.socket === this.paths.socket) return;
+    if (this.#options.logFile === this.paths.logFile) this.log.moveTo(moved.logFile);
+    this.#paths = moved;
+    try {
+      await this.#openEndpoints();
+      this.log.info(`serving ${moved.socket} instead`);
+    } catch (error) {
+      this.log.info(`cannot serve ${moved.socket} either: ${(error as Error).message}; trying again in ${SOCKET_CHECK_MS / 1000} s`);
     }
   }
 
@@ -364,6 +414,7 @@ export class Daemon {
     clearInterval(this.#sweepTimer);
     this.#discovery.stop();
     this.#book.stop();
+    this.#guard?.stop();
     await this.#releaseEndpoints();
     await this.#scopes.stop();
     await this.#removeOwnFiles();
@@ -376,7 +427,7 @@ export class Daemon {
   /** Removes the pid file if it is still ours (closing the servers removed the sockets). */
   async #removeOwnFiles(): Promise<void> {
     const { paths } = this;
-    const pid = await readFile(paths.pidFile, "utf8").catch(() => "");
+    const pid = (await readOwnFile(paths.pidFile, this.#uid)) ?? "";
     if (pid.trim() === String(process.pid)) await unlink(paths.pidFile).catch(() => undefined);
   }
 }

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { readStatus } from "../daemon/lifecycle.js";
-import type { DaemonPaths } from "../daemon/paths.js";
+import type { DaemonPaths } from "../core/location.js";
 import type { ScopeReport } from "../scope/report.js";
 import { belongsTo, isCertificate, looksShared, widerThan } from "../scope/rule.js";
 import { SCOPED_SOCKET_NAME } from "../scope/socket-path.js";

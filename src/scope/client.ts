@@ -1,6 +1,6 @@
 import { askDaemon } from "../daemon/control.js";
 import { startInBackground } from "../daemon/lifecycle.js";
-import { daemonPaths } from "../daemon/paths.js";
+import { daemonPaths } from "../core/location.js";
 import { UserError } from "../errors.js";
 import type { ScopeAnswer } from "./request.js";
 import { dirname } from "node:path";
@@ -22,7 +22,7 @@ export interface ScopeOptions {
 export async function requestScope(options: ScopeOptions = {}): Promise<ScopeAnswer> {
   const env = options.env ?? process.env;
   const uid = options.uid ?? process.getuid?.() ?? 0;
-  const paths = daemonPaths(options.socket, uid, env);
+  const paths = daemonPaths(options.socket, { uid, env });
   const own = env.SSH_AUTH_SOCK;
   if (!own) throw new UserError("SSH_AUTH_SOCK is not set: log in with agent forwarding (ssh -A) to get a per-identity socket");
   if (dirname(own) === paths.directory) {
@@ -31,7 +31,12 @@ export async function requestScope(options: ScopeOptions = {}): Promise<ScopeAns
     );
   }
   if (!own.startsWith("/")) throw new UserError(`SSH_AUTH_SOCK is not an absolute path: ${own}`);
-  await startInBackground({ socket: paths.socket, uid });
+  // The flag as given, not the path: lifecycle makes the same choice of directory (and creates
+  // ~/.ssh for the default one).
+  const started = await startInBackground({ socket: options.socket, uid });
+  if (started.paths.control !== paths.control) {
+    throw new UserError(`the daemon serves ${started.paths.socket}, not ${paths.socket}`);
+  }
   try {
     return await askDaemon<ScopeAnswer>(paths.control, `scope ${own}`, SCOPE_REQUEST_TIMEOUT_MS);
   } catch (error) {

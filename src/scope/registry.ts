@@ -27,11 +27,12 @@ const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 export class ScopeRegistry {
   #scopes = new Map<string, Scope>();
 
-  constructor(readonly file: string) {}
+  /** `file` is asked each time: the daemon's directory can move (to its fallback location). */
+  constructor(readonly file: () => string) {}
 
   /** Reads the file; a missing or malformed one is an empty registry (entries are checked one by one). */
   async load(): Promise<void> {
-    const text = await readFile(this.file, "utf8").catch(() => "");
+    const text = await readFile(this.file(), "utf8").catch(() => "");
     this.#scopes = new Map();
     if (!text || text.length > MAX_REGISTRY_BYTES) return;
     let parsed: unknown;
@@ -59,6 +60,11 @@ export class ScopeRegistry {
    * Records a login of the scope of `anchor` (new or known) and saves the file.
    * @returns the scope, and the scopes forgotten to stay within MAX_SCOPES.
    */
+  /** Writes the file again (the daemon moved to another directory). */
+  save(): Promise<void> {
+    return this.#save();
+  }
+
   async register(anchor: Anchor, now = Date.now()): Promise<{ scope: Scope; forgotten: Scope[] }> {
     const keys = [...new Set(anchor.keys)].sort();
     const scope: Scope = { id: scopeId({ keys }), keys, lastLoginMs: now };
@@ -75,9 +81,10 @@ export class ScopeRegistry {
   }
 
   async #save(): Promise<void> {
-    const temporary = `${this.file}.${process.pid}`;
+    const file = this.file();
+    const temporary = `${file}.${process.pid}`;
     await writeFile(temporary, `${JSON.stringify(this.all(), null, 1)}\n`, { mode: 0o600 });
-    await rename(temporary, this.file);
+    await rename(temporary, file);
   }
 }
 

@@ -1,4 +1,5 @@
 import { lstat } from "node:fs/promises";
+import { dirname } from "node:path";
 import { createServer, type Server, type Socket } from "node:net";
 import { listenExclusively } from "../daemon/listener.js";
 import { ScopeRegistry, type Scope } from "./registry.js";
@@ -6,12 +7,13 @@ import type { Anchor } from "./rule.js";
 import { scopedSocketPath } from "./socket-path.js";
 
 export interface ScopeServersOptions {
-  /** The stable socket's private directory (daemonPaths(...).directory), already checked. */
-  readonly directory: string;
+  /** The stable socket's private directory (daemonPaths(...).directory), already checked; asked
+   * each time, because the daemon moves to its fallback directory when its own is taken. */
+  readonly directory: () => string;
   /** Where the registry is kept (beside the stable socket). */
-  readonly registryFile: string;
+  readonly registryFile: () => string;
   /** The daemon's lock file: taking over a leftover socket is serialised with its own. */
-  readonly lockFile: string;
+  readonly lockFile: () => string;
   readonly uid: number;
   readonly log: (message: string) => void;
   /** A client connected to the scoped socket of `scope`. */
@@ -67,17 +69,21 @@ export class ScopeServers {
     return this.#listening.get(scope.id)?.path;
   }
 
-  /** Binds again every scoped socket that was removed. */
+  /** Binds again every scoped socket that was removed, or whose directory the daemon left. */
   async check(): Promise<void> {
     if (this.#stopped) return;
+    let moved = false;
     for (const listening of [...this.#listening.values()]) {
       const stats = await lstat(listening.path).catch(() => undefined);
-      if (stats && stats.dev === listening.dev && stats.ino === listening.ino) continue;
-      this.#options.log(`${listening.path} was removed or replaced; listening on it again`);
+      const here = dirname(listening.path) === this.#options.directory();
+      if (here && stats && stats.dev === listening.dev && stats.ino === listening.ino) continue;
+      moved ||= !here;
+      this.#options.log(`${listening.path} was removed or replaced, or the daemon moved; listening again`);
       await this.#close(listening.scope.id);
       if (this.#stopped) return;
       await this.#listen(listening.scope).catch((error: Error) => this.#options.log(`scope ${listening.scope.id}: ${error.message}`));
     }
+    if (moved) await this.#registry.save().catch((error: Error) => this.#options.log(`cannot save the scopes: ${error.message}`));
   }
 
   async stop(): Promise<void> {
@@ -86,9 +92,9 @@ export class ScopeServers {
   }
 
   async #listen(scope: Scope): Promise<Listening> {
-    const path = scopedSocketPath(this.#options.directory, scope.id);
+    const path = scopedSocketPath(this.#options.directory(), scope.id);
     const server = createServer({ allowHalfOpen: true }, (socket) => this.#options.onConnection(socket, scope));
-    await listenExclusively(server, path, this.#options.lockFile, this.#options.uid);
+    await listenExclusively(server, path, this.#options.lockFile(), this.#options.uid);
     server.on("error", (error) => this.#options.log(`${path}: ${error.message}`));
     const stats = await lstat(path);
     const listening: Listening = { scope, path, server, dev: stats.dev, ino: stats.ino };

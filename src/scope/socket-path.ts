@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { MAX_SOCKET_PATH_BYTES } from "../daemon/paths.js";
+import { MAX_SOCKET_PATH_BYTES } from "../core/location.js";
 import { UserError } from "../errors.js";
 
 /** Scoped sockets are named `id-<16 hex>.sock`; the shell code recognises them by this shape. */

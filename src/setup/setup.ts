@@ -35,10 +35,23 @@ function rcLines(options: SetupOptions): string[] {
   return [options.shell === "fish" ? `ssh-anchor ${mode} fish | source` : `eval "$(ssh-anchor ${mode} ${options.shell})"`];
 }
 
+/** The two places of src/core/location.ts, in ssh_config's tokens. */
+const HOME_DIRECTORY = "%d/.ssh/anchor-%l";
+const TMP_DIRECTORY = "/tmp/ssh-anchor-%i";
+
+/** ssh_config's test that a directory and the socket in it are the user's own (as shell/location.sh). */
+function ownSocketTest(directory: string): string {
+  return `Match exec "test -d ${directory} -a ! -h ${directory} -a -O ${directory} -a -S ${directory}/agent.sock -a ! -h ${directory}/agent.sock -a -O ${directory}/agent.sock"`;
+}
+
 const SSH_CONFIG_LINES = [
-  "# Every ssh uses ssh-anchor's stable socket, whatever SSH_AUTH_SOCK says (%i: your uid).",
-  "Host *",
-  "    IdentityAgent /tmp/ssh-anchor-%i/agent.sock",
+  "# Every ssh uses ssh-anchor's stable socket, whatever SSH_AUTH_SOCK says, but only once the",
+  "# socket and its directory are provably yours (%d: your home, %l: this host, %i: your uid).",
+  ownSocketTest(HOME_DIRECTORY),
+  `    IdentityAgent ${HOME_DIRECTORY}/agent.sock`,
+  ownSocketTest(TMP_DIRECTORY),
+  `    IdentityAgent ${TMP_DIRECTORY}/agent.sock`,
+  "Match all",
 ];
 
 /** Appends the block (rc files: last word wins) or prepends it (ssh_config: first value wins). */

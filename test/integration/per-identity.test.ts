@@ -98,7 +98,7 @@ describe("per-identity scopes through the real daemon (no sshd: agents at forwar
   it("a login that cannot be scoped keeps its own socket and says why in one line", async () => {
     const empty = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Empty00003", 9_000_002));
     const result = await run("bash", ["-c", `${SHELLS.bash[1]}; ${SHOW}`], { env: { ...env, SSH_AUTH_SOCK: empty.path }, timeoutMs: 10_000 });
-    assert.equal(result.stdout, `${empty.path}|`);
+    assert.equal(result.stdout, `${empty.path}|${empty.path}`);
     assert.match(result.stderr, /^ssh-anchor: no per-identity socket for this login: this login's agent offers no keys.*\n$/);
   });
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { chmod, mkdir, readFile, readlink, symlink, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { socketAcceptsConnections } from "../../src/daemon/listener.js";
@@ -115,9 +116,7 @@ describe("shell integration (init)", () => {
   for (const shell of ["bash", "zsh", "sh", "fish"] as const) {
     it(`${shell}: link mode points the link at this login's agent and exports the link, silently`, async () => {
       const agent = await startAgent(cleanup, join(base, `ssh-Link${shell}`, "agent.77"));
-      const link = `/tmp/ssh-anchor-${process.getuid?.() ?? 0}/link.sock`;
-      const previous = await readlink(link).catch(() => undefined);
-      cleanup.add(() => (previous ? run("ln", ["-sfn", previous, link]) : run("rm", ["-f", link])));
+      const link = join(base, ".ssh", `anchor-${hostname()}`, "link.sock");
       const load = shell === "fish" ? "ssh-anchor init --link fish | source" : `eval "$(ssh-anchor init --link ${shell})"`;
       const result = await run(SHELL_BINARY[shell], ["-c", `${load}; printf "%s" "$SSH_AUTH_SOCK"`], {
         env: { ...process.env, HOME: base, PATH: `${join(REPO, "bin")}:${process.env.PATH}`, SSH_AUTH_SOCK: agent.path },

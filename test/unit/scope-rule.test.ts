@@ -155,12 +155,12 @@ describe("the scope registry", async () => {
 
   it("survives a restart, 0600, fingerprints only", async () => {
     const file = join(dir, "agent.sock.scopes");
-    const first = new ScopeRegistry(file);
+    const first = new ScopeRegistry(() => file);
     await first.load();
     const { scope } = await first.register(anchor(alice, team));
     assert.equal(scope.id, scopeId(anchor(alice, team)));
     assert.equal((await stat(file)).mode & 0o777, 0o600);
-    const again = new ScopeRegistry(file);
+    const again = new ScopeRegistry(() => file);
     await again.load();
     assert.deepEqual(again.all().map((s) => s.id), [scope.id]);
     assert.doesNotMatch(await readFile(file, "utf8"), /AAAA/, "no key material, only fingerprints");
@@ -170,7 +170,7 @@ describe("the scope registry", async () => {
     const file = join(dir, "edited.scopes");
     await writeFile(file, JSON.stringify([{ id: "ffffffffffffffff", keys: [fp(alice)] }, { keys: [] }, { keys: ["not a fingerprint"] }, 7]));
     await chmod(file, 0o600);
-    const registry = new ScopeRegistry(file);
+    const registry = new ScopeRegistry(() => file);
     await registry.load();
     assert.deepEqual(registry.all().map((s) => s.id), [scopeId(anchor(alice))]);
     await writeFile(file, "{not json");
@@ -179,7 +179,7 @@ describe("the scope registry", async () => {
   });
 
   it(`keeps at most ${MAX_SCOPES} scopes, forgetting the one whose last login is oldest`, async () => {
-    const registry = new ScopeRegistry(join(dir, "many.scopes"));
+    const registry = new ScopeRegistry(() => join(dir, "many.scopes"));
     for (let i = 0; i < MAX_SCOPES; i++) await registry.register(anchor(key(`person-${i}`)), 1000 + i);
     // Person 0 logs in again: now person 1 is the oldest.
     await registry.register(anchor(key("person-0")), 5000);

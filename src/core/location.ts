@@ -1,0 +1,144 @@
+import { lstatSync } from "node:fs";
+import { hostname, homedir } from "node:os";
+import { dirname, isAbsolute, join } from "node:path";
+import { UserError } from "../errors.js";
+import { directoryRefusal } from "./trust.js";
+
+/**
+ * Where the stable socket and the files beside it live. shell/location.sh and
+ * shell/location.fish make the same choice with shell built-ins; keep the three in step.
+ *
+ * 1. `--socket` or $SSH_ANCHOR_SOCKET, when given: an absolute path, used as it is.
+ * 2. `~/.ssh/anchor-<hostname>/`: no other user can create a name in the user's own ~/.ssh,
+ *    so nobody can squat it before the first start, take it over after a tmp cleaner or an
+ *    `rm -rf` of /tmp, or stand in for it in a pane that holds the path for weeks. It survives
+ *    logout (XDG_RUNTIME_DIR does not), and the host name keeps hosts apart in a home shared
+ *    over NFS (as OpenSSH 10.1 does for ~/.ssh/agent).
+ * 3. `/tmp/ssh-anchor-$UID/` when the home one cannot be used (no home, a path too long to
+ *    bind, a home others can write to): only if it is missing or a real directory of the
+ *    user's own. A squatted one (someone else got to the name first) is never used, not even
+ *    looked into.
+ */
+
+/** Node 20 silently truncates longer Unix socket paths (sun_path holds 108 bytes with the NUL). */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+/** Environment variable that moves the stable socket (the --socket flag wins over it). */
+export const SOCKET_ENV = "SSH_ANCHOR_SOCKET";
+
+/** The socket's file name inside its directory. */
+const SOCKET_NAME = "agent.sock";
+
+/** The directory in /tmp: `/tmp/ssh-anchor-$UID`. */
+export function tmpDirectory(uid: number): string {
+  return `/tmp/ssh-anchor-${uid}`;
+}
+
+/** The directory in the user's home; undefined without a usable home or host name. */
+export function homeDirectory(home: string, host: string): string | undefined {
+  if (!isAbsolute(home) || host === "" || host.includes("/")) return undefined;
+  return join(home, ".ssh", `anchor-${host}`);
+}
+
+/** The files that live beside the stable socket. */
+export interface DaemonPaths {
+  readonly socket: string;
+  readonly directory: string;
+  /** Answers `status`, `stop` and `rescan` for the CLI. */
+  readonly control: string;
+  /** The daemon's pid, for the shell's Node-free "is it running" check. */
+  readonly pidFile: string;
+  /** Held only while a daemon replaces a stale socket, so that two starts cannot race. */
+  readonly lockFile: string;
+  /** Where a background daemon logs. */
+  readonly logFile: string;
+  /** Link mode's symlink (no daemon), in the same private directory. */
+  readonly link: string;
+  /** The directory is the one in ~/.ssh, which is created too when missing. */
+  readonly inHome: boolean;
+}
+
+export interface LocationOptions {
+  readonly uid: number;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly home?: string;
+  readonly host?: string;
+}
+
+/** Why a directory is someone else's (a squat), or undefined when it is missing or ours. */
+export function squatOf(directory: string, uid: number): string | undefined {
+  let stats;
+  try {
+    stats = lstatSync(directory);
+  } catch {
+    return undefined;
+  }
+  // Ours but too open is the user's own doing: refused later with the chmod that fixes it.
+  if (stats.isDirectory() && !stats.isSymbolicLink() && stats.uid === uid) return undefined;
+  return `${directory} ${directoryRefusal(stats, uid)}`;
+}
+
+/**
+ * Picks the socket path (flag, then $SSH_ANCHOR_SOCKET, then ~/.ssh, then /tmp) and derives
+ * the files beside it.
+ * @throws {UserError} for a relative path, a path too long to bind, or no usable place at all.
+ */
+export function daemonPaths(flag: string | undefined, options: LocationOptions): DaemonPaths {
+  const env = options.env ?? process.env;
+  const given = flag || env[SOCKET_ENV];
+  if (given) {
+    if (!isAbsolute(given)) {
+      throw new UserError(`the socket path must be absolute, not "${given}": a relative one changes with every cd; fix --socket or ${SOCKET_ENV}`, 2);
+    }
+    return checkedLength(pathsIn(dirname(given), given, false));
+  }
+  const home = homeDirectory(options.home ?? env.HOME ?? homedir(), options.host ?? hostname());
+  if (home) {
+    const paths = pathsIn(home, join(home, SOCKET_NAME), true);
+    if (fits(paths) && homeUsable(home, options.uid)) return paths;
+  }
+  const tmp = tmpDirectory(options.uid);
+  const squat = squatOf(tmp, options.uid);
+  if (squat) {
+    throw new UserError(`${squat}: someone may be trying to intercept your agent, and your home cannot hold the socket; set ${SOCKET_ENV} to a path of your own`);
+  }
+  return checkedLength(pathsIn(tmp, join(tmp, SOCKET_NAME), false));
+}
+
+/** The home directory can hold the socket unless ~/.ssh is someone else's or open to others. */
+function homeUsable(directory: string, uid: number): boolean {
+  const ssh = dirname(directory);
+  let stats;
+  try {
+    stats = lstatSync(ssh);
+  } catch {
+    return true;
+  }
+  return directoryRefusal(stats, uid) === undefined;
+}
+
+function pathsIn(directory: string, socket: string, inHome: boolean): DaemonPaths {
+  return {
+    socket,
+    directory,
+    control: `${socket}.ctl`,
+    pidFile: `${socket}.pid`,
+    lockFile: `${socket}.lock`,
+    logFile: `${socket}.log`,
+    link: join(directory, "link.sock"),
+    inHome,
+  };
+}
+
+/** The control socket has the longest name of the sockets. */
+function fits(paths: DaemonPaths): boolean {
+  return Buffer.byteLength(paths.control) <= MAX_SOCKET_PATH_BYTES;
+}
+
+function checkedLength(paths: DaemonPaths): DaemonPaths {
+  if (fits(paths)) return paths;
+  throw new UserError(
+    `socket path ${paths.socket} is too long: with ".ctl" added it must fit in ${MAX_SOCKET_PATH_BYTES} bytes; ` +
+      `choose a shorter one with --socket or ${SOCKET_ENV}`,
+  );
+}

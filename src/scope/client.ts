@@ -2,6 +2,7 @@ import { askDaemon } from "../daemon/control.js";
 import { startInBackground } from "../daemon/lifecycle.js";
 import { daemonPaths } from "../core/location.js";
 import { UserError } from "../errors.js";
+import { endpointState } from "../core/trust.js";
 import type { ScopeAnswer } from "./request.js";
 import { dirname } from "node:path";
 
@@ -37,6 +38,9 @@ export async function requestScope(options: ScopeOptions = {}): Promise<ScopeAns
   if (started.paths.control !== paths.control) {
     throw new UserError(`the daemon serves ${started.paths.socket}, not ${paths.socket}`);
   }
+  // Only a control socket that is provably the user's own is told which agent this login has.
+  const state = await endpointState(paths.control, uid);
+  if (state !== "ours") throw new UserError(`no per-identity socket for this login: ${paths.control} is not the daemon's (${state})`);
   try {
     return await askDaemon<ScopeAnswer>(paths.control, `scope ${own}`, SCOPE_REQUEST_TIMEOUT_MS);
   } catch (error) {

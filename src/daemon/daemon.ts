@@ -155,14 +155,18 @@ export class Daemon {
    */
   static async start(options: DaemonOptions = {}): Promise<Daemon> {
     const daemon = new Daemon(options);
-    // Find the agents before accepting the first client, so that it is routed, not turned away.
+    // Listen while the first scan runs (a /tmp full of other users' directories can take
+    // seconds): a client that comes meanwhile waits for the scan, as on any miss, and is routed.
     daemon.#discovery.setOwnSocket({ path: daemon.paths.socket, dev: -1, ino: -1 });
-    await daemon.#discovery.start();
+    const scanning = daemon.#discovery.start();
     try {
       await daemon.#openEndpoints();
+      await scanning;
     } catch (error) {
+      scanning.catch(() => undefined);
       daemon.#discovery.stop();
       daemon.#book.stop();
+      await daemon.#releaseEndpoints();
       throw error;
     }
     await daemon.#scopes.start();

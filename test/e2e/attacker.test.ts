@@ -160,7 +160,7 @@ describe("end to end: another local user cannot stand in for ssh-anchor", { skip
     const newer = await host.login();
     const link = `${stableDirectory(host.home)}/link.sock`;
     const linkMode = (command: string) =>
-      host.asUser(`cd; export PATH=$(dirname $(command -v ssh-anchor)):$PATH; unset SSH_AUTH_SOCK; eval "$(ssh-anchor init --link bash)"; ${command}`);
+      host.asUser(`cd; export PATH=${host.binDirectory}:$PATH; unset SSH_AUTH_SOCK; eval "$(ssh-anchor init --link bash)"; ${command}`);
     assert.equal((await host.asUser(`mkdir -p -m 700 ${stableDirectory(host.home)} && ln -sfn ${newer.forwardedSocket} ${link}`)).code, 0);
     await newer.end();
     // sshd removed the login's directory; the attacker re-creates it, with a socket of theirs.

@@ -64,6 +64,8 @@ export interface TestHost {
   asUser(command: string): ReturnType<typeof run>;
   /** The installed ssh-anchor, run as the test user. */
   anchor(args: string): ReturnType<typeof run>;
+  /** The directory holding the installed `ssh-anchor`, for a PATH. */
+  readonly binDirectory: string;
 }
 
 /**
@@ -206,5 +208,6 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
     },
     asUser,
     anchor: (args) => asUser(`${pkg}/bin/ssh-anchor ${args}`),
+    binDirectory: join(pkg, "bin"),
   };
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { Stats } from "node:fs";
 import { chmod, chown, lstat, mkdir, symlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { hostname } from "node:os";
@@ -12,10 +13,12 @@ import {
   parentsRefusal,
   printable,
   readOwnFile,
+  createdMsOf,
   socketRefusal,
+  stillTheSocket,
 } from "../../src/core/trust.js";
 import { UserError } from "../../src/errors.js";
-import { Cleanup, requireRoot, run, spawnTracked, tempDir } from "../helpers/process.js";
+import { Cleanup, requireRoot, run, sleep, spawnTracked, tempDir } from "../helpers/process.js";
 
 /** A uid nobody on this machine has: files chowned to it are "someone else's". */
 const STRANGER = 4_000_123;
@@ -163,6 +166,25 @@ describe("the trust module, against real files", () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     await writeFile(pidFile, `${theirs.pid}\n`);
     assert.equal(await ownProcessFromPidFile(pidFile, ME), undefined, "another user's process is never signalled");
+  });
+
+  it("knows a socket from its replacement at the same path (a login ended, someone re-created it)", async (t) => {
+    const directory = join(base, "ssh-Reused");
+    await mkdir(directory, { mode: 0o700 });
+    const path = join(directory, "agent.9");
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    const identity = (stats: Stats) => ({ dev: stats.dev, ino: stats.ino, createdMs: createdMsOf(stats) });
+    const first = identity(await lstat(path));
+    assert.equal(await stillTheSocket(path, first, ME), true);
+    await sleep(5);
+    await new Promise((resolve) => server.close(resolve));
+    await bindSocket(cleanup, path);
+    assert.equal(await stillTheSocket(path, first, ME), false, "a new socket at the old path is not the one checked");
+    assert.equal(await stillTheSocket(path, identity(await lstat(path)), ME), true);
+    if (!rootOrSkip(t, "chown to another uid")) return;
+    await chown(directory, STRANGER, STRANGER);
+    assert.equal(await stillTheSocket(path, identity(await lstat(path)), ME), false, "a directory that is someone else's now");
   });
 
   it("prints text from others without control characters", () => {

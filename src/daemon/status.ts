@@ -78,7 +78,8 @@ export function parseStatusReport(value: unknown): StatusReport {
         state: oneOf(agent.state, ["live", "unknown", "zombie", "dead"] as const, "agent.state"),
         reason: text(agent.reason, "agent.reason"),
         keys: agent.keys === null ? null : count(agent.keys, "agent.keys"),
-        fingerprints: parseFingerprints(agent.fingerprints, (message) => new MalformedStatus(message)),
+        // Per-identity (src/scope/): present only when the daemon sent them.
+        ...optional("fingerprints", parseFingerprints(agent.fingerprints, (message) => new MalformedStatus(message))),
         createdAt: text(agent.createdAt, "agent.createdAt"),
         rank: agent.rank === null ? null : count(agent.rank, "agent.rank"),
       };
@@ -87,8 +88,13 @@ export function parseStatusReport(value: unknown): StatusReport {
       const entry = record(item, "ignored entry");
       return { path: text(entry.path, "ignored.path"), reason: text(entry.reason, "ignored.reason") };
     }),
-    scopes: parseScopeReports(report.scopes, (message) => new MalformedStatus(message), (value) => printable(value, 4096)),
+    ...optional("scopes", parseScopeReports(report.scopes, (message) => new MalformedStatus(message), (value) => printable(value, 4096))),
   };
+}
+
+/** `{ [name]: value }`, or nothing when the value is absent: absent fields stay absent. */
+function optional<K extends string, V>(name: K, value: V | undefined): { [key in K]?: V } {
+  return value === undefined ? {} : ({ [name]: value } as { [key in K]?: V });
 }
 
 function record(value: unknown, name: string): Record<string, unknown> {

@@ -2,7 +2,8 @@ import { askDaemon } from "../daemon/control.js";
 import { startInBackground } from "../daemon/lifecycle.js";
 import { daemonPaths } from "../core/location.js";
 import { UserError } from "../errors.js";
-import { endpointState } from "../core/trust.js";
+import { endpointState, printable } from "../core/trust.js";
+import { scopedSocketPath } from "./socket-path.js";
 import type { ScopeAnswer } from "./request.js";
 import { dirname } from "node:path";
 
@@ -41,9 +42,24 @@ export async function requestScope(options: ScopeOptions = {}): Promise<ScopeAns
   // Only a control socket that is provably the user's own is told which agent this login has.
   const state = await endpointState(paths.control, uid);
   if (state !== "ours") throw new UserError(`no per-identity socket for this login: ${paths.control} is not the daemon's (${state})`);
+  let answer: unknown;
   try {
-    return await askDaemon<ScopeAnswer>(paths.control, `scope ${own}`, SCOPE_REQUEST_TIMEOUT_MS);
+    answer = await askDaemon<unknown>(paths.control, `scope ${own}`, SCOPE_REQUEST_TIMEOUT_MS);
   } catch (error) {
     throw new UserError(`no per-identity socket for this login: ${(error as Error).message}`);
   }
+  // What is exported must be provably the scoped socket of the user's own daemon.
+  const scope = wellFormed(answer);
+  if (!scope || scope.socket !== scopedSocketPath(paths.directory, scope.id) || (await endpointState(scope.socket, uid)) !== "ours") {
+    throw new UserError(`no per-identity socket for this login: the daemon's answer is not a scoped socket of yours`);
+  }
+  return scope;
+}
+
+function wellFormed(value: unknown): ScopeAnswer | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { id, socket, keys, warnings } = value as Record<string, unknown>;
+  const strings = (list: unknown): list is string[] => Array.isArray(list) && list.length <= 2048 && list.every((item) => typeof item === "string");
+  if (typeof id !== "string" || !/^[0-9a-f]{16}$/.test(id) || typeof socket !== "string" || !strings(keys) || !strings(warnings)) return undefined;
+  return { id, socket, keys, warnings: warnings.map((warning) => printable(warning)) };
 }

@@ -128,6 +128,26 @@ describe("per-identity scopes through the real daemon (no sshd: agents at forwar
     tuesday.kill();
   });
 
+  it("warns a login whose keys hold an earlier, smaller scope: its agent serves that scope too", async () => {
+    const dir = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", dir]));
+    const shared = await makeKey(dir, "shared-key");
+    const first = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Small00006", 9_000_005));
+    await addKey(first.path, shared);
+    const small = await scope(first);
+    assert.equal(small.code, 0, small.stderr);
+    first.kill();
+    const wider = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Wider00007", 9_000_006));
+    await addKey(wider.path, await makeKey(dir, "dave-key"));
+    await addKey(wider.path, shared);
+    const result = await scope(wider);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /^ssh-anchor: warning: scope [0-9a-f]{16} \(1 key\) holds only keys this login also offers/);
+    // As documented: the smaller scope's socket now reaches this agent.
+    assert.match((await sshAdd(small.stdout.trim(), ["-L"])).stdout, / dave-key$/m);
+    wider.kill();
+  });
+
   it("binds a scoped socket again when a tmp cleaner removes it", async () => {
     const aliceSocket = (await scope(alice)).stdout.trim();
     await run("rm", ["-f", aliceSocket]);

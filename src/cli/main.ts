@@ -6,6 +6,7 @@ import { registerDoctorCommand } from "./commands/doctor.js";
 import { registerLinkCommands } from "./commands/link.js";
 import { registerInitCommand } from "./commands/init.js";
 import { registerStatusCommand } from "./commands/status.js";
+import { registerScopeCommand } from "./commands/scope.js";
 import { packageVersion } from "../package-root.js";
 import { UserError } from "../errors.js";
 
@@ -40,6 +41,7 @@ registerInitCommand(program);
 registerConnectCommand(program);
 registerDoctorCommand(program);
 registerLinkCommands(program);
+registerScopeCommand(program);
 
 const [command, ...rest] = process.argv.slice(2);
 const known = (name: string): boolean => program.commands.some((c) => c.name() === name || c.aliases().includes(name));

@@ -1,5 +1,6 @@
 import type { Candidate } from "../discovery/candidate.js";
 import { listIdentities, type AgentAnswer } from "../protocol/agent-client.js";
+import { anchorOf } from "../scope/rule.js";
 import { describeAnswer, healthOf, LIMITS, probeVerdictDeadline, rankAgents, replyDeadline, type AgentHealth } from "./policy.js";
 
 /** Everything known about one candidate agent. */
@@ -9,6 +10,9 @@ export class Agent {
   reason = "not used yet";
   /** Keys it offered at its last probe. */
   keys: number | undefined;
+  /** Fingerprints of the plain keys (not certificates) it offered at its last answered probe,
+   * sorted: what per-identity scopes are decided by (src/scope/rule.ts). */
+  fingerprints: readonly string[] | undefined;
   /** When a zombie is next probed, and the pause after that one. */
   nextProbeAt = 0;
   probeBackoffMs = 0;
@@ -152,9 +156,9 @@ export class AgentBook {
     return this.#ranked;
   }
 
-  /** The first ranked agent not in `tried`. */
-  next(tried: ReadonlySet<Agent>): Agent | undefined {
-    for (const agent of this.#ranked) if (!tried.has(agent)) return agent;
+  /** The first ranked agent not in `tried` (and, for a scoped socket, that `accept` admits). */
+  next(tried: ReadonlySet<Agent>, accept?: (agent: Agent) => boolean): Agent | undefined {
+    for (const agent of this.#ranked) if (!tried.has(agent) && (!accept || accept(agent))) return agent;
     return undefined;
   }
 
@@ -191,7 +195,10 @@ export class AgentBook {
   #record(agent: Agent, answer: AgentAnswer): void {
     // Out of descriptors here says nothing about the agent.
     if (answer.kind === "unreachable" && answer.local) return;
-    if (answer.kind === "answered") agent.keys = answer.identities.length;
+    if (answer.kind === "answered") {
+      agent.keys = answer.identities.length;
+      agent.fingerprints = anchorOf(answer.identities).keys;
+    }
     this.#setHealth(agent, healthOf(answer), describeAnswer(answer));
   }
 

@@ -14,6 +14,8 @@ export interface ConnectionContext {
   readonly counters: Counters;
   /** A request is never left hanging on an unresponsive agent longer than this. */
   readonly maxWaitMs: number;
+  /** A scoped socket's filter: only agents it admits are tried (per-identity scopes). */
+  readonly accept?: (agent: Agent) => boolean;
   /** Looks for agents again (a login may have appeared since the last look), bounded in time. */
   findAgents(): Promise<void>;
   /**
@@ -134,7 +136,7 @@ export class ProxiedConnection {
     }
     const waited = performance.now() - this.#firstWaitAt;
     if (this.#canMove()) {
-      if (this.#context.book.next(this.#tried)) {
+      if (this.#context.book.next(this.#tried, this.#context.accept)) {
         this.#context.counters.failovers += 1;
         this.#context.log.info(`moving a connection off ${agent.path} (${health}: ${agent.reason}) to the next agent`);
         this.#dropUpstream();
@@ -165,7 +167,7 @@ export class ProxiedConnection {
 
   #connectNext(): void {
     if (this.#closed) return;
-    const agent = this.#context.book.next(this.#tried);
+    const agent = this.#context.book.next(this.#tried, this.#context.accept);
     if (!agent) {
       if (!this.#lookedAgain) {
         // Nothing (left) to route to: a login may have appeared whose notification is not

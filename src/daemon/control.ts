@@ -1,11 +1,13 @@
 import { connect, createServer, type Server } from "node:net";
 
 /** What the CLI may ask a running daemon. */
-export type ControlCommand = "status" | "rescan" | "stop";
+export type ControlCommand = "status" | "rescan" | "stop" | `scope ${string}`;
 const COMMANDS: ReadonlySet<string> = new Set<ControlCommand>(["status", "rescan", "stop"]);
+/** `scope <agent socket path>`: a login asks for its per-identity socket (src/scope/). */
+const SCOPE_COMMAND = /^scope \/\S+$/;
 
-/** A command line longer than this is not one of ours. */
-const MAX_COMMAND_BYTES = 64;
+/** A command line longer than this is not one of ours (a scope request carries a socket path, at most 107 bytes). */
+const MAX_COMMAND_BYTES = 256;
 /** A reply larger than this is not one of ours either. */
 const MAX_REPLY_BYTES = 4 * 1024 * 1024;
 
@@ -25,7 +27,7 @@ export function createControlServer(handle: (command: ControlCommand) => Promise
       if (newline === -1) return;
       const command = received.slice(0, newline).trim();
       socket.removeAllListeners("data");
-      if (!COMMANDS.has(command)) {
+      if (!COMMANDS.has(command) && !SCOPE_COMMAND.test(command)) {
         socket.end(`${JSON.stringify({ error: `unknown command ${JSON.stringify(command)}` })}\n`);
         return;
       }

@@ -19,6 +19,10 @@ import { daemonPaths, type DaemonPaths } from "../core/location.js";
 import { ensurePrivateDirectory } from "../core/private-dir.js";
 import { CREATE_EXCLUSIVE, readOwnFile, stillTheSocket } from "../core/trust.js";
 import type { StatusReport } from "./status.js";
+import { ScopeServers } from "../scope/servers.js";
+import { learnKeys, scopedContext } from "../scope/routing.js";
+import { scopeForLogin } from "../scope/request.js";
+import { scopeReports } from "../scope/report.js";
 
 export interface DaemonOptions {
   /** --socket; $SSH_ANCHOR_SOCKET and the default apply when absent. */
@@ -99,6 +103,8 @@ export class Daemon {
   readonly #connections = new Set<ProxiedConnection>();
   readonly #counters: Counters = { served: 0, requests: 0, active: 0, failovers: 0, answeredEmpty: 0, rejected: 0, shed: 0 };
   readonly #context: ConnectionContext;
+  /** Per-identity sockets (init --per-identity), beside the stable one. */
+  readonly #scopes: ScopeServers;
   readonly #startedAt = new Date();
   readonly #memory = new MemoryKeeper(
     () => this.#counters.served + this.#counters.requests,
@@ -158,6 +164,18 @@ export class Daemon {
       noAgent: (reason) => this.#noAgent(reason),
       release: (connection) => this.#release(connection),
     };
+    this.#scopes = new ScopeServers({
+      directory: () => this.paths.directory,
+      registryFile: () => `${this.paths.socket}.scopes`,
+      lockFile: () => this.paths.lockFile,
+      uid: this.#uid,
+      log: (message) => this.log.info(message),
+      // Keys first: an agent is admitted to a scope only once the daemon knows what it offers.
+      onConnection: (socket, scope) =>
+        void learnKeys(this.#book).then(() => {
+          if (!socket.destroyed) this.#accept(socket, scopedContext(this.#context, scope));
+        }),
+    });
   }
 
   /**
@@ -181,6 +199,7 @@ export class Daemon {
       await daemon.#releaseEndpoints();
       throw error;
     }
+    await daemon.#scopes.start();
     daemon.#startTimers();
     daemon.#book.onRouteChange((agent) => daemon.#logRoute(agent));
     daemon.log.info(`ssh-anchor ${options.version ?? ""} serving ${daemon.paths.socket} (pid ${process.pid})`.replace("  ", " "));
@@ -224,10 +243,12 @@ export class Daemon {
         state: agent.health,
         reason: agent.reason,
         keys: agent.keys ?? null,
+        fingerprints: agent.fingerprints ?? null,
         createdAt: new Date(agent.candidate.createdMs).toISOString(),
         rank: ranked.includes(agent) ? ranked.indexOf(agent) + 1 : null,
       })),
       ignored: [...this.#discovery.ignored()],
+      scopes: scopeReports(this.#scopes, this.#book),
     };
   }
 
@@ -315,7 +336,7 @@ export class Daemon {
     return !stats || (stats.dev === this.#socketId?.dev && stats.ino === this.#socketId.ino);
   }
 
-  #accept(socket: Socket): void {
+  #accept(socket: Socket, context: ConnectionContext = this.#context): void {
     if (performance.now() < this.#shedUntil) {
       // Out of descriptors a moment ago: this one would need an upstream descriptor too.
       // Closing it at once keeps the open connections served and the client not waiting.
@@ -326,7 +347,7 @@ export class Daemon {
     }
     this.#counters.served += 1;
     this.#counters.active += 1;
-    const connection = new ProxiedConnection(socket, this.#context);
+    const connection = new ProxiedConnection(socket, context);
     this.#connections.add(connection);
     this.#sweepTimer ??= setInterval(() => this.#sweep(), SWEEP_MS);
   }
@@ -392,6 +413,13 @@ export class Daemon {
       case "stop":
         setImmediate(() => void this.stop());
         return { stopping: true, pid: process.pid };
+      default:
+        return scopeForLogin(command.slice("scope ".length), {
+          book: this.#book,
+          servers: this.#scopes,
+          rescan: () => this.rescan(),
+          probeTimeoutMs: this.#options.probeTimeoutMs ?? 2000,
+        });
     }
   }
 
@@ -405,7 +433,10 @@ export class Daemon {
     this.#timers = [rescan];
     // A socket-activated daemon's socket file is systemd's to look after.
     if (this.#activation === undefined) {
-      const socketCheck = setInterval(() => void this.#checkSocketFile().catch(() => undefined), SOCKET_CHECK_MS);
+      const socketCheck = setInterval(
+        () => void this.#checkSocketFile().catch(() => undefined).then(() => this.#scopes.check()).catch(() => undefined),
+        SOCKET_CHECK_MS,
+      );
       socketCheck.unref();
       this.#timers.push(socketCheck);
     }
@@ -456,6 +487,7 @@ export class Daemon {
     this.#book.stop();
     this.#guard?.stop();
     await this.#releaseEndpoints();
+    await this.#scopes.stop();
     await this.#removeOwnFiles();
     for (const connection of [...this.#connections]) connection.destroy();
     this.log.info("stopped");

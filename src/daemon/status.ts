@@ -2,6 +2,7 @@ import { printable } from "../core/trust.js";
 import type { AgentKind } from "../discovery/candidate.js";
 import type { AgentHealth } from "./policy.js";
 import type { Counters } from "./connection.js";
+import { parseFingerprints, parseScopeReports, type ScopeReport } from "../scope/report.js";
 
 /** What `ssh-anchor status --json` prints for a running daemon. */
 export interface StatusReport {
@@ -29,6 +30,8 @@ export interface StatusReport {
   };
   readonly agents: readonly AgentReport[];
   readonly ignored: readonly { readonly path: string; readonly reason: string }[];
+  /** Per-identity scopes (init --per-identity); absent from daemons that predate them. */
+  readonly scopes?: readonly ScopeReport[];
 }
 
 export interface AgentReport {
@@ -37,6 +40,8 @@ export interface AgentReport {
   readonly state: AgentHealth;
   readonly reason: string;
   readonly keys: number | null;
+  /** Fingerprints of its plain keys (certificates left out) at its last answered probe: which scopes it belongs to. */
+  readonly fingerprints?: readonly string[] | null;
   readonly createdAt: string;
   /** Position in the routing order (1 = first), null for dead agents. */
   readonly rank: number | null;
@@ -92,6 +97,8 @@ export function parseStatusReport(value: unknown): StatusReport {
         state: oneOf(agent.state, ["live", "unknown", "zombie", "dead"] as const, "agent.state"),
         reason: text(agent.reason, "agent.reason"),
         keys: agent.keys === null ? null : count(agent.keys, "agent.keys"),
+        // Per-identity (src/scope/): present only when the daemon sent them.
+        ...optional("fingerprints", parseFingerprints(agent.fingerprints, (message) => new MalformedStatus(message))),
         createdAt: text(agent.createdAt, "agent.createdAt"),
         rank: agent.rank === null ? null : count(agent.rank, "agent.rank"),
       };
@@ -100,7 +107,13 @@ export function parseStatusReport(value: unknown): StatusReport {
       const entry = record(item, "ignored entry");
       return { path: text(entry.path, "ignored.path"), reason: text(entry.reason, "ignored.reason") };
     }),
+    ...optional("scopes", parseScopeReports(report.scopes, (message) => new MalformedStatus(message), (value) => printable(value, 4096))),
   };
+}
+
+/** `{ [name]: value }`, or nothing when the value is absent: absent fields stay absent. */
+function optional<K extends string, V>(name: K, value: V | undefined): { [key in K]?: V } {
+  return value === undefined ? {} : ({ [name]: value } as { [key in K]?: V });
 }
 
 function record(value: unknown, name: string): Record<string, unknown> {

@@ -15,6 +15,7 @@ import { fixScreen, fixTmux, screenSessions, tmuxServers, type Pane } from "./mu
 import { shellStart } from "./shell-start.js";
 import { probe as probeAgent, socketKind } from "./socket-kind.js";
 import type { AgentAnswer } from "../protocol/agent-client.js";
+import { perIdentityState, scopeFindings, withoutSharedSocketFixes } from "./scopes.js";
 
 export type Verdict = "ok" | "info" | "warn" | "fail";
 
@@ -65,7 +66,10 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   const uid = options.uid ?? process.getuid?.() ?? 0;
   const home = options.home ?? homedir();
   const paths = daemonPaths(options.socket, { uid, env, home });
-  const stable = [paths.socket, paths.link];
+  // Per-identity scopes (shared accounts): scoped sockets are stable paths too, and --fix must
+  // not point tmux at the shared stable socket, which reaches whoever logged in last.
+  const perIdentity = await perIdentityState(paths, uid, home, env);
+  const stable = [paths.socket, paths.link, ...perIdentity.sockets];
   const repairs: string[] = [];
   if (options.fix && !(await readStatus({ socket: paths.socket, uid })).report) {
     await startInBackground({ socket: paths.socket, uid });
@@ -79,7 +83,9 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   findings.push(...(await daemonFindings(paths, uid)));
   const agents = await agentFindings(paths, uid, home, options.tmpDir ?? "/tmp", probe);
   findings.push(agentsSummary(agents));
-  findings.push(...(await multiplexerFindings(uid, home, stable, paths.socket, probe, options.fix ? repairs : undefined)));
+  findings.push(...(await multiplexerFindings(uid, home, stable, paths.socket, probe, options.fix && !perIdentity.enabled ? repairs : undefined)));
+  findings.push(...(await scopeFindings(perIdentity, agents, env, Boolean(options.fix))));
+  if (perIdentity.enabled) findings.splice(0, findings.length, ...withoutSharedSocketFixes(findings, paths.socket));
   findings.push(await sshConfigFinding(paths.socket));
   findings.push(await rcFinding(home));
   return { ok: !findings.some((f) => f.verdict === "fail"), socket: paths.socket, findings, agents, repairs };

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmod, cp, mkdir, writeFile } from "node:fs/promises";
+import { appendFile, chmod, cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -50,10 +50,16 @@ export interface TestHost {
   /** The laptop's agent, holding the key the test user's authorized_keys accepts. */
   readonly laptopAgent: TestAgent;
   readonly keyComment: string;
-  /** Runs a command in a fresh `ssh -A` login that ends when the command does. */
-  ssh(command: string, timeoutMs?: number): ReturnType<typeof run>;
-  /** Opens a login that stays until ended. */
-  login(): Promise<Login>;
+  /** Runs a command in a fresh `ssh -A` login that ends when the command does (forwarding `agent`, default the laptop's). */
+  ssh(command: string, timeoutMs?: number, agent?: TestAgent): ReturnType<typeof run>;
+  /** Opens a login that stays until ended (forwarding `agent`, default the laptop's). */
+  login(agent?: TestAgent): Promise<Login>;
+  /**
+   * Another person's laptop agent: a new key of its own (unless `ownKey` is false) plus
+   * `extraKeys` (a team key), all accepted by the one test account's authorized_keys; each
+   * key's comment is its file name (`<name>-key` for its own).
+   */
+  addLaptopAgent(name: string, extraKeys?: readonly string[], ownKey?: boolean): Promise<TestAgent>;
   /** Runs a command as the test user on the host, without any login (tmux, screen control). */
   asUser(command: string): ReturnType<typeof run>;
   /** The installed ssh-anchor, run as the test user. */
@@ -149,13 +155,14 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
     `${TEST_USER}@${address}`,
   ];
   const sshEnv = { ...process.env, SSH_AUTH_SOCK: laptopAgent.path };
-  const ssh = (command: string, timeoutMs = 20_000) =>
-    run(...inNamespace(options.clientNamespace, "ssh", [...sshOptions, command]), { env: sshEnv, timeoutMs });
+  const envFor = (agent: TestAgent | undefined) => (agent ? { ...process.env, SSH_AUTH_SOCK: agent.path } : sshEnv);
+  const ssh = (command: string, timeoutMs = 20_000, agent?: TestAgent) =>
+    run(...inNamespace(options.clientNamespace, "ssh", [...sshOptions, command]), { env: envFor(agent), timeoutMs });
   await waitFor("sshd to accept logins", async () => (await ssh("true", 5000)).code === 0, 10_000, 200);
 
-  const login = async (): Promise<Login> => {
+  const login = async (agent?: TestAgent): Promise<Login> => {
     const child: ChildProcess = spawn(...inNamespace(options.clientNamespace, "ssh", [...sshOptions, 'printf "%s\\n" "$SSH_ANCHOR_ORIGINAL_SOCK"; exec sleep 600']), {
-      env: sshEnv,
+      env: envFor(agent),
       stdio: ["ignore", "pipe", "pipe"],
     });
     cleanup.add(() => {
@@ -190,6 +197,17 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
     keyComment: "laptop-key",
     ssh,
     login,
+    addLaptopAgent: async (name, extraKeys = [], ownKey = true) => {
+      const dir = join(laptop, name);
+      await mkdir(dir, { mode: 0o700 });
+      const keys = [...(ownKey ? [await makeKey(dir, `${name}-key`)] : []), ...extraKeys];
+      const agent = await startAgent(cleanup, join(dir, "agent", "sock"));
+      for (const key of keys) {
+        await addKey(agent.path, key);
+        await appendFile(join(base, "authorized_keys"), await readFile(`${key}.pub`, "utf8"));
+      }
+      return agent;
+    },
     asUser,
     anchor: (args) => asUser(`${pkg}/bin/ssh-anchor ${args}`),
     binDirectory: join(pkg, "bin"),

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { initScript, SHELLS } from "../../shell/init.js";
 import { runCommand } from "../output.js";
+import { UserError } from "../../errors.js";
 
 export function registerInitCommand(program: Command): void {
   program
@@ -9,6 +10,7 @@ export function registerInitCommand(program: Command): void {
     .argument("<shell>", `one of: ${SHELLS.join(", ")}`)
     .option("--link", "link mode: keep a symlink to the newest live agent instead of running the daemon")
     .option("--no-prompt", "link mode: do not check the link before every prompt and command")
+    .option("--per-identity", "shared accounts: each login gets the socket of its own person's keys (see ssh-anchor scope --help)")
     .addHelpText(
       "after",
       `
@@ -28,8 +30,14 @@ login and is repaired when its login ends (at the next prompt). Unlike the daemo
 skip a sleeping laptop's login (a zombie), and between a login ending and the next prompt the
 link can dangle.`,
     )
-    .action((shell: string, flags: { link?: boolean; prompt?: boolean }) =>
+    .action((shell: string, flags: { link?: boolean; prompt?: boolean; perIdentity?: boolean }) =>
       runCommand(async () => {
+        if (flags.perIdentity && flags.link) throw new UserError("--per-identity and --link do not go together: link mode has no daemon to tell people apart", 2);
+        if (flags.perIdentity) {
+          const { scopedInitScript } = await import("../../scope/shell.js");
+          process.stdout.write(scopedInitScript(shell));
+          return;
+        }
         process.stdout.write(initScript(shell, { link: flags.link, prompt: flags.prompt }));
       }),
     );

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { AgentReport, StatusReport } from "../../daemon/status.js";
 import { colorEnabled, formatDuration, paint, runCommand, type Style } from "../output.js";
+import { formatScopes } from "../../scope/format.js";
 
 /** Exit status of `status` when no daemon runs (as `systemctl status` does). */
 const EXIT_NOT_RUNNING = 3;
@@ -55,6 +56,7 @@ export function formatStatus(report: StatusReport, color: boolean): string {
     lines.push(`  ${String(agent.rank ?? "-").padStart(2)}  ${state} ${agent.kind.padEnd(9)} ${agent.path}`);
     lines.push(`      ${paint(`${keys}${agent.reason}`, "dim", color)}`);
   }
+  lines.push(...formatScopes(report.scopes));
   if (report.ignored.length) {
     lines.push("ignored:");
     for (const entry of report.ignored) lines.push(`      ${entry.path}: ${entry.reason}`);

@@ -1,0 +1,19 @@
+# ssh-anchor per-identity shell integration for fish, for accounts several people log in to:
+# ssh-anchor init --per-identity fish | source
+# At login (SSH_AUTH_SOCK is the login's own forwarded socket) it asks ssh-anchor for the socket
+# of this person's scope, the keys their agent offers, and exports it. A shell that already holds
+# a scoped socket (a new pane in that person's tmux session) keeps it: no Node start-up. If the
+# login cannot be scoped, one line says why and SSH_AUTH_SOCK stays the login's own socket:
+# never the shared stable socket, which would reach whoever logged in last.
+if set -q SSH_AUTH_SOCK; and test -n "$SSH_AUTH_SOCK"
+    if string match -q -r '/id-[0-9a-f]{16}\.sock$' -- $SSH_AUTH_SOCK
+        # The daemon serves it again after a restart (it remembers its scopes).
+        test -S $SSH_AUTH_SOCK; or command ssh-anchor start --quiet </dev/null >/dev/null
+    else
+        # The login's own (forwarded) socket, kept for `ssh-anchor doctor` and for debugging.
+        set -gx SSH_ANCHOR_ORIGINAL_SOCK $SSH_AUTH_SOCK
+        set -l __ssh_anchor_scoped (command ssh-anchor scope </dev/null)
+        and test -n "$__ssh_anchor_scoped"
+        and set -gx SSH_AUTH_SOCK $__ssh_anchor_scoped
+    end
+end

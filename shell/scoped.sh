@@ -1,0 +1,24 @@
+# ssh-anchor per-identity shell integration for bash, zsh and POSIX sh, for accounts several
+# people log in to: eval "$(ssh-anchor init --per-identity bash)".
+# At login (SSH_AUTH_SOCK is the login's own forwarded socket) it asks ssh-anchor for the socket
+# of this person's scope, the keys their agent offers, and exports it. A shell that already holds
+# a scoped socket (a new pane in that person's tmux session) keeps it: no Node start-up. If the
+# login cannot be scoped, one line says why and SSH_AUTH_SOCK stays the login's own socket:
+# never the shared stable socket, which would reach whoever logged in last.
+case ${SSH_AUTH_SOCK:-} in
+  "") ;;
+  */id-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f].sock)
+    # The daemon serves it again after a restart (it remembers its scopes).
+    [ -S "$SSH_AUTH_SOCK" ] || command ssh-anchor start --quiet </dev/null >/dev/null
+    ;;
+  *)
+    # The login's own (forwarded) socket, kept for `ssh-anchor doctor` and for debugging.
+    SSH_ANCHOR_ORIGINAL_SOCK=$SSH_AUTH_SOCK
+    export SSH_ANCHOR_ORIGINAL_SOCK
+    if __ssh_anchor_scoped=$(command ssh-anchor scope </dev/null) && [ -n "$__ssh_anchor_scoped" ]; then
+      SSH_AUTH_SOCK=$__ssh_anchor_scoped
+      export SSH_AUTH_SOCK
+    fi
+    unset __ssh_anchor_scoped
+    ;;
+esac

@@ -1,0 +1,28 @@
+import type { Command } from "commander";
+import { runCommand } from "../output.js";
+
+export function registerScopeCommand(program: Command): void {
+  program
+    .command("scope")
+    .description("print this login's per-identity socket (shared accounts; used by init --per-identity)")
+    .option("-s, --socket <path>", "the stable socket (default: $SSH_ANCHOR_SOCKET, else /tmp/ssh-anchor-$UID/agent.sock)")
+    .option("--json", "print the scope (id, socket, key fingerprints) as JSON")
+    .addHelpText(
+      "after",
+      `
+Run at login, with SSH_AUTH_SOCK still the login's own forwarded socket. The scope is the set
+of keys that agent offers (certificates left out); the socket printed reaches only agents that
+offer every one of those keys, newest live first, and answers as an empty agent when none is
+connected. It starts the daemon when it does not run.
+Exit status 1, with the reason on stderr, when this login cannot be scoped: then keep using
+the login's own SSH_AUTH_SOCK.`,
+    )
+    .action((flags: { socket?: string; json?: boolean }) =>
+      runCommand(async () => {
+        const { requestScope } = await import("../../scope/client.js");
+        const answer = await requestScope({ socket: flags.socket });
+        for (const warning of answer.warnings) process.stderr.write(`ssh-anchor: warning: ${warning}\n`);
+        process.stdout.write(flags.json ? `${JSON.stringify(answer, null, 2)}\n` : `${answer.socket}\n`);
+      }),
+    );
+}

@@ -1,0 +1,65 @@
+import { askDaemon } from "../daemon/control.js";
+import { startInBackground } from "../daemon/lifecycle.js";
+import { daemonPaths } from "../core/location.js";
+import { UserError } from "../errors.js";
+import { endpointState, printable } from "../core/trust.js";
+import { scopedSocketPath } from "./socket-path.js";
+import type { ScopeAnswer } from "./request.js";
+import { dirname } from "node:path";
+
+/** A scope request probes the login's agent and maybe others (2 s each at most, in parallel). */
+const SCOPE_REQUEST_TIMEOUT_MS = 8000;
+
+export interface ScopeOptions {
+  readonly socket?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly uid?: number;
+}
+
+/**
+ * The scoped socket for this login: SSH_AUTH_SOCK must be the login's own forwarded socket;
+ * the daemon is started when it does not run, and decides the scope from that agent's keys.
+ * @throws {UserError} when this login cannot be scoped (one line, the reason and what to do).
+ */
+export async function requestScope(options: ScopeOptions = {}): Promise<ScopeAnswer> {
+  const env = options.env ?? process.env;
+  const uid = options.uid ?? process.getuid?.() ?? 0;
+  const paths = daemonPaths(options.socket, { uid, env });
+  const own = env.SSH_AUTH_SOCK;
+  if (!own) throw new UserError("SSH_AUTH_SOCK is not set: log in with agent forwarding (ssh -A) to get a per-identity socket");
+  if (dirname(own) === paths.directory) {
+    throw new UserError(
+      `SSH_AUTH_SOCK is already ssh-anchor's ${own}, not a login's own agent: a scope is decided at login, from the forwarded socket sshd makes`,
+    );
+  }
+  if (!own.startsWith("/")) throw new UserError(`SSH_AUTH_SOCK is not an absolute path: ${own}`);
+  // The flag as given, not the path: lifecycle makes the same choice of directory (and creates
+  // ~/.ssh for the default one).
+  const started = await startInBackground({ socket: options.socket, uid });
+  if (started.paths.control !== paths.control) {
+    throw new UserError(`the daemon serves ${started.paths.socket}, not ${paths.socket}`);
+  }
+  // Only a control socket that is provably the user's own is told which agent this login has.
+  const state = await endpointState(paths.control, uid);
+  if (state !== "ours") throw new UserError(`no per-identity socket for this login: ${paths.control} is not the daemon's (${state})`);
+  let answer: unknown;
+  try {
+    answer = await askDaemon<unknown>(paths.control, `scope ${own}`, SCOPE_REQUEST_TIMEOUT_MS);
+  } catch (error) {
+    throw new UserError(`no per-identity socket for this login: ${(error as Error).message}`);
+  }
+  // What is exported must be provably the scoped socket of the user's own daemon.
+  const scope = wellFormed(answer);
+  if (!scope || scope.socket !== scopedSocketPath(paths.directory, scope.id) || (await endpointState(scope.socket, uid)) !== "ours") {
+    throw new UserError(`no per-identity socket for this login: the daemon's answer is not a scoped socket of yours`);
+  }
+  return scope;
+}
+
+function wellFormed(value: unknown): ScopeAnswer | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { id, socket, keys, warnings } = value as Record<string, unknown>;
+  const strings = (list: unknown): list is string[] => Array.isArray(list) && list.length <= 2048 && list.every((item) => typeof item === "string");
+  if (typeof id !== "string" || !/^[0-9a-f]{16}$/.test(id) || typeof socket !== "string" || !strings(keys) || !strings(warnings)) return undefined;
+  return { id, socket, keys, warnings: warnings.map((warning) => printable(warning)) };
+}

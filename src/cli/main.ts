@@ -6,6 +6,7 @@ import { registerDoctorCommand } from "./commands/doctor.js";
 import { registerLinkCommands } from "./commands/link.js";
 import { registerInitCommand } from "./commands/init.js";
 import { registerStatusCommand } from "./commands/status.js";
+import { registerServiceCommand } from "./commands/service.js";
 import { packageVersion } from "../package-root.js";
 
 // A reader that went away (`ssh-anchor status | head -1`) is not an error worth a stack trace.
@@ -40,6 +41,7 @@ registerInitCommand(program);
 registerConnectCommand(program);
 registerDoctorCommand(program);
 registerLinkCommands(program);
+registerServiceCommand(program);
 
 const [command, ...rest] = process.argv.slice(2);
 if (command === "connect" && !wantsConnectHelp(rest)) {

@@ -43,15 +43,21 @@ registerDoctorCommand(program);
 registerLinkCommands(program);
 registerServiceCommand(program);
 
-const [command, ...rest] = process.argv.slice(2);
-if (command === "connect" && !wantsConnectHelp(rest)) {
-  await runConnect(rest);
-} else {
-  try {
-    await program.parseAsync(process.argv);
-  } catch (error) {
-    if (!(error instanceof CommanderError)) throw error;
-    // Help and --version exit 0; usage errors were already printed as one line.
-    process.exitCode = error.exitCode === 0 ? 0 : 2;
+async function main(): Promise<void> {
+  const [command, ...rest] = process.argv.slice(2);
+  if (command === "connect" && !wantsConnectHelp(rest)) {
+    await runConnect(rest);
+  } else {
+    try {
+      await program.parseAsync(process.argv);
+    } catch (error) {
+      if (!(error instanceof CommanderError)) throw error;
+      // Help and --version exit 0; usage errors were already printed as one line.
+      process.exitCode = error.exitCode === 0 ? 0 : 2;
+    }
   }
 }
+
+// No top-level await: the single executable bundles this module as CommonJS. A bug (anything
+// but an expected failure) still ends the process with its stack trace and status 1.
+void main();

@@ -7,6 +7,7 @@ import { registerLinkCommands } from "./commands/link.js";
 import { registerInitCommand } from "./commands/init.js";
 import { registerStatusCommand } from "./commands/status.js";
 import { registerServiceCommand } from "./commands/service.js";
+import { registerCompletionCommand } from "./commands/completion.js";
 import { packageVersion } from "../package-root.js";
 
 // A reader that went away (`ssh-anchor status | head -1`) is not an error worth a stack trace.
@@ -42,6 +43,7 @@ registerConnectCommand(program);
 registerDoctorCommand(program);
 registerLinkCommands(program);
 registerServiceCommand(program);
+registerCompletionCommand(program);
 
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);

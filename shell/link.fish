@@ -2,22 +2,35 @@
 # Keeps a symlink pointing at the newest live forwarded agent and points SSH_AUTH_SOCK at it.
 # Repaired at every login, before every prompt and before every command; silent unless something
 # is wrong.
-set -g __ssh_anchor_link /tmp/ssh-anchor-(id -u)/link.sock
-set -l __ssh_anchor_dir (string replace -r '/[^/]*$' '' -- $__ssh_anchor_link)
-if test -n "$SSH_AUTH_SOCK"; and test "$SSH_AUTH_SOCK" != "$__ssh_anchor_link"
+set -g __ssh_anchor_link
+test -n "$__ssh_anchor_dir"; and set __ssh_anchor_link $__ssh_anchor_dir/link.sock
+if test -n "$__ssh_anchor_squat"; and test -n "$__ssh_anchor_link"; and test -z "$SSH_ANCHOR_SQUAT_SEEN"
+    printf 'ssh-anchor: %s is not yours (someone else made it): using %s instead (ssh-anchor doctor names its owner)\n' $__ssh_anchor_squat $__ssh_anchor_link >&2
+    set -gx SSH_ANCHOR_SQUAT_SEEN 1
+    test -d $HOME/.ssh; or mkdir -m 700 $HOME/.ssh 2>/dev/null
+end
+if test -n "$__ssh_anchor_link"; and test -n "$SSH_AUTH_SOCK"; and test "$SSH_AUTH_SOCK" != "$__ssh_anchor_link"
     # The login's own (forwarded) socket, kept for `ssh-anchor doctor` and for debugging.
     set -gx SSH_ANCHOR_ORIGINAL_SOCK $SSH_AUTH_SOCK
-    if test -S "$SSH_AUTH_SOCK"; and mkdir -p -m 700 $__ssh_anchor_dir; and test -O $__ssh_anchor_dir; and not test -L $__ssh_anchor_dir
+    # A new login: its socket (ours) is the newest, so the link follows it, in a directory of ours.
+    if test -S "$SSH_AUTH_SOCK" && test -O "$SSH_AUTH_SOCK" && mkdir -p -m 700 $__ssh_anchor_dir &&
+        test -O $__ssh_anchor_dir && ! test -L $__ssh_anchor_dir
         ln -sfn $SSH_AUTH_SOCK $__ssh_anchor_link
     end
 end
+set -e __ssh_anchor_dir __ssh_anchor_squat
+# The link works when its directory is ours and it leads to a socket that is ours (test -O
+# follows the link, and no other user can make a socket the kernel says is ours). Otherwise point
+# it at another live one; after a failed look the next one waits 30 s.
 function __ssh_anchor_check
-    test -S "$__ssh_anchor_link"; and return 0
+    test -n "$__ssh_anchor_link"; or return 0
+    set -l dir (string replace -r '/[^/]*$' '' -- $__ssh_anchor_link)
+    test -S "$__ssh_anchor_link"; and test -O "$__ssh_anchor_link"; and test -O $dir; and not test -L $dir; and return 0
     set -q __ssh_anchor_retry_at; and test (date +%s) -lt $__ssh_anchor_retry_at; and return 0
     command ssh-anchor link --quiet </dev/null >/dev/null; or set -g __ssh_anchor_retry_at (math (date +%s) + 30)
 end
 __ssh_anchor_check
-set -gx SSH_AUTH_SOCK $__ssh_anchor_link
+test -n "$__ssh_anchor_link"; and set -gx SSH_AUTH_SOCK $__ssh_anchor_link
 # ssh-anchor: prompt hook
 function __ssh_anchor_prompt --on-event fish_prompt --on-event fish_preexec
     __ssh_anchor_check

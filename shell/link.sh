@@ -2,26 +2,41 @@
 # Keeps a symlink pointing at the newest live forwarded agent and points SSH_AUTH_SOCK at it.
 # Repaired at every login, before every prompt and (bash 4.4+, zsh) before every command; silent
 # unless something is wrong.
-__ssh_anchor_link="/tmp/ssh-anchor-${UID:-$(id -u)}/link.sock"
-if [ -n "${SSH_AUTH_SOCK:-}" ] && [ "$SSH_AUTH_SOCK" != "$__ssh_anchor_link" ]; then
+__ssh_anchor_link=
+[ -z "$__ssh_anchor_dir" ] || __ssh_anchor_link=$__ssh_anchor_dir/link.sock
+if [ -n "$__ssh_anchor_squat" ] && [ -n "$__ssh_anchor_link" ] && [ -z "${SSH_ANCHOR_SQUAT_SEEN:-}" ]; then
+  printf 'ssh-anchor: %s is not yours (someone else made it): using %s instead (ssh-anchor doctor names its owner)\n' "$__ssh_anchor_squat" "$__ssh_anchor_link" >&2
+  SSH_ANCHOR_SQUAT_SEEN=1
+  export SSH_ANCHOR_SQUAT_SEEN
+  [ -d "$HOME/.ssh" ] || mkdir -m 700 "$HOME/.ssh" 2>/dev/null
+fi
+unset __ssh_anchor_dir __ssh_anchor_squat
+if [ -n "$__ssh_anchor_link" ] && [ -n "${SSH_AUTH_SOCK:-}" ] && [ "$SSH_AUTH_SOCK" != "$__ssh_anchor_link" ]; then
   # The login's own (forwarded) socket, kept for `ssh-anchor doctor` and for debugging.
   SSH_ANCHOR_ORIGINAL_SOCK="$SSH_AUTH_SOCK"
   export SSH_ANCHOR_ORIGINAL_SOCK
-  # A new login: its socket is the newest, so the link follows it (in a directory of our own).
-  if [ -S "$SSH_AUTH_SOCK" ] && mkdir -p -m 700 "${__ssh_anchor_link%/*}" && [ -O "${__ssh_anchor_link%/*}" ] && [ ! -L "${__ssh_anchor_link%/*}" ]; then
+  # A new login: its socket (ours) is the newest, so the link follows it, in a directory of ours.
+  if [ -S "$SSH_AUTH_SOCK" ] && [ -O "$SSH_AUTH_SOCK" ] && mkdir -p -m 700 "${__ssh_anchor_link%/*}" &&
+    [ -O "${__ssh_anchor_link%/*}" ] && [ ! -L "${__ssh_anchor_link%/*}" ]; then
     ln -sfn "$SSH_AUTH_SOCK" "$__ssh_anchor_link"
   fi
 fi
-# The link dangles when the login it points at has ended: point it at another live one. Looking
-# again costs a Node start, so after a failed look the next one waits 30 s.
+# The link works when its directory is ours and it leads to a socket that is ours (test -O
+# follows the link, and no other user can make a socket the kernel says is ours). Otherwise, as
+# when its login has ended or someone re-created that login's directory, point it at another
+# live one. Looking again costs a Node start, so after a failed look the next one waits 30 s.
 __ssh_anchor_check() {
-  [ -S "$__ssh_anchor_link" ] && return 0
+  [ -n "$__ssh_anchor_link" ] || return 0
+  [ -S "$__ssh_anchor_link" ] && [ -O "$__ssh_anchor_link" ] && [ -O "${__ssh_anchor_link%/*}" ] &&
+    [ ! -L "${__ssh_anchor_link%/*}" ] && return 0
   [ "${SECONDS:-0}" -ge "${__ssh_anchor_retry_at:-0}" ] || return 0
   command ssh-anchor link --quiet </dev/null >/dev/null || __ssh_anchor_retry_at=$((${SECONDS:-0} + 30))
 }
 __ssh_anchor_check
-SSH_AUTH_SOCK="$__ssh_anchor_link"
-export SSH_AUTH_SOCK
+if [ -n "$__ssh_anchor_link" ]; then
+  SSH_AUTH_SOCK="$__ssh_anchor_link"
+  export SSH_AUTH_SOCK
+fi
 # ssh-anchor: prompt hook
 if [ -n "${BASH_VERSION:-}" ]; then
   PROMPT_COMMAND="__ssh_anchor_check${PROMPT_COMMAND:+; $PROMPT_COMMAND}"

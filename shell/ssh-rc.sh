@@ -1,12 +1,18 @@
 # ~/.ssh/rc from ssh-anchor (ssh-anchor rc > ~/.ssh/rc): sshd runs it with /bin/sh at every
 # login. It points ssh-anchor's link at this login's agent, then does what sshd does itself when
 # no ~/.ssh/rc exists: hands the X11 cookie to xauth. It must write nothing to stdout.
-if [ -S "${SSH_AUTH_SOCK:-}" ]; then
-  __ssh_anchor_dir="/tmp/ssh-anchor-$(id -u)"
+if [ -n "$__ssh_anchor_dir" ] && [ -S "${SSH_AUTH_SOCK:-}" ] && [ -O "$SSH_AUTH_SOCK" ]; then
+  if [ -n "$__ssh_anchor_squat" ]; then
+    printf 'ssh-anchor: %s is not yours (someone else made it): the link is %s/link.sock instead\n' "$__ssh_anchor_squat" "$__ssh_anchor_dir" >&2
+    [ -d "$HOME/.ssh" ] || mkdir -m 700 "$HOME/.ssh"
+  fi
   if mkdir -p -m 700 "$__ssh_anchor_dir" && [ -O "$__ssh_anchor_dir" ] && [ ! -L "$__ssh_anchor_dir" ]; then
     ln -sfn "$SSH_AUTH_SOCK" "$__ssh_anchor_dir/link.sock"
+  else
+    printf 'ssh-anchor: cannot keep the link in %s: it is not a directory of yours\n' "$__ssh_anchor_dir" >&2
   fi
 fi
+unset __ssh_anchor_dir __ssh_anchor_squat
 # X11 forwarding: sshd passes "protocol cookie" on standard input (see sshd(8), SSHRC).
 if read proto cookie && [ -n "${DISPLAY:-}" ]; then
   case $DISPLAY in

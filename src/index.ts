@@ -6,8 +6,8 @@
  * const daemon = await Daemon.start({ socket: "/tmp/ssh-anchor-1000/agent.sock" });
  */
 export { Daemon, type DaemonOptions } from "./daemon/daemon.js";
-export { readStatus, requestRescan, startInBackground, stopDaemon } from "./daemon/lifecycle.js";
-export { daemonPaths, defaultSocketPath, type DaemonPaths } from "./daemon/paths.js";
+export { readStatus, startInBackground, stopDaemon } from "./daemon/lifecycle.js";
+export { daemonPaths, defaultSocketPath, type DaemonPaths } from "./core/location.js";
 export type { AgentReport, StatusReport } from "./daemon/status.js";
 export { rankAgents, type AgentHealth } from "./daemon/policy.js";
 export { AgentDiscovery } from "./discovery/discovery.js";

@@ -1,4 +1,5 @@
-import { createWriteStream, fstatSync, openSync, renameSync, type WriteStream } from "node:fs";
+import { closeSync, createWriteStream, fstatSync, openSync, renameSync, type WriteStream } from "node:fs";
+import { APPEND_NO_FOLLOW } from "./core/trust.js";
 
 /** Where log lines go, and how much detail. */
 export interface LogOptions {
@@ -18,7 +19,7 @@ const MAX_BUFFERED_BYTES = 256 * 1024;
  */
 export class Log {
   readonly verbose: boolean;
-  readonly #file: string | undefined;
+  #file: string | undefined;
   readonly #maxBytes: number;
   #stream: WriteStream | undefined;
   #written = 0;
@@ -37,6 +38,13 @@ export class Log {
   /** Only with --verbose: every connection's routing. */
   detail(message: string): void {
     if (this.verbose) this.#write(message);
+  }
+
+  /** Goes on in another file (the daemon moved to its fallback directory). */
+  moveTo(file: string): void {
+    if (!this.#file) return;
+    this.close();
+    this.#file = file;
   }
 
   /** Flushes and closes the file; `done` runs once the lines are written. */
@@ -72,9 +80,16 @@ export class Log {
       // (a rename) works even for lines written in the same tick.
       let fd: number;
       try {
-        fd = openSync(this.#file as string, "a", 0o600);
+        // Never through a symlink, and only into a file of our own: a log is not a way to
+        // write into someone else's file.
+        fd = openSync(this.#file as string, APPEND_NO_FOLLOW, 0o600);
       } catch {
         // Cannot open (disk full, directory gone): this line is lost, the next one tries again.
+        return undefined;
+      }
+      const stats = fstatSync(fd);
+      if (!stats.isFile() || stats.uid !== (process.getuid?.() ?? stats.uid)) {
+        closeSync(fd);
         return undefined;
       }
       const stream = createWriteStream("", { fd });
@@ -83,7 +98,7 @@ export class Log {
         if (this.#stream === stream) this.#stream = undefined;
       });
       this.#stream = stream;
-      this.#written = fstatSync(fd).size;
+      this.#written = stats.size;
     }
     return this.#stream;
   }

@@ -1,7 +1,8 @@
-import { lstat, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { watch, type FSWatcher } from "node:fs";
+import { lstat, open, rename, unlink } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { homedir } from "node:os";
-import { resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { AgentDiscovery } from "../discovery/discovery.js";
 import { localHostHash } from "../discovery/host-hash.js";
 import { UserError } from "../errors.js";
@@ -12,8 +13,9 @@ import { listenExclusively } from "./listener.js";
 import { MemoryKeeper } from "./memory-keeper.js";
 import { activationDescriptor, IdleExit, listenOnDescriptor } from "./socket-activation.js";
 import { Log } from "../log.js";
-import { daemonPaths, type DaemonPaths } from "./paths.js";
-import { ensurePrivateDirectory } from "./private-dir.js";
+import { daemonPaths, type DaemonPaths } from "../core/location.js";
+import { ensurePrivateDirectory } from "../core/private-dir.js";
+import { CREATE_EXCLUSIVE, readOwnFile } from "../core/trust.js";
 import type { StatusReport } from "./status.js";
 
 export interface DaemonOptions {
@@ -67,7 +69,7 @@ const SOCKET_CHECK_MS = 5000;
  * process.on("SIGTERM", () => daemon.stop().then(() => process.exit(0)));
  */
 export class Daemon {
-  readonly paths: DaemonPaths;
+  #paths: DaemonPaths;
   readonly log: Log;
   readonly #options: DaemonOptions;
   readonly #uid: number;
@@ -88,6 +90,9 @@ export class Daemon {
   #agentServer: Server | undefined;
   #controlServer: Server | undefined;
   #socketId: { dev: number; ino: number } | undefined;
+  /** Watches the socket directory's parent, so that losing the directory is noticed at once. */
+  #directoryWatch: FSWatcher | undefined;
+  #recovering: Promise<void> | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #timers: NodeJS.Timeout[] = [];
   #lastNoAgentLog = -Infinity;
@@ -100,7 +105,7 @@ export class Daemon {
   private constructor(options: DaemonOptions) {
     this.#options = options;
     this.#uid = options.uid ?? process.getuid?.() ?? 0;
-    this.paths = daemonPaths(options.socket, this.#uid);
+    this.#paths = daemonPaths(options.socket, { uid: this.#uid, home: options.home });
     this.log = new Log({ file: options.logFile, verbose: options.verbose });
     this.done = new Promise((resolve) => (this.#resolveStopped = resolve));
     this.#book = new AgentBook({
@@ -154,7 +159,12 @@ export class Daemon {
     return daemon;
   }
 
-  /** Reads every agent directory again (SIGHUP, `ssh-anchor status` after a change). */
+  /** Where the daemon serves: it moves to the fallback directory if its own is taken from it. */
+  get paths(): DaemonPaths {
+    return this.#paths;
+  }
+
+  /** Reads every agent directory again (SIGHUP, the `rescan` control command). */
   rescan(): Promise<void> {
     return this.#discovery.rescan();
   }
@@ -194,7 +204,7 @@ export class Daemon {
 
   async #openEndpoints(): Promise<void> {
     const { paths } = this;
-    await ensurePrivateDirectory(paths.directory, this.#uid);
+    await ensurePrivateDirectory(paths.directory, this.#uid, { createParent: paths.squat !== undefined });
     // Closing a listening Unix socket makes libuv unlink its path: let go of the old endpoints
     // (after their files were removed) before new files take those paths.
     await this.#releaseEndpoints();
@@ -218,8 +228,37 @@ export class Daemon {
     this.#controlServer = controlServer;
 
     const temporary = `${paths.pidFile}.${process.pid}`;
-    await writeFile(temporary, `${process.pid}\n`, { mode: 0o600 });
+    await unlink(temporary).catch(() => undefined);
+    const handle = await open(temporary, CREATE_EXCLUSIVE, 0o600);
+    try {
+      await handle.writeFile(`${process.pid}\n`);
+    } finally {
+      await handle.close();
+    }
     await rename(temporary, paths.pidFile);
+    this.#watchDirectory();
+  }
+
+  /**
+   * Watches the parent of the socket directory for the directory's name: a tmp cleaner's
+   * `rm -rf` is answered at once, before another user watching /tmp can take the name.
+   */
+  #watchDirectory(): void {
+    this.#directoryWatch?.close();
+    this.#directoryWatch = undefined;
+    if (this.#activation !== undefined) return;
+    const name = basename(this.paths.directory);
+    try {
+      this.#directoryWatch = watch(dirname(this.paths.directory), { persistent: false }, (_event, changed) => {
+        if (changed === name) void this.#checkSocketFile();
+      });
+      this.#directoryWatch.on("error", () => {
+        this.#directoryWatch?.close();
+        this.#directoryWatch = undefined;
+      });
+    } catch {
+      // Cannot watch (no inotify instances left): the periodic check still notices, within seconds.
+    }
   }
 
   /**
@@ -339,8 +378,18 @@ export class Daemon {
     this.#memory.start();
   }
 
-  /** Someone (a tmp cleaner, rm -rf) removed or replaced the socket: take the path back. */
-  async #checkSocketFile(): Promise<void> {
+  /**
+   * Someone (a tmp cleaner, rm -rf) removed or replaced the socket or its directory: take the
+   * path back at once, or, when another user got the directory first, move to the fallback
+   * directory (where the shell code looks next). Never stops the daemon: if neither works now,
+   * the next check tries again.
+   */
+  #checkSocketFile(): Promise<void> {
+    this.#recovering ??= this.#recover().finally(() => (this.#recovering = undefined));
+    return this.#recovering;
+  }
+
+  async #recover(): Promise<void> {
     if (this.#stopping) return;
     const stats = await lstat(this.paths.socket).catch(() => undefined);
     if (stats && stats.dev === this.#socketId?.dev && stats.ino === this.#socketId.ino) return;
@@ -348,10 +397,19 @@ export class Daemon {
     this.log.info(`${this.paths.socket} was removed or replaced; listening on it again`);
     try {
       await this.#openEndpoints();
+      return;
     } catch (error) {
-      this.log.info(`cannot take ${this.paths.socket} back: ${(error as Error).message}; stopping`);
-      process.exitCode = 1;
-      await this.stop();
+      this.log.info(`cannot take ${this.paths.socket} back: ${(error as Error).message}`);
+    }
+    const moved = daemonPaths(this.#options.socket, { uid: this.#uid, home: this.#options.home });
+    if (moved.socket === this.paths.socket) return;
+    if (this.#options.logFile === this.paths.logFile) this.log.moveTo(moved.logFile);
+    this.#paths = moved;
+    try {
+      await this.#openEndpoints();
+      this.log.info(`serving ${moved.socket} instead (${moved.squat ?? "the default directory is usable again"})`);
+    } catch (error) {
+      this.log.info(`cannot serve ${moved.socket} either: ${(error as Error).message}; trying again in ${SOCKET_CHECK_MS / 1000} s`);
     }
   }
 
@@ -363,6 +421,7 @@ export class Daemon {
     clearInterval(this.#sweepTimer);
     this.#discovery.stop();
     this.#book.stop();
+    this.#directoryWatch?.close();
     await this.#releaseEndpoints();
     await this.#removeOwnFiles();
     for (const connection of [...this.#connections]) connection.destroy();
@@ -374,7 +433,7 @@ export class Daemon {
   /** Removes the pid file if it is still ours (closing the servers removed the sockets). */
   async #removeOwnFiles(): Promise<void> {
     const { paths } = this;
-    const pid = await readFile(paths.pidFile, "utf8").catch(() => "");
+    const pid = (await readOwnFile(paths.pidFile, this.#uid)) ?? "";
     if (pid.trim() === String(process.pid)) await unlink(paths.pidFile).catch(() => undefined);
   }
 }

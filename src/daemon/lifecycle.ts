@@ -1,12 +1,13 @@
 import { spawn } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { open, rename } from "node:fs/promises";
 import { CLI_ENTRY } from "../package-root.js";
 import { UserError } from "../errors.js";
+import { daemonPaths, type DaemonPaths } from "../core/location.js";
+import { ensurePrivateDirectory } from "../core/private-dir.js";
+import { CREATE_EXCLUSIVE, endpointState, ownProcessFromPidFile, processName, readOwnFile } from "../core/trust.js";
 import { askDaemon } from "./control.js";
-import { EXIT_ALREADY_RUNNING, processExists, socketAcceptsConnections } from "./listener.js";
-import { daemonPaths, type DaemonPaths } from "./paths.js";
-import { ensurePrivateDirectory } from "./private-dir.js";
-import type { StatusReport } from "./status.js";
+import { EXIT_ALREADY_RUNNING, socketAcceptsConnections } from "./listener.js";
+import { parseStatusReport, type StatusReport } from "./status.js";
 
 export interface LifecycleOptions {
   readonly socket?: string;
@@ -41,8 +42,44 @@ function uidOf(options: LifecycleOptions): number {
   return options.uid ?? process.getuid?.() ?? 0;
 }
 
-async function pidOf(paths: DaemonPaths): Promise<number> {
-  return Number.parseInt(await readFile(paths.pidFile, "utf8").catch(() => ""), 10);
+function pathsOf(options: LifecycleOptions): DaemonPaths {
+  return daemonPaths(options.socket, { uid: uidOf(options) });
+}
+
+/** The daemon's pid from its pid file, when that file and that process are the user's own. */
+async function pidOf(paths: DaemonPaths, uid: number): Promise<number> {
+  return (await ownProcessFromPidFile(paths.pidFile, uid)) ?? 0;
+}
+
+/**
+ * Whether a daemon of the user's own serves `paths.socket`: the socket and its directory must
+ * pass the trust checks before anything connects to it (a socket of someone else's that accepts
+ * connections is not "already running": it is refused).
+ * @throws {UserError} when the path is someone else's.
+ */
+async function ownDaemonServes(paths: DaemonPaths, uid: number, timeoutMs?: number): Promise<boolean> {
+  const state = await endpointState(paths.socket, uid);
+  if (state === "missing") return false;
+  if (state !== "ours") throw new UserError(`refusing to use ${paths.socket}: ${state}; someone else may be trying to intercept your agent`);
+  return socketAcceptsConnections(paths.socket, timeoutMs);
+}
+
+/** Leaves the one line the shell prints while the default directory is squatted. */
+async function writeSquatNote(paths: DaemonPaths): Promise<void> {
+  if (!paths.squat) return;
+  const temporary = `${paths.squatNote}.${process.pid}`;
+  const handle = await open(temporary, CREATE_EXCLUSIVE, 0o600);
+  try {
+    await handle.writeFile(`${squatLine(paths)}\n`);
+  } finally {
+    await handle.close();
+  }
+  await rename(temporary, paths.squatNote);
+}
+
+/** What the shell says, once per login, while the default directory is someone else's. */
+export function squatLine(paths: DaemonPaths): string {
+  return `${paths.squat}: someone may be trying to intercept your agent; using ${paths.socket} instead (ssh-anchor doctor explains)`;
 }
 
 /**
@@ -52,13 +89,18 @@ async function pidOf(paths: DaemonPaths): Promise<number> {
  * @throws {UserError} with the daemon's own explanation when it cannot start.
  */
 export async function startInBackground(options: LifecycleOptions = {}): Promise<StartResult> {
-  const paths = daemonPaths(options.socket, uidOf(options));
-  if (await socketAcceptsConnections(paths.socket)) {
-    return { paths, pid: await pidOf(paths), alreadyRunning: true };
+  const uid = uidOf(options);
+  const paths = pathsOf(options);
+  // The log file lives beside the socket: its directory must be safe before anything is written
+  // or connected to.
+  await ensurePrivateDirectory(paths.directory, uid, { createParent: paths.squat !== undefined });
+  await writeSquatNote(paths);
+  if (await ownDaemonServes(paths, uid)) {
+    return { paths, pid: await pidOf(paths, uid), alreadyRunning: true };
   }
-  // The log file lives beside the socket: its directory must be safe before anything is written.
-  await ensurePrivateDirectory(paths.directory, uidOf(options));
-  const args = [CLI_ENTRY, "run", "--socket", paths.socket, "--log-file", paths.logFile];
+  // --socket only when the user chose it: otherwise `run` makes the same choice, and may move to
+  // the fallback directory by itself if its own is taken from it later.
+  const args = [CLI_ENTRY, "run", ...(options.socket ? ["--socket", paths.socket] : []), "--log-file", paths.logFile];
   for (const dir of options.agentDirs ?? []) args.push("--agent-dir", dir);
   if (options.tmpDir) args.push("--tmp-dir", options.tmpDir);
   if (options.verbose) args.push("--verbose");
@@ -73,9 +115,9 @@ export async function startInBackground(options: LifecycleOptions = {}): Promise
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 25));
-    if (exitCode === EXIT_ALREADY_RUNNING) return { paths, pid: await pidOf(paths), alreadyRunning: true };
-    if (exitCode !== null) throw new UserError(`the daemon did not start: ${await lastLogLine(paths.logFile)}`);
-    if ((await pidOf(paths)) === child.pid && (await socketAcceptsConnections(paths.socket, 500))) {
+    if (exitCode === EXIT_ALREADY_RUNNING) return { paths, pid: await pidOf(paths, uid), alreadyRunning: true };
+    if (exitCode !== null) throw new UserError(`the daemon did not start: ${await lastLogLine(paths.logFile, uid)}`);
+    if ((await pidOf(paths, uid)) === child.pid && (await ownDaemonServes(paths, uid, 500))) {
       return { paths, pid: child.pid, alreadyRunning: false };
     }
   }
@@ -83,8 +125,8 @@ export async function startInBackground(options: LifecycleOptions = {}): Promise
   throw new UserError(`the daemon did not start within ${START_TIMEOUT_MS / 1000} s; see ${paths.logFile}`);
 }
 
-async function lastLogLine(logFile: string): Promise<string> {
-  const text = await readFile(logFile, "utf8").catch(() => "");
+async function lastLogLine(logFile: string, uid: number): Promise<string> {
+  const text = (await readOwnFile(logFile, uid)) ?? "";
   const line = text.trimEnd().split("\n").pop() ?? "";
   // Drop the timestamp: the user wants the reason.
   return line.replace(/^\S+Z /, "") || `no reason was logged; see ${logFile}`;
@@ -95,19 +137,25 @@ async function lastLogLine(logFile: string): Promise<string> {
  * @returns false when no daemon was running.
  */
 export async function stopDaemon(options: LifecycleOptions = {}): Promise<boolean> {
-  const paths = daemonPaths(options.socket, uidOf(options));
-  if (!(await socketAcceptsConnections(paths.socket))) return false;
+  const uid = uidOf(options);
+  const paths = pathsOf(options);
+  if (!(await ownDaemonServes(paths, uid))) return false;
   try {
+    if ((await endpointState(paths.control, uid)) !== "ours") throw new Error("no control socket of ours");
     await askDaemon(paths.control, "stop", 2000);
   } catch {
-    // No control socket (removed, or an unresponsive daemon): fall back to its pid.
-    const pid = await pidOf(paths);
-    if (!processExists(pid)) throw new UserError(`a process serves ${paths.socket} but its pid is unknown; find it with: fuser ${paths.socket}`);
+    // No control socket (removed, or an unresponsive daemon): fall back to its pid, but only a
+    // process of the user's own that is named ssh-anchor is ever signalled.
+    const pid = await pidOf(paths, uid);
+    const name = pid ? await processName(pid) : undefined;
+    if (!pid || (name !== undefined && !name.startsWith("ssh-anchor"))) {
+      throw new UserError(`a process serves ${paths.socket} but it is not known to be ssh-anchor; find it with: fuser ${paths.socket}`);
+    }
     process.kill(pid, "SIGTERM");
   }
   const deadline = Date.now() + STOP_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (!(await socketAcceptsConnections(paths.socket, 500))) return true;
+    if (!(await ownDaemonServes(paths, uid, 500).catch(() => false))) return true;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   throw new UserError(`the daemon serving ${paths.socket} did not stop within ${STOP_TIMEOUT_MS / 1000} s`);
@@ -115,16 +163,13 @@ export async function stopDaemon(options: LifecycleOptions = {}): Promise<boolea
 
 /** The running daemon's report, or undefined when none serves the socket. */
 export async function readStatus(options: LifecycleOptions = {}): Promise<{ paths: DaemonPaths; report?: StatusReport }> {
-  const paths = daemonPaths(options.socket, uidOf(options));
+  const uid = uidOf(options);
+  const paths = pathsOf(options);
+  // Only a control socket of the user's own is asked, and only a well-formed answer is believed.
+  if ((await endpointState(paths.control, uid)) !== "ours") return { paths };
   try {
-    return { paths, report: await askDaemon<StatusReport>(paths.control, "status") };
+    return { paths, report: parseStatusReport(await askDaemon<unknown>(paths.control, "status")) };
   } catch {
     return { paths };
   }
-}
-
-/** Asks the running daemon to read every agent directory again. */
-export async function requestRescan(options: LifecycleOptions = {}): Promise<StatusReport> {
-  const paths = daemonPaths(options.socket, uidOf(options));
-  return askDaemon<StatusReport>(paths.control, "rescan");
 }

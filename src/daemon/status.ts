@@ -1,3 +1,4 @@
+import { printable } from "../core/trust.js";
 import type { AgentKind } from "../discovery/candidate.js";
 import type { AgentHealth } from "./policy.js";
 import type { Counters } from "./connection.js";
@@ -29,4 +30,81 @@ export interface AgentReport {
   readonly createdAt: string;
   /** Position in the routing order (1 = first), null for dead agents. */
   readonly rank: number | null;
+}
+
+/** A status answer that is not the daemon's own shape. */
+export class MalformedStatus extends Error {}
+
+/**
+ * Checks an answer read back from a control socket against the report's shape, field by field,
+ * and makes every string safe to print (no control characters, bounded length): what comes back
+ * over a socket is validated before it is believed or shown.
+ * @throws {MalformedStatus} naming the first field that is wrong.
+ */
+export function parseStatusReport(value: unknown): StatusReport {
+  const report = record(value, "report");
+  if (report.running !== true) throw new MalformedStatus("report.running is not true");
+  const connections = record(report.connections, "connections");
+  const memory = record(report.memoryKiB, "memoryKiB");
+  const counter = (name: keyof Counters) => count(connections[name], `connections.${name}`);
+  return {
+    running: true,
+    version: text(report.version, "version"),
+    pid: count(report.pid, "pid"),
+    socket: text(report.socket, "socket"),
+    logFile: report.logFile === null ? null : text(report.logFile, "logFile"),
+    startedAt: text(report.startedAt, "startedAt"),
+    uptimeSeconds: count(report.uptimeSeconds, "uptimeSeconds"),
+    route: report.route === null ? null : text(report.route, "route"),
+    connections: {
+      served: counter("served"),
+      requests: counter("requests"),
+      active: counter("active"),
+      failovers: counter("failovers"),
+      answeredEmpty: counter("answeredEmpty"),
+      rejected: counter("rejected"),
+    },
+    memoryKiB: { rss: count(memory.rss, "rss"), heapUsed: count(memory.heapUsed, "heapUsed"), external: count(memory.external, "external") },
+    agents: list(report.agents, "agents").map((item) => {
+      const agent = record(item, "agent");
+      return {
+        path: text(agent.path, "agent.path"),
+        kind: oneOf(agent.kind, ["forwarded", "local", "extra"] as const, "agent.kind"),
+        state: oneOf(agent.state, ["live", "unknown", "zombie", "dead"] as const, "agent.state"),
+        reason: text(agent.reason, "agent.reason"),
+        keys: agent.keys === null ? null : count(agent.keys, "agent.keys"),
+        createdAt: text(agent.createdAt, "agent.createdAt"),
+        rank: agent.rank === null ? null : count(agent.rank, "agent.rank"),
+      };
+    }),
+    ignored: list(report.ignored, "ignored").map((item) => {
+      const entry = record(item, "ignored entry");
+      return { path: text(entry.path, "ignored.path"), reason: text(entry.reason, "ignored.reason") };
+    }),
+  };
+}
+
+function record(value: unknown, name: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new MalformedStatus(`${name} is not an object`);
+  return value as Record<string, unknown>;
+}
+
+function list(value: unknown, name: string): unknown[] {
+  if (!Array.isArray(value) || value.length > 10_000) throw new MalformedStatus(`${name} is not a list`);
+  return value;
+}
+
+function text(value: unknown, name: string): string {
+  if (typeof value !== "string") throw new MalformedStatus(`${name} is not a string`);
+  return printable(value, 4096);
+}
+
+function count(value: unknown, name: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) throw new MalformedStatus(`${name} is not a count`);
+  return value;
+}
+
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], name: string): T {
+  if (!allowed.includes(value as T)) throw new MalformedStatus(`${name} is not one of ${allowed.join(", ")}`);
+  return value as T;
 }

@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
 import { homeAgentDirectory, TMP_SESSION_DIR } from "./layouts.js";
-import { scanDirectory, sessionDirectoriesIn, type DirectoryLayout, type ScanContext } from "./scan.js";
+import { ownSessionDirectoriesIn, scanDirectory, type DirectoryLayout, type ScanContext } from "./scan.js";
 
 export interface DiscoveryOptions extends ScanContext {
   /** The user's home: `~/.ssh/agent` (OpenSSH >= 10.1) is read there. */
@@ -22,6 +22,11 @@ const MAX_IGNORED = 64;
 const SETTLE_MS = 15;
 /** A new session directory of ours is watched this long for its socket to appear. */
 const NEW_DIRECTORY_WATCH_MS = 10_000;
+/** Directories waiting to be read again, at most: past that (someone filling /tmp with
+ * directories), one full scan soon replaces them all. */
+const MAX_PENDING = 256;
+/** How soon that full scan runs. */
+const OVERFLOW_RESCAN_MS = 1000;
 
 interface KnownDirectory {
   readonly layout: DirectoryLayout;
@@ -49,6 +54,7 @@ export class AgentDiscovery {
   #ignored: IgnoredEntry[] = [];
   #scanning: Promise<void> | undefined;
   #lastFullScan = -Infinity;
+  #overflowTimer: NodeJS.Timeout | undefined;
   #stopped = false;
 
   constructor(options: DiscoveryOptions) {
@@ -87,6 +93,7 @@ export class AgentDiscovery {
     this.#watchers.clear();
     for (const timer of this.#pending.values()) clearTimeout(timer);
     this.#pending.clear();
+    clearTimeout(this.#overflowTimer);
   }
 
   /** Reads every place again. Concurrent calls share one scan. */
@@ -109,7 +116,7 @@ export class AgentDiscovery {
     const { tmpRoot, extraDirs, home } = this.#options;
     const jobs: Array<[string, DirectoryLayout]> = [[homeAgentDirectory(home), "home-agent"]];
     for (const root of [tmpRoot, ...extraDirs]) {
-      for (const directory of await sessionDirectoriesIn(root)) jobs.push([directory, "tmp-session"]);
+      for (const directory of await ownSessionDirectoriesIn(root, this.#options.uid)) jobs.push([directory, "tmp-session"]);
     }
     for (const directory of extraDirs) jobs.push([directory, "extra"]);
     const scans = await Promise.all(jobs.map(([dir, layout]) => scanDirectory(dir, layout, this.#context)));
@@ -154,6 +161,13 @@ export class AgentDiscovery {
 
   #schedule(directory: string, layout: DirectoryLayout): void {
     if (this.#stopped || this.#pending.has(directory)) return;
+    if (this.#pending.size >= MAX_PENDING) {
+      this.#overflowTimer ??= setTimeout(() => {
+        this.#overflowTimer = undefined;
+        void this.rescan();
+      }, OVERFLOW_RESCAN_MS);
+      return;
+    }
     const timer = setTimeout(() => {
       this.#pending.delete(directory);
       void this.#rescanDirectory(directory, layout);

@@ -1,7 +1,8 @@
-import { readdir } from "node:fs/promises";
+import { lstatSync } from "node:fs";
+import { opendir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { AgentKind, Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
-import { directoryRefusal, lstatOrUndefined, socketRefusal, type TrustContext } from "./checks.js";
+import { directoryRefusal, lstatOrUndefined, socketRefusal, type TrustContext } from "../core/trust.js";
 import { HOME_AGENT_SOCKET, kindOfTmpSocket, TMP_AGENT_SOCKET, TMP_SESSION_DIR } from "./layouts.js";
 
 /** What the scanner needs to know besides the directory. */
@@ -98,10 +99,47 @@ async function kindFromName(
   }
 }
 
+/** Entries looked at between two turns of the event loop, so a huge /tmp never stalls the proxy. */
+const ENTRIES_PER_TURN = 512;
+
 /**
- * The `ssh-*` session directories directly inside a temporary directory such as /tmp. Only
- * names are read here; each one is checked when it is scanned.
+ * The user's own `ssh-*` session directories directly inside a temporary directory such as
+ * /tmp. Other users' entries cost one lstat each and are never kept: /tmp may hold a million
+ * directories of someone else's, and neither memory nor a stalled event loop may be the price.
+ * The directory is read as a stream (no list of every name), a few hundred entries per turn.
  */
-export async function sessionDirectoriesIn(root: string): Promise<string[]> {
-  return (await namesIn(root)).filter((name) => TMP_SESSION_DIR.test(name)).map((name) => join(root, name));
+export async function ownSessionDirectoriesIn(root: string, uid: number): Promise<string[]> {
+  let dir;
+  try {
+    dir = await opendir(root);
+  } catch {
+    return [];
+  }
+  const own: string[] = [];
+  try {
+    for (let seen = 1; ; seen++) {
+      const entry = dir.readSync();
+      if (!entry) break;
+      // d_type says "not a directory" for most junk without a system call; unknown types are looked at.
+      const maybeDirectory = entry.isDirectory() || !(entry.isFile() || entry.isSocket() || entry.isFIFO() || entry.isSymbolicLink());
+      if (maybeDirectory && TMP_SESSION_DIR.test(entry.name)) {
+        const path = join(root, entry.name);
+        if (lstatUidSync(path) === uid) own.push(path);
+      }
+      if (seen % ENTRIES_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+  } catch {
+    // The directory went away while being read: what was found so far stands.
+  } finally {
+    dir.closeSync();
+  }
+  return own;
+}
+
+function lstatUidSync(path: string): number | undefined {
+  try {
+    return lstatSync(path).uid;
+  } catch {
+    return undefined;
+  }
 }

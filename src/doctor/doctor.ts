@@ -1,19 +1,19 @@
 import { execFile } from "node:child_process";
-import { lstat, readFile } from "node:fs/promises";
+import { readFile, readlink } from "node:fs/promises";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { readStatus, startInBackground } from "../daemon/lifecycle.js";
-import { daemonPaths, type DaemonPaths } from "../daemon/paths.js";
+import { daemonPaths, type DaemonPaths } from "../core/location.js";
+import { directoryRefusal, endpointState, lstatOrUndefined, octal } from "../core/trust.js";
 import { describeAnswer, healthOf, type AgentHealth } from "../daemon/policy.js";
 import { AgentDiscovery } from "../discovery/discovery.js";
 import { localHostHash } from "../discovery/host-hash.js";
-import { octal } from "../discovery/checks.js";
 import type { AgentKind } from "../discovery/candidate.js";
 import { fingerprint } from "../protocol/identities.js";
-import { linkPath } from "../link/link.js";
 import { RC_FILES } from "../setup/rc-files.js";
 import { fixScreen, fixTmux, screenSessions, tmuxServers, type Pane } from "./multiplexers.js";
-import { probe, socketKind } from "./socket-kind.js";
+import { probe as probeAgent, socketKind } from "./socket-kind.js";
+import type { AgentAnswer } from "../protocol/agent-client.js";
 
 export type Verdict = "ok" | "info" | "warn" | "fail";
 
@@ -61,31 +61,68 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   const env = options.env ?? process.env;
   const uid = options.uid ?? process.getuid?.() ?? 0;
   const home = options.home ?? homedir();
-  const paths = daemonPaths(options.socket, uid, env);
-  const stable = [paths.socket, linkPath(uid)];
+  const paths = daemonPaths(options.socket, { uid, env, home });
+  const stable = [paths.socket, paths.link];
   const repairs: string[] = [];
   if (options.fix && !(await readStatus({ socket: paths.socket, uid })).report) {
     await startInBackground({ socket: paths.socket, uid });
     repairs.push(`started the daemon on ${paths.socket}`);
   }
   const findings: Finding[] = [];
-  findings.push(await shellFinding(env.SSH_AUTH_SOCK, stable, paths.socket));
+  if (paths.squat) findings.push(squatFinding(paths));
+  const probe = (path: string) => trustedProbe(path, uid);
+  findings.push(await shellFinding(env.SSH_AUTH_SOCK, stable, paths.socket, probe));
   findings.push(...(await daemonFindings(paths, uid)));
-  const agents = await agentFindings(paths, uid, home);
+  const agents = await agentFindings(paths, uid, home, probe);
   findings.push(agentsSummary(agents));
-  findings.push(...(await multiplexerFindings(uid, stable, paths.socket, options.fix ? repairs : undefined)));
+  findings.push(...(await multiplexerFindings(uid, stable, paths.socket, probe, options.fix ? repairs : undefined)));
   findings.push(await sshConfigFinding(paths.socket));
   findings.push(await rcFinding(home));
   return { ok: !findings.some((f) => f.verdict === "fail"), socket: paths.socket, findings, agents, repairs };
 }
 
-async function shellFinding(value: string | undefined, stable: readonly string[], socket: string): Promise<Finding> {
+/** Asks an agent for its keys, whatever its path says, only once it is provably the user's own. */
+type Probe = (path: string) => Promise<AgentAnswer | { kind: "untrusted"; reason: string }>;
+
+/**
+ * Probes a socket only when it is the user's own (the trust rule of src/core/trust.ts): for the
+ * link of link mode, its own directory and its target. Anything else is never connected to.
+ */
+async function trustedProbe(path: string, uid: number): Promise<AgentAnswer | { kind: "untrusted"; reason: string }> {
+  let target = path;
+  if ((await lstatOrUndefined(path))?.isSymbolicLink()) {
+    const linkDirectory = directoryRefusal(await lstatOrUndefined(dirname(path)), uid);
+    if (linkDirectory) return { kind: "untrusted", reason: `${dirname(path)} ${linkDirectory}` };
+    target = resolve(dirname(path), await readlink(path).catch(() => path));
+  }
+  const state = await endpointState(target, uid);
+  if (state === "missing") return { kind: "unreachable", reason: "nothing is there" };
+  if (state !== "ours") return { kind: "untrusted", reason: state };
+  return probeAgent(target);
+}
+
+/** The default directory is someone else's: name them, say where ssh-anchor went instead. */
+function squatFinding(paths: DaemonPaths): Finding {
+  return {
+    area: "daemon",
+    verdict: "fail",
+    title: `${paths.squat}: someone may be trying to intercept your agent`,
+    details: [`ssh-anchor never uses it: the stable socket is ${paths.socket} instead, and the shell code exports that`],
+    fix: "ask an administrator to remove the squatted directory (and who made it); nothing of yours is needed there",
+  };
+}
+
+async function shellFinding(value: string | undefined, stable: readonly string[], socket: string, probe: Probe): Promise<Finding> {
   const kind = socketKind(value, stable);
   const use = `export SSH_AUTH_SOCK=${socket}`;
   if (kind === "unset") {
     return { area: "shell", verdict: "fail", title: "SSH_AUTH_SOCK is not set in this shell: ssh cannot reach any agent", fix: use };
   }
-  const health = healthOf(await probe(value as string));
+  const answer = await probe(value as string);
+  if (answer.kind === "untrusted") {
+    return { area: "shell", verdict: "fail", title: `SSH_AUTH_SOCK points at ${value}, which is not yours: ${answer.reason}`, fix: use };
+  }
+  const health = healthOf(answer);
   if (kind === "stable") {
     return health === "live"
       ? { area: "shell", verdict: "ok", title: `SSH_AUTH_SOCK is the stable socket ${value}` }
@@ -116,13 +153,11 @@ async function daemonFindings(paths: DaemonPaths, uid: number): Promise<Finding[
     return [{ area: "daemon", verdict: "fail", title: `the daemon is not running on ${paths.socket}`, fix: "ssh-anchor start" }];
   }
   const findings: Finding[] = [{ area: "daemon", verdict: "ok", title: `the daemon is running (pid ${report.pid}) on ${paths.socket}` }];
-  const socket = await lstat(paths.socket);
-  const directory = await lstat(paths.directory);
   const problems: string[] = [];
-  if (socket.uid !== uid) problems.push(`the socket is owned by uid ${socket.uid}`);
-  if ((socket.mode & 0o077) !== 0) problems.push(`the socket's mode is ${octal(socket.mode)}, not 0600`);
-  if (directory.uid !== uid) problems.push(`${paths.directory} is owned by uid ${directory.uid}`);
-  if ((directory.mode & 0o022) !== 0) problems.push(`${paths.directory} is writable by others (mode ${octal(directory.mode)})`);
+  const state = await endpointState(paths.socket, uid);
+  if (state !== "ours") problems.push(state);
+  const socket = await lstatOrUndefined(paths.socket);
+  if (socket && (socket.mode & 0o077) !== 0) problems.push(`the socket's mode is ${octal(socket.mode)}, not 0600`);
   findings.push(
     problems.length
       ? { area: "daemon", verdict: "fail", title: "the stable socket is not private", details: problems, fix: `ssh-anchor stop; rm -rf ${paths.directory}; ssh-anchor start` }
@@ -132,12 +167,13 @@ async function daemonFindings(paths: DaemonPaths, uid: number): Promise<Finding[
 }
 
 /** Every candidate with its state and keys: from the daemon's view when it runs, else found here. */
-async function agentFindings(paths: DaemonPaths, uid: number, home: string): Promise<AgentFinding[]> {
+async function agentFindings(paths: DaemonPaths, uid: number, home: string, probe: Probe): Promise<AgentFinding[]> {
   const discovery = new AgentDiscovery({ uid, home, tmpRoot: "/tmp", extraDirs: [], hostHash: localHostHash, ownSocket: { path: paths.socket, dev: -1, ino: -1 } });
   await discovery.rescan();
   const found: AgentFinding[] = await Promise.all(
     discovery.candidates().map(async (candidate) => {
-      const answer = await probe(candidate.path);
+      const checked = await probe(candidate.path);
+      const answer: AgentAnswer = checked.kind === "untrusted" ? { kind: "unreachable", reason: checked.reason } : checked;
       return {
         path: candidate.path,
         kind: candidate.kind,
@@ -171,7 +207,7 @@ function agentsSummary(agents: readonly AgentFinding[]): Finding {
   return { area: "agents", verdict: "ok", title: `${live.length} live agent${live.length === 1 ? "" : "s"} found`, details };
 }
 
-async function multiplexerFindings(uid: number, stable: readonly string[], socket: string, repairs: string[] | undefined): Promise<Finding[]> {
+async function multiplexerFindings(uid: number, stable: readonly string[], socket: string, probe: Probe, repairs: string[] | undefined): Promise<Finding[]> {
   const findings: Finding[] = [];
   for (const server of await tmuxServers(uid)) {
     const envs = [server.global, ...server.sessions.values()];
@@ -186,10 +222,10 @@ async function multiplexerFindings(uid: number, stable: readonly string[], socke
       details: [...server.sessions].map(([session, value]) => `session ${session}: ${describeValue(value)}`),
       fix: bad ? `tmux -S ${server.socket} set-environment -g SSH_AUTH_SOCK ${socket}   (or: ssh-anchor doctor --fix)` : undefined,
     });
-    findings.push(...(await paneFindings("tmux", server.panes, stable, socket)));
+    findings.push(...(await paneFindings("tmux", server.panes, stable, socket, probe)));
   }
   for (const session of await screenSessions()) {
-    const panes = await paneFindings("screen", session.panes, stable, socket);
+    const panes = await paneFindings("screen", session.panes, stable, socket, probe);
     if (repairs && panes.length > 0 && (await fixScreen(session, socket))) {
       repairs.push(`screen ${session.name}: new windows now get SSH_AUTH_SOCK=${socket}`);
     }
@@ -199,12 +235,13 @@ async function multiplexerFindings(uid: number, stable: readonly string[], socke
 }
 
 /** Panes whose shell holds a socket that is dead, or that will die with its login. */
-async function paneFindings(area: "tmux" | "screen", panes: readonly Pane[], stable: readonly string[], socket: string): Promise<Finding[]> {
+async function paneFindings(area: "tmux" | "screen", panes: readonly Pane[], stable: readonly string[], socket: string, probe: Probe): Promise<Finding[]> {
   const findings: Finding[] = [];
   for (const pane of panes) {
     const kind = socketKind(pane.socket ?? undefined, stable);
     if (pane.socket === null || kind === "stable" || kind === "other" || kind === "unset") continue;
-    const health = healthOf(await probe(pane.socket as string));
+    const answer = await probe(pane.socket as string);
+    const health = answer.kind === "untrusted" ? "dead" : healthOf(answer);
     const paste = pane.command === "fish" ? `set -gx SSH_AUTH_SOCK ${socket}` : `export SSH_AUTH_SOCK=${socket}`;
     findings.push({
       area,

@@ -1,19 +1,18 @@
 import { rename, symlink, unlink } from "node:fs/promises";
 import { homedir } from "node:os";
-import { dirname, join } from "node:path";
-import { defaultSocketPath } from "../daemon/paths.js";
+import { daemonPaths } from "../core/location.js";
+import { ensurePrivateDirectory } from "../core/private-dir.js";
 import { healthOf, rankAgents } from "../daemon/policy.js";
-import { ensurePrivateDirectory } from "../daemon/private-dir.js";
 import { AgentDiscovery } from "../discovery/discovery.js";
 import { localHostHash } from "../discovery/host-hash.js";
 import { listIdentities } from "../protocol/agent-client.js";
 
 /**
- * Link mode's stable path: a symlink beside the daemon's default socket, in the same private
- * directory (shell/link.sh computes the same path).
+ * Link mode's stable path: a symlink in the same private directory as the daemon's socket
+ * (the default, or its fallback when the default is squatted; shell/link.sh computes the same).
  */
-export function linkPath(uid: number): string {
-  return join(dirname(defaultSocketPath(uid)), "link.sock");
+export function linkPath(uid: number, env: NodeJS.ProcessEnv = process.env): string {
+  return daemonPaths(undefined, { uid, env }).link;
 }
 
 /** How long link mode waits for one agent before trying the next. */
@@ -26,7 +25,7 @@ const PROBE_MS = 1000;
  */
 export async function refreshLink(options: { uid?: number; home?: string; tmpRoot?: string } = {}): Promise<string | undefined> {
   const uid = options.uid ?? process.getuid?.() ?? 0;
-  const link = linkPath(uid);
+  const paths = daemonPaths(undefined, { uid, home: options.home });
   const discovery = new AgentDiscovery({
     uid,
     home: options.home ?? homedir(),
@@ -38,11 +37,11 @@ export async function refreshLink(options: { uid?: number; home?: string; tmpRoo
   const ranked = rankAgents(discovery.candidates().map((candidate) => ({ candidate, health: "unknown" as const })));
   for (const { candidate } of ranked) {
     if (healthOf(await listIdentities(candidate.path, PROBE_MS)) !== "live") continue;
-    await ensurePrivateDirectory(dirname(link), uid);
-    const temporary = `${link}.${process.pid}`;
+    await ensurePrivateDirectory(paths.directory, uid, { createParent: paths.squat !== undefined });
+    const temporary = `${paths.link}.${process.pid}`;
     await unlink(temporary).catch(() => undefined);
     await symlink(candidate.path, temporary);
-    await rename(temporary, link);
+    await rename(temporary, paths.link);
     return candidate.path;
   }
   return undefined;

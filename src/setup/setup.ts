@@ -35,10 +35,18 @@ function rcLines(options: SetupOptions): string[] {
   return [options.shell === "fish" ? `ssh-anchor ${mode} fish | source` : `eval "$(ssh-anchor ${mode} ${options.shell})"`];
 }
 
+/** The default directory and its fallback (src/core/location.ts) in ssh_config's tokens. */
+const TMP_DIRECTORY = "/tmp/ssh-anchor-%i";
+const FALLBACK_DIRECTORY = "%d/.ssh/anchor-%l";
+
 const SSH_CONFIG_LINES = [
-  "# Every ssh uses ssh-anchor's stable socket, whatever SSH_AUTH_SOCK says (%i: your uid).",
-  "Host *",
-  "    IdentityAgent /tmp/ssh-anchor-%i/agent.sock",
+  "# Every ssh uses ssh-anchor's stable socket, whatever SSH_AUTH_SOCK says, but only once the",
+  "# socket and its directory are provably yours (%i: your uid, %d: your home, %l: this host).",
+  `Match exec "test -d ${TMP_DIRECTORY} -a ! -h ${TMP_DIRECTORY} -a -O ${TMP_DIRECTORY} -a -S ${TMP_DIRECTORY}/agent.sock -a ! -h ${TMP_DIRECTORY}/agent.sock -a -O ${TMP_DIRECTORY}/agent.sock"`,
+  `    IdentityAgent ${TMP_DIRECTORY}/agent.sock`,
+  `Match exec "test -d ${FALLBACK_DIRECTORY} -a ! -h ${FALLBACK_DIRECTORY} -a -O ${FALLBACK_DIRECTORY} -a -S ${FALLBACK_DIRECTORY}/agent.sock -a ! -h ${FALLBACK_DIRECTORY}/agent.sock -a -O ${FALLBACK_DIRECTORY}/agent.sock"`,
+  `    IdentityAgent ${FALLBACK_DIRECTORY}/agent.sock`,
+  "Match all",
 ];
 
 /** Appends the block (rc files: last word wins) or prepends it (ssh_config: first value wins). */

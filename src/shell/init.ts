@@ -29,11 +29,13 @@ export function initScript(shell: string, options: InitOptions = {}): string {
     throw new UserError(`unknown shell "${shell}"; use one of: ${SHELLS.join(", ")}`, 2);
   }
   const suffix = shell === "fish" ? "fish" : "sh";
-  const script = shellFile(`${options.link ? "link" : "init"}.${suffix}`);
+  // Every script starts with the choice of directory it shares with the others (as bin/ssh-anchor
+  // prints them).
+  const script = shellFile(`location.${suffix}`) + shellFile(`${options.link ? "link" : "init"}.${suffix}`);
   return options.link && options.prompt === false ? script.replace(PROMPT_HOOK, "") : script;
 }
 
 /** A ~/.ssh/rc that keeps link mode's link current at every login and still runs xauth. */
 export function sshRcScript(): string {
-  return shellFile("ssh-rc.sh");
+  return shellFile("location.sh") + shellFile("ssh-rc.sh");
 }

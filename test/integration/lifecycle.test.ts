@@ -120,7 +120,7 @@ describe("daemon lifecycle", () => {
     await chown(directory, 65534, 65534);
     const result = await anchor(["start", "--socket", join(directory, "agent.sock")]);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^ssh-anchor: refusing to use .*: it is owned by uid 65534, not 0; someone else may be trying to intercept your agent/);
+    assert.match(result.stderr, /^ssh-anchor: refusing to use .*: it is owned by uid 65534 \(nobody\), not you; someone else may be trying to intercept your agent/);
     assert.equal(result.stderr.split("\n").length, 2, "one line");
   });
 

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { daemonPaths, defaultSocketPath, MAX_SOCKET_PATH_BYTES } from "../../src/daemon/paths.js";
+import { daemonPaths, defaultSocketPath, MAX_SOCKET_PATH_BYTES } from "../../src/core/location.js";
 import { UserError } from "../../src/errors.js";
 import { hostHash } from "../../src/discovery/host-hash.js";
 import { run } from "../helpers/process.js";
 
 describe("daemonPaths", () => {
   it("defaults to a per-user directory under /tmp, outside XDG_RUNTIME_DIR", () => {
-    const paths = daemonPaths(undefined, 1234, {});
+    const paths = daemonPaths(undefined, { uid: 1234, env: {} });
     assert.equal(paths.socket, "/tmp/ssh-anchor-1234/agent.sock");
     assert.equal(paths.directory, "/tmp/ssh-anchor-1234");
     assert.equal(paths.control, "/tmp/ssh-anchor-1234/agent.sock.ctl");
@@ -15,13 +15,13 @@ describe("daemonPaths", () => {
   });
 
   it("takes the flag over the environment over the default", () => {
-    assert.equal(daemonPaths(undefined, 1, { SSH_ANCHOR_SOCKET: "/run/x/env.sock" }).socket, "/run/x/env.sock");
-    assert.equal(daemonPaths("/run/x/flag.sock", 1, { SSH_ANCHOR_SOCKET: "/run/x/env.sock" }).socket, "/run/x/flag.sock");
+    assert.equal(daemonPaths(undefined, { uid: 1, env: { SSH_ANCHOR_SOCKET: "/run/x/env.sock" } }).socket, "/run/x/env.sock");
+    assert.equal(daemonPaths("/run/x/flag.sock", { uid: 1, env: { SSH_ANCHOR_SOCKET: "/run/x/env.sock" } }).socket, "/run/x/flag.sock");
   });
 
   it("refuses a path Node would silently truncate, saying how to fix it", () => {
     const long = `/tmp/${"d".repeat(MAX_SOCKET_PATH_BYTES)}/agent.sock`;
-    assert.throws(() => daemonPaths(long, 1, {}), (error: unknown) => error instanceof UserError && /too long.*--socket/.test(error.message));
+    assert.throws(() => daemonPaths(long, { uid: 1, env: {} }), (error: unknown) => error instanceof UserError && /too long.*--socket/.test(error.message));
   });
 });
 

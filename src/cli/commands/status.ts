@@ -11,7 +11,7 @@ export function registerStatusCommand(program: Command): void {
   program
     .command("status")
     .description("show the daemon, every candidate agent with its state, and where new connections go")
-    .option("-s, --socket <path>", "the stable socket (default: $SSH_ANCHOR_SOCKET, else /tmp/ssh-anchor-$UID/agent.sock)")
+    .option("-s, --socket <path>", "the stable socket (default: as for start)")
     .option("--json", "print a JSON document for scripts")
     .addHelpText("after", "\nExit status: 0 running, 3 not running.")
     .action((flags: { socket?: string; json?: boolean }) =>

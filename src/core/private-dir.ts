@@ -1,14 +1,18 @@
 import { lstat, mkdir } from "node:fs/promises";
-import { directoryRefusal } from "../discovery/checks.js";
+import { dirname } from "node:path";
 import { UserError } from "../errors.js";
+import { directoryRefusal, parentsRefusal } from "./trust.js";
 
 /**
- * Makes sure `directory` exists, is a real directory owned by `uid`, and is writable by nobody
- * else. It is created 0700 when missing; an existing one is never chmod-ed (widening or
- * narrowing someone's permissions behind their back is not ours to do): it is refused instead.
+ * Makes sure `directory` exists, is a real directory owned by `uid`, is writable by nobody else,
+ * and that nobody else can swap it (see parentsRefusal). It is created 0700 when missing (with a
+ * missing parent too when `createParent`, as ~/.ssh for the fallback location); an existing one
+ * is never chmod-ed (widening or narrowing someone's permissions behind their back is not ours to
+ * do): it is refused instead.
  * @throws {UserError} naming the problem and the fix.
  */
-export async function ensurePrivateDirectory(directory: string, uid: number): Promise<void> {
+export async function ensurePrivateDirectory(directory: string, uid: number, options: { createParent?: boolean } = {}): Promise<void> {
+  if (options.createParent) await mkdir(dirname(directory), { mode: 0o700 }).catch(() => undefined);
   try {
     await mkdir(directory, { mode: 0o700 });
   } catch (error) {
@@ -27,4 +31,6 @@ export async function ensurePrivateDirectory(directory: string, uid: number): Pr
         : `run: chmod go-w ${directory}`;
     throw new UserError(`refusing to use ${directory}: it ${refusal}; ${fix}`);
   }
+  const above = await parentsRefusal(directory, uid);
+  if (above) throw new UserError(`refusing to use ${directory}: ${above}, so someone else could swap it; choose another --socket`);
 }

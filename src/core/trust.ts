@@ -1,0 +1,203 @@
+import { constants, readFileSync, type Stats } from "node:fs";
+import { lstat, open, readFile, realpath } from "node:fs/promises";
+import { dirname, isAbsolute } from "node:path";
+
+/**
+ * The one trust rule of ssh-anchor. Every path in a shared place (/tmp above all) belongs to
+ * someone else until it is proven the user's own: a real directory (never a symlink) owned by
+ * the user and writable by nobody else, and in it a socket or file owned by the user. Another
+ * uid can create a file at a name, but never a file that the kernel says is owned by this uid;
+ * ownership read with lstat (and fstat after an O_NOFOLLOW open) is the proof everything here
+ * rests on. The shell code makes the same checks with `test -O`, `-L`, `-S` and `-d`.
+ *
+ * Every entry point asks this module: the daemon (its own directory, every candidate agent,
+ * the upstream it reached), start/stop/status (whether a daemon is ours before talking to it or
+ * signalling it), link mode, doctor and setup.
+ */
+
+/** Who is asking, and what must never be taken for an agent. */
+export interface TrustContext {
+  readonly uid: number;
+  /** The daemon's own socket, by path and by inode (a hard link has another path): using it as
+   * an upstream would loop. */
+  readonly ownSocket?: { readonly path: string; readonly dev: number; readonly ino: number };
+}
+
+/** lstat that reports a missing or unreadable entry as undefined instead of throwing. */
+export async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(path);
+  } catch {
+    return undefined;
+  }
+}
+
+export function octal(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(4, "0");
+}
+
+/**
+ * Why a directory may not hold the user's sockets, or undefined if it may: a real directory
+ * (not a symlink), owned by the user, writable by nobody else. Otherwise someone else could
+ * plant or swap a socket in it.
+ */
+export function directoryRefusal(stats: Stats | undefined, uid: number): string | undefined {
+  if (!stats) return "cannot be read";
+  if (stats.isSymbolicLink()) return "is a symlink";
+  if (!stats.isDirectory()) return "is not a directory";
+  if (stats.uid !== uid) return `is owned by ${describeUid(stats.uid)}, not you`;
+  if ((stats.mode & 0o022) !== 0) return `is writable by group or others (mode ${octal(stats.mode)})`;
+  return undefined;
+}
+
+/** Why an entry is not a socket of the user that may be used, or undefined if it may. */
+export function socketRefusal(stats: Stats | undefined, context: TrustContext, path: string): string | undefined {
+  if (!stats) return "cannot be read";
+  if (stats.isSymbolicLink()) return "is a symlink (never followed)";
+  if (!stats.isSocket()) return stats.isFIFO() ? "is a FIFO, not a socket" : "is not a socket";
+  if (stats.uid !== context.uid) return `is owned by ${describeUid(stats.uid)}, not you`;
+  const own = context.ownSocket;
+  if (own && (path === own.path || (stats.dev === own.dev && stats.ino === own.ino))) {
+    return "is ssh-anchor's own socket";
+  }
+  return undefined;
+}
+
+/** The sticky bit (S_ISVTX), which node:fs does not export. */
+const STICKY = 0o1000;
+
+/**
+ * Why the directories above `directory` could let someone else swap it, or undefined when they
+ * cannot: each one, symlinks resolved, must be owned by root or the user and writable by nobody
+ * else, unless it is a sticky directory (such as /tmp), where entries of others cannot be renamed
+ * or removed. The same walk as OpenSSH's safe_path().
+ */
+export async function parentsRefusal(directory: string, uid: number): Promise<string | undefined> {
+  if (!isAbsolute(directory)) return `${directory} is not an absolute path`;
+  let current: string;
+  try {
+    current = await realpath(dirname(directory));
+  } catch {
+    return `${dirname(directory)} does not exist`;
+  }
+  for (;;) {
+    const stats = await lstatOrUndefined(current);
+    if (!stats?.isDirectory()) return `${current} cannot be read`;
+    if (stats.uid !== 0 && stats.uid !== uid) return `${current} is owned by ${describeUid(stats.uid)}`;
+    const sticky = (stats.mode & STICKY) !== 0;
+    if ((stats.mode & 0o022) !== 0 && !sticky) return `${current} is writable by group or others (mode ${octal(stats.mode)})`;
+    const parent = dirname(current);
+    if (parent === current) return undefined;
+    current = parent;
+  }
+}
+
+/** Where an identity came from, for messages: "uid 1001 (mallory)". */
+export function describeUid(uid: number): string {
+  const name = userName(uid);
+  return name ? `uid ${uid} (${name})` : `uid ${uid}`;
+}
+
+let passwd: Map<number, string> | undefined;
+
+/** The login name of `uid` from /etc/passwd (no fork, no NSS: a name is only for messages). */
+export function userName(uid: number): string | undefined {
+  if (!passwd) {
+    passwd = new Map();
+    try {
+      // Synchronous and small: read once per process, only when a message names someone.
+      const text = readFileSync("/etc/passwd", "latin1");
+      for (const line of text.split("\n")) {
+        const [name, , id] = line.split(":");
+        if (name && id && !passwd.has(Number(id))) passwd.set(Number(id), name);
+      }
+    } catch {
+      // No /etc/passwd (or not readable): the uid alone has to do.
+    }
+  }
+  return passwd.get(uid);
+}
+
+/** Files beside the socket stay small; anything larger is not ours. */
+const MAX_OWN_FILE_BYTES = 64 * 1024;
+
+/**
+ * Reads a file that must be the user's own (the pid file, a note beside the socket): opened
+ * without following a symlink and without blocking on a FIFO, then checked with fstat, so what is
+ * read is what was checked. Undefined when it is missing or not provably the user's.
+ */
+export async function readOwnFile(path: string, uid: number): Promise<string | undefined> {
+  let handle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile() || stats.uid !== uid || stats.size > MAX_OWN_FILE_BYTES) return undefined;
+    return await handle.readFile("utf8");
+  } catch {
+    return undefined;
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+/** Flags that create a new file and never follow a symlink or reuse an existing file. */
+export const CREATE_EXCLUSIVE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+/** Flags that append to a file of our own, never through a symlink. */
+export const APPEND_NO_FOLLOW = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW;
+
+/**
+ * The pid of a running process of `uid`, read from a pid file of the user's own, or undefined.
+ * The process must exist and belong to the user (the owner of /proc/PID where there is /proc),
+ * so a planted pid file can never make ssh-anchor signal someone else's process, and a reused
+ * pid of another user's process is not taken for the daemon.
+ */
+export async function ownProcessFromPidFile(pidFile: string, uid: number): Promise<number | undefined> {
+  const text = await readOwnFile(pidFile, uid);
+  if (text === undefined || !/^\d{1,10}\n?$/.test(text)) return undefined;
+  const pid = Number.parseInt(text, 10);
+  if (pid <= 1) return undefined;
+  const proc = await lstatOrUndefined(`/proc/${pid}`);
+  if (proc) return proc.uid === uid ? pid : undefined;
+  // No /proc (not Linux): a signal 0 that succeeds proves the process is ours (EPERM otherwise).
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The name of a process (Linux /proc/PID/comm), or undefined where it cannot be read. */
+export async function processName(pid: number): Promise<string | undefined> {
+  return (await readFile(`/proc/${pid}/comm`, "utf8").catch(() => undefined))?.trimEnd();
+}
+
+/**
+ * Text from another program or a file, made safe to print on a terminal: control characters
+ * (escape sequences above all) become `?`, and the length is bounded.
+ */
+export function printable(text: string, maxLength = 512): string {
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+  return clean.length > maxLength ? `${clean.slice(0, maxLength)}...` : clean;
+}
+
+/**
+ * Whether a socket path is one of the user's own endpoints: "ours" when its directory passes
+ * directoryRefusal and the socket socketRefusal, "missing" when nothing is there, otherwise why
+ * not. Only an endpoint that is "ours" may be connected to, exported or reported as running.
+ */
+export async function endpointState(socket: string, uid: number): Promise<"ours" | "missing" | string> {
+  const directory = dirname(socket);
+  const directoryStats = await lstatOrUndefined(directory);
+  if (!directoryStats) return "missing";
+  const badDirectory = directoryRefusal(directoryStats, uid);
+  if (badDirectory) return `${directory} ${badDirectory}`;
+  const socketStats = await lstatOrUndefined(socket);
+  if (!socketStats) return "missing";
+  const badSocket = socketRefusal(socketStats, { uid }, socket);
+  return badSocket ? `${socket} ${badSocket}` : "ours";
+}

@@ -1,18 +1,18 @@
-import { getAsset } from "node:sea";
+import { initScript, SHELLS } from "../shell/init.js";
 
 /**
  * The single executable's entry point (Node's single executable applications): the same CLI as
  * bin/ssh-anchor + dist/cli.js, with Node, the code and the shell files in one file.
  */
 
-// `init` for a known shell is answered at once from the embedded shell files, as bin/ssh-anchor
-// answers it (same argument forms, same bytes), before the rest of the CLI is loaded.
+// `init` for a known shell is answered at once, in the argument forms bin/ssh-anchor answers
+// without Node, with the same bytes (the shell files embedded at build time, through the CLI's
+// own initScript), before the rest of the CLI is loaded.
 const args = process.argv.slice(2);
 if (args[0] === "init") {
-  const [mode, shell] = args.length === 2 ? ["init", args[1]] : args.length === 3 && args[1] === "--link" ? ["link", args[2]] : [];
-  const file = shell === "fish" ? `${mode}.fish` : shell === "bash" || shell === "zsh" || shell === "sh" ? `${mode}.sh` : undefined;
-  if (mode && file) {
-    process.stdout.write(getAsset(`shell/${file}`, "utf8"));
+  const [link, shell] = args.length === 2 ? [false, args[1]] : args.length === 3 && args[1] === "--link" ? [true, args[2]] : [false, undefined];
+  if (shell !== undefined && (SHELLS as readonly string[]).includes(shell)) {
+    process.stdout.write(initScript(shell, { link }));
     process.exit(0);
   }
 }

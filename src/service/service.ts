@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { UserError } from "../errors.js";
 import { CLI_ENTRY } from "../package-root.js";
 import { DAEMON_ENV, DAEMON_NODE_FLAGS, stopDaemon } from "../daemon/lifecycle.js";
-import { daemonPaths } from "../daemon/paths.js";
+import { daemonPaths } from "../core/location.js";
 import { DEFAULT_IDLE_EXIT_S, UNIT_NAME, unitFiles } from "./units.js";
 
 export interface ServiceOptions {
@@ -75,7 +75,7 @@ export function daemonCommand(): string[] {
 /** The unit files `install` would write. Changes nothing. */
 export function planService(options: ServiceOptions = {}): ServicePlan {
   const env = options.env ?? process.env;
-  const { socket } = daemonPaths(options.socket, options.uid ?? process.getuid?.() ?? 0, env);
+  const { socket } = daemonPaths(options.socket, { uid: options.uid ?? process.getuid?.() ?? 0, env, home: options.home });
   const directory = unitDirectory(env, options.home ?? homedir());
   const extraArgs: string[] = [];
   for (const dir of options.agentDirs ?? []) extraArgs.push("--agent-dir", dir);

@@ -50,7 +50,9 @@ describe("single executable without node on PATH", () => {
       assert.equal(single.code, 0, single.stderr);
       assert.equal(single.stdout, launcher.stdout, `ssh-anchor ${args.join(" ")}`);
     }
-    assert.equal((await run("ssh-anchor", ["init", "bash"], { env })).stdout, await readFile(join(REPO, "shell", "init.sh"), "utf8"));
+    // The files as they are in this checkout, in the order bin/ssh-anchor prints them.
+    const files = await Promise.all(["location.sh", "init.sh"].map((name) => readFile(join(REPO, "shell", name), "utf8")));
+    assert.equal((await run("ssh-anchor", ["init", "bash"], { env })).stdout, files.join(""));
     const unknown = await run("ssh-anchor", ["init", "tcsh"], { env });
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /^ssh-anchor: unknown shell "tcsh"/);

@@ -96,4 +96,30 @@ describe("socket activation with an idle exit", () => {
     child.kill("SIGTERM");
     assert.equal(await exited, 0);
   });
+
+  it("the rc line beside it: exports the stable socket and starts no daemon of its own, running or idle", async () => {
+    const socket = join(base, "rc", "agent.sock");
+    await mkdir(join(base, "rc"), { mode: 0o700 });
+    const agent = await startAgent(cleanup, join(base, "tmp", "ssh-Rc", "agent.9000021"));
+    await addKey(agent.path, await makeKey(base, "rc-key"));
+    const activator = await startActivator(cleanup, socket, [BIN, "run", "--socket", socket, "--tmp-dir", join(base, "tmp"), "--idle-exit", "1"], env);
+    const launcherDir = join(BIN, "..");
+    const login = () =>
+      run("bash", ["-c", 'eval "$(ssh-anchor init bash)"; echo "SOCK=$SSH_AUTH_SOCK"; ssh-add -l'], {
+        env: { ...env, PATH: `${launcherDir}:${process.env.PATH}`, SSH_ANCHOR_SOCKET: socket, SSH_AUTH_SOCK: agent.path },
+      });
+    for (const state of ["idle (nothing running)", "running"]) {
+      if (state === "running") await sshAdd(socket, ["-l"]);
+      const shell = await login();
+      assert.equal(shell.code, 0, `${state}: ${shell.stderr}`);
+      assert.equal(shell.stderr, "", state);
+      assert.match(shell.stdout, new RegExp(`SOCK=${socket}\n`), state);
+      assert.match(shell.stdout, /rc-key/, state);
+    }
+    await sleep(300);
+    assert.equal(activator.count("started") - activator.count("exited") <= 1, true, "one daemon at a time, the activated one");
+    const pgrep = await run("pgrep", ["-f", `^ssh-anchor run --socket ${socket}`]);
+    assert.ok(pgrep.stdout.trim().split("\n").filter(Boolean).length <= 1, `no second daemon: ${pgrep.stdout}`);
+    await activator.stop();
+  });
 });

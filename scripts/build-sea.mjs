@@ -68,6 +68,8 @@ execFileSync(process.execPath, ["--experimental-sea-config", join(work, "sea-con
 rmSync(output, { force: true });
 copyFileSync(process.execPath, output);
 chmodSync(output, 0o755);
+// macOS: Node's binary is signed; the signature must go before the blob goes in (then re-signed ad hoc).
+if (process.platform === "darwin") execFileSync("codesign", ["--remove-signature", output]);
 const { inject } = await import("postject");
 await inject(output, "NODE_SEA_BLOB", readFileSync(config.output), {
   sentinelFuse: "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2",

@@ -85,4 +85,10 @@ describe("single executable without node on PATH", () => {
     assert.match(running.stdout, new RegExp(`route: +${agent.path}`));
     assert.match((await run("ssh-anchor", ["stop"], { env })).stdout, /stopped/);
   });
+
+  it("service install names the executable itself in ExecStart, with no node", async () => {
+    const dry = await run("ssh-anchor", ["service", "install", "--dry-run"], { env });
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`^ExecStart=${exe} run --socket ${join(base, "s", "agent.sock")} --idle-exit 600$`, "m"));
+  });
 });

@@ -28,15 +28,11 @@ else if not test -d /proc/self; and kill -0 $__ssh_anchor_pid 2>/dev/null
     set __ssh_anchor_name ssh-anchor
 end
 # Running already: no Node start-up (and on Linux no fork at all). Otherwise start it, detached;
-# it says where it serves (the fallback directory, if the default was taken meanwhile).
+# it says where it serves (it makes the choice of location.fish again, with the checks a shell
+# cannot make).
 set -l __ssh_anchor_running
 if string match -q 'ssh-anchor*' -- "$__ssh_anchor_name"
     set __ssh_anchor_running 1
-    # The default directory is someone else's: say so once per login, in the words `start` left.
-    if test -n "$__ssh_anchor_squat" && test -z "$SSH_ANCHOR_SQUAT_SEEN" && test -f $__ssh_anchor_dir/squat-note &&
-        not test -L $__ssh_anchor_dir/squat-note && test -O $__ssh_anchor_dir/squat-note
-        read -l __ssh_anchor_note <$__ssh_anchor_dir/squat-note; and printf 'ssh-anchor: %s\n' $__ssh_anchor_note >&2
-    end
 else if test -n "$__ssh_anchor_dir"
     set -l __ssh_anchor_started (command ssh-anchor start --print-socket </dev/null)
     and test -n "$__ssh_anchor_started"
@@ -45,6 +41,5 @@ else if test -n "$__ssh_anchor_dir"
 end
 if test -n "$__ssh_anchor_running"
     set -gx SSH_AUTH_SOCK $__ssh_anchor_sock
-    test -n "$__ssh_anchor_squat"; and set -gx SSH_ANCHOR_SQUAT_SEEN 1
 end
-set -e __ssh_anchor_dir __ssh_anchor_squat
+set -e __ssh_anchor_dir

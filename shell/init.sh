@@ -28,17 +28,9 @@ elif [ ! -d /proc/self ] && kill -0 "$__ssh_anchor_pid" 2>/dev/null; then
   __ssh_anchor_name=ssh-anchor
 fi
 # Running already: plain shell, no Node start-up. Otherwise start it, fully detached; it says
-# where it serves (the fallback directory, if the default was taken meanwhile).
+# where it serves (it makes the choice of location.sh again, with the checks a shell cannot make).
 case $__ssh_anchor_name in
-  ssh-anchor*)
-    __ssh_anchor_name=running
-    # The default directory is someone else's: say so once per login, in the words `start` left.
-    if [ -n "$__ssh_anchor_squat" ] && [ -z "${SSH_ANCHOR_SQUAT_SEEN:-}" ] && [ -f "$__ssh_anchor_dir/squat-note" ] &&
-      [ ! -L "$__ssh_anchor_dir/squat-note" ] && [ -O "$__ssh_anchor_dir/squat-note" ] &&
-      read -r __ssh_anchor_note <"$__ssh_anchor_dir/squat-note"; then
-      printf 'ssh-anchor: %s\n' "$__ssh_anchor_note" >&2
-    fi
-    ;;
+  ssh-anchor*) __ssh_anchor_name=running ;;
   *)
     if [ -n "$__ssh_anchor_dir" ] && __ssh_anchor_sock=$(command ssh-anchor start --print-socket </dev/null) && [ -n "$__ssh_anchor_sock" ]; then
       __ssh_anchor_name=running
@@ -48,6 +40,5 @@ esac
 if [ "$__ssh_anchor_name" = running ]; then
   SSH_AUTH_SOCK="$__ssh_anchor_sock"
   export SSH_AUTH_SOCK
-  [ -z "$__ssh_anchor_squat" ] || { SSH_ANCHOR_SQUAT_SEEN=1 && export SSH_ANCHOR_SQUAT_SEEN; }
 fi
-unset __ssh_anchor_dir __ssh_anchor_squat __ssh_anchor_sock __ssh_anchor_pid __ssh_anchor_name __ssh_anchor_note
+unset __ssh_anchor_dir __ssh_anchor_sock __ssh_anchor_pid __ssh_anchor_name

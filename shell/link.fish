@@ -4,21 +4,19 @@
 # is wrong.
 set -g __ssh_anchor_link
 test -n "$__ssh_anchor_dir"; and set __ssh_anchor_link $__ssh_anchor_dir/link.sock
-if test -n "$__ssh_anchor_squat"; and test -n "$__ssh_anchor_link"; and test -z "$SSH_ANCHOR_SQUAT_SEEN"
-    printf 'ssh-anchor: %s is not yours (someone else made it): using %s instead (ssh-anchor doctor names its owner)\n' $__ssh_anchor_squat $__ssh_anchor_link >&2
-    set -gx SSH_ANCHOR_SQUAT_SEEN 1
-    test -d $HOME/.ssh; or mkdir -m 700 $HOME/.ssh 2>/dev/null
-end
 if test -n "$__ssh_anchor_link"; and test -n "$SSH_AUTH_SOCK"; and test "$SSH_AUTH_SOCK" != "$__ssh_anchor_link"
     # The login's own (forwarded) socket, kept for `ssh-anchor doctor` and for debugging.
     set -gx SSH_ANCHOR_ORIGINAL_SOCK $SSH_AUTH_SOCK
     # A new login: its socket (ours) is the newest, so the link follows it, in a directory of ours.
-    if test -S "$SSH_AUTH_SOCK" && test -O "$SSH_AUTH_SOCK" && mkdir -p -m 700 $__ssh_anchor_dir &&
-        test -O $__ssh_anchor_dir && ! test -L $__ssh_anchor_dir
-        ln -sfn $SSH_AUTH_SOCK $__ssh_anchor_link
+    if test -S "$SSH_AUTH_SOCK" && test -O "$SSH_AUTH_SOCK"
+        string match -q "$HOME/.ssh/*" -- $__ssh_anchor_dir && ! test -d $HOME/.ssh && mkdir -m 700 $HOME/.ssh
+        test -d $__ssh_anchor_dir; or mkdir -m 700 $__ssh_anchor_dir
+        if test -d $__ssh_anchor_dir && ! test -L $__ssh_anchor_dir && test -O $__ssh_anchor_dir
+            ln -sfn $SSH_AUTH_SOCK $__ssh_anchor_link
+        end
     end
 end
-set -e __ssh_anchor_dir __ssh_anchor_squat
+set -e __ssh_anchor_dir
 # The link works when its directory is ours and it leads to a socket that is ours (test -O
 # follows the link, and no other user can make a socket the kernel says is ours). Otherwise point
 # it at another live one; after a failed look the next one waits 30 s.

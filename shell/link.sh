@@ -4,21 +4,20 @@
 # unless something is wrong.
 __ssh_anchor_link=
 [ -z "$__ssh_anchor_dir" ] || __ssh_anchor_link=$__ssh_anchor_dir/link.sock
-if [ -n "$__ssh_anchor_squat" ] && [ -n "$__ssh_anchor_link" ] && [ -z "${SSH_ANCHOR_SQUAT_SEEN:-}" ]; then
-  printf 'ssh-anchor: %s is not yours (someone else made it): using %s instead (ssh-anchor doctor names its owner)\n' "$__ssh_anchor_squat" "$__ssh_anchor_link" >&2
-  SSH_ANCHOR_SQUAT_SEEN=1
-  export SSH_ANCHOR_SQUAT_SEEN
-  [ -d "$HOME/.ssh" ] || mkdir -m 700 "$HOME/.ssh" 2>/dev/null
-fi
-unset __ssh_anchor_dir __ssh_anchor_squat
+unset __ssh_anchor_dir
 if [ -n "$__ssh_anchor_link" ] && [ -n "${SSH_AUTH_SOCK:-}" ] && [ "$SSH_AUTH_SOCK" != "$__ssh_anchor_link" ]; then
   # The login's own (forwarded) socket, kept for `ssh-anchor doctor` and for debugging.
   SSH_ANCHOR_ORIGINAL_SOCK="$SSH_AUTH_SOCK"
   export SSH_ANCHOR_ORIGINAL_SOCK
   # A new login: its socket (ours) is the newest, so the link follows it, in a directory of ours.
-  if [ -S "$SSH_AUTH_SOCK" ] && [ -O "$SSH_AUTH_SOCK" ] && mkdir -p -m 700 "${__ssh_anchor_link%/*}" &&
-    [ -O "${__ssh_anchor_link%/*}" ] && [ ! -L "${__ssh_anchor_link%/*}" ]; then
-    ln -sfn "$SSH_AUTH_SOCK" "$__ssh_anchor_link"
+  if [ -S "$SSH_AUTH_SOCK" ] && [ -O "$SSH_AUTH_SOCK" ]; then
+    __ssh_anchor_dir=${__ssh_anchor_link%/*}
+    case $__ssh_anchor_dir in "${HOME:-}"/.ssh/*) [ -d "$HOME/.ssh" ] || mkdir -m 700 "$HOME/.ssh" ;; esac
+    [ -d "$__ssh_anchor_dir" ] || mkdir -m 700 "$__ssh_anchor_dir"
+    if [ -d "$__ssh_anchor_dir" ] && [ ! -L "$__ssh_anchor_dir" ] && [ -O "$__ssh_anchor_dir" ]; then
+      ln -sfn "$SSH_AUTH_SOCK" "$__ssh_anchor_link"
+    fi
+    unset __ssh_anchor_dir
   fi
 fi
 # The link works when its directory is ours and it leads to a socket that is ours (test -O

@@ -1,27 +1,42 @@
-# Where ssh-anchor's private directory is (the same choice as src/core/location.ts and
-# location.sh): the directory of $SSH_ANCHOR_SOCKET, else /tmp/ssh-anchor-$UID, else, when someone
-# else got to that name first, ~/.ssh/anchor-<hostname>. Sets __ssh_anchor_dir (empty when there
-# is none) and __ssh_anchor_squat (non-empty when the default is someone else's).
-set -g __ssh_anchor_dir /tmp/ssh-anchor-(id -u)
-set -g __ssh_anchor_squat
+# Where ssh-anchor's private directory is, the same choice as src/core/location.ts and
+# location.sh: the directory of $SSH_ANCHOR_SOCKET; else ~/.ssh/anchor-<hostname>, where no other
+# user can make a name; else (no home, a path too long to bind, a ~/.ssh that is not ours)
+# /tmp/ssh-anchor-$UID, but only when it is missing or a real directory of ours. Sets
+# __ssh_anchor_dir (empty when there is no usable place, said in one line).
+set -g __ssh_anchor_dir
 if test -n "$SSH_ANCHOR_SOCKET"
     if string match -q '/*' -- $SSH_ANCHOR_SOCKET
         set __ssh_anchor_dir (string replace -r '/[^/]*$' '' -- $SSH_ANCHOR_SOCKET)
     else
         printf 'ssh-anchor: SSH_ANCHOR_SOCKET must be an absolute path, not "%s"; SSH_AUTH_SOCK left as it was\n' $SSH_ANCHOR_SOCKET >&2
-        set __ssh_anchor_dir
     end
-else if test -e $__ssh_anchor_dir; or test -L $__ssh_anchor_dir
-    # Ours only if a real directory owned by us: anything else is never looked into.
-    if test -L $__ssh_anchor_dir; or not test -d $__ssh_anchor_dir; or not test -O $__ssh_anchor_dir
-        set __ssh_anchor_squat $__ssh_anchor_dir
-        set -l host
-        test -r /proc/sys/kernel/hostname; and read host </proc/sys/kernel/hostname
-        test -n "$host"; or set host (uname -n)
-        if test -n "$host"; and not string match -q '*/*' -- $host; and string match -q '/*' -- "$HOME"
-            set __ssh_anchor_dir $HOME/.ssh/anchor-$host
-        else
-            set __ssh_anchor_dir
+else
+    set -l host
+    test -r /proc/sys/kernel/hostname && read host </proc/sys/kernel/hostname
+    test -n "$host"; or set host (uname -n)
+    # 92 bytes leave room for /agent.sock.ctl in a socket address (107 bytes).
+    if test -n "$host" && ! string match -q '*/*' -- $host && string match -q '/*' -- "$HOME" &&
+        test (string length -- "$HOME/.ssh/anchor-$host") -le 92 &&
+        begin
+            ! test -e $HOME/.ssh && ! test -L $HOME/.ssh
+            or test -d $HOME/.ssh && ! test -L $HOME/.ssh && test -O $HOME/.ssh
         end
+        set __ssh_anchor_dir $HOME/.ssh/anchor-$host
+    end
+    set -l tmp /tmp/ssh-anchor-(id -u)
+    if begin
+            test -e $tmp; or test -L $tmp
+        end && begin
+            test -L $tmp; or ! test -d $tmp; or ! test -O $tmp
+        end
+        # Someone else got to the name first: it is never used or looked into. Said once per login.
+        if test -z "$__ssh_anchor_dir"
+            printf 'ssh-anchor: %s is not yours (another user made it) and your home cannot hold the socket; set SSH_ANCHOR_SOCKET to a path of your own (ssh-anchor doctor names the owner)\n' $tmp >&2
+        else if test -z "$SSH_ANCHOR_SQUAT_SEEN"
+            printf 'ssh-anchor: warning: %s was made by another user, perhaps to intercept agents; it is not used (ssh-anchor doctor names the owner)\n' $tmp >&2
+            set -gx SSH_ANCHOR_SQUAT_SEEN 1
+        end
+    else if test -z "$__ssh_anchor_dir"
+        set __ssh_anchor_dir $tmp
     end
 end

@@ -1,28 +1,42 @@
-# Where ssh-anchor's private directory is (the same choice as src/core/location.ts): the
-# directory of $SSH_ANCHOR_SOCKET, else /tmp/ssh-anchor-$UID, else, when someone else got to that
-# name first, ~/.ssh/anchor-<hostname>. Sets __ssh_anchor_dir (empty when there is none) and
-# __ssh_anchor_squat (non-empty when the default is someone else's). Built-ins only.
-__ssh_anchor_dir=/tmp/ssh-anchor-${UID:-$(id -u)}
-__ssh_anchor_squat=
+# Where ssh-anchor's private directory is, the same choice as src/core/location.ts: the
+# directory of $SSH_ANCHOR_SOCKET; else ~/.ssh/anchor-<hostname>, where no other user can make
+# a name; else (no home, a path too long to bind, a ~/.ssh that is not ours) /tmp/ssh-anchor-$UID,
+# but only when it is missing or a real directory of ours. Sets __ssh_anchor_dir (empty when there
+# is no usable place, said in one line). Built-ins only: it runs at every shell start.
+__ssh_anchor_dir=
 if [ -n "${SSH_ANCHOR_SOCKET:-}" ]; then
   case $SSH_ANCHOR_SOCKET in
     /*) __ssh_anchor_dir=${SSH_ANCHOR_SOCKET%/*} ;;
-    *)
-      printf 'ssh-anchor: SSH_ANCHOR_SOCKET must be an absolute path, not "%s"; SSH_AUTH_SOCK left as it was\n' "$SSH_ANCHOR_SOCKET" >&2
-      __ssh_anchor_dir=
+    *) printf 'ssh-anchor: SSH_ANCHOR_SOCKET must be an absolute path, not "%s"; SSH_AUTH_SOCK left as it was\n' "$SSH_ANCHOR_SOCKET" >&2 ;;
+  esac
+else
+  __ssh_anchor_host=
+  [ -r /proc/sys/kernel/hostname ] && read -r __ssh_anchor_host </proc/sys/kernel/hostname
+  [ -n "$__ssh_anchor_host" ] || __ssh_anchor_host=$(uname -n)
+  case ${HOME:-}:$__ssh_anchor_host in
+    /*:*/* | /*:) ;;
+    /*:*)
+      # 92 bytes leave room for /agent.sock.ctl in a socket address (107 bytes).
+      if [ "${#HOME}" -le $((92 - 13 - ${#__ssh_anchor_host})) ] && { [ ! -e "$HOME/.ssh" ] && [ ! -L "$HOME/.ssh" ] ||
+        { [ -d "$HOME/.ssh" ] && [ ! -L "$HOME/.ssh" ] && [ -O "$HOME/.ssh" ]; }; }; then
+        __ssh_anchor_dir=$HOME/.ssh/anchor-$__ssh_anchor_host
+      fi
       ;;
   esac
-elif [ -e "$__ssh_anchor_dir" ] || [ -L "$__ssh_anchor_dir" ]; then
-  # Ours only if a real directory owned by us: anything else is never looked into.
-  if [ -L "$__ssh_anchor_dir" ] || [ ! -d "$__ssh_anchor_dir" ] || [ ! -O "$__ssh_anchor_dir" ]; then
-    __ssh_anchor_squat=$__ssh_anchor_dir
-    __ssh_anchor_host=
-    [ -r /proc/sys/kernel/hostname ] && read -r __ssh_anchor_host </proc/sys/kernel/hostname
-    [ -n "$__ssh_anchor_host" ] || __ssh_anchor_host=$(uname -n)
-    case $__ssh_anchor_host in
-      */* | '') __ssh_anchor_dir= ;;
-      *) case ${HOME:-} in /*) __ssh_anchor_dir=$HOME/.ssh/anchor-$__ssh_anchor_host ;; *) __ssh_anchor_dir= ;; esac ;;
-    esac
-    unset __ssh_anchor_host
+  unset __ssh_anchor_host
+  __ssh_anchor_tmp=/tmp/ssh-anchor-${UID:-$(id -u)}
+  if { [ -e "$__ssh_anchor_tmp" ] || [ -L "$__ssh_anchor_tmp" ]; } &&
+    { [ -L "$__ssh_anchor_tmp" ] || [ ! -d "$__ssh_anchor_tmp" ] || [ ! -O "$__ssh_anchor_tmp" ]; }; then
+    # Someone else got to the name first: it is never used or looked into. Said once per login.
+    if [ -z "$__ssh_anchor_dir" ]; then
+      printf 'ssh-anchor: %s is not yours (another user made it) and your home cannot hold the socket; set SSH_ANCHOR_SOCKET to a path of your own (ssh-anchor doctor names the owner)\n' "$__ssh_anchor_tmp" >&2
+    elif [ -z "${SSH_ANCHOR_SQUAT_SEEN:-}" ]; then
+      printf 'ssh-anchor: warning: %s was made by another user, perhaps to intercept agents; it is not used (ssh-anchor doctor names the owner)\n' "$__ssh_anchor_tmp" >&2
+      SSH_ANCHOR_SQUAT_SEEN=1
+      export SSH_ANCHOR_SQUAT_SEEN
+    fi
+  elif [ -z "$__ssh_anchor_dir" ]; then
+    __ssh_anchor_dir=$__ssh_anchor_tmp
   fi
+  unset __ssh_anchor_tmp
 fi

@@ -3,11 +3,11 @@
  *
  * @example
  * import { Daemon } from "ssh-anchor";
- * const daemon = await Daemon.start({ socket: "/tmp/ssh-anchor-1000/agent.sock" });
+ * const daemon = await Daemon.start({ socket: "/home/me/.ssh/anchor-devbox/agent.sock" });
  */
 export { Daemon, type DaemonOptions } from "./daemon/daemon.js";
 export { readStatus, startInBackground, stopDaemon } from "./daemon/lifecycle.js";
-export { daemonPaths, defaultSocketPath, type DaemonPaths } from "./core/location.js";
+export { daemonPaths, type DaemonPaths } from "./core/location.js";
 export type { AgentReport, StatusReport } from "./daemon/status.js";
 export { rankAgents, type AgentHealth } from "./daemon/policy.js";
 export { AgentDiscovery } from "./discovery/discovery.js";

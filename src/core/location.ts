@@ -5,16 +5,19 @@ import { UserError } from "../errors.js";
 import { directoryRefusal } from "./trust.js";
 
 /**
- * Where the stable socket and the files beside it live. shell/init.sh and shell/init.fish make
- * the same choice with shell built-ins; keep the three in step.
+ * Where the stable socket and the files beside it live. shell/location.sh and
+ * shell/location.fish make the same choice with shell built-ins; keep the three in step.
  *
  * 1. `--socket` or $SSH_ANCHOR_SOCKET, when given: an absolute path, used as it is.
- * 2. `/tmp/ssh-anchor-$UID/`: local to the host even when $HOME is on NFS, survives logout
- *    (XDG_RUNTIME_DIR does not), short enough to bind.
- * 3. When another user got to that name first (a squat: it exists and is not a real directory
- *    of ours), `~/.ssh/anchor-<hostname>/` instead: nobody else can create a name in the
- *    user's own ~/.ssh, and the host name keeps hosts apart in a home shared over NFS (as
- *    OpenSSH 10.1 does for ~/.ssh/agent). The squatted name is never used, not even to look.
+ * 2. `~/.ssh/anchor-<hostname>/`: no other user can create a name in the user's own ~/.ssh,
+ *    so nobody can squat it before the first start, take it over after a tmp cleaner or an
+ *    `rm -rf` of /tmp, or stand in for it in a pane that holds the path for weeks. It survives
+ *    logout (XDG_RUNTIME_DIR does not), and the host name keeps hosts apart in a home shared
+ *    over NFS (as OpenSSH 10.1 does for ~/.ssh/agent).
+ * 3. `/tmp/ssh-anchor-$UID/` when the home one cannot be used (no home, a path too long to
+ *    bind, a home others can write to): only if it is missing or a real directory of the
+ *    user's own. A squatted one (someone else got to the name first) is never used, not even
+ *    looked into.
  */
 
 /** Node 20 silently truncates longer Unix socket paths (sun_path holds 108 bytes with the NUL). */
@@ -26,18 +29,13 @@ export const SOCKET_ENV = "SSH_ANCHOR_SOCKET";
 /** The socket's file name inside its directory. */
 const SOCKET_NAME = "agent.sock";
 
-/** The default directory: `/tmp/ssh-anchor-$UID`. */
-export function defaultDirectory(uid: number): string {
+/** The directory in /tmp: `/tmp/ssh-anchor-$UID`. */
+export function tmpDirectory(uid: number): string {
   return `/tmp/ssh-anchor-${uid}`;
 }
 
-/** The stable socket's default path. */
-export function defaultSocketPath(uid: number): string {
-  return join(defaultDirectory(uid), SOCKET_NAME);
-}
-
-/** The directory used when the default one is squatted; undefined without a usable home or host name. */
-export function fallbackDirectory(home: string, host: string): string | undefined {
+/** The directory in the user's home; undefined without a usable home or host name. */
+export function homeDirectory(home: string, host: string): string | undefined {
   if (!isAbsolute(home) || host === "" || host.includes("/")) return undefined;
   return join(home, ".ssh", `anchor-${host}`);
 }
@@ -56,10 +54,8 @@ export interface DaemonPaths {
   readonly logFile: string;
   /** Link mode's symlink (no daemon), in the same private directory. */
   readonly link: string;
-  /** One line for the shell to print while the default is squatted (written by `start`). */
-  readonly squatNote: string;
-  /** Why the default directory was not used (someone else owns it), when it was not. */
-  readonly squat?: string;
+  /** The directory is the one in ~/.ssh, which is created too when missing. */
+  readonly inHome: boolean;
 }
 
 export interface LocationOptions {
@@ -69,7 +65,7 @@ export interface LocationOptions {
   readonly host?: string;
 }
 
-/** Why the default directory is someone else's, or undefined when it is missing or ours. */
+/** Why a directory is someone else's (a squat), or undefined when it is missing or ours. */
 export function squatOf(directory: string, uid: number): string | undefined {
   let stats;
   try {
@@ -83,8 +79,8 @@ export function squatOf(directory: string, uid: number): string | undefined {
 }
 
 /**
- * Picks the socket path (flag, then $SSH_ANCHOR_SOCKET, then the default or its fallback) and
- * derives the files beside it.
+ * Picks the socket path (flag, then $SSH_ANCHOR_SOCKET, then ~/.ssh, then /tmp) and derives
+ * the files beside it.
  * @throws {UserError} for a relative path, a path too long to bind, or no usable place at all.
  */
 export function daemonPaths(flag: string | undefined, options: LocationOptions): DaemonPaths {
@@ -94,18 +90,35 @@ export function daemonPaths(flag: string | undefined, options: LocationOptions):
     if (!isAbsolute(given)) {
       throw new UserError(`the socket path must be absolute, not "${given}": a relative one changes with every cd; fix --socket or ${SOCKET_ENV}`, 2);
     }
-    return pathsIn(dirname(given), given);
+    return checkedLength(pathsIn(dirname(given), given, false));
   }
-  const directory = defaultDirectory(options.uid);
-  const squat = squatOf(directory, options.uid);
-  if (!squat) return pathsIn(directory, join(directory, SOCKET_NAME));
-  const fallback = fallbackDirectory(options.home ?? env.HOME ?? homedir(), options.host ?? hostname());
-  if (!fallback) throw new UserError(`${squat}, and there is no home directory to fall back to; set ${SOCKET_ENV} to a path of your own`);
-  return { ...pathsIn(fallback, join(fallback, SOCKET_NAME)), squat };
+  const home = homeDirectory(options.home ?? env.HOME ?? homedir(), options.host ?? hostname());
+  if (home) {
+    const paths = pathsIn(home, join(home, SOCKET_NAME), true);
+    if (fits(paths) && homeUsable(home, options.uid)) return paths;
+  }
+  const tmp = tmpDirectory(options.uid);
+  const squat = squatOf(tmp, options.uid);
+  if (squat) {
+    throw new UserError(`${squat}: someone may be trying to intercept your agent, and your home cannot hold the socket; set ${SOCKET_ENV} to a path of your own`);
+  }
+  return checkedLength(pathsIn(tmp, join(tmp, SOCKET_NAME), false));
 }
 
-function pathsIn(directory: string, socket: string): DaemonPaths {
-  const paths: DaemonPaths = {
+/** The home directory can hold the socket unless ~/.ssh is someone else's or open to others. */
+function homeUsable(directory: string, uid: number): boolean {
+  const ssh = dirname(directory);
+  let stats;
+  try {
+    stats = lstatSync(ssh);
+  } catch {
+    return true;
+  }
+  return directoryRefusal(stats, uid) === undefined;
+}
+
+function pathsIn(directory: string, socket: string, inHome: boolean): DaemonPaths {
+  return {
     socket,
     directory,
     control: `${socket}.ctl`,
@@ -113,14 +126,19 @@ function pathsIn(directory: string, socket: string): DaemonPaths {
     lockFile: `${socket}.lock`,
     logFile: `${socket}.log`,
     link: join(directory, "link.sock"),
-    squatNote: join(directory, "squat-note"),
+    inHome,
   };
-  // The control socket has the longest name of the sockets.
-  if (Buffer.byteLength(paths.control) > MAX_SOCKET_PATH_BYTES) {
-    throw new UserError(
-      `socket path ${socket} is too long: with ".ctl" added it must fit in ${MAX_SOCKET_PATH_BYTES} bytes; ` +
-        `choose a shorter one with --socket or ${SOCKET_ENV}`,
-    );
-  }
-  return paths;
+}
+
+/** The control socket has the longest name of the sockets. */
+function fits(paths: DaemonPaths): boolean {
+  return Buffer.byteLength(paths.control) <= MAX_SOCKET_PATH_BYTES;
+}
+
+function checkedLength(paths: DaemonPaths): DaemonPaths {
+  if (fits(paths)) return paths;
+  throw new UserError(
+    `socket path ${paths.socket} is too long: with ".ctl" added it must fit in ${MAX_SOCKET_PATH_BYTES} bytes; ` +
+      `choose a shorter one with --socket or ${SOCKET_ENV}`,
+  );
 }

@@ -201,3 +201,30 @@ export async function endpointState(socket: string, uid: number): Promise<"ours"
   const badSocket = socketRefusal(socketStats, { uid }, socket);
   return badSocket ? `${socket} ${badSocket}` : "ours";
 }
+
+/** When a file was made: its birth time where the file system keeps one, else its change time. */
+export function createdMsOf(stats: Stats): number {
+  return stats.birthtimeMs > 0 ? stats.birthtimeMs : stats.ctimeMs;
+}
+
+/** What tells one socket from a later one at the same path: inode numbers are reused at once. */
+export interface SocketIdentity {
+  readonly dev: number;
+  readonly ino: number;
+  readonly createdMs: number;
+}
+
+/**
+ * Whether `path` still holds the very socket that passed the checks (same device, inode and
+ * creation time), owned by the user, in a directory that is still private. Asked after connecting
+ * to an agent and before sending it anything: if the login ended and someone else re-created its
+ * directory and socket in the meantime, the connection reached them, and this says so. The
+ * owner checks are what cannot be forged: a directory or socket at that path that is not the
+ * user's fails them; the identity only tells the user's own sockets apart.
+ */
+export async function stillTheSocket(path: string, identity: SocketIdentity, uid: number): Promise<boolean> {
+  if (directoryRefusal(await lstatOrUndefined(dirname(path)), uid)) return false;
+  const stats = await lstatOrUndefined(path);
+  if (!stats || socketRefusal(stats, { uid }, path)) return false;
+  return stats.dev === identity.dev && stats.ino === identity.ino && createdMsOf(stats) === identity.createdMs;
+}

@@ -1,14 +1,14 @@
-import { watch, type FSWatcher } from "node:fs";
 import { lstat, open, rename, unlink } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { homedir } from "node:os";
-import { basename, dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import { AgentDiscovery } from "../discovery/discovery.js";
 import { localHostHash } from "../discovery/host-hash.js";
 import { UserError } from "../errors.js";
 import { AgentBook, type Agent } from "./agent-book.js";
 import { ProxiedConnection, type ConnectionContext, type Counters } from "./connection.js";
 import { createControlServer, type ControlCommand } from "./control.js";
+import { DirectoryGuard } from "./directory-guard.js";
 import { listenExclusively } from "./listener.js";
 import { MemoryKeeper } from "./memory-keeper.js";
 import { activationDescriptor, IdleExit, listenOnDescriptor } from "./socket-activation.js";
@@ -65,7 +65,7 @@ const SOCKET_CHECK_MS = 5000;
  * order, AgentDiscovery for finding candidates.
  *
  * @example
- * const daemon = await Daemon.start({ socket: "/tmp/ssh-anchor-1000/agent.sock" });
+ * const daemon = await Daemon.start({ socket: "/home/me/.ssh/anchor-devbox/agent.sock" });
  * process.on("SIGTERM", () => daemon.stop().then(() => process.exit(0)));
  */
 export class Daemon {
@@ -90,8 +90,8 @@ export class Daemon {
   #agentServer: Server | undefined;
   #controlServer: Server | undefined;
   #socketId: { dev: number; ino: number } | undefined;
-  /** Watches the socket directory's parent, so that losing the directory is noticed at once. */
-  #directoryWatch: FSWatcher | undefined;
+  /** Keeps the socket directory's name ours when someone removes it. */
+  #guard: DirectoryGuard | undefined;
   #recovering: Promise<void> | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #timers: NodeJS.Timeout[] = [];
@@ -141,14 +141,18 @@ export class Daemon {
    */
   static async start(options: DaemonOptions = {}): Promise<Daemon> {
     const daemon = new Daemon(options);
-    // Find the agents before accepting the first client, so that it is routed, not turned away.
+    // Listen while the first scan runs (a /tmp full of other users' directories can take
+    // seconds): a client that comes meanwhile waits for the scan, as on any miss, and is routed.
     daemon.#discovery.setOwnSocket({ path: daemon.paths.socket, dev: -1, ino: -1 });
-    await daemon.#discovery.start();
+    const scanning = daemon.#discovery.start();
     try {
       await daemon.#openEndpoints();
+      await scanning;
     } catch (error) {
+      scanning.catch(() => undefined);
       daemon.#discovery.stop();
       daemon.#book.stop();
+      await daemon.#releaseEndpoints();
       throw error;
     }
     daemon.#startTimers();
@@ -204,7 +208,7 @@ export class Daemon {
 
   async #openEndpoints(): Promise<void> {
     const { paths } = this;
-    await ensurePrivateDirectory(paths.directory, this.#uid, { createParent: paths.squat !== undefined });
+    await ensurePrivateDirectory(paths.directory, this.#uid, { createParent: paths.inHome });
     // Closing a listening Unix socket makes libuv unlink its path: let go of the old endpoints
     // (after their files were removed) before new files take those paths.
     await this.#releaseEndpoints();
@@ -239,26 +243,18 @@ export class Daemon {
     this.#watchDirectory();
   }
 
-  /**
-   * Watches the parent of the socket directory for the directory's name: a tmp cleaner's
-   * `rm -rf` is answered at once, before another user watching /tmp can take the name.
-   */
+  /** A tmp cleaner's `rm -rf` of the directory is answered at once (see DirectoryGuard). */
   #watchDirectory(): void {
-    this.#directoryWatch?.close();
-    this.#directoryWatch = undefined;
+    this.#guard?.stop();
     if (this.#activation !== undefined) return;
-    const name = basename(this.paths.directory);
-    try {
-      this.#directoryWatch = watch(dirname(this.paths.directory), { persistent: false }, (_event, changed) => {
-        if (changed === name) void this.#checkSocketFile();
-      });
-      this.#directoryWatch.on("error", () => {
-        this.#directoryWatch?.close();
-        this.#directoryWatch = undefined;
-      });
-    } catch {
-      // Cannot watch (no inotify instances left): the periodic check still notices, within seconds.
-    }
+    const { paths } = this;
+    this.#guard = new DirectoryGuard({
+      directory: paths.directory,
+      uid: this.#uid,
+      files: [paths.socket, paths.control, paths.pidFile],
+      onLoss: () => void this.#checkSocketFile(),
+    });
+    this.#guard.start();
   }
 
   /**
@@ -407,7 +403,7 @@ export class Daemon {
     this.#paths = moved;
     try {
       await this.#openEndpoints();
-      this.log.info(`serving ${moved.socket} instead (${moved.squat ?? "the default directory is usable again"})`);
+      this.log.info(`serving ${moved.socket} instead`);
     } catch (error) {
       this.log.info(`cannot serve ${moved.socket} either: ${(error as Error).message}; trying again in ${SOCKET_CHECK_MS / 1000} s`);
     }
@@ -421,7 +417,7 @@ export class Daemon {
     clearInterval(this.#sweepTimer);
     this.#discovery.stop();
     this.#book.stop();
-    this.#directoryWatch?.close();
+    this.#guard?.stop();
     await this.#releaseEndpoints();
     await this.#removeOwnFiles();
     for (const connection of [...this.#connections]) connection.destroy();

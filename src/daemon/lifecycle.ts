@@ -1,10 +1,9 @@
 import { spawn } from "node:child_process";
-import { open, rename } from "node:fs/promises";
 import { CLI_ENTRY } from "../package-root.js";
 import { UserError } from "../errors.js";
 import { daemonPaths, type DaemonPaths } from "../core/location.js";
 import { ensurePrivateDirectory } from "../core/private-dir.js";
-import { CREATE_EXCLUSIVE, endpointState, ownProcessFromPidFile, processName, readOwnFile } from "../core/trust.js";
+import { endpointState, ownProcessFromPidFile, processName, readOwnFile } from "../core/trust.js";
 import { askDaemon } from "./control.js";
 import { EXIT_ALREADY_RUNNING, socketAcceptsConnections } from "./listener.js";
 import { parseStatusReport, type StatusReport } from "./status.js";
@@ -64,24 +63,6 @@ async function ownDaemonServes(paths: DaemonPaths, uid: number, timeoutMs?: numb
   return socketAcceptsConnections(paths.socket, timeoutMs);
 }
 
-/** Leaves the one line the shell prints while the default directory is squatted. */
-async function writeSquatNote(paths: DaemonPaths): Promise<void> {
-  if (!paths.squat) return;
-  const temporary = `${paths.squatNote}.${process.pid}`;
-  const handle = await open(temporary, CREATE_EXCLUSIVE, 0o600);
-  try {
-    await handle.writeFile(`${squatLine(paths)}\n`);
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, paths.squatNote);
-}
-
-/** What the shell says, once per login, while the default directory is someone else's. */
-export function squatLine(paths: DaemonPaths): string {
-  return `${paths.squat}: someone may be trying to intercept your agent; using ${paths.socket} instead (ssh-anchor doctor explains)`;
-}
-
 /**
  * Starts the daemon in the background, fully detached (own session, no inherited stdio: an
  * `ssh host cmd` or a logout never waits for it), and returns once it serves its socket.
@@ -93,8 +74,7 @@ export async function startInBackground(options: LifecycleOptions = {}): Promise
   const paths = pathsOf(options);
   // The log file lives beside the socket: its directory must be safe before anything is written
   // or connected to.
-  await ensurePrivateDirectory(paths.directory, uid, { createParent: paths.squat !== undefined });
-  await writeSquatNote(paths);
+  await ensurePrivateDirectory(paths.directory, uid, { createParent: paths.inHome });
   if (await ownDaemonServes(paths, uid)) {
     return { paths, pid: await pidOf(paths, uid), alreadyRunning: true };
   }

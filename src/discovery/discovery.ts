@@ -1,6 +1,7 @@
 import { watch, type FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
+import { lstatOrUndefined } from "../core/trust.js";
 import { homeAgentDirectory, TMP_SESSION_DIR } from "./layouts.js";
 import { ownSessionDirectoriesIn, scanDirectory, type DirectoryLayout, type ScanContext } from "./scan.js";
 
@@ -50,6 +51,7 @@ export class AgentDiscovery {
   readonly #directories = new Map<string, KnownDirectory>();
   readonly #pending = new Map<string, NodeJS.Timeout>();
   readonly #watchers = new Map<string, FSWatcher>();
+  readonly #rootListings = new Map<string, { readonly mtimeMs: number; readonly directories: string[] }>();
   #candidates: Candidate[] = [];
   #ignored: IgnoredEntry[] = [];
   #scanning: Promise<void> | undefined;
@@ -116,7 +118,7 @@ export class AgentDiscovery {
     const { tmpRoot, extraDirs, home } = this.#options;
     const jobs: Array<[string, DirectoryLayout]> = [[homeAgentDirectory(home), "home-agent"]];
     for (const root of [tmpRoot, ...extraDirs]) {
-      for (const directory of await ownSessionDirectoriesIn(root, this.#options.uid)) jobs.push([directory, "tmp-session"]);
+      for (const directory of await this.#ownSessionDirectories(root)) jobs.push([directory, "tmp-session"]);
     }
     for (const directory of extraDirs) jobs.push([directory, "extra"]);
     const scans = await Promise.all(jobs.map(([dir, layout]) => scanDirectory(dir, layout, this.#context)));
@@ -124,6 +126,20 @@ export class AgentDiscovery {
     this.#directories.clear();
     jobs.forEach(([directory, layout], i) => this.#remember(directory, layout, scans[i] as DirectoryScan));
     this.#publish();
+  }
+
+  /**
+   * The user's session directories in `root`, read again only when `root` changed since the last
+   * full scan (its mtime moves whenever an entry is added or removed): a /tmp full of other
+   * users' directories is then walked once, not at every periodic rescan.
+   */
+  async #ownSessionDirectories(root: string): Promise<string[]> {
+    const mtimeMs = (await lstatOrUndefined(root))?.mtimeMs;
+    const cached = this.#rootListings.get(root);
+    if (mtimeMs !== undefined && cached?.mtimeMs === mtimeMs) return cached.directories;
+    const directories = await ownSessionDirectoriesIn(root, this.#options.uid);
+    if (mtimeMs !== undefined) this.#rootListings.set(root, { mtimeMs, directories });
+    return directories;
   }
 
   async #rescanDirectory(directory: string, layout: DirectoryLayout): Promise<void> {

@@ -2,7 +2,7 @@ import { lstatSync } from "node:fs";
 import { opendir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { AgentKind, Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
-import { directoryRefusal, lstatOrUndefined, socketRefusal, type TrustContext } from "../core/trust.js";
+import { createdMsOf, directoryRefusal, lstatOrUndefined, socketRefusal, type TrustContext } from "../core/trust.js";
 import { HOME_AGENT_SOCKET, kindOfTmpSocket, TMP_AGENT_SOCKET, TMP_SESSION_DIR } from "./layouts.js";
 
 /** What the scanner needs to know besides the directory. */
@@ -64,7 +64,7 @@ export async function scanDirectory(directory: string, layout: DirectoryLayout, 
     candidates.push({
       path,
       kind,
-      createdMs: entry.birthtimeMs > 0 ? entry.birthtimeMs : entry.ctimeMs,
+      createdMs: createdMsOf(entry),
       dev: entry.dev,
       ino: entry.ino,
     });

@@ -3,7 +3,7 @@ import { readFile, readlink } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { readStatus, startInBackground } from "../daemon/lifecycle.js";
-import { daemonPaths, type DaemonPaths } from "../core/location.js";
+import { daemonPaths, squatOf, tmpDirectory, type DaemonPaths } from "../core/location.js";
 import { directoryRefusal, endpointState, lstatOrUndefined, octal } from "../core/trust.js";
 import { describeAnswer, healthOf, type AgentHealth } from "../daemon/policy.js";
 import { AgentDiscovery } from "../discovery/discovery.js";
@@ -69,7 +69,8 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
     repairs.push(`started the daemon on ${paths.socket}`);
   }
   const findings: Finding[] = [];
-  if (paths.squat) findings.push(squatFinding(paths));
+  const squat = squatOf(tmpDirectory(uid), uid);
+  if (squat) findings.push(squatFinding(squat, paths));
   const probe = (path: string) => trustedProbe(path, uid);
   findings.push(await shellFinding(env.SSH_AUTH_SOCK, stable, paths.socket, probe));
   findings.push(...(await daemonFindings(paths, uid)));
@@ -102,13 +103,13 @@ async function trustedProbe(path: string, uid: number): Promise<AgentAnswer | { 
 }
 
 /** The default directory is someone else's: name them, say where ssh-anchor went instead. */
-function squatFinding(paths: DaemonPaths): Finding {
+function squatFinding(squat: string, paths: DaemonPaths): Finding {
   return {
     area: "daemon",
     verdict: "fail",
-    title: `${paths.squat}: someone may be trying to intercept your agent`,
-    details: [`ssh-anchor never uses it: the stable socket is ${paths.socket} instead, and the shell code exports that`],
-    fix: "ask an administrator to remove the squatted directory (and who made it); nothing of yours is needed there",
+    title: `${squat}: someone may be trying to intercept your agent`,
+    details: [`ssh-anchor never uses or looks into it: the stable socket is ${paths.socket}`],
+    fix: "ask an administrator to remove it and find out who made it; nothing of yours is in it",
   };
 }
 

@@ -37,7 +37,7 @@ export async function refreshLink(options: { uid?: number; home?: string; tmpRoo
   const ranked = rankAgents(discovery.candidates().map((candidate) => ({ candidate, health: "unknown" as const })));
   for (const { candidate } of ranked) {
     if (healthOf(await listIdentities(candidate.path, PROBE_MS)) !== "live") continue;
-    await ensurePrivateDirectory(paths.directory, uid, { createParent: paths.squat !== undefined });
+    await ensurePrivateDirectory(paths.directory, uid, { createParent: paths.inHome });
     const temporary = `${paths.link}.${process.pid}`;
     await unlink(temporary).catch(() => undefined);
     await symlink(candidate.path, temporary);

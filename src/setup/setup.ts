@@ -35,17 +35,22 @@ function rcLines(options: SetupOptions): string[] {
   return [options.shell === "fish" ? `ssh-anchor ${mode} fish | source` : `eval "$(ssh-anchor ${mode} ${options.shell})"`];
 }
 
-/** The default directory and its fallback (src/core/location.ts) in ssh_config's tokens. */
+/** The two places of src/core/location.ts, in ssh_config's tokens. */
+const HOME_DIRECTORY = "%d/.ssh/anchor-%l";
 const TMP_DIRECTORY = "/tmp/ssh-anchor-%i";
-const FALLBACK_DIRECTORY = "%d/.ssh/anchor-%l";
+
+/** ssh_config's test that a directory and the socket in it are the user's own (as shell/location.sh). */
+function ownSocketTest(directory: string): string {
+  return `Match exec "test -d ${directory} -a ! -h ${directory} -a -O ${directory} -a -S ${directory}/agent.sock -a ! -h ${directory}/agent.sock -a -O ${directory}/agent.sock"`;
+}
 
 const SSH_CONFIG_LINES = [
   "# Every ssh uses ssh-anchor's stable socket, whatever SSH_AUTH_SOCK says, but only once the",
-  "# socket and its directory are provably yours (%i: your uid, %d: your home, %l: this host).",
-  `Match exec "test -d ${TMP_DIRECTORY} -a ! -h ${TMP_DIRECTORY} -a -O ${TMP_DIRECTORY} -a -S ${TMP_DIRECTORY}/agent.sock -a ! -h ${TMP_DIRECTORY}/agent.sock -a -O ${TMP_DIRECTORY}/agent.sock"`,
+  "# socket and its directory are provably yours (%d: your home, %l: this host, %i: your uid).",
+  ownSocketTest(HOME_DIRECTORY),
+  `    IdentityAgent ${HOME_DIRECTORY}/agent.sock`,
+  ownSocketTest(TMP_DIRECTORY),
   `    IdentityAgent ${TMP_DIRECTORY}/agent.sock`,
-  `Match exec "test -d ${FALLBACK_DIRECTORY} -a ! -h ${FALLBACK_DIRECTORY} -a -O ${FALLBACK_DIRECTORY} -a -S ${FALLBACK_DIRECTORY}/agent.sock -a ! -h ${FALLBACK_DIRECTORY}/agent.sock -a -O ${FALLBACK_DIRECTORY}/agent.sock"`,
-  `    IdentityAgent ${FALLBACK_DIRECTORY}/agent.sock`,
   "Match all",
 ];
 

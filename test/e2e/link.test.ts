@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { inTmux, TMUX, type PaneResult } from "../helpers/panes.js";
 import { Cleanup, requireRoot, sleep, waitFor } from "../helpers/process.js";
-import { startTestHost, type TestHost } from "../helpers/sshd.js";
+import { stableDirectory, startTestHost, type TestHost } from "../helpers/sshd.js";
 
 const skip = requireRoot();
 
@@ -15,7 +15,7 @@ describe("end to end: link mode", { skip }, () => {
   });
   after(() => cleanup.run());
 
-  const linkTarget = async () => (await host.asUser(`readlink /tmp/ssh-anchor-${host.uid}/link.sock`)).stdout.trim();
+  const linkTarget = async () => (await host.asUser(`readlink ${stableDirectory(host.home)}/link.sock`)).stdout.trim();
 
   /** Waits until the link points at `socket` (a prompt hook pointed it there), and for the
    * prompt after that hook to be drawn. */
@@ -34,7 +34,7 @@ describe("end to end: link mode", { skip }, () => {
     const second = await host.login();
     keyListed(await inTmux(host, "seed", "LIST", "ssh-add -l"));
     const env = await inTmux(host, "seed", "ENV", 'echo "sock=$SSH_AUTH_SOCK"');
-    assert.match(env.screen, new RegExp(`sock=/tmp/ssh-anchor-${host.uid}/link.sock`));
+    assert.match(env.screen, new RegExp(`sock=${stableDirectory(host.home)}/link.sock`));
     assert.equal((await host.asUser("pgrep -u $(id -u) -f '^ssh-anchor run'")).code, 1, "link mode runs no daemon");
     await second.end();
   });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Cleanup, requireRoot } from "../helpers/process.js";
 import { inScreen, inTmux, TMUX, type PaneResult } from "../helpers/panes.js";
-import { startTestHost, type TestHost } from "../helpers/sshd.js";
+import { stableDirectory, startTestHost, type TestHost } from "../helpers/sshd.js";
 
 const skip = requireRoot();
 
@@ -33,7 +33,7 @@ describe("end to end: sshd, ssh -A, tmux and screen (seed 003)", { skip }, () =>
     assert.equal(hop.rc, 0, hop.screen);
     assert.match(hop.screen, /^signed-via-anchor$/m);
     const env = await inTmux(host, "seed", "ENV", 'echo "sock=$SSH_AUTH_SOCK"');
-    assert.match(env.screen, new RegExp(`sock=/tmp/ssh-anchor-${host.uid}/agent.sock`));
+    assert.match(env.screen, new RegExp(`sock=${stableDirectory(host.home)}/agent.sock`));
     await second.end();
   });
 

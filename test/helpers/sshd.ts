@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmod, cp, mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { addKey, makeKey, startAgent, type TestAgent } from "./agent.js";
 import { Cleanup, REPO, run, spawnTracked, tempDir, waitFor } from "./process.js";
@@ -8,6 +9,11 @@ import { Cleanup, REPO, run, spawnTracked, tempDir, waitFor } from "./process.js
 /** The unprivileged user the end-to-end tests log in as; SSH_ANCHOR_TEST_USER lets two checkouts
  * run their suites side by side. */
 export const TEST_USER = process.env.SSH_ANCHOR_TEST_USER ?? "anchortest";
+
+/** Where ssh-anchor keeps the stable socket of a user whose home is `home` (src/core/location.ts). */
+export function stableDirectory(home: string): string {
+  return join(home, ".ssh", `anchor-${hostname()}`);
+}
 
 /** A free TCP port on loopback. */
 async function freePort(): Promise<number> {
@@ -52,6 +58,8 @@ export interface TestHost {
   asUser(command: string): ReturnType<typeof run>;
   /** The installed ssh-anchor, run as the test user. */
   anchor(args: string): ReturnType<typeof run>;
+  /** The directory holding the installed `ssh-anchor`, for a PATH. */
+  readonly binDirectory: string;
 }
 
 /**
@@ -84,7 +92,7 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
   const killUser = async () => {
     await run("pkill", ["-KILL", "-u", TEST_USER]);
     await waitFor("the test user's processes to end", async () => (await run("pgrep", ["-u", TEST_USER])).code !== 0, 5000);
-    await run("rm", ["-rf", `/tmp/ssh-anchor-${uid}`, `/tmp/tmux-${uid}`, join(home, ".screen"), join(home, ".ssh", "rc")]);
+    await run("rm", ["-rf", stableDirectory(home), `/tmp/ssh-anchor-${uid}`, `/tmp/tmux-${uid}`, join(home, ".screen"), join(home, ".ssh", "rc")]);
     // Session directories of logins whose sshd was killed above, before it could remove them.
     await run("find", ["/tmp", "-maxdepth", "1", "-name", "ssh-*", "-user", TEST_USER, "-exec", "rm", "-rf", "{}", "+"]);
   };
@@ -182,5 +190,6 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
     login,
     asUser,
     anchor: (args) => asUser(`${pkg}/bin/ssh-anchor ${args}`),
+    binDirectory: join(pkg, "bin"),
   };
 }

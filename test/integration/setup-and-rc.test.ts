@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { lstat, mkdir, readFile, readlink, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startAgent } from "../helpers/agent.js";
@@ -76,13 +77,10 @@ describe("ssh-anchor rc (a ~/.ssh/rc for link mode)", () => {
     await writeFile(rcFile, (await run(BIN, ["rc"])).stdout);
     const agent = await startAgent(cleanup, join(base, "ssh-Login", "agent.123"));
     const authority = join(base, "Xauthority");
-    const uid = process.getuid?.() ?? 0;
-    const link = `/tmp/ssh-anchor-${uid}/link.sock`;
-    const previous = await readlink(link).catch(() => undefined);
-    cleanup.add(() => (previous ? run("ln", ["-sfn", previous, link]) : run("rm", ["-f", link])));
+    const link = join(base, ".ssh", `anchor-${hostname()}`, "link.sock");
     // As sshd runs it: /bin/sh, "protocol cookie" on standard input, DISPLAY set by X11 forwarding.
     const result = await run("sh", [rcFile], {
-      env: { ...process.env, SSH_AUTH_SOCK: agent.path, DISPLAY: "localhost:10.0", XAUTHORITY: authority },
+      env: { ...process.env, HOME: base, SSH_AUTH_SOCK: agent.path, DISPLAY: "localhost:10.0", XAUTHORITY: authority },
       input: "MIT-MAGIC-COOKIE-1 0123456789abcdef0123456789abcdef\n",
     });
     assert.equal(result.code, 0, result.stderr);

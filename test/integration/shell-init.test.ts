@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { chmod, mkdir, readFile, readlink, symlink, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, readlink, stat, symlink, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { socketAcceptsConnections } from "../../src/daemon/listener.js";
 import { startAgent } from "../helpers/agent.js";
-import { BIN, Cleanup, REPO, run, spawnTracked, tempDir } from "../helpers/process.js";
+import { BIN, Cleanup, REPO, requireRoot, run, spawnTracked, tempDir, waitFor } from "../helpers/process.js";
 
 /** Each shell: how to evaluate the init code, then print two variables. */
 const SHELLS = {
@@ -115,9 +116,7 @@ describe("shell integration (init)", () => {
   for (const shell of ["bash", "zsh", "sh", "fish"] as const) {
     it(`${shell}: link mode points the link at this login's agent and exports the link, silently`, async () => {
       const agent = await startAgent(cleanup, join(base, `ssh-Link${shell}`, "agent.77"));
-      const link = `/tmp/ssh-anchor-${process.getuid?.() ?? 0}/link.sock`;
-      const previous = await readlink(link).catch(() => undefined);
-      cleanup.add(() => (previous ? run("ln", ["-sfn", previous, link]) : run("rm", ["-f", link])));
+      const link = join(base, ".ssh", `anchor-${hostname()}`, "link.sock");
       const load = shell === "fish" ? "ssh-anchor init --link fish | source" : `eval "$(ssh-anchor init --link ${shell})"`;
       const result = await run(SHELL_BINARY[shell], ["-c", `${load}; printf "%s" "$SSH_AUTH_SOCK"`], {
         env: { ...process.env, HOME: base, PATH: `${join(REPO, "bin")}:${process.env.PATH}`, SSH_AUTH_SOCK: agent.path },
@@ -126,6 +125,45 @@ describe("shell integration (init)", () => {
       assert.equal(result.stdout, link);
       assert.equal(await readlink(link), agent.path);
       agent.kill();
+    });
+  }
+
+  for (const shell of ["bash", "zsh", "sh", "fish"] as const) {
+    it(`${shell}: without SSH_ANCHOR_SOCKET, the socket is in ~/.ssh/anchor-<host>, a directory it makes 0700`, async () => {
+      const home = join(base, `home-${shell}`);
+      await mkdir(home, { mode: 0o700 });
+      const socket = join(home, ".ssh", `anchor-${hostname()}`, "agent.sock");
+      cleanup.add(() => run(BIN, ["stop", "--socket", socket]));
+      const [load, show] = SHELLS[shell];
+      const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, PATH: `${join(REPO, "bin")}:${process.env.PATH}`, SSH_AUTH_SOCK: "" };
+      delete env.SSH_ANCHOR_SOCKET;
+      const result = await run(SHELL_BINARY[shell], ["-c", `${load}; ${show}`], { env, timeoutMs: 10_000 });
+      assert.equal(result.stderr, "");
+      assert.equal(result.stdout, `${socket}|`);
+      assert.equal(((await stat(join(home, ".ssh", `anchor-${hostname()}`))).mode & 0o777).toString(8), "700");
+      // And again without Node: the fast path finds the same place by itself.
+      const fast = await run(SHELL_BINARY[shell], ["-c", `${load}; ${show}`], { env: { ...env, PATH: `${join(REPO, "bin")}:/usr/bin:/bin` } });
+      assert.equal(fast.stdout, `${socket}|`);
+    });
+
+    it(`${shell}: a socket and pid file planted by another user are never exported`, { skip: requireRoot() }, async () => {
+      const planted = join(base, `planted-${shell}`);
+      await mkdir(planted, { mode: 0o755 });
+      const socket = join(planted, "agent.sock");
+      spawnTracked(cleanup, "python3", ["-c", "import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); time.sleep(30)", socket]);
+      await waitFor("the planted socket", async () => (await run("test", ["-S", socket])).code === 0, 5000);
+      await run("cp", ["/bin/sleep", join(planted, "ssh-anchor")]);
+      const impostor = spawnTracked(cleanup, "setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", join(planted, "ssh-anchor"), "60"]);
+      await waitFor("the impostor", async () => (await run("cat", [`/proc/${impostor.pid}/comm`])).stdout.startsWith("ssh-anchor"), 5000);
+      await writeFile(`${socket}.pid`, `${impostor.pid}\n`);
+      await run("chown", ["-R", "nobody:nogroup", planted]);
+      const [load, show] = SHELLS[shell];
+      const result = await run(SHELL_BINARY[shell], ["-c", `${load}; ${show}`], {
+        env: { ...process.env, HOME: base, PATH: `${join(REPO, "bin")}:${process.env.PATH}`, SSH_ANCHOR_SOCKET: socket, SSH_AUTH_SOCK: "/tmp/ssh-Mine1/agent.5" },
+        timeoutMs: 10_000,
+      });
+      assert.equal(result.stdout, "/tmp/ssh-Mine1/agent.5|/tmp/ssh-Mine1/agent.5", "SSH_AUTH_SOCK stays as it was");
+      assert.match(result.stderr, new RegExp(`^ssh-anchor: refusing to use ${planted}: it is owned by uid 65534 \\(nobody\\), not you.*\\n$`));
     });
   }
 

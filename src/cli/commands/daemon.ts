@@ -16,7 +16,7 @@ interface RunFlags {
   idleExit?: number;
 }
 
-const SOCKET_HELP = "the stable socket, an absolute path (default: $SSH_ANCHOR_SOCKET, else /tmp/ssh-anchor-$UID/agent.sock, or ~/.ssh/anchor-$HOSTNAME/agent.sock when another user owns that directory)";
+const SOCKET_HELP = "the stable socket, an absolute path (default: $SSH_ANCHOR_SOCKET, else ~/.ssh/anchor-$HOSTNAME/agent.sock, else /tmp/ssh-anchor-$UID/agent.sock)";
 const TMP_DIR_HELP = "where sshd creates its ssh-* session directories";
 const AGENT_DIR_HELP = "also look for agent sockets in DIR (its sockets and its ssh-* directories); repeatable";
 
@@ -50,15 +50,13 @@ export function registerDaemonCommands(program: Command, version: string): void 
     .option("--print-socket", "print only the socket's path (the shell code exports it)")
     .action((flags: { socket?: string; agentDir?: string[]; tmpDir?: string; verbose?: boolean; quiet?: boolean; printSocket?: boolean }) =>
       runCommand(async () => {
-        const { squatLine, startInBackground } = await import("../../daemon/lifecycle.js");
+        const { startInBackground } = await import("../../daemon/lifecycle.js");
         const result = await startInBackground({
           socket: flags.socket,
           agentDirs: flags.agentDir,
           tmpDir: flags.tmpDir,
           verbose: flags.verbose,
         });
-        // A squatted default is something wrong: said even with --quiet.
-        if (result.paths.squat) process.stderr.write(`ssh-anchor: ${squatLine(result.paths)}\n`);
         if (flags.printSocket) process.stdout.write(`${result.paths.socket}\n`);
         if (flags.quiet || flags.printSocket) return;
         const state = result.alreadyRunning ? "already running" : "started";

@@ -8,7 +8,7 @@ export function registerDoctorCommand(program: Command): void {
   program
     .command("doctor")
     .description("explain what is broken about SSH_AUTH_SOCK here, and how to fix it")
-    .option("-s, --socket <path>", "the stable socket (default: $SSH_ANCHOR_SOCKET, else /tmp/ssh-anchor-$UID/agent.sock)")
+    .option("-s, --socket <path>", "the stable socket (default: as for start)")
     .option("--fix", "start the daemon, point tmux and screen at the stable socket, print the line for each pane")
     .option("--json", "print a JSON document for scripts")
     .addHelpText(

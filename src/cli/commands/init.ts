@@ -23,7 +23,7 @@ starts the daemon only when it is not running (checked in plain shell, no Node s
 prints nothing unless something fails. It is static: to save even the one fork per shell,
 write it to a file once (ssh-anchor init bash > ~/.ssh-anchor.sh) and source that file.
 
-Link mode (--link) runs no daemon: a symlink, /tmp/ssh-anchor-$UID/link.sock, follows the newest
+Link mode (--link) runs no daemon: a symlink, ~/.ssh/anchor-<hostname>/link.sock, follows the newest
 login and is repaired when its login ends (at the next prompt). Unlike the daemon it cannot
 skip a sleeping laptop's login (a zombie), and between a login ending and the next prompt the
 link can dangle.`,

@@ -55,7 +55,7 @@ logout; without it a tmux session that outlives the logout loses the socket.`,
   service
     .command("install")
     .description("write and enable the systemd user units")
-    .option("-s, --socket <path>", "the stable socket (default: $SSH_ANCHOR_SOCKET, else /tmp/ssh-anchor-$UID/agent.sock)")
+    .option("-s, --socket <path>", "the stable socket (default: the one ssh-anchor start uses; status shows it)")
     .option("--idle-exit <seconds>", "the daemon exits after this long without a client (0: never)", nonNegativeInteger("--idle-exit"), 600)
     .option("-a, --agent-dir <dir>", "also look for agent sockets in DIR; repeatable", collect)
     .option("--tmp-dir <dir>", "where sshd creates its ssh-* session directories")

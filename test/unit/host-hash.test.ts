@@ -1,29 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { daemonPaths, defaultSocketPath, MAX_SOCKET_PATH_BYTES } from "../../src/core/location.js";
-import { UserError } from "../../src/errors.js";
 import { hostHash } from "../../src/discovery/host-hash.js";
 import { run } from "../helpers/process.js";
-
-describe("daemonPaths", () => {
-  it("defaults to a per-user directory under /tmp, outside XDG_RUNTIME_DIR", () => {
-    const paths = daemonPaths(undefined, { uid: 1234, env: {} });
-    assert.equal(paths.socket, "/tmp/ssh-anchor-1234/agent.sock");
-    assert.equal(paths.directory, "/tmp/ssh-anchor-1234");
-    assert.equal(paths.control, "/tmp/ssh-anchor-1234/agent.sock.ctl");
-    assert.equal(defaultSocketPath(1234), paths.socket);
-  });
-
-  it("takes the flag over the environment over the default", () => {
-    assert.equal(daemonPaths(undefined, { uid: 1, env: { SSH_ANCHOR_SOCKET: "/run/x/env.sock" } }).socket, "/run/x/env.sock");
-    assert.equal(daemonPaths("/run/x/flag.sock", { uid: 1, env: { SSH_ANCHOR_SOCKET: "/run/x/env.sock" } }).socket, "/run/x/flag.sock");
-  });
-
-  it("refuses a path Node would silently truncate, saying how to fix it", () => {
-    const long = `/tmp/${"d".repeat(MAX_SOCKET_PATH_BYTES)}/agent.sock`;
-    assert.throws(() => daemonPaths(long, { uid: 1, env: {} }), (error: unknown) => error instanceof UserError && /too long.*--socket/.test(error.message));
-  });
-});
 
 describe("hostHash", () => {
   it("matches OpenSSH's misc-agent.c recipe computed independently (Python's hashlib)", async () => {

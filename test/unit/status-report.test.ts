@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { MalformedStatus, parseStatusReport } from "../../src/daemon/status.js";
+
+const report = {
+  running: true,
+  version: "0.1.0",
+  pid: 4242,
+  socket: "/home/me/.ssh/anchor-devbox/agent.sock",
+  logFile: null,
+  startedAt: "2026-12-01T00:00:00.000Z",
+  uptimeSeconds: 5,
+  route: null,
+  connections: { served: 1, requests: 2, active: 0, failovers: 0, answeredEmpty: 0, rejected: 0 },
+  memoryKiB: { rss: 1, heapUsed: 1, external: 1 },
+  agents: [{ path: "/tmp/ssh-x/agent.1", kind: "forwarded", state: "live", reason: "answered", keys: 1, createdAt: "x", rank: 1 }],
+  ignored: [],
+};
+
+describe("a status answer read back from a control socket", () => {
+  it("is taken when it has the daemon's shape", () => {
+    assert.deepEqual(parseStatusReport(structuredClone(report)), report);
+  });
+
+  it("loses its control characters: no escape sequence reaches the terminal", () => {
+    const hostile = structuredClone(report);
+    hostile.agents[0]!.reason = "\u001b]0;owned\u0007\u001b[2Jclear";
+    assert.equal(parseStatusReport(hostile).agents[0]?.reason, "?]0;owned??[2Jclear");
+  });
+
+  it("is refused, naming the field, when anything is off", () => {
+    for (const [field, value] of [["pid", "1"], ["running", false], ["agents", {}], ["connections", null]] as const) {
+      assert.throws(() => parseStatusReport({ ...report, [field]: value }), MalformedStatus, field);
+    }
+    assert.throws(() => parseStatusReport({ ...report, agents: [{ ...report.agents[0], state: "evil" }] }), /agent.state/);
+    assert.throws(() => parseStatusReport("not an object"), /report is not an object/);
+  });
+});

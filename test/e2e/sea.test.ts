@@ -53,6 +53,10 @@ describe("single executable without node on PATH", () => {
     // The files as they are in this checkout, in the order bin/ssh-anchor prints them.
     const files = await Promise.all(["location.sh", "init.sh"].map((name) => readFile(join(REPO, "shell", name), "utf8")));
     assert.equal((await run("ssh-anchor", ["init", "bash"], { env })).stdout, files.join(""));
+    // Silent even when NODE_OPTIONS changes V8's flags (a code cache would be rejected, loudly).
+    const quiet = await run("ssh-anchor", ["init", "bash"], { env: { ...env, NODE_OPTIONS: "--max-old-space-size=100" } });
+    assert.equal(quiet.stderr, "");
+    assert.equal(quiet.stdout, files.join(""));
     const unknown = await run("ssh-anchor", ["init", "tcsh"], { env });
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /^ssh-anchor: unknown shell "tcsh"/);

@@ -225,7 +225,7 @@ async function main(): Promise<void> {
     targets.push({ name: alternative.split("/").pop() as string, path: altPath, pid: alt.pid });
   }
 
-  console.error("1/6 proxy overhead...");
+  console.error("1/7 proxy overhead...");
   const byPlacement: { placement: Placement; identities: Map<string, number[]>; fresh: Map<string, number[]> }[] = [];
   for (const placement of placements()) {
     placeServers(targets, placement);
@@ -241,7 +241,7 @@ async function main(): Promise<void> {
   const signs = await interleaved(targets, (t) => oneConnection(t, sign));
   const sshAdds = await interleaved(targets, sshAddProcesses);
 
-  console.error("2/6 concurrency...");
+  console.error("2/7 concurrency...");
   const rates = new Map<string, { perSecond: number[]; errors: number }>(targets.map((t) => [t.name, { perSecond: [], errors: 0 }]));
   for (let round = 0; round < 3; round++) {
     for (const target of targets) {
@@ -252,7 +252,7 @@ async function main(): Promise<void> {
     }
   }
 
-  console.error("3/6 discovery scale...");
+  console.error("3/7 discovery scale...");
   const staleRoot = join(base, "stale-tmp");
   const staleHome = join(base, "stale-home");
   await mkdir(staleRoot, { mode: 0o700 });
@@ -264,12 +264,51 @@ async function main(): Promise<void> {
   makeStaleDirectories(staleRoot, STALE_DIRECTORIES);
   const otherHost = hostHash() === "aaaaaaaaaa" ? "bbbbbbbbbb" : "aaaaaaaaaa";
   await Promise.all(Array.from({ length: 500 }, (_, i) => writeFile(join(staleHome, ".ssh", "agent", `s.${otherHost}.sshd.${String(i).padStart(10, "0")}`), "")));
+  // Start-up: from spawning `ssh-anchor run` to its socket accepting connections (Node's own
+  // start included), clean and among the junk, alternated.
+  const startups = new Map<string, number[]>([["clean", []], ["crowded", []]]);
+  for (let round = 0; round < (QUICK ? 3 : 5); round++) {
+    for (const [label, root, dirHome] of [["clean", tmpRoot, home], ["crowded", staleRoot, staleHome]] as const) {
+      const started = performance.now();
+      const probe = await startDaemon(`start-up ${label}`, join(base, `s${round}-${label}`, "agent.sock"), root, dirHome);
+      startups.get(label)?.push((performance.now() - started) * 1000);
+      process.kill(probe.pid as number, "SIGTERM");
+    }
+  }
   const crowded = await startDaemon("ssh-anchor, 2,000 stale dirs", join(base, "c", "agent.sock"), staleRoot, staleHome);
   // The first connection meets every stale socket once and marks them dead; steady state after.
   await timeFreshConnection(crowded.path, REQUEST_IDENTITIES_MESSAGE);
   const scale = await interleaved([anchor, crowded], freshConnections);
 
-  console.error("4/6 memory...");
+  console.error("4/7 zombie first...");
+  // The newest agent accepts connections but never answers (SIGSTOPped, as a sleeping laptop's
+  // login), an older one is live: time to a whole answer on a fresh connection, each round
+  // with a new pair of agents and a daemon of its own.
+  const zombieFirst: number[] = [];
+  for (let round = 0; round < (QUICK ? 3 : 5); round++) {
+    const root = join(base, `zombie${round}`);
+    const zombieHome = join(base, `zombie-home${round}`);
+    await mkdir(root, { mode: 0o700 });
+    await mkdir(zombieHome, { mode: 0o700 });
+    const older = await startAgent(cleanup, join(root, "ssh-Older", "agent.9000002"));
+    await addKey(older.path, key);
+    const zombieDaemon = await startDaemon(`zombie ${round}`, join(base, `z${round}`, "agent.sock"), root, zombieHome);
+    const newer = await startAgent(cleanup, join(root, "ssh-Newer", "agent.9000003"));
+    // Known and probed once (as a login is when it appears), then asleep.
+    await waitFor("the newer agent to be probed", async () => {
+      const report = JSON.parse((await run(BIN, ["status", "--json", "--socket", zombieDaemon.path], { env: { ...process.env, HOME: zombieHome } })).stdout) as { agents: Array<{ path: string; state: string }> };
+      return report.agents.some((a) => a.path === newer.path && a.state === "live");
+    }, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    newer.freeze();
+    zombieFirst.push(await timeFreshConnection(zombieDaemon.path, REQUEST_IDENTITIES_MESSAGE));
+    newer.thaw();
+    newer.kill();
+    older.kill();
+    process.kill(zombieDaemon.pid as number, "SIGTERM");
+  }
+
+  console.error("5/7 memory...");
   // The daemon looks at its memory every 5 s and hands it back once a burst is over: the
   // figures "after" are read once two of its checks have passed since the traffic stopped.
   const settle = () => new Promise((resolve) => setTimeout(resolve, 11_000));
@@ -295,7 +334,7 @@ async function main(): Promise<void> {
     plateau.push((await memoryOf(quiet.pid as number)).rssAnonKiB);
   }
 
-  console.error("5/6 shell start-up...");
+  console.error("6/7 shell start-up...");
   const shellEnv = { ...process.env, PATH: `${join(fileURLToPath(new URL("..", import.meta.url)), "bin")}:${process.env.PATH}`, SSH_ANCHOR_SOCKET: anchor.path };
   const homes = { none: join(base, "sh-none"), eval: join(base, "sh-eval"), sourced: join(base, "sh-sourced") };
   for (const dir of Object.values(homes)) await mkdir(dir);
@@ -308,7 +347,7 @@ async function main(): Promise<void> {
     for (const variant of ["none", "eval", "sourced"] as const) shells[variant].push(timeShell(homes[variant], shellEnv));
   }
 
-  console.error("6/6 report...");
+  console.error("7/7 report...");
   const s = (map: Map<string, number[]>, name: string) => summarize(map.get(name) ?? []);
   const overheadRows = (measures: ReadonlyArray<readonly [string, Map<string, number[]>, "µs" | "ms", string]>) =>
     measures.flatMap(([title, map, unit, goal]) =>
@@ -350,6 +389,18 @@ async function main(): Promise<void> {
   console.log(`\nDiscovery scale: new-connection latency with ${STALE_DIRECTORIES} stale ssh-* directories and 500 other-host sockets`);
   printTable(["daemon", "median", "range", "ratio", "target"], [row("clean", s(scale, anchor.name), undefined, "µs"), row("crowded", s(scale, crowded.name), s(scale, anchor.name), "µs", "< 1.10x")]);
 
+  console.log("\nStart-up: spawning `ssh-anchor run` until its socket accepts connections");
+  printTable(
+    ["daemon", "median", "range", "ratio", "target"],
+    [
+      row("clean", summarize(startups.get("clean") ?? []), undefined, "ms"),
+      row(`among ${STALE_DIRECTORIES} stale dirs, 500 other-host sockets`, summarize(startups.get("crowded") ?? []), summarize(startups.get("clean") ?? []), "ms"),
+    ],
+  );
+
+  console.log("\nZombie first: a fresh request when the newest agent accepts but never answers and an older one is live");
+  printTable(["measure", "median", "range", "ratio", "target"], [row("time to the answer", summarize(zombieFirst), undefined, "ms", "< 1000 ms")]);
+
   console.log(`\nMemory of the daemon (KiB): idle, and after ${MEMORY_REQUESTS} requests (half on one connection, half one connection each, in turn)`);
   printTable(
     ["when", "RssAnon", "PSS", "RSS", "fds", "target"],
@@ -384,6 +435,8 @@ async function main(): Promise<void> {
     },
     throughput: Object.fromEntries([...rates].map(([k, v]) => [k, { ...summarize(v.perSecond), errors: v.errors }])),
     memoryKiB: { idle: memoryIdle, after: memoryAfter, requests: MEMORY_REQUESTS, fdsBefore, fdsAfter, burstPlateau: plateau },
+    startupMicros: { clean: summarize(startups.get("clean") ?? []), crowded: summarize(startups.get("crowded") ?? []) },
+    zombieFirstMicros: summarize(zombieFirst),
     shellMicros: { none: summarize(shells.none), eval: summarize(shells.eval), sourced: summarize(shells.sourced) },
   };
   console.log(`\nresults: ${await writeResults("switcher", results)}`);

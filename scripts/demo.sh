@@ -24,7 +24,9 @@ login() { # name -> starts an agent holding a key named after the login
   while ! SSH_AUTH_SOCK="$agents/ssh-$1/agent.9000000" ssh-add "$sandbox/$1.key" 2>/dev/null; do sleep 0.05; done
   sleep 0.1 # the daemon notices new sockets within milliseconds; a human types slower
 }
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Bold headings only on a terminal, never with NO_COLOR.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$(printf '\033[1m'); plain=$(printf '\033[0m'); else bold=; plain=; fi
+step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 anchored() { echo "\$ ssh-add -l"; SSH_AUTH_SOCK=$socket ssh-add -l || true; }
 
 step "ssh-anchor $(ssh-anchor --version): start the daemon on a stable socket"
@@ -46,5 +48,5 @@ step "login 1 ends too: an immediate, clean 'no identities' instead of a hang"
 kill "$first_pid"; first_pid=
 anchored
 
-step "status"
+step "status (connections: each ssh-add -l above, and start's check; requests: what ssh-add sent)"
 ssh-anchor status --socket "$socket"

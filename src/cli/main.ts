@@ -9,6 +9,7 @@ import { registerStatusCommand } from "./commands/status.js";
 import { registerServiceCommand } from "./commands/service.js";
 import { registerCompletionCommand } from "./commands/completion.js";
 import { packageVersion } from "../package-root.js";
+import { UserError } from "../errors.js";
 
 // A reader that went away (`ssh-anchor status | head -1`) is not an error worth a stack trace.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
@@ -30,10 +31,9 @@ const program = new Command("ssh-anchor")
   .addHelpText(
     "after",
     `
-On the remote host:  ssh-anchor setup     (adds the init line to your shell rc; log in again
-                                         with ssh -A: old panes keep reaching your agent)
-On the laptop:       ssh-anchor connect -A me@host   (tmux session "main", back by itself)
-Something wrong?     ssh-anchor doctor`,
+On the remote host:  ssh-anchor setup               adds the init line; then log in again with ssh -A
+On the laptop:       ssh-anchor connect -A me@host  tmux session "main" there, back by itself
+Something wrong?     ssh-anchor doctor              says what is broken and how to fix it`,
   );
 
 registerDaemonCommands(program, version);
@@ -47,15 +47,27 @@ registerCompletionCommand(program);
 
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
+  const known = (name: string): boolean => program.commands.some((c) => c.name() === name || c.aliases().includes(name));
   if (command === "connect" && !wantsConnectHelp(rest)) {
     await runConnect(rest);
+  } else if (command === "help" && rest[0] !== undefined && !rest[0].startsWith("-") && !known(rest[0])) {
+    // commander answers `help <unknown>` with the whole help and status 1: a typo deserves a line.
+    process.stderr.write(`ssh-anchor: unknown command '${rest[0]}' (see ssh-anchor --help)\n`);
+    process.exitCode = 2;
   } else {
     try {
       await program.parseAsync(process.argv);
     } catch (error) {
-      if (!(error instanceof CommanderError)) throw error;
-      // Help and --version exit 0; usage errors were already printed as one line.
-      process.exitCode = error.exitCode === 0 ? 0 : 2;
+      if (error instanceof UserError) {
+        // An option's value rejected while parsing (positiveInteger): one line, as for any usage error.
+        process.stderr.write(`ssh-anchor: ${error.message}\n`);
+        process.exitCode = error.exitCode;
+      } else if (error instanceof CommanderError) {
+        // Help and --version exit 0; usage errors were already printed as one line.
+        process.exitCode = error.exitCode === 0 ? 0 : 2;
+      } else {
+        throw error;
+      }
     }
   }
 }

@@ -34,7 +34,7 @@ export async function runCommand(body: () => Promise<number | void>): Promise<vo
 export function positiveInteger(name: string): (value: string) => number {
   return (value) => {
     const number = Number(value);
-    if (!Number.isInteger(number) || number <= 0) throw new UserError(`${name} takes a positive whole number, not "${value}"`, 2);
+    if (value.trim() === "" || !Number.isInteger(number) || number <= 0) throw new UserError(`${name} takes a positive whole number, not "${value}"`, 2);
     return number;
   };
 }

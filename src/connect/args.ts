@@ -91,7 +91,7 @@ export function parseConnectArgs(argv: readonly string[]): ConnectRequest {
     multiplexer: own["--screen"] ? "screen" : "tmux",
     session,
     logFile: typeof own["--log"] === "string" ? own["--log"] : undefined,
-    maxAttempts: number(own, "--max-attempts"),
+    maxAttempts: number(own, "--max-attempts", true),
     maxTimeSeconds: number(own, "--max-time"),
     aliveInterval: number(own, "--alive-interval"),
     aliveCountMax: number(own, "--alive-count-max"),
@@ -122,12 +122,12 @@ function takeSshOption(argv: readonly string[], i: number, out: string[]): numbe
   return i;
 }
 
-function number(own: Record<string, string | true>, name: string): number | undefined {
+function number(own: Record<string, string | true>, name: string, whole = false): number | undefined {
   const value = own[name];
   if (value === undefined) return undefined;
   const parsed = Number(value);
-  if (typeof value !== "string" || !Number.isFinite(parsed) || parsed <= 0) {
-    throw new UserError(`${name} takes a positive number, not "${String(value)}"`, 2);
+  if (typeof value !== "string" || value.trim() === "" || !Number.isFinite(parsed) || parsed <= 0 || (whole && !Number.isInteger(parsed))) {
+    throw new UserError(`${name} takes a positive ${whole ? "whole " : ""}number, not "${String(value)}"`, 2);
   }
   return parsed;
 }

@@ -1,15 +1,23 @@
 /**
- * Delays between reconnection attempts: the first retry at once, then doubling from one second
- * up to a cap. A connection that stayed up for `stableMs` earns a fresh start.
+ * Delays between reconnection attempts. Every lost connection is retried at once; if that
+ * fails, the next attempts wait 1, 2, 4, 8 s, doubling up to a cap. The doubling carries over a
+ * connection that lasted less than `stableMs` (a connection that keeps dropping is not hammered),
+ * and starts over after one that stayed up that long.
  *
  * @example
  * const backoff = new Backoff();
  * backoff.next(); // 0
  * backoff.next(); // 1000
  * backoff.next(); // 2000
+ * backoff.connectionEnded(5_000); // a short-lived connection
+ * backoff.next(); // 0: the first retry is at once
+ * backoff.next(); // 4000: the doubling goes on
  */
 export class Backoff {
-  #attempt = 0;
+  /** Delayed attempts since the last fresh start. */
+  #level = 0;
+  /** The next attempt is the first one since a connection ended (or since the start). */
+  #first = true;
   constructor(
     readonly firstMs = 1000,
     readonly capMs = 15_000,
@@ -18,17 +26,16 @@ export class Backoff {
 
   /** Delay before the next attempt. */
   next(): number {
-    const attempt = this.#attempt++;
-    return attempt === 0 ? 0 : Math.min(this.firstMs * 2 ** (attempt - 1), this.capMs);
+    if (this.#first) {
+      this.#first = false;
+      return 0;
+    }
+    return Math.min(this.firstMs * 2 ** this.#level++, this.capMs);
   }
 
   /** Called when a connection ends, with how long it was up. */
   connectionEnded(upMs: number): void {
-    if (upMs >= this.stableMs) this.#attempt = 0;
-  }
-
-  /** Attempts since the last fresh start. */
-  get attempts(): number {
-    return this.#attempt;
+    this.#first = true;
+    if (upMs >= this.stableMs) this.#level = 0;
   }
 }

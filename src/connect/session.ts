@@ -1,16 +1,17 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
+import { closeSync, existsSync, openSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { connect as tcpConnect } from "node:net";
 import { constants as osConstants, tmpdir } from "node:os";
 import { join } from "node:path";
+import { UserError } from "../errors.js";
 import { Log } from "../log.js";
 import { DEFAULT_ALIVE_COUNT_MAX, DEFAULT_ALIVE_INTERVAL, type ConnectRequest } from "./args.js";
 import { Backoff } from "./backoff.js";
 import { NetworkWatch, type NetworkEvent } from "./network-watch.js";
 import { remoteCommand } from "./remote-command.js";
 import { effectiveSettings, isProxied, type SshSettings } from "./ssh-config.js";
-import { Terminal } from "./terminal.js";
+import { Terminal, type SessionEnd } from "./terminal.js";
 
 const DEFAULT_CONNECT_TIMEOUT = 10;
 /** Exit status when the user quits while waiting to reconnect (as for SIGINT). */
@@ -59,8 +60,10 @@ export class ConnectSession {
   #onNetwork: ((event: NetworkEvent, detail: string) => void) | undefined;
   readonly #network = new NetworkWatch((event, detail) => this.#onNetwork?.(event, detail));
 
+  /** @throws {UserError} when the --log file cannot be written (a missing directory): at start, not never. */
   constructor(request: ConnectRequest) {
     this.#request = request;
+    if (request.logFile) checkWritable(request.logFile);
     this.#log = request.logFile ? new Log({ file: request.logFile, maxBytes: 4 * 1024 * 1024 }) : undefined;
   }
 
@@ -72,8 +75,10 @@ export class ConnectSession {
     // The terminal closed (SIGHUP) or someone asked us to stop: end ssh, put the terminal back,
     // leave nothing behind, and exit as a shell would (128 + the signal's number).
     const onSignal = (signal: NodeJS.Signals): void => {
+      const running = this.#ssh !== undefined && this.#ssh.exitCode === null && this.#ssh.signalCode === null;
       this.#ssh?.kill("SIGTERM");
-      this.#terminal.restore();
+      // ssh killed under the remote program: its modes are left on, as for a cut connection.
+      this.#terminal.restore(running ? this.#cutEnd() : "clean");
       rmSync(this.#markerDir, { recursive: true, force: true });
       this.#note(`stopped by ${signal}`);
       const exit = (): never => process.exit(128 + (osConstants.signals[signal] ?? 0));
@@ -89,7 +94,8 @@ export class ConnectSession {
     } finally {
       for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
       this.#network.stop();
-      this.#terminal.restore();
+      // Line settings only: each ssh run's screen modes were dealt with when it ended.
+      this.#terminal.restore("clean");
       await rm(this.#markerDir, { recursive: true, force: true });
       this.#log?.close();
     }
@@ -101,7 +107,7 @@ export class ConnectSession {
     let failures = 0;
     for (let attempt = 1; ; attempt++) {
       const outcome = await this.#runSsh(attempt);
-      this.#terminal.restore();
+      this.#terminal.restore(this.#sessionEnd(outcome));
       if (outcome.connected) {
         everConnected = true;
         failures = 0;
@@ -133,13 +139,27 @@ export class ConnectSession {
         process.stderr.write(`ssh-anchor: gave up reconnecting to ${destination} after ${maxTimeSeconds} s\n`);
         return SSH_CONNECTION_ERROR;
       }
-      // Dropped because this machine's network changed: the new network is up, try it now.
-      const delay = outcome.droppedFor && outcome.connected ? 0 : this.#backoff.next();
-      if ((await this.#wait(delay, failures + 1)) === "quit") {
+      // The first retry after a lost connection is at once (Backoff); so is one after dropping
+      // the connection because this machine's network changed: the new network is up.
+      const next = this.#backoff.next();
+      const delay = outcome.droppedFor && outcome.connected ? 0 : next;
+      // The countdown names the attempt the way the log does ("attempt N: ssh host").
+      if ((await this.#wait(delay, attempt + 1)) === "quit") {
         this.#note("the user quit while waiting to reconnect");
         return EXIT_INTERRUPTED;
       }
     }
+  }
+
+  /** What an ended ssh left on the terminal: nothing when the remote side ended the session. */
+  #sessionEnd(outcome: SshOutcome): SessionEnd {
+    const cut = outcome.droppedFor !== undefined || outcome.code === null || outcome.code === SSH_CONNECTION_ERROR;
+    return cut && outcome.connected ? this.#cutEnd() : "clean";
+  }
+
+  /** A cut connection: tmux and screen had the alternate screen; a command may not have. */
+  #cutEnd(): SessionEnd {
+    return this.#request.command.length > 0 ? "cut" : "cut-in-alternate-screen";
   }
 
   /** Runs ssh once, dropping it early if the network under it changes. */
@@ -304,5 +324,16 @@ export class ConnectSession {
 
   #note(message: string): void {
     this.#log?.info(message);
+  }
+}
+
+/** Opens (creating) the log file once, so that a path that cannot be written fails at start. */
+function checkWritable(file: string): void {
+  try {
+    closeSync(openSync(file, "a", 0o600));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "its directory does not exist" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "it is a directory" : code;
+    throw new UserError(`cannot write the log ${file}: ${why}; create the directory or give another --log`, 2);
   }
 }

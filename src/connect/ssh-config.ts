@@ -7,14 +7,15 @@ export type SshSettings = ReadonlyMap<string, string>;
 /**
  * Asks ssh itself what it would use (config files, Match blocks, -o options included) instead
  * of parsing ~/.ssh/config here.
- * @throws {UserError} with ssh's own message when the options or the destination are invalid.
+ * @throws {UserError} with ssh's own message (a usage error, status 2) when the options or the
+ *   destination are invalid.
  */
 export function effectiveSettings(sshOptions: readonly string[], destination: string): Promise<SshSettings> {
   return new Promise((resolve, reject) => {
     execFile("ssh", ["-G", ...sshOptions, destination], { timeout: 10_000 }, (error, stdout, stderr) => {
       if (error) {
         const message = String(stderr).trim().split("\n").pop() || error.message;
-        reject(new UserError(`ssh rejected the options: ${message}`, 255));
+        reject(new UserError(`ssh rejected the options: ${message}`, 2));
         return;
       }
       const settings = new Map<string, string>();

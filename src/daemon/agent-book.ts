@@ -1,6 +1,6 @@
 import type { Candidate } from "../discovery/candidate.js";
 import { listIdentities, type AgentAnswer } from "../protocol/agent-client.js";
-import { describeAnswer, healthOf, rankAgents, type AgentHealth } from "./policy.js";
+import { describeAnswer, healthOf, LIMITS, probeVerdictDeadline, rankAgents, replyDeadline, type AgentHealth } from "./policy.js";
 
 /** Everything known about one candidate agent. */
 export class Agent {
@@ -12,8 +12,13 @@ export class Agent {
   /** When a zombie is next probed, and the pause after that one. */
   nextProbeAt = 0;
   probeBackoffMs = 0;
+  /** Round trips of its latest successful probes (ms), newest last: what "overdue" means for
+   * this agent. */
+  readonly rtts: number[] = [];
   #probe: Promise<AgentHealth> | undefined;
   #probeStartedAt = -Infinity;
+  /** A probe judged silent still listening for a late answer. */
+  #lingering = false;
 
   constructor(readonly candidate: Candidate) {}
 
@@ -24,26 +29,56 @@ export class Agent {
   /**
    * One probe at a time per agent: callers share the probe under way, and a verdict from a
    * probe started at or after `notBefore` is reused instead of probing again.
+   *
+   * The verdict "silent" comes after `verdictMs` (from this agent's own round-trip history),
+   * but the probe's connection stays open until `lingerMs`: an answer arriving late is still
+   * reported (`onVerdict` again), so a slow agent is judged live again at once.
    */
-  probe(timeoutMs: number, notBefore: number, onVerdict: (answer: AgentAnswer) => void): Promise<AgentHealth> {
+  probe(verdictMs: number, lingerMs: number, notBefore: number, onVerdict: (answer: AgentAnswer) => void): Promise<AgentHealth> {
     if (this.#probe) return this.#probe;
-    if (this.#probeStartedAt >= notBefore) return Promise.resolve(this.health);
+    if (this.#probeStartedAt >= notBefore || this.#lingering) return Promise.resolve(this.health);
     this.#probeStartedAt = performance.now();
-    this.#probe = listIdentities(this.path, timeoutMs).then((answer) => {
-      this.#probe = undefined;
-      onVerdict(answer);
-      return this.health;
+    this.#lingering = true;
+    const answer = listIdentities(this.path, Math.max(verdictMs, lingerMs));
+    this.#probe = new Promise<AgentHealth>((resolve) => {
+      let decided = false;
+      const decide = (verdict: AgentAnswer): void => {
+        decided = true;
+        this.#probe = undefined;
+        onVerdict(verdict);
+        resolve(this.health);
+      };
+      const timer =
+        verdictMs < lingerMs
+          ? setTimeout(() => decide({ kind: "silent", reason: `did not answer a probe within ${verdictMs} ms (its recent probes took at most ${Math.round(Math.max(0, ...this.rtts))} ms)` }), verdictMs)
+          : undefined;
+      void answer.then((result) => {
+        this.#lingering = false;
+        clearTimeout(timer);
+        if (result.kind === "answered") {
+          this.rtts.push(result.millis);
+          if (this.rtts.length > LIMITS.rttHistory) this.rtts.shift();
+        }
+        if (!decided) decide(result);
+        // Judged silent too early: it is slow, not asleep.
+        else if (result.kind === "answered") onVerdict(result);
+      });
     });
     return this.#probe;
   }
 }
 
 export interface AgentBookOptions {
-  /** How long a probe may take before the agent counts as a zombie. */
+  /** How long a probe may take before the agent counts as a zombie (at most: agents with a
+   * history of fast probes are judged sooner, see probeVerdictDeadline). */
   readonly probeTimeoutMs: number;
+  /** A request unanswered this long gets its agent probed (at most: see replyDeadline). */
+  readonly replyTimeoutMs: number;
   readonly log: (message: string) => void;
   /** Called when an agent is found dead, so that its directory is read again. */
   readonly onDead?: (agent: Agent) => void;
+  /** Probe every newly found agent at once (default true). */
+  readonly probeNewAgents?: boolean;
 }
 
 /** First re-probe of a zombie after this long, doubling up to the cap. */
@@ -73,13 +108,39 @@ export class AgentBook {
   /** Replaces the candidate set, keeping what is known about sockets seen before. */
   sync(candidates: readonly Candidate[]): void {
     const next = new Map<string, Agent>();
+    const fresh: Agent[] = [];
     for (const candidate of candidates) {
       const known = this.#agents.get(candidate.path);
       const same = known && known.candidate.ino === candidate.ino && known.candidate.dev === candidate.dev;
-      next.set(candidate.path, same ? known : new Agent(candidate));
+      if (same) {
+        next.set(candidate.path, known);
+        continue;
+      }
+      const agent = new Agent(candidate);
+      next.set(candidate.path, agent);
+      fresh.push(agent);
     }
     this.#agents = next;
     this.#rerank();
+    // A login that appears is probed once at once: the probe gives its round-trip history
+    // (what "overdue" means for it) before the first client needs it. One forwarded channel
+    // and one identities answer per login.
+    // At most a few at once, newest first (a start among thousands of stale sockets must not
+    // open thousands of connections).
+    if (this.#options.probeNewAgents === false || fresh.length === 0) return;
+    const isFresh = new Set(fresh);
+    let probes = 0;
+    for (const agent of this.#ranked) {
+      if (probes >= LIMITS.probesOnAppearance) break;
+      if (!isFresh.has(agent)) continue;
+      probes += 1;
+      void this.probe(agent);
+    }
+  }
+
+  /** How long a request to `agent` may go unanswered before the agent is probed. */
+  replyDeadline(agent: Agent): number {
+    return replyDeadline(agent.rtts, this.#options.replyTimeoutMs);
   }
 
   all(): Agent[] {
@@ -112,7 +173,8 @@ export class AgentBook {
    * that started at or after `notBefore` (a performance.now() time) is reused.
    */
   probe(agent: Agent, notBefore: number = performance.now()): Promise<AgentHealth> {
-    return agent.probe(this.#options.probeTimeoutMs, notBefore, (answer) => this.#record(agent, answer));
+    const verdictMs = probeVerdictDeadline(agent.rtts, this.#options.probeTimeoutMs);
+    return agent.probe(verdictMs, this.#options.probeTimeoutMs, notBefore, (answer) => this.#record(agent, answer));
   }
 
   /** Probes every agent that is not known dead (for `status`). */
@@ -127,6 +189,8 @@ export class AgentBook {
   }
 
   #record(agent: Agent, answer: AgentAnswer): void {
+    // Out of descriptors here says nothing about the agent.
+    if (answer.kind === "unreachable" && answer.local) return;
     if (answer.kind === "answered") agent.keys = answer.identities.length;
     this.#setHealth(agent, healthOf(answer), describeAnswer(answer));
   }

@@ -1,8 +1,10 @@
 import { connect, type Socket } from "node:net";
 import { FrameError, FrameScanner } from "../protocol/frame-scanner.js";
+import { LOCAL_SHORTAGE } from "../protocol/agent-client.js";
 import { MAX_MESSAGE_LENGTH } from "../protocol/messages.js";
 import type { Agent, AgentBook } from "./agent-book.js";
 import { EmptyAgent } from "./empty-agent.js";
+import { LIMITS } from "./policy.js";
 import type { Log } from "../log.js";
 
 /** What every connection shares with the daemon. */
@@ -10,12 +12,18 @@ export interface ConnectionContext {
   readonly book: AgentBook;
   readonly log: Log;
   readonly counters: Counters;
-  /** A request unanswered this long gets its agent probed. */
-  readonly replyTimeoutMs: number;
   /** A request is never left hanging on an unresponsive agent longer than this. */
   readonly maxWaitMs: number;
-  /** Looks for agents again (a login may have appeared since the last look). */
+  /** Looks for agents again (a login may have appeared since the last look), bounded in time. */
   findAgents(): Promise<void>;
+  /**
+   * Whether the socket an upstream connection reached is still the candidate that passed the
+   * trust checks (not a socket put at the same path since). Awaited after 'connect' and before
+   * any client byte is written; false: the agent counts as gone.
+   */
+  verifyUpstream(agent: Agent): Promise<boolean>;
+  /** The process ran out of file descriptors (or kernel buffers): new connections are shed. */
+  shortOfDescriptors(what: string): void;
   /** Nothing to route to: the daemon explains in its log. */
   noAgent(reason: string): void;
   release(connection: ProxiedConnection): void;
@@ -32,6 +40,8 @@ export interface Counters {
   answeredEmpty: number;
   /** Connections closed for malformed input from the client or the agent. */
   rejected: number;
+  /** Connections closed at once because the daemon was out of file descriptors. */
+  shed: number;
 }
 
 /** Bytes a client may send before its first answer and still be moved to another agent. */
@@ -47,6 +57,10 @@ const GONE = new Set(["ECONNREFUSED", "ENOENT", "ENOTSOCK", "ENOTDIR"]);
  * One client connection paired with one upstream agent connection of its own. Bytes pass
  * through unchanged; only message boundaries are followed, to reject malformed messages and to
  * notice a request that gets no answer.
+ *
+ * The upstream is opened only once the client has sent a first complete message: a connection
+ * that sends nothing (a liveness check) or only garbage never costs a forwarded channel to the
+ * laptop, nor a look for agents.
  *
  * Until the agent has answered anything, the connection carries no state (session-bind has not
  * been acknowledged), so everything the client sent is kept and can be replayed to another
@@ -67,6 +81,13 @@ export class ProxiedConnection {
   #replay: Buffer[] | undefined = [];
   #replayBytes = 0;
   #emptyAgent: EmptyAgent | undefined;
+  /** Client bytes not passed on yet (see #release), oldest first. */
+  readonly #held: Held[] = [];
+  #heldBytes = 0;
+  /** Waiting for the upstream to drain before the client is read again. */
+  #drainWait = false;
+  /** Whether routing has begun (the first complete message arrived). */
+  #routed = false;
   #clientEnded = false;
   #closed = false;
   #judging = false;
@@ -88,14 +109,19 @@ export class ProxiedConnection {
     client.on("end", () => this.#onClientEnd());
     client.on("error", () => undefined);
     client.on("close", () => this.#close());
-    this.#connectNext();
   }
 
   /** Called periodically by the daemon: judges an agent that has left a request unanswered. */
   async checkLate(now: number): Promise<void> {
     const agent = this.#agent;
-    if (this.#judging || this.#outstanding === 0 || !agent || this.#emptyAgent) return;
-    if (now - this.#waitingSince < this.#context.replyTimeoutMs || now < this.#nextCheckAt) return;
+    if (this.#judging || this.#outstanding === 0 || !agent || this.#emptyAgent || !this.#upstreamReady) return;
+    // Answers this daemon is not reading (its client does not read them: backpressure) are not
+    // the agent's silence: that time does not count.
+    if (this.#upstream?.isPaused()) {
+      this.#waitingSince = now;
+      return;
+    }
+    if (now - this.#waitingSince < this.#context.book.replyDeadline(agent) || now < this.#nextCheckAt) return;
     this.#judging = true;
     // Only a probe that began after this request started waiting says anything about it.
     const health = await this.#context.book.probe(agent, this.#waitingSince);
@@ -141,7 +167,9 @@ export class ProxiedConnection {
     if (this.#closed) return;
     const agent = this.#context.book.next(this.#tried);
     if (!agent) {
-      if (this.#tried.size === 0 && !this.#lookedAgain) {
+      if (!this.#lookedAgain) {
+        // Nothing (left) to route to: a login may have appeared whose notification is not
+        // processed yet. One bounded look, then the answer.
         this.#lookedAgain = true;
         void this.#context.findAgents().then(() => this.#connectNext());
         return;
@@ -154,33 +182,66 @@ export class ProxiedConnection {
     this.#upstreamReady = false;
     this.#replies = new FrameScanner();
     this.#waitingSince = performance.now();
-    const upstream = connect({ path: agent.path, allowHalfOpen: true });
+    let upstream: Socket;
+    try {
+      upstream = connect({ path: agent.path, allowHalfOpen: true });
+    } catch (error) {
+      this.#upstreamFailed(agent, error as NodeJS.ErrnoException);
+      return;
+    }
     this.#upstream = upstream;
     if (this.#context.log.verbose) {
       this.#context.log.detail(`routing a connection to ${agent.path} (${agent.health}, ${agent.candidate.kind})`);
     }
-    upstream.on("connect", () => {
-      this.#upstreamReady = true;
-      for (const chunk of this.#replay ?? []) upstream.write(chunk);
-      if (this.#clientEnded) upstream.end();
-    });
+    upstream.on("connect", () => void this.#onUpstreamConnected(agent, upstream));
     upstream.on("data", (chunk: Buffer) => this.#onAgentData(chunk, agent, upstream));
     upstream.on("end", () => {
       if (!this.#moveOnward(agent)) this.#client.end();
     });
     upstream.on("error", (error: NodeJS.ErrnoException) => {
       if (this.#upstream !== upstream) return;
-      if (!this.#upstreamReady) {
-        if (GONE.has(error.code ?? "")) this.#context.book.markDead(agent, `connect failed: ${error.code}`);
-        this.#dropUpstream();
-        this.#connectNext();
-      } else if (!this.#moveOnward(agent)) {
-        this.#close();
-      }
+      if (!this.#upstreamReady) this.#upstreamFailed(agent, error);
+      else if (!this.#moveOnward(agent)) this.#close();
     });
     upstream.on("close", () => {
       if (this.#upstream === upstream) this.#close();
     });
+  }
+
+  /** Connected: only a socket that is still the trusted candidate gets the client's bytes. */
+  async #onUpstreamConnected(agent: Agent, upstream: Socket): Promise<void> {
+    let trusted = false;
+    try {
+      trusted = await this.#context.verifyUpstream(agent);
+    } catch {
+      trusted = false;
+    }
+    if (this.#closed || this.#upstream !== upstream) return;
+    if (!trusted) {
+      this.#context.book.markDead(agent, "the socket at its path is no longer the one that passed the trust checks");
+      this.#dropUpstream();
+      this.#connectNext();
+      return;
+    }
+    this.#upstreamReady = true;
+    this.#waitingSince = performance.now();
+    for (const chunk of this.#replay ?? []) upstream.write(chunk);
+    if (this.#clientEnded && this.#held.length === 0) upstream.end();
+  }
+
+  /** The upstream could not be opened (or failed before it was used). */
+  #upstreamFailed(agent: Agent, error: NodeJS.ErrnoException): void {
+    const code = error.code ?? "";
+    if (LOCAL_SHORTAGE.has(code)) {
+      // Our shortage, not the agent's fault: shed this connection, keep serving the others.
+      this.#context.shortOfDescriptors(`connecting to ${agent.path}: ${code}`);
+      this.#context.counters.shed += 1;
+      this.#close();
+      return;
+    }
+    if (GONE.has(code)) this.#context.book.markDead(agent, `connect failed: ${code}`);
+    this.#dropUpstream();
+    this.#connectNext();
   }
 
   /**
@@ -197,9 +258,10 @@ export class ProxiedConnection {
   }
 
   #onClientData(chunk: Buffer): void {
+    const ends: number[] = [];
     let requests: number;
     try {
-      requests = this.#requests.push(chunk);
+      requests = this.#requests.push(chunk, (_type, end) => ends.push(end));
     } catch (error) {
       this.#reject("client", error);
       return;
@@ -209,23 +271,82 @@ export class ProxiedConnection {
       this.#emptyAgent.push(chunk);
       return;
     }
-    if (requests > 0) {
-      if (this.#outstanding === 0) this.#waitingSince = performance.now();
-      if (this.#firstWaitAt === 0) this.#firstWaitAt = this.#waitingSince;
-      this.#outstanding += requests;
+    this.#held.push({ bytes: chunk, ends, start: 0, next: 0 });
+    this.#heldBytes += chunk.length;
+    this.#release();
+  }
+
+  /**
+   * Passes on the client's held bytes, up to LIMITS.pipelinedRequests requests awaiting an
+   * answer: a client that sends many requests and reads no answers makes the agent (the
+   * laptop, through sshd) compute a few, not all of them. A client whose requests wait is not
+   * read any further, so what is held stays bounded.
+   */
+  #release(): void {
+    while (this.#held.length > 0 && !this.#closed) {
+      const head = this.#held[0] as Held;
+      const waiting = head.ends.length - head.next;
+      const allowance = LIMITS.pipelinedRequests - this.#outstanding;
+      let cut = head.bytes.length;
+      let released = waiting;
+      if (waiting > allowance) {
+        if (allowance <= 0) break;
+        cut = head.ends[head.next + allowance - 1] as number;
+        released = allowance;
+      }
+      const piece = head.start === 0 && cut === head.bytes.length ? head.bytes : head.bytes.subarray(head.start, cut);
+      this.#heldBytes -= cut - head.start;
+      head.start = cut;
+      head.next += released;
+      if (cut === head.bytes.length) this.#held.shift();
+      if (released > 0) {
+        if (this.#outstanding === 0 || !this.#upstreamReady) this.#waitingSince = performance.now();
+        if (this.#firstWaitAt === 0) this.#firstWaitAt = this.#waitingSince;
+        this.#outstanding += released;
+      }
+      if (!this.#send(piece)) return;
+      if (released > 0 && !this.#routed) {
+        this.#routed = true;
+        this.#connectNext();
+      }
     }
+    if (this.#held.length === 0 && this.#clientEnded && this.#upstreamReady) this.#upstream?.end();
+    this.#updateClientFlow();
+  }
+
+  /** Sends released client bytes upstream (or keeps them until it is ready); false if closed. */
+  #send(piece: Buffer): boolean {
     if (this.#replay) {
-      this.#replay.push(chunk);
-      this.#replayBytes += chunk.length;
+      this.#replay.push(piece);
+      this.#replayBytes += piece.length;
       if (this.#replayBytes > REPLAY_LIMIT) {
         if (!this.#upstreamReady) {
           this.#reject("client", new FrameError(`sent over ${REPLAY_LIMIT} bytes before any answer`));
-          return;
+          return false;
         }
         this.#replay = undefined;
       }
     }
-    if (this.#upstreamReady) forward(chunk, this.#client, this.#upstream as Socket);
+    const upstream = this.#upstream;
+    if (this.#upstreamReady && upstream && !upstream.write(piece) && !this.#drainWait) {
+      this.#drainWait = true;
+      upstream.once("drain", () => {
+        this.#drainWait = false;
+        this.#updateClientFlow();
+      });
+    }
+    return true;
+  }
+
+  /**
+   * The client is read while little of it is held and the upstream takes what it sends. (Held
+   * requests alone do not stop reading below the bound: a paused socket would not notice its
+   * client going away.)
+   */
+  #updateClientFlow(): void {
+    const hold = !this.#emptyAgent && (this.#heldBytes > LIMITS.heldBytesPerConnection || this.#drainWait);
+    if (hold && !this.#client.isPaused()) this.#client.pause();
+    else if (!hold && this.#client.isPaused() && !this.#emptyAgent) this.#client.resume();
   }
 
   #onAgentData(chunk: Buffer, agent: Agent, upstream: Socket): void {
@@ -245,12 +366,13 @@ export class ProxiedConnection {
     this.#outstanding = Math.max(0, this.#outstanding - replies);
     this.#waitingSince = performance.now();
     forward(chunk, upstream, this.#client);
+    if (replies > 0 && this.#held.length > 0) this.#release();
   }
 
   #onClientEnd(): void {
     this.#clientEnded = true;
-    if (this.#emptyAgent) this.#client.end();
-    else if (this.#upstreamReady) this.#upstream?.end();
+    if (this.#emptyAgent || !this.#routed) this.#client.end();
+    else if (this.#upstreamReady && this.#held.length === 0) this.#upstream?.end();
   }
 
   #answerEmpty(reason: string): void {
@@ -263,13 +385,19 @@ export class ProxiedConnection {
       this.#context.noAgent(reason);
     });
     this.#emptyAgent = emptyAgent;
+    const held = this.#held.splice(0).map((h) => h.bytes.subarray(h.start));
+    this.#heldBytes = 0;
+    // From now on the empty agent decides when the client is read (it pauses a client that
+    // does not read its answers).
+    this.#client.resume();
     try {
-      for (const chunk of this.#replay ?? []) emptyAgent.push(chunk);
+      for (const chunk of [...(this.#replay ?? []), ...held]) emptyAgent.push(chunk);
     } catch (error) {
       this.#reject("client", error);
       return;
     }
     this.#replay = undefined;
+    this.#outstanding = 0;
     if (this.#clientEnded) this.#client.end();
   }
 
@@ -290,7 +418,8 @@ export class ProxiedConnection {
       upstream.destroy();
     }
     // A pause waiting for the old upstream to drain must not outlive it.
-    if (this.#client.isPaused()) this.#client.resume();
+    this.#drainWait = false;
+    if (!this.#closed) this.#updateClientFlow();
   }
 
   #close(): void {
@@ -300,6 +429,17 @@ export class ProxiedConnection {
     this.#client.destroy();
     this.#context.release(this);
   }
+}
+
+/** Client bytes not yet passed on, with the ends of the requests they complete. */
+interface Held {
+  readonly bytes: Buffer;
+  /** Offsets just past each request that ends in `bytes`. */
+  readonly ends: number[];
+  /** Bytes before this offset were passed on. */
+  start: number;
+  /** Index in `ends` of the first request not passed on. */
+  next: number;
 }
 
 /** Writes `chunk` to `to`, pausing `from` until `to` drains: memory stays bounded. */

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { lstat, open, rename, unlink } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { homedir } from "node:os";
@@ -11,11 +12,12 @@ import { createControlServer, type ControlCommand } from "./control.js";
 import { DirectoryGuard } from "./directory-guard.js";
 import { listenExclusively } from "./listener.js";
 import { MemoryKeeper } from "./memory-keeper.js";
+import { LIMITS } from "./policy.js";
 import { activationDescriptor, IdleExit, listenOnDescriptor } from "./socket-activation.js";
 import { Log } from "../log.js";
 import { daemonPaths, type DaemonPaths } from "../core/location.js";
 import { ensurePrivateDirectory } from "../core/private-dir.js";
-import { CREATE_EXCLUSIVE, readOwnFile } from "../core/trust.js";
+import { CREATE_EXCLUSIVE, readOwnFile, stillTheSocket } from "../core/trust.js";
 import type { StatusReport } from "./status.js";
 
 export interface DaemonOptions {
@@ -43,17 +45,37 @@ export interface DaemonOptions {
 }
 
 function memoryKiB(): StatusReport["memoryKiB"] {
-  const usage = process.memoryUsage();
+  let usage: NodeJS.MemoryUsage;
+  try {
+    usage = process.memoryUsage();
+  } catch {
+    // Out of descriptors (it reads /proc/self/stat): status still answers.
+    return { private: 0, privateSource: "rss", rss: 0, heapUsed: 0, external: 0 };
+  }
   const kib = (bytes: number) => Math.round(bytes / 1024);
-  return { rss: kib(usage.rss), heapUsed: kib(usage.heapUsed), external: kib(usage.external + usage.arrayBuffers) };
+  // Private memory (Linux: RssAnon), what this daemon costs the machine; resident memory also
+  // counts the node binary's pages, shared with every other node process. Elsewhere: rss.
+  let status = "";
+  try {
+    status = readFileSync("/proc/self/status", "utf8");
+  } catch {
+    // No /proc: resident memory is the best there is.
+  }
+  const anon = /^RssAnon:\s+(\d+) kB$/m.exec(status)?.[1];
+  return {
+    private: anon !== undefined ? Number(anon) : kib(usage.rss),
+    privateSource: anon !== undefined ? "RssAnon" : "rss",
+    rss: kib(usage.rss),
+    heapUsed: kib(usage.heapUsed),
+    external: kib(usage.external + usage.arrayBuffers),
+  };
 }
 
-/** How often unanswered requests are looked at while connections are open. */
-const SWEEP_MS = 250;
+/** How often unanswered requests are looked at while connections are open: the resolution of
+ * the per-agent reply deadline (as low as 150 ms for a nearby laptop). */
+const SWEEP_MS = 100;
 /** Full rescans as a safety net for missed change notifications. */
 const RESCAN_MS = 60_000;
-/** A connection that finds no agent triggers a full scan unless one finished this recently. */
-const FRESH_SCAN_MS = 250;
 /** "No agent" is logged at most this often. */
 const NO_AGENT_LOG_MS = 10_000;
 /** How often the daemon checks that its socket file is still there (tmp cleaners, rm -rf). */
@@ -73,10 +95,12 @@ export class Daemon {
   readonly log: Log;
   readonly #options: DaemonOptions;
   readonly #uid: number;
+  /** The tmp root with a trailing slash: sockets under it are on a local file system. */
+  readonly #tmpRoot: string;
   readonly #book: AgentBook;
   readonly #discovery: AgentDiscovery;
   readonly #connections = new Set<ProxiedConnection>();
-  readonly #counters: Counters = { served: 0, requests: 0, active: 0, failovers: 0, answeredEmpty: 0, rejected: 0 };
+  readonly #counters: Counters = { served: 0, requests: 0, active: 0, failovers: 0, answeredEmpty: 0, rejected: 0, shed: 0 };
   readonly #context: ConnectionContext;
   readonly #startedAt = new Date();
   readonly #memory = new MemoryKeeper(
@@ -96,6 +120,9 @@ export class Daemon {
   #sweepTimer: NodeJS.Timeout | undefined;
   #timers: NodeJS.Timeout[] = [];
   #lastNoAgentLog = -Infinity;
+  /** New connections are shed until then (performance.now()): out of file descriptors. */
+  #shedUntil = -Infinity;
+  #lastShortageLog = -Infinity;
   #stopping = false;
   #stopped: Promise<void> | undefined;
   #resolveStopped!: () => void;
@@ -110,9 +137,11 @@ export class Daemon {
     this.done = new Promise((resolve) => (this.#resolveStopped = resolve));
     this.#book = new AgentBook({
       probeTimeoutMs: options.probeTimeoutMs ?? 2000,
+      replyTimeoutMs: options.replyTimeoutMs ?? 1000,
       log: (message) => this.log.info(message),
       onDead: (agent) => this.#discovery.recheck(agent.path),
     });
+    this.#tmpRoot = `${resolve(options.tmpRoot ?? "/tmp")}/`;
     this.#discovery = new AgentDiscovery({
       uid: this.#uid,
       home: options.home ?? homedir(),
@@ -126,9 +155,10 @@ export class Daemon {
       book: this.#book,
       log: this.log,
       counters: this.#counters,
-      replyTimeoutMs: options.replyTimeoutMs ?? 1000,
       maxWaitMs: options.maxWaitMs ?? 60_000,
       findAgents: () => this.#findAgents(),
+      verifyUpstream: (agent) => stillTheSocket(agent.path, agent.candidate, this.#uid, { local: agent.path.startsWith(this.#tmpRoot) }),
+      shortOfDescriptors: (what) => this.#shortOfDescriptors(what),
       noAgent: (reason) => this.#noAgent(reason),
       release: (connection) => this.#release(connection),
     };
@@ -215,7 +245,11 @@ export class Daemon {
     const agentServer = createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
     if (this.#activation === undefined) await listenExclusively(agentServer, paths.socket, paths.lockFile, this.#uid);
     else await listenOnDescriptor(agentServer, this.#activation);
-    agentServer.on("error", (error) => this.log.info(`agent socket error: ${error.message}`));
+    agentServer.on("error", (error: NodeJS.ErrnoException) => {
+      // accept() failing for want of descriptors: libuv has closed that connection already.
+      if (error.code === "EMFILE" || error.code === "ENFILE") this.#shortOfDescriptors(`accepting: ${error.code}`);
+      else this.log.info(`agent socket error: ${error.message}`);
+    });
     this.#agentServer = agentServer;
     const stats = await lstat(paths.socket).catch(() => undefined);
     if (!stats) {
@@ -228,7 +262,10 @@ export class Daemon {
     await unlink(paths.control).catch(() => undefined);
     const controlServer = createControlServer((command) => this.#control(command));
     await listenExclusively(controlServer, paths.control, paths.lockFile, this.#uid);
-    controlServer.on("error", (error) => this.log.info(`control socket error: ${error.message}`));
+    controlServer.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EMFILE" || error.code === "ENFILE") this.#shortOfDescriptors(`accepting a control connection: ${error.code}`);
+      else this.log.info(`control socket error: ${error.message}`);
+    });
     this.#controlServer = controlServer;
 
     const temporary = `${paths.pidFile}.${process.pid}`;
@@ -284,6 +321,14 @@ export class Daemon {
   }
 
   #accept(socket: Socket): void {
+    if (performance.now() < this.#shedUntil) {
+      // Out of descriptors a moment ago: this one would need an upstream descriptor too.
+      // Closing it at once keeps the open connections served and the client not waiting.
+      this.#counters.shed += 1;
+      socket.on("error", () => undefined);
+      socket.destroy();
+      return;
+    }
     this.#counters.served += 1;
     this.#counters.active += 1;
     const connection = new ProxiedConnection(socket, this.#context);
@@ -295,6 +340,8 @@ export class Daemon {
   #release(connection: ProxiedConnection): void {
     if (!this.#connections.delete(connection)) return;
     this.#counters.active -= 1;
+    // Its descriptors are free again: the next connection may be served.
+    this.#shedUntil = -Infinity;
     if (this.#connections.size === 0) {
       clearInterval(this.#sweepTimer);
       this.#sweepTimer = undefined;
@@ -328,11 +375,25 @@ export class Daemon {
     }
   }
 
-  /** A connection found no agent: look again (a login may have just appeared) unless a full
-   * scan finished moments ago. */
+  /** A connection found no agent: a fresh, bounded look (a login may have just appeared),
+   * however recently a full scan finished. Not while out of descriptors: directories that
+   * cannot be read would look empty. */
   async #findAgents(): Promise<void> {
-    if (performance.now() - this.#discovery.lastFullScan < FRESH_SCAN_MS) return;
-    await this.rescan();
+    if (this.#shortNow()) return;
+    await this.#discovery.lookAgain(LIMITS.lookAgainMs);
+  }
+
+  #shortNow(): boolean {
+    return performance.now() < this.#shedUntil;
+  }
+
+  /** Out of file descriptors: shed new connections for a moment, log it now and then. */
+  #shortOfDescriptors(what: string): void {
+    const now = performance.now();
+    this.#shedUntil = now + LIMITS.shedMs;
+    if (now - this.#lastShortageLog < LIMITS.repeatedErrorLogMs) return;
+    this.#lastShortageLog = now;
+    this.log.info(`out of file descriptors (${what}; ${this.#connections.size} connections open): closing new connections until some are free`);
   }
 
   #noAgent(reason: string): void {
@@ -361,13 +422,16 @@ export class Daemon {
   }
 
   #startTimers(): void {
-    const rescan = setInterval(() => void this.rescan(), RESCAN_MS);
+    const rescan = setInterval(() => {
+      // Directories that cannot be read for want of descriptors would look empty: wait.
+      if (!this.#shortNow()) void this.rescan().catch(() => undefined);
+    }, RESCAN_MS);
     // The listening server keeps the process alive; timers must not.
     rescan.unref();
     this.#timers = [rescan];
     // A socket-activated daemon's socket file is systemd's to look after.
     if (this.#activation === undefined) {
-      const socketCheck = setInterval(() => void this.#checkSocketFile(), SOCKET_CHECK_MS);
+      const socketCheck = setInterval(() => void this.#checkSocketFile().catch(() => undefined), SOCKET_CHECK_MS);
       socketCheck.unref();
       this.#timers.push(socketCheck);
     }

@@ -1,4 +1,4 @@
-import { setFlagsFromString } from "node:v8";
+import { getHeapStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
 /** How often the heap and the traffic are looked at, by default. */
@@ -25,7 +25,7 @@ export class MemoryKeeper {
   readonly #collect: (youngOnly?: boolean) => void;
   readonly #activity: () => number;
   readonly #onCollect: ((before: number, after: number, ms: number) => void) | undefined;
-  #heapAfterCollection = process.memoryUsage().heapTotal;
+  #heapAfterCollection = heapTotal();
   #lastActivity: number;
   #trafficSinceQuiet = false;
   readonly #checkMs: number;
@@ -57,14 +57,23 @@ export class MemoryKeeper {
     this.#timer = undefined;
   }
 
+  /** A timer callback: nothing in it may throw (out of descriptors, reading /proc fails). */
   #check(): void {
+    try {
+      this.#checkUnsafe();
+    } catch {
+      // The next look tries again; a missed collection costs memory for one period only.
+    }
+  }
+
+  #checkUnsafe(): void {
     const activity = this.#activity();
     const busy = activity !== this.#lastActivity;
     this.#lastActivity = activity;
     if (busy) {
       // A collection in mid-burst does not replace the one after it: the burst goes on allocating.
       this.#trafficSinceQuiet = true;
-      if (process.memoryUsage().heapTotal - this.#heapAfterCollection >= BURST_SLACK_BYTES) this.#collectNow();
+      if (heapTotal() - this.#heapAfterCollection >= BURST_SLACK_BYTES) this.#collectNow();
     } else if (this.#trafficSinceQuiet) {
       this.#trafficSinceQuiet = false;
       this.#collectNow();
@@ -72,14 +81,29 @@ export class MemoryKeeper {
   }
 
   #collectNow(): void {
-    const before = process.memoryUsage.rss();
+    const before = residentBytes();
     const started = performance.now();
     // Young generation first, then everything: measured, a full collection alone after a busy
     // burst can leave the young generation at its grown size (2 MiB more resident).
     this.#collect(true);
     this.#collect();
     const ms = performance.now() - started;
-    this.#heapAfterCollection = process.memoryUsage().heapTotal;
-    this.#onCollect?.(before, process.memoryUsage.rss(), ms);
+    this.#heapAfterCollection = heapTotal();
+    this.#onCollect?.(before, residentBytes(), ms);
+  }
+}
+
+/** V8's heap size, read without any file descriptor (process.memoryUsage() opens /proc/self/stat
+ * and throws EMFILE when the process is out of descriptors). */
+function heapTotal(): number {
+  return getHeapStatistics().total_heap_size;
+}
+
+/** The resident set size, or NaN when it cannot be read now (out of descriptors). */
+function residentBytes(): number {
+  try {
+    return process.memoryUsage.rss();
+  } catch {
+    return Number.NaN;
   }
 }

@@ -15,8 +15,18 @@ export interface StatusReport {
   /** The agent new connections go to first, or null when they get the empty-agent answer. */
   readonly route: string | null;
   readonly connections: Counters;
-  /** The daemon's own memory, in KiB: resident, JavaScript heap in use, and buffers. */
-  readonly memoryKiB: { readonly rss: number; readonly heapUsed: number; readonly external: number };
+  /**
+   * The daemon's own memory, in KiB: private (RssAnon from /proc/self/status, what it costs;
+   * resident where there is no /proc, as `privateSource` says), resident (rss, which includes the
+   * node binary's pages shared with other processes), JavaScript heap in use, and buffers.
+   */
+  readonly memoryKiB: {
+    readonly private: number;
+    readonly privateSource: "RssAnon" | "rss";
+    readonly rss: number;
+    readonly heapUsed: number;
+    readonly external: number;
+  };
   readonly agents: readonly AgentReport[];
   readonly ignored: readonly { readonly path: string; readonly reason: string }[];
 }
@@ -63,8 +73,17 @@ export function parseStatusReport(value: unknown): StatusReport {
       failovers: counter("failovers"),
       answeredEmpty: counter("answeredEmpty"),
       rejected: counter("rejected"),
+      // A daemon of an earlier version sheds nothing and says so by saying nothing.
+      shed: connections.shed === undefined ? 0 : counter("shed"),
     },
-    memoryKiB: { rss: count(memory.rss, "rss"), heapUsed: count(memory.heapUsed, "heapUsed"), external: count(memory.external, "external") },
+    memoryKiB: {
+      // A daemon of an earlier version reports no private figure: its resident one stands in.
+      private: memory.private === undefined ? count(memory.rss, "rss") : count(memory.private, "private"),
+      privateSource: memory.privateSource === undefined ? "rss" : oneOf(memory.privateSource, ["RssAnon", "rss"] as const, "privateSource"),
+      rss: count(memory.rss, "rss"),
+      heapUsed: count(memory.heapUsed, "heapUsed"),
+      external: count(memory.external, "external"),
+    },
     agents: list(report.agents, "agents").map((item) => {
       const agent = record(item, "agent");
       return {

@@ -21,6 +21,8 @@ export interface DiscoveryOptions extends ScanContext {
 const MAX_IGNORED = 64;
 /** A directory that changed is read again after this delay, so a burst of events costs one read. */
 const SETTLE_MS = 15;
+/** Directories read at once by a look again. */
+const LOOK_AGAIN_CONCURRENCY = 8;
 /** A new session directory of ours is watched this long for its socket to appear. */
 const NEW_DIRECTORY_WATCH_MS = 10_000;
 /** Directories waiting to be read again, at most: past that (someone filling /tmp with
@@ -57,6 +59,9 @@ export class AgentDiscovery {
   #scanning: Promise<void> | undefined;
   #lastFullScan = -Infinity;
   #overflowTimer: NodeJS.Timeout | undefined;
+  /** The look again under way (lookAgain), and the one queued behind it. */
+  #look: Promise<void> | undefined;
+  #nextLook: Promise<void> | undefined;
   #stopped = false;
 
   constructor(options: DiscoveryOptions) {
@@ -105,6 +110,64 @@ export class AgentDiscovery {
       this.#lastFullScan = performance.now();
     });
     return this.#scanning;
+  }
+
+  /**
+   * A connection found no usable agent: looks at once at every place a new login appears,
+   * whatever change notification is still pending or not yet delivered (a new login's own
+   * first command races the notification for its socket). Pending directory re-reads run now,
+   * `~/.ssh/agent` and the extra directories are read again, and the temporary roots are listed
+   * for `ssh-*` directories not known yet. Resolves when that look is done or after `budgetMs`,
+   * whichever comes first (the look itself goes on). A caller arriving while a look is under
+   * way shares the next one, which starts after it: it never gets a look older than itself.
+   */
+  lookAgain(budgetMs: number): Promise<void> {
+    const look =
+      this.#look === undefined
+        ? this.#startLook()
+        : (this.#nextLook ??= this.#look.then(() => {
+            this.#nextLook = undefined;
+            return this.#startLook();
+          }));
+    let timer: NodeJS.Timeout | undefined;
+    const budget = new Promise<void>((resolve) => (timer = setTimeout(resolve, budgetMs)));
+    return Promise.race([look, budget]).finally(() => clearTimeout(timer));
+  }
+
+  #startLook(): Promise<void> {
+    const look: Promise<void> = this.#lookOnce()
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.#look === look) this.#look = undefined;
+      });
+    this.#look = look;
+    return look;
+  }
+
+  async #lookOnce(): Promise<void> {
+    const { tmpRoot, extraDirs, home } = this.#options;
+    const agentDir = homeAgentDirectory(home);
+    const jobs = new Map<string, DirectoryLayout>();
+    for (const [directory, timer] of this.#pending) {
+      clearTimeout(timer);
+      this.#pending.delete(directory);
+      const known = this.#directories.get(directory)?.layout;
+      jobs.set(directory, known ?? (directory === agentDir ? "home-agent" : extraDirs.includes(directory) ? "extra" : "tmp-session"));
+    }
+    jobs.set(agentDir, "home-agent");
+    for (const directory of extraDirs) jobs.set(directory, "extra");
+    for (const root of [tmpRoot, ...extraDirs]) {
+      for (const directory of await ownSessionDirectoriesIn(root, this.#options.uid)) {
+        if (!this.#directories.has(directory) && !jobs.has(directory)) jobs.set(directory, "tmp-session");
+      }
+    }
+    // A few at a time: /tmp may hold thousands of other users' session directories (each costs
+    // one lstat and is then skipped).
+    const queue = [...jobs];
+    const worker = async (): Promise<void> => {
+      for (let job = queue.shift(); job && !this.#stopped; job = queue.shift()) await this.#rescanDirectory(job[0], job[1]);
+    };
+    await Promise.all(Array.from({ length: LOOK_AGAIN_CONCURRENCY }, worker));
   }
 
   /** Reads again the directory holding `path` (an agent found gone). */

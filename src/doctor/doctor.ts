@@ -12,6 +12,7 @@ import type { AgentKind } from "../discovery/candidate.js";
 import { fingerprint } from "../protocol/identities.js";
 import { RC_FILES } from "../setup/rc-files.js";
 import { fixScreen, fixTmux, screenSessions, tmuxServers, type Pane } from "./multiplexers.js";
+import { shellStart } from "./shell-start.js";
 import { probe as probeAgent, socketKind } from "./socket-kind.js";
 import type { AgentAnswer } from "../protocol/agent-client.js";
 
@@ -49,6 +50,8 @@ export interface DoctorOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly uid?: number;
   readonly home?: string;
+  /** Where sshd makes its ssh-* session directories (the daemon's --tmp-dir). */
+  readonly tmpDir?: string;
 }
 
 /**
@@ -74,9 +77,9 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   const probe = (path: string) => trustedProbe(path, uid);
   findings.push(await shellFinding(env.SSH_AUTH_SOCK, stable, paths.socket, probe));
   findings.push(...(await daemonFindings(paths, uid)));
-  const agents = await agentFindings(paths, uid, home, probe);
+  const agents = await agentFindings(paths, uid, home, options.tmpDir ?? "/tmp", probe);
   findings.push(agentsSummary(agents));
-  findings.push(...(await multiplexerFindings(uid, stable, paths.socket, probe, options.fix ? repairs : undefined)));
+  findings.push(...(await multiplexerFindings(uid, home, stable, paths.socket, probe, options.fix ? repairs : undefined)));
   findings.push(await sshConfigFinding(paths.socket));
   findings.push(await rcFinding(home));
   return { ok: !findings.some((f) => f.verdict === "fail"), socket: paths.socket, findings, agents, repairs };
@@ -167,9 +170,12 @@ async function daemonFindings(paths: DaemonPaths, uid: number): Promise<Finding[
   return findings;
 }
 
-/** Every candidate with its state and keys: from the daemon's view when it runs, else found here. */
-async function agentFindings(paths: DaemonPaths, uid: number, home: string, probe: Probe): Promise<AgentFinding[]> {
-  const discovery = new AgentDiscovery({ uid, home, tmpRoot: "/tmp", extraDirs: [], hostHash: localHostHash, ownSocket: { path: paths.socket, dev: -1, ino: -1 } });
+/**
+ * Every candidate with its state and keys, found here by the daemon's own rules in the same
+ * places (sshd's session directories under `tmpRoot`, ~/.ssh/agent), and probed by doctor itself.
+ */
+async function agentFindings(paths: DaemonPaths, uid: number, home: string, tmpRoot: string, probe: Probe): Promise<AgentFinding[]> {
+  const discovery = new AgentDiscovery({ uid, home, tmpRoot, extraDirs: [], hostHash: localHostHash, ownSocket: { path: paths.socket, dev: -1, ino: -1 } });
   await discovery.rescan();
   const found: AgentFinding[] = await Promise.all(
     discovery.candidates().map(async (candidate) => {
@@ -208,7 +214,7 @@ function agentsSummary(agents: readonly AgentFinding[]): Finding {
   return { area: "agents", verdict: "ok", title: `${live.length} live agent${live.length === 1 ? "" : "s"} found`, details };
 }
 
-async function multiplexerFindings(uid: number, stable: readonly string[], socket: string, probe: Probe, repairs: string[] | undefined): Promise<Finding[]> {
+async function multiplexerFindings(uid: number, home: string, stable: readonly string[], socket: string, probe: Probe, repairs: string[] | undefined): Promise<Finding[]> {
   const findings: Finding[] = [];
   for (const server of await tmuxServers(uid)) {
     const envs = [server.global, ...server.sessions.values()];
@@ -223,10 +229,10 @@ async function multiplexerFindings(uid: number, stable: readonly string[], socke
       details: [...server.sessions].map(([session, value]) => `session ${session}: ${describeValue(value)}`),
       fix: bad ? `tmux -S ${server.socket} set-environment -g SSH_AUTH_SOCK ${socket}   (or: ssh-anchor doctor --fix)` : undefined,
     });
-    findings.push(...(await paneFindings("tmux", server.panes, stable, socket, probe)));
+    findings.push(...(await paneFindings("tmux", server.panes, home, stable, socket, probe)));
   }
   for (const session of await screenSessions()) {
-    const panes = await paneFindings("screen", session.panes, stable, socket, probe);
+    const panes = await paneFindings("screen", session.panes, home, stable, socket, probe);
     if (repairs && panes.length > 0 && (await fixScreen(session, socket))) {
       repairs.push(`screen ${session.name}: new windows now get SSH_AUTH_SOCK=${socket}`);
     }
@@ -235,21 +241,48 @@ async function multiplexerFindings(uid: number, stable: readonly string[], socke
   return findings;
 }
 
-/** Panes whose shell holds a socket that is dead, or that will die with its login. */
-async function paneFindings(area: "tmux" | "screen", panes: readonly Pane[], stable: readonly string[], socket: string, probe: Probe): Promise<Finding[]> {
+/**
+ * Panes whose process started with a socket that is dead, or that will die with its login.
+ * /proc/PID/environ shows only what a process started with: a shell whose start-up file runs
+ * the init line re-pointed itself then, and doctor says so instead of failing it; a shell
+ * without the line, or any other program (an editor, a long job), really holds that socket.
+ */
+async function paneFindings(area: "tmux" | "screen", panes: readonly Pane[], home: string, stable: readonly string[], socket: string, probe: Probe): Promise<Finding[]> {
   const findings: Finding[] = [];
   for (const pane of panes) {
     const kind = socketKind(pane.socket ?? undefined, stable);
     if (pane.socket === null || kind === "stable" || kind === "other" || kind === "unset") continue;
     const answer = await probe(pane.socket as string);
     const health = answer.kind === "untrusted" ? "dead" : healthOf(answer);
+    const what = health === "live" ? "its login's forwarded socket" : "a dead socket";
+    const who = `${pane.name} (${pane.command || "pid " + pane.pid})`;
+    const start = await shellStart(pane.pid, pane.command, home);
+    if (start.kind === "ran-init") {
+      findings.push({
+        area,
+        verdict: "info",
+        title: `${who} started with ${what} ${pane.socket}; ${start.file} runs the init line, which pointed this shell at the stable socket at start-up`,
+        details: [
+          "doctor sees only a process's start-up environment, not what its shell exported since; to be sure, run echo $SSH_AUTH_SOCK in that pane",
+        ],
+      });
+      continue;
+    }
     const paste = pane.command === "fish" ? `set -gx SSH_AUTH_SOCK ${socket}` : `export SSH_AUTH_SOCK=${socket}`;
+    const why =
+      start.kind === "not-a-shell"
+        ? `${pane.command || "this program"} is not a shell: it keeps the environment it started with, and so does everything it starts; restart it from a shell that uses the stable socket`
+        : start.kind === "non-interactive"
+          ? `this ${pane.command} runs a command or a script, which reads no start-up file: it keeps the environment it started with, and so does everything it starts; restart it from a shell that uses the stable socket`
+        : start.kind === "changed-since"
+          ? `${start.file} runs the init line now but changed after this shell started: unless it had the line then, the shell still holds that socket (echo $SSH_AUTH_SOCK there tells); paste the fix line into that pane`
+          : `this shell's start-up files${start.files.length ? ` (${start.files.join(", ")})` : ""} do not run the init line (ssh-anchor setup adds it); a running shell's environment cannot be changed from outside: paste the fix line into that pane`;
     findings.push({
       area,
       verdict: health === "live" ? "warn" : "fail",
-      title: `${pane.name} (${pane.command || "pid " + pane.pid}) holds ${health === "live" ? "its login's forwarded socket" : "a dead socket"} ${pane.socket}`,
-      details: ["a running shell's environment cannot be changed from outside: paste the fix line into that pane"],
-      fix: paste,
+      title: `${who} holds ${what} ${pane.socket}`,
+      details: [why],
+      fix: start.kind === "not-a-shell" || start.kind === "non-interactive" ? `restart it from a shell where SSH_AUTH_SOCK=${socket}` : paste,
     });
   }
   return findings;

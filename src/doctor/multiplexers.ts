@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
-import { readdir, lstat } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
+import { endpointState } from "../core/trust.js";
 import { childrenOf, commandName, environmentVariable } from "./environ.js";
 
 /** A pane (tmux) or window (screen) and the SSH_AUTH_SOCK its process started with. */
@@ -16,8 +17,10 @@ export interface TmuxServer {
   readonly socket: string;
   /** The global environment's SSH_AUTH_SOCK (what new sessions start with). */
   readonly global: string | undefined;
-  /** Sessions whose own environment sets SSH_AUTH_SOCK (it wins over the global one). */
+  /** Sessions whose own environment sets SSH_AUTH_SOCK (it wins over the global one), by name. */
   readonly sessions: ReadonlyMap<string, string | undefined>;
+  /** Each session's id ("$3"), to address it whatever its name holds. */
+  readonly sessionIds: ReadonlyMap<string, string>;
   readonly panes: readonly Pane[];
 }
 
@@ -26,6 +29,11 @@ export interface ScreenSession {
   readonly panes: readonly Pane[];
 }
 
+/**
+ * Runs another program for its output. Its output is parsed, so it must not depend on the
+ * locale: formats use no tabs (tmux prints a tab as "_" without a UTF-8 locale) and put the
+ * field that cannot hold a space first.
+ */
 function command(file: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
   return new Promise((resolve) => {
     execFile(file, args, { timeout: 5000, env }, (error, stdout) => resolve(error ? undefined : String(stdout)));
@@ -44,25 +52,37 @@ export async function tmuxServers(uid: number): Promise<TmuxServer[]> {
   const servers: TmuxServer[] = [];
   for (const name of names) {
     const socket = join(directory, name);
-    if (!(await lstat(socket).catch(() => undefined))?.isSocket()) continue;
+    // Only a tmux server of the user's own is asked anything (a tmux client hands the server
+    // its environment, SSH_AUTH_SOCK included).
+    if ((await endpointState(socket, uid)) !== "ours") continue;
     const tmux = (...args: string[]) => command("tmux", ["-S", socket, ...args]);
-    const panesText = await tmux("list-panes", "-a", "-F", "#{session_name}:#{window_index}.#{pane_index}\t#{pane_pid}");
+    // "<pid> <session>:<window>.<pane>": the pid has no space, the rest is the name.
+    const panesText = await tmux("list-panes", "-a", "-F", "#{pane_pid} #{session_name}:#{window_index}.#{pane_index}");
     if (panesText === undefined) continue; // a dead server's leftover socket
     const global = variableFrom(await tmux("show-environment", "-g", "SSH_AUTH_SOCK"));
     const sessions = new Map<string, string | undefined>();
-    for (const session of (await tmux("list-sessions", "-F", "#{session_name}"))?.split("\n").filter(Boolean) ?? []) {
-      const value = await tmux("show-environment", "-t", session, "SSH_AUTH_SOCK");
+    const sessionIds = new Map<string, string>();
+    for (const line of (await tmux("list-sessions", "-F", "#{session_id} #{session_name}"))?.split("\n").filter(Boolean) ?? []) {
+      const [id, session] = splitFirst(line);
+      sessionIds.set(session, id);
+      const value = await tmux("show-environment", "-t", id, "SSH_AUTH_SOCK");
       if (value !== undefined && !value.startsWith("-")) sessions.set(session, variableFrom(value));
     }
     const panes: Pane[] = [];
     for (const line of panesText.split("\n").filter(Boolean)) {
-      const [where, pidText] = line.split("\t");
+      const [pidText, where] = splitFirst(line);
       const pid = Number(pidText);
+      if (!Number.isInteger(pid) || pid <= 0) continue;
       panes.push({ name: `tmux ${name} ${where}`, pid, command: await commandName(pid), socket: await environmentVariable(pid, "SSH_AUTH_SOCK") });
     }
-    servers.push({ socket, global, sessions, panes });
+    servers.push({ socket, global, sessions, sessionIds, panes });
   }
   return servers;
+}
+
+function splitFirst(line: string): [string, string] {
+  const space = line.indexOf(" ");
+  return space === -1 ? [line, ""] : [line.slice(0, space), line.slice(space + 1)];
 }
 
 /** `SSH_AUTH_SOCK=/x` -> "/x"; "-SSH_AUTH_SOCK" (removed) or nothing -> undefined. */
@@ -91,7 +111,8 @@ export async function screenSessions(): Promise<ScreenSession[]> {
 export async function fixTmux(server: TmuxServer, socket: string): Promise<boolean> {
   let ok = (await command("tmux", ["-S", server.socket, "set-environment", "-g", "SSH_AUTH_SOCK", socket])) !== undefined;
   for (const session of server.sessions.keys()) {
-    ok = (await command("tmux", ["-S", server.socket, "set-environment", "-t", session, "SSH_AUTH_SOCK", socket])) !== undefined && ok;
+    const target = server.sessionIds.get(session) ?? session;
+    ok = (await command("tmux", ["-S", server.socket, "set-environment", "-t", target, "SSH_AUTH_SOCK", socket])) !== undefined && ok;
   }
   return ok;
 }

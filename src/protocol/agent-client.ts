@@ -6,8 +6,9 @@ import { LENGTH_PREFIX_BYTES, MAX_MESSAGE_LENGTH } from "./messages.js";
 /** How an agent socket answered a question. */
 export type AgentAnswer =
   | { readonly kind: "answered"; readonly identities: Identity[]; readonly millis: number }
-  /** Nothing listens there (gone, refused, not a socket). */
-  | { readonly kind: "unreachable"; readonly reason: string }
+  /** Nothing listens there (gone, refused, not a socket). `local` when the failure was this
+   * process's own (out of file descriptors): it says nothing about the agent. */
+  | { readonly kind: "unreachable"; readonly reason: string; readonly local?: boolean }
   /** It accepted the connection but did not answer in time: the zombie signature. */
   | { readonly kind: "silent"; readonly reason: string }
   /** It answered with something that is not a valid reply. */
@@ -21,10 +22,20 @@ export type AgentAnswer =
  * const answer = await listIdentities("/tmp/ssh-abc/agent.123", 2000);
  * if (answer.kind === "answered") console.log(answer.identities.length, "keys");
  */
+/** connect() errors that are this process's own shortage, not the agent's fault. */
+export const LOCAL_SHORTAGE = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
+
 export function listIdentities(path: string, timeoutMs: number): Promise<AgentAnswer> {
   const started = performance.now();
   return new Promise((resolve) => {
-    const socket: Socket = connect({ path, allowHalfOpen: false });
+    let socket: Socket;
+    try {
+      socket = connect({ path, allowHalfOpen: false });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      resolve({ kind: "unreachable", reason: code, local: LOCAL_SHORTAGE.has(code) });
+      return;
+    }
     const chunks: Buffer[] = [];
     let received = 0;
     let connected = false;
@@ -69,7 +80,7 @@ export function listIdentities(path: string, timeoutMs: number): Promise<AgentAn
       finish(
         connected
           ? { kind: "invalid", reason: `connection failed: ${error.code ?? error.message}` }
-          : { kind: "unreachable", reason: error.code ?? error.message },
+          : { kind: "unreachable", reason: error.code ?? error.message, local: LOCAL_SHORTAGE.has(error.code ?? "") },
       );
     });
     socket.on("close", () => {

@@ -37,10 +37,11 @@ export class FrameScanner {
 
   /**
    * Consumes one chunk. Calls `onMessage` with the type byte of every message that the chunk
-   * completes and returns how many it completed.
+   * completes (and the offset in `chunk` just past its last byte) and returns how many it
+   * completed.
    * @throws {FrameError} on a zero-length or oversized message; the stream is then unusable.
    */
-  push(chunk: Uint8Array, onMessage?: (type: number) => void): number {
+  push(chunk: Uint8Array, onMessage?: (type: number, end: number) => void): number {
     let completed = 0;
     let offset = 0;
     const end = chunk.length;
@@ -68,7 +69,7 @@ export class FrameScanner {
       this.#remaining -= take;
       if (this.#remaining === 0) {
         completed += 1;
-        onMessage?.(this.#type);
+        onMessage?.(this.#type, offset);
       }
     }
     return completed;

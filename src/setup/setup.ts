@@ -1,3 +1,4 @@
+import { constants as fsConstants } from "node:fs";
 import { copyFile, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
@@ -90,21 +91,48 @@ export async function planSetup(options: SetupOptions, undo = false): Promise<Fi
   return changes;
 }
 
+/** Where a changed file's original is: made now, kept from an earlier change, or none (a new file). */
+export interface Backup {
+  readonly file: string;
+  readonly backup: string | null;
+  /** Whether this run made the backup (false: an earlier one did, and it is left alone). */
+  readonly made: boolean;
+}
+
+/** The name of the copy setup keeps of a file's original. */
+export function backupPath(file: string): string {
+  return `${file}.ssh-anchor-backup`;
+}
+
 /**
  * Writes the planned changes. The first time a file is changed its original is kept beside it
- * as `<file>.ssh-anchor-backup`; files keep their mode; a missing ~/.ssh is created 0700.
+ * as `<file>.ssh-anchor-backup`, and that copy is never overwritten afterwards (not by a second
+ * setup, not by --undo); files keep their mode; a missing ~/.ssh is created 0700.
  */
-export async function applySetup(changes: readonly FileChange[]): Promise<void> {
+export async function applySetup(changes: readonly FileChange[]): Promise<Backup[]> {
+  const backups: Backup[] = [];
   for (const change of changes) {
     await mkdir(dirname(change.file), { recursive: true, mode: 0o700 });
     const mode = (await stat(change.file).catch(() => undefined))?.mode;
+    const backup = backupPath(change.file);
     if (mode !== undefined) {
-      await copyFile(change.file, `${change.file}.ssh-anchor-backup`).catch(() => undefined);
+      const made = await copyFile(change.file, backup, fsConstants.COPYFILE_EXCL).then(
+        () => true,
+        (error: NodeJS.ErrnoException) => {
+          if (error.code === "EEXIST") return false;
+          throw new UserError(`cannot keep a backup of ${change.file} as ${backup}: ${error.code}; nothing was changed in it`);
+        },
+      );
+      backups.push({ file: change.file, backup, made });
+    } else {
+      const earlier = await stat(backup).then(() => backup, () => null);
+      backups.push({ file: change.file, backup: earlier, made: false });
     }
     const temporary = `${change.file}.ssh-anchor-${process.pid}`;
     await writeFile(temporary, change.after, { mode: mode !== undefined ? mode & 0o7777 : 0o644 });
     await rename(temporary, change.file);
   }
+  return backups;
 }
 
 /** The lines a change adds or removes, as a unified-diff-like text for the user to read. */

@@ -59,10 +59,14 @@ describe("connect: a session that survives dropped connections (network namespac
 
     await network.cut();
     await waitForLog(log, pane, /network: address-lost/, "connect to notice the cut", 5000);
-    await laptop.waitForScreen(pane, /connection lost; reconnecting in \d+ s, attempt \d+; Enter: retry now, Ctrl-C: quit/, "the status line");
+    const countdown = /connection lost; reconnecting in \d+ s, attempt (\d+); Enter: retry now, Ctrl-C: quit/;
+    await laptop.waitForScreen(pane, countdown, "the status line");
     await sleep(4000);
+    const announced = countdown.exec(await laptop.screen(pane))?.[1];
     await network.restore();
     await waitForLog(log, pane, /re-attached \d+ ms after/, "connect to re-attach");
+    // The countdown numbers attempts as the log does: the one it announced is the one that got through.
+    assert.match(await logText(log), new RegExp(`attempt ${announced}: connected in`), `the countdown said attempt ${announced}:\n${await logText(log)}`);
     await sleep(500);
     await laptop.type(pane, 'echo "mark=$MARK"');
     await laptop.waitForScreen(pane, /mark=anchor42/, "the shell state to have survived");
@@ -199,6 +203,18 @@ describe("connect: a session that survives dropped connections (network namespac
     await laptop.waitForScreen(pane, /^icanon=on echo=on $/m, "a cooked terminal (icanon, echo)");
   });
 
+  it("leaves clean output after a detach: nothing is written over tmux's last line", async () => {
+    const { pane, log } = await connect("--session tidy");
+    await waitForLog(log, pane, /connected in/, "connect to attach");
+    await sleep(500);
+    await laptop.keys(pane, "C-b", "d");
+    await laptop.waitForScreen(pane, /EXIT=0/, "connect to exit 0 after detaching");
+    // As after plain `ssh -t host tmux`: tmux's farewell, then the shell's next output below it.
+    const screen = await laptop.screen(pane);
+    assert.match(screen, /\[detached \(from session tidy\)\]\n(?:.*\n)*?EXIT=0\n/, screen);
+    assert.match(screen, /connect --log .* --session tidy .*; echo "EXIT=\$\?"\n/, `the command line is intact:\n${screen}`);
+  });
+
   it("ends ssh and leaves nothing behind when its terminal is closed", async () => {
     const markers = async () => (await readdir(tmpdir())).filter((name) => name.startsWith("ssh-anchor-connect-")).length;
     const before = await markers();
@@ -207,7 +223,7 @@ describe("connect: a session that survives dropped connections (network namespac
     assert.equal(await markers(), before + 1);
     await run("tmux", ["-L", laptop.socketName, "kill-session", "-t", pane]);
     await waitForLog(log, pane, /stopped by SIGHUP/, "connect to stop on SIGHUP", 5000);
-    await waitFor("connect's ssh to end", async () => (await run("pgrep", ["-f", "ssh .*-s closed$"])).code !== 0, 5000);
+    await waitFor("connect's ssh to end", async () => (await run("pgrep", ["-f", "ssh .*-s closed'?$"])).code !== 0, 5000);
     assert.equal(await markers(), before);
   });
 

@@ -33,8 +33,12 @@ describe("setup", () => {
       assert.match(dry.stdout, /^\+eval "\$\(ssh-anchor init bash\)"$/m);
       assert.match(dry.stdout, /^\+    IdentityAgent \/tmp\/ssh-anchor-%i\/agent\.sock$/m);
       assert.equal(await readFile(rc, "utf8"), original, "--dry-run changes nothing");
+      assert.match(dry.stdout, /^dry run: nothing was written$/m, "--dry-run says so");
+      assert.equal(await lstat(`${rc}.ssh-anchor-backup`).catch(() => undefined), undefined, "--dry-run writes no backup");
 
-      assert.equal((await setup(["--shell", "bash", "--ssh-config"])).code, 0);
+      const applied = await setup(["--shell", "bash", "--ssh-config"]);
+      assert.equal(applied.code, 0, applied.stderr);
+      assert.match(applied.stdout, new RegExp(`^backup of ${rc.replaceAll(".", "\\.")}: ${rc.replaceAll(".", "\\.")}\\.ssh-anchor-backup$`, "m"), "says where the backup is");
       const once = await readFile(rc, "utf8");
       assert.ok(once.startsWith(original));
       assert.equal((once.match(/ssh-anchor init bash/g) ?? []).length, 1);
@@ -52,17 +56,31 @@ describe("setup", () => {
       assert.match(interactive.stdout, new RegExp(`sock=${home}/a/agent.sock`));
       await run(BIN, ["stop", "--socket", join(home, "a", "agent.sock")]);
 
-      assert.equal((await setup(["--shell", "bash", "--undo"])).code, 0);
+      const undone = await setup(["--shell", "bash", "--undo"]);
+      assert.equal(undone.code, 0, undone.stderr);
       assert.equal(await readFile(rc, "utf8"), original);
       assert.equal(await readFile(config, "utf8"), "Host work\n    User me\n");
+      // The backup still holds the original, not the file as setup had changed it.
+      assert.equal(await readFile(`${rc}.ssh-anchor-backup`, "utf8"), original, "--undo leaves the backup alone");
+      assert.match(undone.stdout, /^the backup .*\.bashrc\.ssh-anchor-backup is left as it was/m);
       assert.match((await setup(["--shell", "bash", "--undo"])).stdout, /nothing to undo/);
+
+      // A second setup after an undo keeps the first backup too: it is the original.
+      await writeFile(rc, `${original}\n# edited later\n`);
+      assert.equal((await setup(["--shell", "bash"])).code, 0);
+      assert.equal(await readFile(`${rc}.ssh-anchor-backup`, "utf8"), original, "the first change's original is kept");
+      assert.equal((await setup(["--shell", "bash", "--undo"])).code, 0);
+      await run("rm", ["-f", `${rc}.ssh-anchor-backup`, `${config}.ssh-anchor-backup`]);
     });
   }
 
-  it("asks for the shell when it cannot tell", async () => {
+  it("names the shells it supports when $SHELL is another, or when it cannot tell", async () => {
     const result = await run(BIN, ["setup"], { env: { ...process.env, HOME: home, SHELL: "/bin/tcsh" } });
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /^ssh-anchor: cannot tell your shell \("tcsh"\); name it: --shell bash\|zsh\|sh\|fish\n$/);
+    assert.match(result.stderr, /^ssh-anchor: your shell \(tcsh, from \$SHELL\) is not supported: setup knows bash, zsh, sh and fish; name one with --shell\n$/);
+    const unset = await run(BIN, ["setup"], { env: { ...process.env, HOME: home, SHELL: "" } });
+    assert.equal(unset.code, 2);
+    assert.match(unset.stderr, /^ssh-anchor: cannot tell your shell \(\$SHELL is not set\): name it with --shell bash\|zsh\|sh\|fish\n$/);
   });
 });
 

@@ -36,9 +36,20 @@ describe("parseConnectArgs", () => {
 
 describe("remoteCommand", () => {
   it("attaches or creates the session and detaches other clients", () => {
-    assert.equal(remoteCommand(parseConnectArgs(["h"])), "exec tmux new-session -A -D -s main");
-    assert.equal(remoteCommand(parseConnectArgs(["--screen", "--session", "w", "h"])), "exec screen -D -R w");
+    assert.match(remoteCommand(parseConnectArgs(["h"])), /exec tmux new-session -A -D -s main'$/);
+    assert.match(remoteCommand(parseConnectArgs(["--screen", "--session", "w", "h"])), /exec screen -D -R w'$/);
     assert.equal(remoteCommand(parseConnectArgs(["h", "--", "top", "-d", "1"])), "top -d 1");
+  });
+
+  it("gives the session the stable socket when ssh-anchor is on the host's PATH, in one sh -c any login shell passes on", () => {
+    for (const command of [remoteCommand(parseConnectArgs(["h"])), remoteCommand(parseConnectArgs(["--screen", "h"]))]) {
+      const script = /^exec sh -c '(.*)'$/.exec(command)?.[1];
+      assert.ok(script, command);
+      assert.doesNotMatch(script, /['!\n]/, "no quote, no history expansion (csh), one line");
+      assert.match(script, /^if command -v ssh-anchor >\/dev\/null 2>&1; then eval "\$\(ssh-anchor init sh\)"; /);
+    }
+    assert.match(remoteCommand(parseConnectArgs(["h"])), /tmux set-environment -g SSH_AUTH_SOCK "\$SSH_AUTH_SOCK"; for s in \$\(tmux list-sessions -F "#\{session_id\}"\)/);
+    assert.match(remoteCommand(parseConnectArgs(["--screen", "--session", "w", "h"])), /screen -S w -X setenv SSH_AUTH_SOCK "\$SSH_AUTH_SOCK"/);
   });
 });
 
@@ -48,13 +59,20 @@ describe("Backoff", () => {
     assert.deepEqual(Array.from({ length: 7 }, () => backoff.next()), [0, 1000, 2000, 4000, 8000, 15_000, 15_000]);
   });
 
-  it("starts over only after a connection that stayed up long enough", () => {
+  it("retries at once after every lost connection, even a short-lived one", () => {
+    const backoff = new Backoff(1000, 15_000, 30_000);
+    assert.deepEqual([backoff.next(), backoff.next(), backoff.next()], [0, 1000, 2000]);
+    backoff.connectionEnded(5_000);
+    assert.equal(backoff.next(), 0, "the first retry after a short-lived connection is at once");
+  });
+
+  it("carries the doubling over a short-lived connection, and starts over after a stable one", () => {
     const backoff = new Backoff(1000, 15_000, 30_000);
     backoff.next();
     backoff.next();
     backoff.connectionEnded(5_000);
-    assert.equal(backoff.next(), 2000);
+    assert.deepEqual([backoff.next(), backoff.next()], [0, 2000]);
     backoff.connectionEnded(30_000);
-    assert.equal(backoff.next(), 0);
+    assert.deepEqual([backoff.next(), backoff.next(), backoff.next()], [0, 1000, 2000]);
   });
 });

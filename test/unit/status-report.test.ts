@@ -12,7 +12,7 @@ const report = {
   uptimeSeconds: 5,
   route: null,
   connections: { served: 1, requests: 2, active: 0, failovers: 0, answeredEmpty: 0, rejected: 0 },
-  memoryKiB: { rss: 1, heapUsed: 1, external: 1 },
+  memoryKiB: { private: 1, privateSource: "RssAnon", rss: 2, heapUsed: 1, external: 1 },
   agents: [{ path: "/tmp/ssh-x/agent.1", kind: "forwarded", state: "live", reason: "answered", keys: 1, createdAt: "x", rank: 1 }],
   ignored: [],
 };
@@ -20,6 +20,12 @@ const report = {
 describe("a status answer read back from a control socket", () => {
   it("is taken when it has the daemon's shape", () => {
     assert.deepEqual(parseStatusReport(structuredClone(report)), report);
+  });
+
+  it("from an earlier daemon without a private-memory figure, stands resident memory in, and says so", () => {
+    const earlier = { ...structuredClone(report), memoryKiB: { rss: 2, heapUsed: 1, external: 1 } };
+    assert.deepEqual(parseStatusReport(earlier).memoryKiB, { private: 2, privateSource: "rss", rss: 2, heapUsed: 1, external: 1 });
+    assert.throws(() => parseStatusReport({ ...report, memoryKiB: { ...report.memoryKiB, privateSource: "evil" } }), /privateSource/);
   });
 
   it("loses its control characters: no escape sequence reaches the terminal", () => {

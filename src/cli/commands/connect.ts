@@ -13,7 +13,7 @@ export function registerConnectCommand(program: Command): void {
     .description("ssh to a host and stay attached to a tmux (or screen) session there, reconnecting by itself")
     .option("--session <name>", "the remote session to attach, created when missing", "main")
     .option("--screen", "use GNU screen instead of tmux")
-    .option("--log <file>", "record every disconnect, its cause, each attempt and the time to reconnect")
+    .option("--log <file>", "record every disconnect, its cause, each attempt and the time to reconnect (checked at start)")
     .option("--max-attempts <n>", "give up after N failed attempts in a row")
     .option("--max-time <seconds>", "give up after reconnecting for this long")
     .option("--alive-interval <seconds>", "seconds between keepalives", String(DEFAULT_ALIVE_INTERVAL))
@@ -29,12 +29,17 @@ master whose network died would stall every reconnect.
 
 The remote side runs "tmux new-session -A -D -s <name>" (or "screen -D -R <name>"): the session is
 created when missing, and other clients attached to it are detached, so that a client left
-behind by a dead connection cannot keep the window small.
+behind by a dead connection cannot keep the window small. When ssh-anchor is on the host's PATH,
+a short sh prelude first evaluates "ssh-anchor init sh" and points tmux's global and session
+environments (screen's session) at the stable socket, so that windows opened after a reconnect
+reach your agent; without ssh-anchor on the host nothing changes.
 
 Reconnects when the connection is lost (keepalives), at once when this machine's addresses or
-default route change or it wakes from sleep; retries at once, then after 1, 2, 4... up to 15 s.
+default route change or it wakes from sleep. Every lost connection is retried at once, then
+after 1, 2, 4... up to 15 s (starting over after a connection that stayed up 30 s).
 Exit status: 0 when you detach or the session ends, ssh's status when the first connection
-fails (nothing is retried then), 255 when a limit is reached, 130 for Ctrl-C while waiting.
+fails (nothing is retried then), 255 when a limit is reached, 130 for Ctrl-C while waiting,
+2 for a usage error (options ssh itself rejects included, and a --log that cannot be written).
 
 Examples:
   ssh-anchor connect -A me@devbox

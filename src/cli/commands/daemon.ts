@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import type { Daemon } from "../../daemon/daemon.js";
 import { Log } from "../../log.js";
@@ -80,9 +81,16 @@ export function registerDaemonCommands(program: Command, version: string): void 
 
 async function runForeground(flags: RunFlags, version: string): Promise<number> {
   const { Daemon } = await import("../../daemon/daemon.js");
-  // The process is named after what it is (in ps, and in /proc/PID/comm, where the shell
-  // integration checks that the pid in the pid file is still the daemon's).
+  // The process is named after what it is: ps shows "ssh-anchor run --socket ..." (so that two
+  // daemons can be told apart), and /proc/PID/comm, where the shell integration checks that the
+  // pid in the pid file is still the daemon's, says "ssh-anchor". Setting the title also sets
+  // comm, to its first 15 bytes ("ssh-anchor run "): comm is set again on its own.
   process.title = ["ssh-anchor", ...process.argv.slice(2)].join(" ");
+  try {
+    writeFileSync("/proc/self/comm", "ssh-anchor");
+  } catch {
+    // Not Linux: the title is all there is.
+  }
   // Signals are handled from the first moment: a SIGTERM while starting stops the daemon as soon
   // as it can clean up after itself, instead of killing it half-started.
   let daemon: Daemon | undefined;
@@ -116,10 +124,21 @@ async function runForeground(flags: RunFlags, version: string): Promise<number> 
     throw error;
   }
   const running = daemon;
+  // An uncaught exception is a bug, but stopping would break every pane's agent: log it and keep
+  // serving, unless they keep coming (then the state is broken, and a clean stop is better).
+  const { LIMITS } = await import("../../daemon/policy.js");
+  const recent: number[] = [];
   process.on("uncaughtException", (error) => {
-    running.log.info(`internal error, stopping: ${error.stack ?? error.message}`);
-    process.exitCode = 70;
-    stop();
+    const now = performance.now();
+    recent.push(now);
+    while ((recent[0] as number) < now - 60_000) recent.shift();
+    if (recent.length > LIMITS.uncaughtPerMinute) {
+      running.log.info(`internal error, ${recent.length} in a minute, stopping: ${error.stack ?? error.message}`);
+      process.exitCode = 70;
+      stop();
+      return;
+    }
+    running.log.info(`internal error (a bug; still serving): ${error.stack ?? error.message}`);
   });
   if (stopRequested) stop();
   await running.done;

@@ -9,20 +9,27 @@ export function registerDoctorCommand(program: Command): void {
     .command("doctor")
     .description("explain what is broken about SSH_AUTH_SOCK here, and how to fix it")
     .option("-s, --socket <path>", "the stable socket (default: as for start)")
+    .option("--tmp-dir <dir>", "where sshd creates its ssh-* session directories (as for run and start)", "/tmp")
     .option("--fix", "start the daemon, point tmux and screen at the stable socket, print the line for each pane")
     .option("--json", "print a JSON document for scripts")
     .addHelpText(
       "after",
       `
 Looks at: this shell's SSH_AUTH_SOCK; the daemon and its socket's mode; every candidate agent
-with its keys; your tmux servers and screen sessions, and every pane whose shell still holds a
-dead or login-bound socket; IdentityAgent in ssh_config; the init line in your shell rc files.
+with its keys (found under --tmp-dir and ~/.ssh/agent, as the daemon finds them); your tmux
+servers and screen sessions, and every pane that started with a dead or login-bound socket;
+IdentityAgent in ssh_config; the init line in your shell rc files.
+
+A pane's environment is read from /proc/PID/environ: what its process started with, not what a
+shell exported since. A shell whose start-up file runs the init line pointed itself at the stable
+socket when it started: doctor says so (info), it does not fail it. A shell without the line, or
+any other program (an editor, a long job), really holds the socket it started with.
 Exit status: 0 when nothing is broken, 1 when something is.`,
     )
-    .action((flags: { socket?: string; fix?: boolean; json?: boolean }) =>
+    .action((flags: { socket?: string; tmpDir?: string; fix?: boolean; json?: boolean }) =>
       runCommand(async () => {
         const { runDoctor } = await import("../../doctor/doctor.js");
-        const report = await runDoctor({ socket: flags.socket, fix: flags.fix });
+        const report = await runDoctor({ socket: flags.socket, tmpDir: flags.tmpDir, fix: flags.fix });
         process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, colorEnabled()));
         return report.ok ? 0 : 1;
       }),

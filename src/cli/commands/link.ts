@@ -41,13 +41,28 @@ export function registerLinkCommands(program: Command): void {
     .option("--dry-run", "show what would change, change nothing")
     .option("--undo", "remove exactly what setup added")
     .option("--completions", "also install tab completion for the shell (bash, zsh, fish)")
-    .addHelpText("after", "\nIdempotent: a second run changes nothing. The first change to a file keeps its original as <file>.ssh-anchor-backup.")
+    .addHelpText(
+      "after",
+      "\nIdempotent: a second run changes nothing. The first change to a file keeps its original as\n" +
+        "<file>.ssh-anchor-backup (setup says where); that copy is never overwritten, not by --undo either.\n" +
+        "--dry-run prints the change and writes nothing.",
+    )
     .action((flags: { shell?: string; link?: boolean; sshConfig?: boolean; dryRun?: boolean; undo?: boolean; completions?: boolean }) =>
       runCommand(async () => {
         const { applySetup, describeChange, planSetup } = await import("../../setup/setup.js");
-        const shell = (flags.shell ?? (process.env.SHELL ?? "").split("/").pop() ?? "") as RcShell;
+        const supported = "bash, zsh, sh and fish";
+        if (flags.shell !== undefined && !(flags.shell in RC_FILES)) {
+          throw new UserError(`${flags.shell} is not supported: setup knows ${supported} (--shell bash|zsh|sh|fish)`, 2);
+        }
+        const login = (process.env.SHELL ?? "").split("/").pop() ?? "";
+        const shell = (flags.shell ?? login) as RcShell;
         if (!(shell in RC_FILES)) {
-          throw new UserError(`cannot tell your shell${shell ? ` ("${shell}")` : ""}; name it: --shell bash|zsh|sh|fish`, 2);
+          throw new UserError(
+            login
+              ? `your shell (${login}, from $SHELL) is not supported: setup knows ${supported}; name one with --shell`
+              : `cannot tell your shell ($SHELL is not set): name it with --shell bash|zsh|sh|fish`,
+            2,
+          );
         }
         if (flags.completions || flags.undo) await setupCompletions(program, shell, flags);
         const changes = await planSetup({ shell, link: flags.link, sshConfig: flags.sshConfig }, flags.undo);
@@ -56,8 +71,23 @@ export function registerLinkCommands(program: Command): void {
           return;
         }
         for (const change of changes) process.stdout.write(`${describeChange(change)}\n`);
-        if (flags.dryRun) return;
-        await applySetup(changes);
+        if (flags.dryRun) {
+          process.stdout.write("dry run: nothing was written\n");
+          return;
+        }
+        for (const { file, backup, made } of await applySetup(changes)) {
+          if (flags.undo && made) {
+            process.stdout.write(`backup of ${file} as it was before --undo: ${backup}\n`);
+          } else if (flags.undo) {
+            if (backup) process.stdout.write(`the backup ${backup} is left as it was (the original before setup's first change); remove it when you like\n`);
+          } else if (made) {
+            process.stdout.write(`backup of ${file}: ${backup}\n`);
+          } else if (backup) {
+            process.stdout.write(`backup of ${file}: ${backup} (kept from setup's first change)\n`);
+          } else {
+            process.stdout.write(`created ${file} (it did not exist: no backup)\n`);
+          }
+        }
         process.stdout.write(flags.undo ? "removed; open a new shell\n" : "done; open a new shell (or log in again) to use it\n");
       }),
     );

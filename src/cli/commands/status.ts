@@ -36,11 +36,16 @@ export function formatStatus(report: StatusReport, color: boolean): string {
     `${paint("ssh-anchor", "bold", color)} ${report.version}: running (pid ${report.pid}, up ${formatDuration(report.uptimeSeconds)})`,
     `socket:      ${report.socket}`,
     `route:       ${report.route ?? paint("none: clients get an empty key list until a login with agent forwarding appears", "yellow", color)}`,
-    `connections: ${c.served} served (${c.requests} requests), ${c.active} open, ${c.failovers} moved off unresponsive agents, ` +
-      `${c.answeredEmpty} answered with no keys, ${c.rejected} rejected as malformed`,
+    `connections: ${c.served} accepted, ${c.active} open; ${c.failovers} moved off unresponsive agents, ` +
+      `${c.answeredEmpty} answered with no keys, ${c.rejected} closed as malformed`,
+    `requests:    ${c.requests} agent request${c.requests === 1 ? "" : "s"} in them (ssh-add -l is one; a connection that only checks the socket makes none)`,
   ];
   const memory = report.memoryKiB;
-  lines.push(`memory:      ${memory.rss} KiB resident (JavaScript heap ${memory.heapUsed} KiB, buffers ${memory.external} KiB)`);
+  const own =
+    memory.privateSource === "RssAnon"
+      ? `${memory.private} KiB private (RssAnon), ${memory.rss} KiB resident with the shared node binary`
+      : `${memory.rss} KiB resident (private memory unknown here)`;
+  lines.push(`memory:      ${own} (JavaScript heap ${memory.heapUsed} KiB, buffers ${memory.external} KiB)`);
   if (report.logFile) lines.push(`log:         ${report.logFile}`);
   lines.push(report.agents.length ? "agents (in routing order):" : "agents:      none found");
   const ordered = [...report.agents].sort((a, b) => (a.rank ?? Infinity) - (b.rank ?? Infinity));

@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { LaptopTerminal } from "../helpers/laptop.js";
+import { makeNetwork, type TestNetwork } from "../helpers/netns.js";
+import { BIN, Cleanup, requireRoot, run, sleep, tempDir, waitFor } from "../helpers/process.js";
+import { startTestHost, type TestHost } from "../helpers/sshd.js";
+
+const skip = requireRoot();
+
+/**
+ * connect's remote session and the agent: ssh runs connect's remote command without an
+ * interactive shell, so the rc line does not run there (Debian's ~/.bashrc returns at once when
+ * not interactive). The session must still get the stable socket when the host has ssh-anchor.
+ */
+describe("connect: the remote tmux session gets the stable socket", { skip }, () => {
+  const cleanup = new Cleanup();
+  let network: TestNetwork;
+  let host: TestHost;
+  let laptop: LaptopTerminal;
+  let logs: string;
+  before(async () => {
+    network = await makeNetwork(cleanup);
+    host = await startTestHost(cleanup, {
+      serverNamespace: network.server,
+      clientNamespace: network.client,
+      address: network.serverAddress,
+      // As Debian's ~/.bashrc: nothing below this line runs for `ssh host command`.
+      rcLine: 'case $- in *i*) ;; *) return ;; esac\neval "$(ssh-anchor init bash)"',
+    });
+    laptop = new LaptopTerminal(network, cleanup);
+    logs = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", logs]));
+  });
+  after(() => cleanup.run());
+
+  const logText = (log: string) => readFile(log, "utf8").catch(() => "");
+  async function waitForLog(log: string, pane: string, pattern: RegExp, what: string, timeoutMs = 15_000): Promise<void> {
+    try {
+      await waitFor(what, async () => pattern.test(await logText(log)), timeoutMs, 50);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n--- connect's log:\n${await logText(log)}--- screen:\n${await laptop.screen(pane)}`);
+    }
+  }
+  /** The test user's tmux, on the default socket connect's session uses. */
+  const tmux = (args: string) => host.asUser(`tmux ${args}`);
+  const capture = async (target: string) => (await tmux(`capture-pane -p -J -t ${target}`)).stdout;
+
+  it("after a reconnect, tmux's global SSH_AUTH_SOCK is the stable path and windows without a shell reach the agent", async () => {
+    // A tmux server that an earlier plain `ssh host tmux ...` started with that login's own socket.
+    const earlier = await host.ssh("tmux new-session -d -s earlier");
+    assert.equal(earlier.code, 0, earlier.stderr);
+    assert.match((await tmux("show-environment -g SSH_AUTH_SOCK")).stdout, /^SSH_AUTH_SOCK=\/tmp\/ssh-/);
+    const pane = await laptop.open({ SSH_AUTH_SOCK: host.laptopAgent.path, TERM: "xterm-256color" });
+    const log = join(logs, "connect.log");
+    await laptop.type(pane, `${BIN} connect --log ${log} --session agent ${host.sshOptions.join(" ")}; echo "EXIT=$?"`);
+    await waitForLog(log, pane, /connected in/, "connect to attach");
+    await waitFor("the session", async () => (await tmux("has-session -t agent")).code === 0, 10_000);
+    // The stable socket, wherever the host puts it: the daemon the prelude started says.
+    const stable = (JSON.parse((await host.anchor("status --json")).stdout) as { socket: string }).socket;
+    assert.match(stable, /\/agent\.sock$/);
+
+    assert.equal((await tmux("show-environment -g SSH_AUTH_SOCK")).stdout.trim(), `SSH_AUTH_SOCK=${stable}`, "connect points the running server at the stable socket");
+    // A window started without a shell before the cut: it keeps the environment it started with.
+    const probe = await tmux(`new-window -d -t agent -n probe 'while read -r line; do ssh-add -l >/dev/null 2>&1; echo "probe-rc=$?"; done'`);
+    assert.equal(probe.code, 0, probe.stderr);
+
+    await network.cut();
+    await waitForLog(log, pane, /network: address-lost/, "connect to notice the cut", 5000);
+    await sleep(2000);
+    await network.restore();
+    await waitForLog(log, pane, /re-attached \d+ ms after/, "connect to re-attach");
+    await sleep(500);
+
+    const global = await tmux("show-environment -g SSH_AUTH_SOCK");
+    assert.equal(global.stdout.trim(), `SSH_AUTH_SOCK=${stable}`, "tmux's global environment");
+    const session = await tmux("show-environment -t agent SSH_AUTH_SOCK");
+    assert.equal(session.stdout.trim(), `SSH_AUTH_SOCK=${stable}`, "the session's environment, as update-environment set it at the attach");
+
+    // A new window without a shell, after the reconnect.
+    const fresh = await tmux(`new-window -d -t agent -n fresh 'ssh-add -l; echo "fresh-rc=$?"; sleep 60'`);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    const freshScreen = await waitFor("the new window's ssh-add -l", async () => {
+      const screen = await capture("agent:fresh");
+      return /fresh-rc=\d+/.test(screen) && screen;
+    }, 10_000, 100);
+    assert.match(freshScreen, /fresh-rc=0/, freshScreen);
+    assert.match(freshScreen, /laptop-key \(ED25519\)/);
+
+    // The window from before the cut reaches the agent of the new connection.
+    await tmux("send-keys -t agent:probe Enter");
+    const probeScreen = await waitFor("the old window's ssh-add -l", async () => {
+      const screen = await capture("agent:probe");
+      return /probe-rc=\d+/.test(screen) && screen;
+    }, 10_000, 100);
+    assert.match(probeScreen, /probe-rc=0/, "a window started before the reconnect still reaches the agent");
+
+    // doctor has nothing to warn about in the tmux server's environment.
+    const doctor = await host.anchor("doctor --json");
+    const report = JSON.parse(doctor.stdout) as { findings: Array<{ area: string; verdict: string; title: string }> };
+    const server = report.findings.find((f) => f.area === "tmux" && f.title.startsWith("tmux server"));
+    assert.equal(server?.verdict, "ok", JSON.stringify(report.findings, null, 2));
+
+    await laptop.keys(pane, "C-b", "d");
+    await laptop.waitForScreen(pane, /EXIT=0/, "connect to exit 0 after detaching");
+  });
+
+  it("changes nothing on a host without ssh-anchor: the session keeps the login's socket", async () => {
+    // connect's remote command, run as sshd would run it, on a PATH without ssh-anchor.
+    const { remoteCommand } = await import("../../src/connect/remote-command.js");
+    const { parseConnectArgs } = await import("../../src/connect/args.js");
+    const command = remoteCommand(parseConnectArgs(["--session", "plain", "h"]));
+    const socketDir = await tempDir();
+    cleanup.add(() => run("tmux", ["-S", join(socketDir, "s"), "kill-server"]));
+    cleanup.add(() => run("rm", ["-rf", socketDir]));
+    const pane = await laptop.open({ TERM: "xterm-256color" });
+    const login = "/tmp/ssh-NoAnchorHere/agent.4242";
+    // TMUX_TMPDIR keeps this tmux apart from every other; PATH holds tmux but no ssh-anchor.
+    await laptop.type(pane, `env -i HOME=${socketDir} TERM=xterm-256color TMUX_TMPDIR=${socketDir} PATH=/usr/bin:/bin SSH_AUTH_SOCK=${login} bash -c "${command.replaceAll('"', '\\"').replaceAll("$", "\\$")}"; echo "EXIT=$?"`);
+    const server = join(socketDir, `tmux-${process.getuid?.() ?? 0}`, "default");
+    const global = await waitFor("the session to start", async () => {
+      const shown = await run("tmux", ["-S", server, "show-environment", "-g", "SSH_AUTH_SOCK"]);
+      return shown.code === 0 && shown.stdout.trim();
+    }, 10_000, 100);
+    assert.equal(global, `SSH_AUTH_SOCK=${login}`);
+    const onPath = await run("sh", ["-c", "command -v ssh-anchor"], { env: { PATH: "/usr/bin:/bin" } });
+    assert.notEqual(onPath.code, 0, "ssh-anchor is not on that PATH");
+    await run("tmux", ["-S", server, "detach-client", "-s", "plain"]);
+    await laptop.waitForScreen(pane, /EXIT=0/, "the plain session to detach");
+  });
+});

@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { dirname, join, normalize } from "node:path";
+import { describe, it } from "node:test";
+import { REPO, run } from "../helpers/process.js";
+
+/** The README and docs/ must work from a clone of this repository alone. */
+describe("README and docs", () => {
+  const documents = ["README.md", "docs/benchmarks.md"];
+  const tracked = async (): Promise<Set<string>> => {
+    const listed = await run("git", ["ls-files"], { cwd: REPO });
+    assert.equal(listed.code, 0, listed.stderr);
+    return new Set(listed.stdout.split("\n").filter(Boolean));
+  };
+
+  it("link only to files in the repository, and to files that are there", async () => {
+    const files = await tracked();
+    for (const document of documents) {
+      const text = await readFile(join(REPO, document), "utf8");
+      for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+        if (/^[a-z]+:/.test(target as string)) continue; // a web address
+        const path = normalize(join(dirname(document), target as string));
+        assert.ok(!path.startsWith(".."), `${document} links outside the repository: ${target}`);
+        assert.ok(files.has(path), `${document} links to ${target}, which is not in the repository`);
+      }
+      assert.doesNotMatch(text, /\.\.\/shared\/|\/work\//, `${document} points outside the repository`);
+    }
+  });
+
+  it("name only npm scripts, repository paths and ssh-anchor commands that exist", async () => {
+    const files = await tracked();
+    const scripts = (JSON.parse(await readFile(join(REPO, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+    const help = (await run(join(REPO, "bin", "ssh-anchor"), ["--help"])).stdout;
+    const commands = new Set([...help.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]));
+    for (const document of documents) {
+      const text = await readFile(join(REPO, document), "utf8");
+      for (const [, script] of text.matchAll(/npm run ([a-z:]+)/g)) {
+        assert.ok(scripts[script as string], `${document}: npm run ${script} is not a script in package.json`);
+      }
+      for (const [, path] of text.matchAll(/(?:^|[\s`(])(\.?\/?(?:\.ci|scripts|bench|docs|shell|test)\/[A-Za-z0-9_.\/-]*[A-Za-z0-9_])/gm)) {
+        const clean = normalize((path as string).replace(/^\.\//, ""));
+        if (clean.startsWith("bench/results/")) continue; // what npm run bench writes
+        const isDirectory = [...files].some((file) => file.startsWith(`${clean}/`));
+        assert.ok(files.has(clean) || isDirectory, `${document} names ${path}, which is not in the repository`);
+      }
+      for (const [, command] of text.matchAll(/`ssh-anchor ([a-z]+)\b/g)) {
+        assert.ok(commands.has(command as string), `${document}: ssh-anchor ${command} is not a command`);
+      }
+    }
+  });
+
+  it("need no sudo to follow the quick start as root", async () => {
+    const readme = await readFile(join(REPO, "README.md"), "utf8");
+    const quickStart = /## Quick start\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? "";
+    const block = /```sh\n([\s\S]*?)```/.exec(quickStart)?.[1] ?? "";
+    assert.ok(block, "a command block in the quick start");
+    assert.doesNotMatch(block, /\bsudo\b/, "a fresh Debian machine used as root has no sudo");
+    assert.match(block, /^bash \.ci\/run\b/m);
+  });
+});

@@ -14,7 +14,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { addManyKeys, anchorSocket, garbageBurst, holdNonReaders, timeRequest, type Timed } from "../test/helpers/abuse.js";
+import { addManyKeys, garbageBurst, holdNonReaders, timeRequest, type Timed } from "../test/helpers/abuse.js";
 import { Cleanup, run, tempDir, waitFor } from "../test/helpers/process.js";
 import { startTestHost } from "../test/helpers/sshd.js";
 import { socketAcceptsConnections } from "../src/daemon/listener.js";
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   cleanup.add(() => run("rm", ["-rf", keys]));
   await addManyKeys(host.laptopAgent.path, keys, 64);
   const login = await host.login();
-  const socket = anchorSocket(host.uid);
+  const socket = host.stableSocket;
   await waitFor("the daemon", () => socketAcceptsConnections(socket, 500), 10_000);
   const pid = Number((await readFile(`${socket}.pid`, "utf8")).trim());
   const memoryBefore = await memoryOf(pid);

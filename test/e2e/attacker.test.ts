@@ -23,7 +23,7 @@ describe("end to end: another local user cannot stand in for ssh-anchor", { skip
     host = await startTestHost(cleanup);
     attacker = await makeAttacker(cleanup);
     squatDir = `/tmp/ssh-anchor-${host.uid}`;
-    stable = `${stableDirectory(host.home)}/agent.sock`;
+    stable = host.stableSocket;
     cleanup.add(() => run("rm", ["-rf", squatDir]));
   });
   after(() => cleanup.run());

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import { memoryOf } from "../../bench/system.js";
-import { addManyKeys, anchorSocket, garbageBurst, holdNonReaders, timeRequest } from "../helpers/abuse.js";
+import { addManyKeys, garbageBurst, holdNonReaders, timeRequest } from "../helpers/abuse.js";
 import { Cleanup, requireRoot, run, sleep, tempDir, waitFor } from "../helpers/process.js";
 import { startTestHost, type TestHost } from "../helpers/sshd.js";
 
@@ -27,7 +27,7 @@ describe("the routing core under stress, end to end (issue 10)", { skip }, () =>
     const keys = await tempDir("anchor-keys-");
     cleanup.add(() => run("rm", ["-rf", keys]));
     await addManyKeys(host.laptopAgent.path, keys, KEYS - 1);
-    socket = anchorSocket(host.uid);
+    socket = host.stableSocket;
     // startTestHost's first login ran the rc line: the daemon runs, and no login is alive.
     await waitFor("the daemon's pid file", () => readFile(`${socket}.pid`, "utf8").catch(() => ""), 10_000);
     pid = await daemonPid();

@@ -1,5 +1,4 @@
 import { connect, type Socket } from "node:net";
-import { join } from "node:path";
 import { encodeMessage, REQUEST_IDENTITIES_MESSAGE } from "../../src/protocol/encode.js";
 import { MessageType } from "../../src/protocol/messages.js";
 import { makeKey, sshAdd } from "./agent.js";
@@ -136,7 +135,3 @@ export async function garbageBurst(path: string, total: number, concurrency: num
   await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
-/** The stable socket of the daemon run by `uid` under the default paths. */
-export function anchorSocket(uid: number): string {
-  return join(`/tmp/ssh-anchor-${uid}`, "agent.sock");
-}

@@ -60,6 +60,8 @@ export interface TestHost {
   anchor(args: string): ReturnType<typeof run>;
   /** The directory holding the installed `ssh-anchor`, for a PATH. */
   readonly binDirectory: string;
+  /** The stable socket the test user's rc line exports. */
+  readonly stableSocket: string;
 }
 
 /**
@@ -191,5 +193,6 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
     asUser,
     anchor: (args) => asUser(`${pkg}/bin/ssh-anchor ${args}`),
     binDirectory: join(pkg, "bin"),
+    stableSocket: join(stableDirectory(home), "agent.sock"),
   };
 }

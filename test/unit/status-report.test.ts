@@ -11,7 +11,7 @@ const report = {
   startedAt: "2026-12-01T00:00:00.000Z",
   uptimeSeconds: 5,
   route: null,
-  connections: { served: 1, requests: 2, active: 0, failovers: 0, answeredEmpty: 0, rejected: 0 },
+  connections: { served: 1, requests: 2, active: 0, failovers: 0, answeredEmpty: 0, rejected: 0, shed: 0 },
   memoryKiB: { private: 1, privateSource: "RssAnon", rss: 2, heapUsed: 1, external: 1 },
   agents: [{ path: "/tmp/ssh-x/agent.1", kind: "forwarded", state: "live", reason: "answered", keys: 1, createdAt: "x", rank: 1 }],
   ignored: [],

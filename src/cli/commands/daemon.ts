@@ -101,10 +101,17 @@ async function runForeground(flags: RunFlags, version: string): Promise<number> 
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
-  process.on("SIGHUP", () => {
-    daemon?.log.info("SIGHUP: rescanning agents");
-    void daemon?.rescan();
-  });
+  // The socket answers while the first scan runs: a SIGHUP then is kept for when it is done.
+  let rescanRequested = false;
+  const rescan = (): void => {
+    if (!daemon) {
+      rescanRequested = true;
+      return;
+    }
+    daemon.log.info("SIGHUP: rescanning agents");
+    void daemon.rescan();
+  };
+  process.on("SIGHUP", rescan);
   try {
     daemon = await Daemon.start({
       socket: flags.socket,
@@ -141,6 +148,7 @@ async function runForeground(flags: RunFlags, version: string): Promise<number> 
     running.log.info(`internal error (a bug; still serving): ${error.stack ?? error.message}`);
   });
   if (stopRequested) stop();
+  else if (rescanRequested) rescan();
   await running.done;
   return typeof process.exitCode === "number" ? process.exitCode : 0;
 }

@@ -23,3 +23,5 @@ export { runDoctor, type DoctorReport, type Finding } from "./doctor/doctor.js";
 export { linkPath, refreshLink } from "./link/link.js";
 export { applySetup, describeChange, planSetup, type FileChange, type SetupOptions } from "./setup/setup.js";
 export { UserError } from "./errors.js";
+export { installService, uninstallService, serviceStatus, planService, type ServiceOptions } from "./service/service.js";
+export { unitFiles, type UnitOptions } from "./service/units.js";

@@ -22,3 +22,8 @@ export const CLI_ENTRY: string = join(PACKAGE_ROOT, "dist", "cli.js");
 export function packageVersion(): string {
   return (JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version;
 }
+
+/** A file shipped with the package, such as shell/init.sh (the single executable embeds them). */
+export function readPackageFile(relative: string): string {
+  return readFileSync(join(PACKAGE_ROOT, relative), "utf8");
+}

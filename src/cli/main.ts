@@ -7,6 +7,8 @@ import { registerLinkCommands } from "./commands/link.js";
 import { registerInitCommand } from "./commands/init.js";
 import { registerStatusCommand } from "./commands/status.js";
 import { registerScopeCommand } from "./commands/scope.js";
+import { registerServiceCommand } from "./commands/service.js";
+import { registerCompletionCommand } from "./commands/completion.js";
 import { packageVersion } from "../package-root.js";
 import { UserError } from "../errors.js";
 
@@ -42,28 +44,36 @@ registerConnectCommand(program);
 registerDoctorCommand(program);
 registerLinkCommands(program);
 registerScopeCommand(program);
+registerServiceCommand(program);
+registerCompletionCommand(program);
 
-const [command, ...rest] = process.argv.slice(2);
-const known = (name: string): boolean => program.commands.some((c) => c.name() === name || c.aliases().includes(name));
-if (command === "connect" && !wantsConnectHelp(rest)) {
-  await runConnect(rest);
-} else if (command === "help" && rest[0] !== undefined && !rest[0].startsWith("-") && !known(rest[0])) {
-  // commander answers `help <unknown>` with the whole help and status 1: a typo deserves a line.
-  process.stderr.write(`ssh-anchor: unknown command '${rest[0]}' (see ssh-anchor --help)\n`);
-  process.exitCode = 2;
-} else {
-  try {
-    await program.parseAsync(process.argv);
-  } catch (error) {
-    if (error instanceof UserError) {
-      // An option's value rejected while parsing (positiveInteger): one line, as for any usage error.
-      process.stderr.write(`ssh-anchor: ${error.message}\n`);
-      process.exitCode = error.exitCode;
-    } else if (error instanceof CommanderError) {
-      // Help and --version exit 0; usage errors were already printed as one line.
-      process.exitCode = error.exitCode === 0 ? 0 : 2;
-    } else {
-      throw error;
+async function main(): Promise<void> {
+  const [command, ...rest] = process.argv.slice(2);
+  const known = (name: string): boolean => program.commands.some((c) => c.name() === name || c.aliases().includes(name));
+  if (command === "connect" && !wantsConnectHelp(rest)) {
+    await runConnect(rest);
+  } else if (command === "help" && rest[0] !== undefined && !rest[0].startsWith("-") && !known(rest[0])) {
+    // commander answers `help <unknown>` with the whole help and status 1: a typo deserves a line.
+    process.stderr.write(`ssh-anchor: unknown command '${rest[0]}' (see ssh-anchor --help)\n`);
+    process.exitCode = 2;
+  } else {
+    try {
+      await program.parseAsync(process.argv);
+    } catch (error) {
+      if (error instanceof UserError) {
+        // An option's value rejected while parsing (positiveInteger): one line, as for any usage error.
+        process.stderr.write(`ssh-anchor: ${error.message}\n`);
+        process.exitCode = error.exitCode;
+      } else if (error instanceof CommanderError) {
+        // Help and --version exit 0; usage errors were already printed as one line.
+        process.exitCode = error.exitCode === 0 ? 0 : 2;
+      } else {
+        throw error;
+      }
     }
   }
 }
+
+// No top-level await: the single executable bundles this module as CommonJS. A bug (anything
+// but an expected failure) still ends the process with its stack trace and status 1.
+void main();

@@ -13,7 +13,7 @@ import { DirectoryGuard } from "./directory-guard.js";
 import { listenExclusively } from "./listener.js";
 import { MemoryKeeper } from "./memory-keeper.js";
 import { LIMITS } from "./policy.js";
-import { activationDescriptor, listenOnDescriptor } from "./socket-activation.js";
+import { activationDescriptor, IdleExit, listenOnDescriptor } from "./socket-activation.js";
 import { Log } from "../log.js";
 import { daemonPaths, type DaemonPaths } from "../core/location.js";
 import { ensurePrivateDirectory } from "../core/private-dir.js";
@@ -43,6 +43,9 @@ export interface DaemonOptions {
   readonly tmpRoot?: string;
   readonly uid?: number;
   readonly home?: string;
+  /** Socket-activated only: exit after this long with no client connection (systemd keeps the
+   * socket and starts the daemon again on the next one). Ignored otherwise. */
+  readonly idleExitMs?: number;
 }
 
 function memoryKiB(): StatusReport["memoryKiB"] {
@@ -113,6 +116,7 @@ export class Daemon {
   );
   /** The listening socket systemd passed, when socket-activated: then the socket file is its. */
   readonly #activation = activationDescriptor();
+  #idleExit: IdleExit | undefined;
   #agentServer: Server | undefined;
   #controlServer: Server | undefined;
   #socketId: { dev: number; ino: number } | undefined;
@@ -201,6 +205,7 @@ export class Daemon {
     }
     await daemon.#scopes.start();
     daemon.#startTimers();
+    daemon.#startIdleExit();
     daemon.#book.onRouteChange((agent) => daemon.#logRoute(agent));
     daemon.log.info(`ssh-anchor ${options.version ?? ""} serving ${daemon.paths.socket} (pid ${process.pid})`.replace("  ", " "));
     daemon.#logRoute(daemon.#book.ranked()[0]);
@@ -349,6 +354,7 @@ export class Daemon {
     this.#counters.active += 1;
     const connection = new ProxiedConnection(socket, context);
     this.#connections.add(connection);
+    this.#idleExit?.busy();
     this.#sweepTimer ??= setInterval(() => this.#sweep(), SWEEP_MS);
   }
 
@@ -360,7 +366,27 @@ export class Daemon {
     if (this.#connections.size === 0) {
       clearInterval(this.#sweepTimer);
       this.#sweepTimer = undefined;
+      this.#idleExit?.idle();
     }
+  }
+
+  /** --idle-exit: only a socket-activated daemon may exit when idle (systemd holds its socket). */
+  #startIdleExit(): void {
+    const ms = this.#options.idleExitMs;
+    if (ms === undefined) return;
+    if (this.#activation === undefined) {
+      this.log.info("--idle-exit applies only under socket activation: staying up");
+      return;
+    }
+    this.#idleExit = new IdleExit(ms, () => {
+      if (this.#connections.size > 0 || this.#stopping) return;
+      // Stop accepting now, synchronously: whoever connects from here on waits in the listening
+      // socket, which systemd keeps, and is served by the next start. Nothing accepted is dropped.
+      this.#agentServer?.close();
+      this.log.info(`no connection for ${ms / 1000} s: exiting; systemd starts the daemon again on the next one`);
+      void this.stop();
+    });
+    this.#idleExit.idle();
   }
 
   #sweep(): void {
@@ -482,6 +508,7 @@ export class Daemon {
     this.#stopping = true;
     for (const timer of this.#timers) clearInterval(timer);
     this.#memory.stop();
+    this.#idleExit?.busy();
     clearInterval(this.#sweepTimer);
     this.#discovery.stop();
     this.#book.stop();

@@ -27,3 +27,31 @@ export function listenOnDescriptor(server: Server, fd: number): Promise<void> {
     });
   });
 }
+
+/**
+ * The idle exit of a socket-activated daemon: after `ms` with no client connection open, `onIdle`
+ * runs once. The daemon then stops accepting at once; a client that connects from that moment
+ * waits in the listening socket, which systemd keeps, and systemd starts the daemon again for it.
+ */
+export class IdleExit {
+  readonly #ms: number;
+  readonly #onIdle: () => void;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(ms: number, onIdle: () => void) {
+    this.#ms = ms;
+    this.#onIdle = onIdle;
+  }
+
+  /** A connection opened: no exit while it lasts. */
+  busy(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** No connection is open (any more): the countdown starts again. */
+  idle(): void {
+    this.busy();
+    this.#timer = setTimeout(this.#onIdle, this.#ms);
+  }
+}

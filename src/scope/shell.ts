@@ -1,7 +1,5 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { UserError } from "../errors.js";
-import { PACKAGE_ROOT } from "../package-root.js";
+import { readPackageFile } from "../package-root.js";
 
 const SHELLS = ["bash", "zsh", "sh", "fish"] as const;
 
@@ -14,5 +12,6 @@ export function scopedInitScript(shell: string): string {
   if (!(SHELLS as readonly string[]).includes(shell)) {
     throw new UserError(`unknown shell "${shell}"; use one of: ${SHELLS.join(", ")}`, 2);
   }
-  return readFileSync(join(PACKAGE_ROOT, "shell", shell === "fish" ? "scoped.fish" : "scoped.sh"), "utf8");
+  // Through readPackageFile: the single executable has the shell files embedded.
+  return readPackageFile(`shell/${shell === "fish" ? "scoped.fish" : "scoped.sh"}`);
 }

@@ -1,7 +1,6 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
-import { PACKAGE_ROOT } from "../package-root.js";
+import { readPackageFile } from "../package-root.js";
 
 /** Shells `ssh-anchor init` writes code for. bash, zsh and sh share one POSIX script. */
 export const SHELLS = ["bash", "zsh", "sh", "fish"] as const;
@@ -17,7 +16,7 @@ export interface InitOptions {
 const PROMPT_HOOK = /# ssh-anchor: prompt hook\n[\s\S]*?# ssh-anchor: end of prompt hook\n/;
 
 function shellFile(name: string): string {
-  return readFileSync(join(PACKAGE_ROOT, "shell", name), "utf8");
+  return readPackageFile(join("shell", name));
 }
 
 /**

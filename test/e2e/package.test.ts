@@ -11,6 +11,7 @@ describe("npm pack, npm install -g, and the installed command", () => {
   const cleanup = new Cleanup();
   let prefix: string;
   let base: string;
+  let tarballPath: string;
   before(async () => {
     base = await tempDir();
     cleanup.add(() => run("rm", ["-rf", base]));
@@ -18,6 +19,7 @@ describe("npm pack, npm install -g, and the installed command", () => {
     assert.equal(packed.code, 0, packed.stderr);
     const tarball = (await readdir(base)).find((name) => name.endsWith(".tgz"));
     if (!tarball) throw new Error("npm pack produced no tarball");
+    tarballPath = join(base, tarball);
     prefix = join(base, "prefix");
     // --offline: the tarball carries its one dependency, so it installs with nothing but Node.
     const installed = await run("npm", ["install", "-g", "--offline", "--prefix", prefix, join(base, tarball)], { timeoutMs: 120_000 });
@@ -52,5 +54,25 @@ describe("npm pack, npm install -g, and the installed command", () => {
       assert.equal(help.code, 0, `${command.join(" ")} --help: ${help.stderr}`);
       assert.match(help.stdout, /^Usage: ssh-anchor/);
     }
+  });
+
+  it("holds only what users need: the launcher, the build, the shell files, the man page, the docs", async () => {
+    const listed = await run("tar", ["-tzf", tarballPath]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const top = new Set(listed.stdout.split("\n").filter(Boolean).map((path) => path.replace(/^package\//, "").split("/")[0]));
+    assert.deepEqual([...top].sort(), ["CHANGELOG.md", "LICENSE", "README.md", "bin", "contrib", "dist", "man", "package.json", "shell"]);
+    const sources = listed.stdout.split("\n").filter((path) => /\.test\.|\.ts$/.test(path) && !path.endsWith(".d.ts"));
+    assert.deepEqual(sources, [], "no tests or TypeScript sources");
+  });
+
+  it("installs the man page generated from --help where man finds it", async () => {
+    const page = await readFile(join(prefix, "share", "man", "man1", "ssh-anchor.1"), "utf8");
+    assert.match(page, /^\.TH SSH\\-ANCHOR 1/);
+    for (const command of ["run", "start", "status", "init", "connect", "doctor", "setup", "service install", "completion"]) {
+      assert.match(page, new RegExp(`^\\.SS ssh\\\\-anchor ${command}$`, "m"), command);
+    }
+    const rendered = await run("man", ["-l", join(prefix, "share", "man", "man1", "ssh-anchor.1")], { env: { ...process.env, MANWIDTH: "80", MAN_KEEP_FORMATTING: "" } });
+    assert.equal(rendered.code, 0, rendered.stderr);
+    assert.match(rendered.stdout, /--idle-exit <seconds>/);
   });
 });

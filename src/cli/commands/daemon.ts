@@ -14,6 +14,7 @@ interface RunFlags {
   replyTimeout?: number;
   probeTimeout?: number;
   maxWait?: number;
+  idleExit?: number;
 }
 
 const SOCKET_HELP = "the stable socket, an absolute path (default: $SSH_ANCHOR_SOCKET, else ~/.ssh/anchor-$HOSTNAME/agent.sock, else /tmp/ssh-anchor-$UID/agent.sock)";
@@ -37,6 +38,7 @@ export function registerDaemonCommands(program: Command, version: string): void 
     .option("--reply-timeout <ms>", "probe an agent that leaves a request unanswered this long", positiveInteger("--reply-timeout"), 1000)
     .option("--probe-timeout <ms>", "an agent that does not answer a probe this fast is a zombie", positiveInteger("--probe-timeout"), 2000)
     .option("--max-wait <seconds>", "never keep a request waiting on an unresponsive agent longer", positiveInteger("--max-wait"), 60)
+    .option("--idle-exit <seconds>", "socket-activated only: exit after this long with no client connection", positiveInteger("--idle-exit"))
     .addHelpText(
       "after",
       "\nSignals: SIGTERM and SIGINT stop it (the socket is removed, exit 0); SIGHUP rescans agents.\n" +
@@ -120,6 +122,7 @@ async function runForeground(flags: RunFlags, version: string): Promise<number> 
       replyTimeoutMs: flags.replyTimeout,
       probeTimeoutMs: flags.probeTimeout,
       maxWaitMs: (flags.maxWait ?? 60) * 1000,
+      idleExitMs: flags.idleExit === undefined ? undefined : flags.idleExit * 1000,
       version,
     });
   } catch (error) {

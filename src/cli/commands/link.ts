@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { UserError } from "../../errors.js";
 import { RC_FILES, type RcShell } from "../../setup/rc-files.js";
 import { runCommand } from "../output.js";
+import { setupCompletions } from "./completion.js";
 
 export function registerLinkCommands(program: Command): void {
   program
@@ -39,13 +40,14 @@ export function registerLinkCommands(program: Command): void {
     .option("--ssh-config", "also point every ssh at the stable socket in ~/.ssh/config")
     .option("--dry-run", "show what would change, change nothing")
     .option("--undo", "remove exactly what setup added")
+    .option("--completions", "also install tab completion for the shell (bash, zsh, fish)")
     .addHelpText(
       "after",
       "\nIdempotent: a second run changes nothing. The first change to a file keeps its original as\n" +
         "<file>.ssh-anchor-backup (setup says where); that copy is never overwritten, not by --undo either.\n" +
         "--dry-run prints the change and writes nothing.",
     )
-    .action((flags: { shell?: string; link?: boolean; sshConfig?: boolean; dryRun?: boolean; undo?: boolean }) =>
+    .action((flags: { shell?: string; link?: boolean; sshConfig?: boolean; dryRun?: boolean; undo?: boolean; completions?: boolean }) =>
       runCommand(async () => {
         const { applySetup, describeChange, planSetup } = await import("../../setup/setup.js");
         const supported = "bash, zsh, sh and fish";
@@ -62,6 +64,7 @@ export function registerLinkCommands(program: Command): void {
             2,
           );
         }
+        if (flags.completions || flags.undo) await setupCompletions(program, shell, flags);
         const changes = await planSetup({ shell, link: flags.link, sshConfig: flags.sshConfig }, flags.undo);
         if (changes.length === 0) {
           process.stdout.write(flags.undo ? "nothing to undo\n" : "already set up: nothing to change\n");

@@ -1,0 +1,123 @@
+import type { Command } from "commander";
+import { UserError } from "../../errors.js";
+import { collect, runCommand } from "../output.js";
+
+interface ServiceFlags {
+  socket?: string;
+  idleExit?: number;
+  agentDir?: string[];
+  tmpDir?: string;
+  verbose?: boolean;
+  start?: boolean;
+  dryRun?: boolean;
+}
+
+function nonNegativeInteger(name: string): (value: string) => number {
+  return (value) => {
+    const number = Number(value);
+    if (!Number.isInteger(number) || number < 0) throw new UserError(`${name} takes a whole number of seconds, not "${value}"`, 2);
+    return number;
+  };
+}
+
+const LINGER_NOTE =
+  "linger is off: systemd stops your user instance, and with it the socket, at your last logout, " +
+  "so a tmux session left running loses it; keep it with: loginctl enable-linger";
+
+function options(flags: ServiceFlags) {
+  return {
+    socket: flags.socket,
+    idleExitSeconds: flags.idleExit,
+    agentDirs: flags.agentDir,
+    tmpDir: flags.tmpDir,
+    verbose: flags.verbose,
+    noStart: flags.start === false,
+  };
+}
+
+export function registerServiceCommand(program: Command): void {
+  const service = program
+    .command("service")
+    .description("run the daemon under systemd: a user .socket unit on the stable socket starts it on demand")
+    .addHelpText(
+      "after",
+      `
+install writes ~/.config/systemd/user/ssh-anchor.socket and ssh-anchor.service and enables the
+socket: systemd holds the stable socket and starts the daemon on the first connection; the
+daemon exits after --idle-exit seconds without a client and is started again by the next one
+(no request is lost: the socket stays with systemd). Run it again after moving or upgrading
+Node or ssh-anchor. The rc line (ssh-anchor init) keeps working beside it.
+
+loginctl enable-linger keeps your systemd user instance, and so the socket, after your last
+logout; without it a tmux session that outlives the logout loses the socket.`,
+    );
+
+  service
+    .command("install")
+    .description("write and enable the systemd user units")
+    .option("-s, --socket <path>", "the stable socket (default: the one ssh-anchor start uses; status shows it)")
+    .option("--idle-exit <seconds>", "the daemon exits after this long without a client (0: never)", nonNegativeInteger("--idle-exit"), 600)
+    .option("-a, --agent-dir <dir>", "also look for agent sockets in DIR; repeatable", collect)
+    .option("--tmp-dir <dir>", "where sshd creates its ssh-* session directories")
+    .option("-v, --verbose", "the daemon logs every connection's routing")
+    .option("--no-start", "write the units only; do not tell systemd")
+    .option("--dry-run", "print the units, change nothing")
+    .action((flags: ServiceFlags) =>
+      runCommand(async () => {
+        const { installService, planService } = await import("../../service/service.js");
+        if (flags.dryRun) {
+          for (const unit of planService(options(flags)).units) process.stdout.write(`# ${unit.path}\n${unit.text}\n`);
+          return;
+        }
+        const result = await installService(options(flags));
+        for (const unit of result.units) process.stdout.write(`wrote ${unit.path}\n`);
+        if (result.stoppedDaemon) process.stdout.write("stopped the daemon the rc line had started: systemd serves the socket now\n");
+        if (result.started) process.stdout.write(`enabled ssh-anchor.socket: systemd listens on ${result.socket}\n`);
+        else process.stdout.write("systemd was not told (--no-start): systemctl --user daemon-reload && systemctl --user enable --now ssh-anchor.socket\n");
+        if (result.linger === false) process.stdout.write(`note: ${LINGER_NOTE}\n`);
+      }),
+    );
+
+  service
+    .command("uninstall")
+    .description("stop, disable and remove the systemd user units")
+    .option("-s, --socket <path>", "the stable socket the units were installed for")
+    .option("--no-start", "only remove the files; do not tell systemd")
+    .action((flags: ServiceFlags) =>
+      runCommand(async () => {
+        const { uninstallService } = await import("../../service/service.js");
+        const removed = await uninstallService(options(flags));
+        if (removed.length === 0) process.stdout.write("not installed: nothing to remove\n");
+        for (const file of removed) process.stdout.write(`removed ${file}\n`);
+        if (removed.length > 0) process.stdout.write("the rc line (ssh-anchor init) starts the daemon again at the next login\n");
+      }),
+    );
+
+  service
+    .command("status")
+    .description("whether the units are installed, and what systemd says about them")
+    .option("-s, --socket <path>", "the stable socket the units were installed for")
+    .option("--json", "machine-readable output")
+    .addHelpText("after", "\nExit status 0: installed and listening; 3: not installed or not listening.")
+    .action((flags: ServiceFlags & { json?: boolean }) =>
+      runCommand(async () => {
+        const { serviceStatus } = await import("../../service/service.js");
+        const status = await serviceStatus(options(flags));
+        const listening = status.installed && status.socketActive === "active";
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify({ ...status, listening }, null, 2)}\n`);
+          return listening ? 0 : 3;
+        }
+        process.stdout.write(`units:   ${status.installed ? "installed" : "not installed"} in ${status.directory}\n`);
+        if (status.socketActive === undefined) {
+          process.stdout.write(`socket:  ${status.socket}; systemd: no user instance reachable (systemctl --user)\n`);
+        } else {
+          process.stdout.write(`socket:  ${status.socket}: ssh-anchor.socket ${status.socketEnabled ?? "unknown"}, ${status.socketActive}\n`);
+          const daemon = status.serviceActive === "active" ? "running" : `${status.serviceActive ?? "unknown"} (started by the next connection)`;
+          process.stdout.write(`daemon:  ssh-anchor.service ${daemon}\n`);
+        }
+        process.stdout.write(`linger:  ${status.linger === undefined ? "unknown" : status.linger ? "yes" : `no: ${LINGER_NOTE}`}\n`);
+        return listening ? 0 : 3;
+      }),
+    );
+}

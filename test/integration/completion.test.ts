@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { BIN, Cleanup, run, tempDir } from "../helpers/process.js";
+
+/** Tab completion in real bash, zsh and fish, against the scripts `ssh-anchor completion` prints. */
+describe("shell completion", () => {
+  const cleanup = new Cleanup();
+  let base: string;
+  let env: NodeJS.ProcessEnv;
+  const scripts: Record<string, string> = {};
+  before(async () => {
+    base = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", base]));
+    const home = join(base, "home");
+    await mkdir(join(home, ".ssh"), { recursive: true, mode: 0o700 });
+    await writeFile(join(home, ".ssh", "config"), "Host devbox bastion\n  User me\nHost *.internal\n  ForwardAgent yes\nhost buildhost\n");
+    // A tmux stand-in: connect --session offers the sessions it lists.
+    const bin = join(base, "bin");
+    await mkdir(bin);
+    await writeFile(join(bin, "tmux"), "#!/bin/sh\nprintf 'work\\nscratch\\n'\n");
+    await chmod(join(bin, "tmux"), 0o755);
+    env = { ...process.env, HOME: home, PATH: `${bin}:${process.env.PATH}`, XDG_CONFIG_HOME: join(home, ".config"), XDG_DATA_HOME: join(home, ".local", "share") };
+    for (const shell of ["bash", "zsh", "fish"]) {
+      const printed = await run(BIN, ["completion", shell], { env });
+      assert.equal(printed.code, 0, printed.stderr);
+      scripts[shell] = join(base, `completion.${shell}`);
+      await writeFile(scripts[shell]!, printed.stdout);
+    }
+  });
+  after(() => cleanup.run());
+
+  /** What bash offers for the words typed, the last one being completed. */
+  async function bash(...words: string[]): Promise<string[]> {
+    const script = `source ${scripts.bash}; COMP_WORDS=(ssh-anchor "$@"); COMP_CWORD=$#; _ssh_anchor; printf '%s\\n' "\${COMPREPLY[@]}"`;
+    const result = await run("bash", ["-c", script, "bash", ...words], { env });
+    assert.equal(result.code, 0, result.stderr);
+    return result.stdout.split("\n").filter(Boolean).sort();
+  }
+
+  async function zsh(...words: string[]): Promise<string[]> {
+    // compadd and _files stand in for zsh's completion system, which needs a terminal.
+    const script = [
+      "compdef() { :; }",
+      'compadd() { [[ $1 == -- ]] && shift; print -l -- "$@"; }',
+      "_files() { print -- FILES $@; }",
+      `source ${scripts.zsh}`,
+      'words=(ssh-anchor "$@"); CURRENT=${#words}',
+      "_ssh_anchor",
+    ].join("\n");
+    const result = await run("zsh", ["-f", "-c", script, "zsh", ...words], { env });
+    assert.equal(result.code, 0, result.stderr);
+    return result.stdout.split("\n").filter(Boolean).sort();
+  }
+
+  async function fish(line: string): Promise<string[]> {
+    const result = await run("fish", ["--no-config", "-c", `source ${scripts.fish}; complete -C ${JSON.stringify(line)}`], { env });
+    assert.equal(result.code, 0, result.stderr);
+    return result.stdout.split("\n").filter(Boolean).map((entry) => entry.split("\t")[0]!).sort();
+  }
+
+  it("bash: commands, nested commands, flags, shells, hosts, tmux sessions, files", async () => {
+    assert.deepEqual(await bash("se"), ["service", "setup"]);
+    assert.deepEqual(await bash("service", ""), ["install", "status", "uninstall"]);
+    assert.ok((await bash("service", "install", "--id")).includes("--idle-exit"));
+    assert.deepEqual(await bash("init", ""), ["bash", "fish", "sh", "zsh"]);
+    assert.deepEqual(await bash("init", "--link", "f"), ["fish"]);
+    assert.deepEqual(await bash("completion", ""), ["bash", "fish", "zsh"]);
+    assert.deepEqual(await bash("setup", "--shell", ""), ["bash", "fish", "sh", "zsh"]);
+    assert.deepEqual(await bash("connect", "--session", ""), ["main", "scratch", "work"]);
+    assert.deepEqual(await bash("connect", "-A", ""), ["bastion", "buildhost", "devbox"]);
+    assert.deepEqual(await bash("connect", "me@devbox", "--", ""), [], "after -- comes the remote command");
+    assert.deepEqual(await bash("run", "--socket", join(base, "completion.b")), [join(base, "completion.bash")]);
+    assert.ok((await bash("run", "--")).includes("--max-wait"));
+  });
+
+  it("zsh: the same answers", async () => {
+    const zshCommands = await zsh("se");
+    // compadd gets every command; zsh itself keeps those matching what is typed.
+    assert.ok(["service", "setup", "connect", "completion"].every((word) => zshCommands.includes(word)));
+    assert.deepEqual(await zsh("service", ""), ["install", "status", "uninstall"]);
+    assert.deepEqual(await zsh("init", ""), ["bash", "fish", "sh", "zsh"]);
+    assert.deepEqual(await zsh("connect", "--session", ""), ["main", "scratch", "work"]);
+    assert.deepEqual(await zsh("connect", ""), ["bastion", "buildhost", "devbox"]);
+    assert.deepEqual(await zsh("run", "--log-file", ""), ["FILES"]);
+    assert.ok((await zsh("service", "install", "-")).includes("--idle-exit"));
+  });
+
+  it("fish: the same answers", async () => {
+    assert.deepEqual(await fish("ssh-anchor se"), ["service", "setup"]);
+    assert.deepEqual(await fish("ssh-anchor service "), ["install", "status", "uninstall"]);
+    assert.deepEqual(await fish("ssh-anchor init "), ["bash", "fish", "sh", "zsh"]);
+    assert.deepEqual(await fish("ssh-anchor connect --session "), ["main", "scratch", "work"]);
+    assert.ok((await fish("ssh-anchor service install --")).includes("--idle-exit"));
+    assert.ok(!(await fish("ssh-anchor service install --")).includes("--fix"), "only that command's flags");
+  });
+
+  it("setup --completions saves the script where the shell finds it; setup --undo removes it", async () => {
+    for (const [shell, file] of [
+      ["bash", join(base, "home", ".local", "share", "bash-completion", "completions", "ssh-anchor")],
+      ["fish", join(base, "home", ".config", "fish", "completions", "ssh-anchor.fish")],
+      ["zsh", join(base, "home", ".local", "share", "zsh", "site-functions", "_ssh-anchor")],
+    ] as const) {
+      const dry = await run(BIN, ["setup", "--shell", shell, "--completions", "--dry-run"], { env });
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, new RegExp(`would write the ${shell} completion to ${file}`));
+      await assert.rejects(readFile(file), { code: "ENOENT" });
+      const done = await run(BIN, ["setup", "--shell", shell, "--completions"], { env });
+      assert.equal(done.code, 0, done.stderr);
+      assert.match(done.stdout, new RegExp(`wrote the ${shell} completion to ${file}`));
+      assert.equal(await readFile(file, "utf8"), await readFile(scripts[shell]!, "utf8"));
+      if (shell === "zsh") assert.match(done.stdout, /fpath=/);
+      const again = await run(BIN, ["setup", "--shell", shell, "--completions"], { env });
+      assert.match(again.stdout, /up to date/);
+      const undone = await run(BIN, ["setup", "--shell", shell, "--undo"], { env });
+      assert.equal(undone.code, 0, undone.stderr);
+      assert.match(undone.stdout, new RegExp(`removed ${file}`));
+      await assert.rejects(readFile(file), { code: "ENOENT" });
+    }
+    const unknown = await run(BIN, ["completion", "tcsh"], { env });
+    assert.equal(unknown.code, 2);
+    assert.equal(unknown.stderr, 'ssh-anchor: no completion for "tcsh"; use one of: bash, zsh, fish\n');
+  });
+});

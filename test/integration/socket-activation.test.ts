@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { lstat, mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { startActivator } from "../helpers/activator.js";
+import { addKey, makeKey, sshAdd, startAgent } from "../helpers/agent.js";
+import { connect } from "node:net";
+import { socketAcceptsConnections } from "../../src/daemon/listener.js";
+import { BIN, Cleanup, run, sleep, spawnTracked, tempDir, waitFor } from "../helpers/process.js";
+
+/**
+ * Socket activation end to end without a systemd instance: the activator holds the listening
+ * socket as a .socket unit does, the daemon serves it on fd 3 and exits when idle, and clients
+ * that connect while it is down are served by the next start without seeing an error.
+ */
+describe("socket activation with an idle exit", () => {
+  const cleanup = new Cleanup();
+  let base: string;
+  let env: NodeJS.ProcessEnv;
+  before(async () => {
+    base = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", base]));
+    await mkdir(join(base, "home"), { mode: 0o700 });
+    await mkdir(join(base, "tmp"), { mode: 0o700 });
+    env = { ...process.env, HOME: join(base, "home"), SSH_ANCHOR_SOCKET: "" };
+  });
+  after(() => cleanup.run());
+
+  it("serves, exits after the idle period, and the next start serves whoever connected meanwhile", async () => {
+    const socket = join(base, "run", "agent.sock");
+    await mkdir(join(base, "run"), { mode: 0o700 });
+    const agent = await startAgent(cleanup, join(base, "tmp", "ssh-Idle", "agent.9000020"));
+    await addKey(agent.path, await makeKey(base, "idle-key"));
+    const daemon = [BIN, "run", "--socket", socket, "--tmp-dir", join(base, "tmp"), "--idle-exit", "1"];
+    const activator = await startActivator(cleanup, socket, daemon, env);
+    assert.equal(activator.count("started"), 0, "nothing runs before the first connection");
+
+    const first = await sshAdd(socket, ["-l"]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /idle-key/);
+    const started = await activator.nth("started", 1);
+    const pid = Number((await readFile(`${socket}.pid`, "utf8").catch(() => "0")).trim());
+    assert.ok(pid === 0 || pid === started.pid, "the activated process is the daemon");
+
+    // Idle for 1 s: it exits with status 0, leaving the socket file to its holder.
+    const exited = await activator.nth("exited", 1, 8000);
+    assert.deepEqual(exited, { kind: "exited", pid: started.pid, status: 0 });
+    assert.ok((await lstat(socket)).isSocket(), "the listening socket stays with the activator");
+    await assert.rejects(lstat(`${socket}.pid`), { code: "ENOENT" });
+    await assert.rejects(lstat(`${socket}.ctl`), { code: "ENOENT" });
+
+    // A client connecting while nothing runs waits in the socket and is served by the next start.
+    const second = await sshAdd(socket, ["-l"]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /idle-key/);
+    assert.equal(second.stderr, "");
+    await activator.nth("started", 2);
+
+    // Clients arriving around the moment of the idle exit: none of them may see an error.
+    for (const gap of [950, 1000, 1020, 1050, 1100, 1200]) {
+      await sleep(gap);
+      const listed = await sshAdd(socket, ["-l"]);
+      assert.equal(listed.code, 0, `a client ${gap} ms after the last one: ${listed.stderr}`);
+      assert.match(listed.stdout, /idle-key/);
+    }
+    assert.ok(activator.count("started") >= 3, `the daemon exited and came back: ${JSON.stringify(activator.events)}`);
+    for (const event of activator.events) if (event.kind === "exited") assert.equal(event.status, 0);
+    await activator.stop();
+  });
+
+  it("stays up while a client connection is open, however long", async () => {
+    const socket = join(base, "open", "agent.sock");
+    await mkdir(join(base, "open"), { mode: 0o700 });
+    const activator = await startActivator(cleanup, socket, [BIN, "run", "--socket", socket, "--tmp-dir", join(base, "tmp"), "--idle-exit", "1"], env);
+    const client = connect({ path: socket });
+    await new Promise<void>((resolve, reject) => client.once("connect", resolve).once("error", reject));
+    await activator.nth("started", 1);
+    await sleep(2500);
+    assert.equal(activator.count("exited"), 0, "no idle exit while a client is connected");
+    client.destroy();
+    const exited = await activator.nth("exited", 1, 8000);
+    assert.equal(exited.status, 0);
+    await activator.stop();
+  });
+
+  it("without socket activation --idle-exit changes nothing: the daemon stays up", async () => {
+    const socket = join(base, "plain", "agent.sock");
+    const child = spawnTracked(cleanup, BIN, ["run", "--socket", socket, "--tmp-dir", join(base, "tmp"), "--idle-exit", "1"], env);
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    await waitFor("the daemon", () => socketAcceptsConnections(socket, 500));
+    await sleep(2000);
+    assert.equal(child.exitCode, null, "still running after the idle period");
+    assert.match(stderr, /--idle-exit applies only under socket activation/);
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.kill("SIGTERM");
+    assert.equal(await exited, 0);
+  });
+
+  it("the rc line beside it: exports the stable socket and starts no daemon of its own, running or idle", async () => {
+    const socket = join(base, "rc", "agent.sock");
+    await mkdir(join(base, "rc"), { mode: 0o700 });
+    const agent = await startAgent(cleanup, join(base, "tmp", "ssh-Rc", "agent.9000021"));
+    await addKey(agent.path, await makeKey(base, "rc-key"));
+    const activator = await startActivator(cleanup, socket, [BIN, "run", "--socket", socket, "--tmp-dir", join(base, "tmp"), "--idle-exit", "1"], env);
+    const launcherDir = join(BIN, "..");
+    const login = () =>
+      run("bash", ["-c", 'eval "$(ssh-anchor init bash)"; echo "SOCK=$SSH_AUTH_SOCK"; ssh-add -l'], {
+        env: { ...env, PATH: `${launcherDir}:${process.env.PATH}`, SSH_ANCHOR_SOCKET: socket, SSH_AUTH_SOCK: agent.path },
+      });
+    for (const state of ["idle (nothing running)", "running"]) {
+      if (state === "running") await sshAdd(socket, ["-l"]);
+      const shell = await login();
+      assert.equal(shell.code, 0, `${state}: ${shell.stderr}`);
+      assert.equal(shell.stderr, "", state);
+      assert.match(shell.stdout, new RegExp(`SOCK=${socket}\n`), state);
+      assert.match(shell.stdout, /rc-key/, state);
+    }
+    await sleep(300);
+    assert.equal(activator.count("started") - activator.count("exited") <= 1, true, "one daemon at a time, the activated one");
+    const pgrep = await run("pgrep", ["-f", `^ssh-anchor run --socket ${socket}`]);
+    assert.ok(pgrep.stdout.trim().split("\n").filter(Boolean).length <= 1, `no second daemon: ${pgrep.stdout}`);
+    await activator.stop();
+  });
+});

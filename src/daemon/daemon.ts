@@ -120,6 +120,8 @@ export class Daemon {
   #agentServer: Server | undefined;
   #controlServer: Server | undefined;
   #socketId: { dev: number; ino: number } | undefined;
+  /** The first full scan while it runs (the socket already answers). */
+  #firstScan: Promise<void> | undefined;
   /** Keeps the socket directory's name ours when someone removes it. */
   #guard: DirectoryGuard | undefined;
   #recovering: Promise<void> | undefined;
@@ -193,6 +195,7 @@ export class Daemon {
     // seconds): a client that comes meanwhile waits for the scan, as on any miss, and is routed.
     daemon.#discovery.setOwnSocket({ path: daemon.paths.socket, dev: -1, ino: -1 });
     const scanning = daemon.#discovery.start();
+    daemon.#firstScan = scanning.catch(() => undefined).finally(() => (daemon.#firstScan = undefined));
     try {
       await daemon.#openEndpoints();
       await scanning;
@@ -401,6 +404,8 @@ export class Daemon {
    * cannot be read would look empty. */
   async #findAgents(): Promise<void> {
     if (this.#shortNow()) return;
+    // A client that came while the first scan runs waits for it: it is the complete look.
+    if (this.#firstScan) return this.#firstScan;
     await this.#discovery.lookAgain(LIMITS.lookAgainMs);
   }
 

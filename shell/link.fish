@@ -4,26 +4,38 @@
 # is wrong.
 set -g __ssh_anchor_link
 test -n "$__ssh_anchor_dir"; and set __ssh_anchor_link $__ssh_anchor_dir/link.sock
+# A socket of ours in a real directory of ours, neither a symlink: another user can make neither,
+# nor swap what is inside (the rule of src/core/trust.ts, in built-ins).
+function __ssh_anchor_own_socket
+    set -l dir (string replace -r '/[^/]*$' '' -- $argv[1])
+    test -d "$dir" && ! test -L "$dir" && test -O "$dir" && test -S "$argv[1]" && ! test -L "$argv[1]" && test -O "$argv[1]"
+end
 if test -n "$__ssh_anchor_link"; and test -n "$SSH_AUTH_SOCK"; and test "$SSH_AUTH_SOCK" != "$__ssh_anchor_link"
     # The login's own (forwarded) socket, kept for `ssh-anchor doctor` and for debugging.
     set -gx SSH_ANCHOR_ORIGINAL_SOCK $SSH_AUTH_SOCK
-    # A new login: its socket (ours) is the newest, so the link follows it, in a directory of ours.
-    if test -S "$SSH_AUTH_SOCK" && test -O "$SSH_AUTH_SOCK"
+    # A new login: its socket is the newest, so the link follows it, in a directory of ours. Its
+    # target is written beside it (link.sock.target), for the check below to read without a fork.
+    if __ssh_anchor_own_socket $SSH_AUTH_SOCK
         string match -q "$HOME/.ssh/*" -- $__ssh_anchor_dir && ! test -d $HOME/.ssh && mkdir -m 700 $HOME/.ssh
         test -d $__ssh_anchor_dir; or mkdir -m 700 $__ssh_anchor_dir
         if test -d $__ssh_anchor_dir && ! test -L $__ssh_anchor_dir && test -O $__ssh_anchor_dir
-            ln -sfn $SSH_AUTH_SOCK $__ssh_anchor_link
+            printf '%s\n' $SSH_AUTH_SOCK >$__ssh_anchor_link.target && ln -sfn $SSH_AUTH_SOCK $__ssh_anchor_link
         end
     end
 end
 set -e __ssh_anchor_dir
-# The link works when its directory is ours and it leads to a socket that is ours (test -O
-# follows the link, and no other user can make a socket the kernel says is ours). Otherwise point
-# it at another live one; after a failed look the next one waits 30 s.
+# The link works when its directory is ours and its target (as written beside it) is a socket of
+# ours in a directory of ours. Otherwise point it at another live one; after a failed look the
+# next one waits 30 s.
 function __ssh_anchor_check
     test -n "$__ssh_anchor_link"; or return 0
     set -l dir (string replace -r '/[^/]*$' '' -- $__ssh_anchor_link)
-    test -S "$__ssh_anchor_link"; and test -O "$__ssh_anchor_link"; and test -O $dir; and not test -L $dir; and return 0
+    set -l target
+    if test -d $dir && ! test -L $dir && test -O $dir && test -f $__ssh_anchor_link.target &&
+            ! test -L $__ssh_anchor_link.target && test -O $__ssh_anchor_link.target
+        read target <$__ssh_anchor_link.target
+    end
+    test -n "$target" && __ssh_anchor_own_socket $target && test -L $__ssh_anchor_link && return 0
     set -q __ssh_anchor_retry_at; and test (date +%s) -lt $__ssh_anchor_retry_at; and return 0
     command ssh-anchor link --quiet </dev/null >/dev/null; or set -g __ssh_anchor_retry_at (math (date +%s) + 30)
 end

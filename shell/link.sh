@@ -5,29 +5,42 @@
 __ssh_anchor_link=
 [ -z "$__ssh_anchor_dir" ] || __ssh_anchor_link=$__ssh_anchor_dir/link.sock
 unset __ssh_anchor_dir
+# A socket of ours in a real directory of ours, neither a symlink: another user can make neither,
+# nor swap what is inside (the rule of src/core/trust.ts, in built-ins).
+__ssh_anchor_own_socket() {
+  [ -d "${1%/*}" ] && [ ! -L "${1%/*}" ] && [ -O "${1%/*}" ] && [ -S "$1" ] && [ ! -L "$1" ] && [ -O "$1" ]
+}
 if [ -n "$__ssh_anchor_link" ] && [ -n "${SSH_AUTH_SOCK:-}" ] && [ "$SSH_AUTH_SOCK" != "$__ssh_anchor_link" ]; then
   # The login's own (forwarded) socket, kept for `ssh-anchor doctor` and for debugging.
   SSH_ANCHOR_ORIGINAL_SOCK="$SSH_AUTH_SOCK"
   export SSH_ANCHOR_ORIGINAL_SOCK
-  # A new login: its socket (ours) is the newest, so the link follows it, in a directory of ours.
-  if [ -S "$SSH_AUTH_SOCK" ] && [ -O "$SSH_AUTH_SOCK" ]; then
+  # A new login: its socket is the newest, so the link follows it, in a directory of ours. Its
+  # target is written beside it (link.sock.target), for the check below to read without a fork.
+  if __ssh_anchor_own_socket "$SSH_AUTH_SOCK"; then
     __ssh_anchor_dir=${__ssh_anchor_link%/*}
     case $__ssh_anchor_dir in "${HOME:-}"/.ssh/*) [ -d "$HOME/.ssh" ] || mkdir -m 700 "$HOME/.ssh" ;; esac
     [ -d "$__ssh_anchor_dir" ] || mkdir -m 700 "$__ssh_anchor_dir"
     if [ -d "$__ssh_anchor_dir" ] && [ ! -L "$__ssh_anchor_dir" ] && [ -O "$__ssh_anchor_dir" ]; then
-      ln -sfn "$SSH_AUTH_SOCK" "$__ssh_anchor_link"
+      printf '%s\n' "$SSH_AUTH_SOCK" >"$__ssh_anchor_link.target" && ln -sfn "$SSH_AUTH_SOCK" "$__ssh_anchor_link"
     fi
     unset __ssh_anchor_dir
   fi
 fi
-# The link works when its directory is ours and it leads to a socket that is ours (test -O
-# follows the link, and no other user can make a socket the kernel says is ours). Otherwise, as
-# when its login has ended or someone re-created that login's directory, point it at another
-# live one. Looking again costs a Node start, so after a failed look the next one waits 30 s.
+# The link works when its directory is ours and its target (as written beside it) is a socket of
+# ours in a directory of ours. Otherwise, as when its login has ended or someone re-created that
+# login's directory, point it at another live one. Looking again costs a Node start, so after a
+# failed look the next one waits 30 s.
 __ssh_anchor_check() {
   [ -n "$__ssh_anchor_link" ] || return 0
-  [ -S "$__ssh_anchor_link" ] && [ -O "$__ssh_anchor_link" ] && [ -O "${__ssh_anchor_link%/*}" ] &&
-    [ ! -L "${__ssh_anchor_link%/*}" ] && return 0
+  __ssh_anchor_target=
+  [ -d "${__ssh_anchor_link%/*}" ] && [ ! -L "${__ssh_anchor_link%/*}" ] && [ -O "${__ssh_anchor_link%/*}" ] &&
+    [ -f "$__ssh_anchor_link.target" ] && [ ! -L "$__ssh_anchor_link.target" ] && [ -O "$__ssh_anchor_link.target" ] &&
+    read -r __ssh_anchor_target <"$__ssh_anchor_link.target"
+  if [ -n "$__ssh_anchor_target" ] && __ssh_anchor_own_socket "$__ssh_anchor_target" && [ -L "$__ssh_anchor_link" ]; then
+    unset __ssh_anchor_target
+    return 0
+  fi
+  unset __ssh_anchor_target
   [ "${SECONDS:-0}" -ge "${__ssh_anchor_retry_at:-0}" ] || return 0
   command ssh-anchor link --quiet </dev/null >/dev/null || __ssh_anchor_retry_at=$((${SECONDS:-0} + 30))
 }

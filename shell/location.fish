@@ -1,8 +1,8 @@
 # Where ssh-anchor's private directory is, the same choice as src/core/location.ts and
 # location.sh: the directory of $SSH_ANCHOR_SOCKET; else ~/.ssh/anchor-<hostname>, where no other
 # user can make a name; else (no home of ours, a path too long to bind, a ~/.ssh that is not ours)
-# /tmp/ssh-anchor-$UID, but only when it is missing or a real directory of ours. Sets
-# __ssh_anchor_dir (empty when there is no usable place, said in one line).
+# $XDG_RUNTIME_DIR/ssh-anchor; else /tmp/ssh-anchor-$UID, but only when it is missing or a real
+# directory of ours. Sets __ssh_anchor_dir (empty when there is no usable place, said in one line).
 set -g __ssh_anchor_dir
 if test -n "$SSH_ANCHOR_SOCKET"
     if string match -q '/*' -- $SSH_ANCHOR_SOCKET
@@ -22,6 +22,11 @@ else
             or test -d $HOME/.ssh && ! test -L $HOME/.ssh && test -O $HOME/.ssh
         end
         set __ssh_anchor_dir $HOME/.ssh/anchor-$host
+    end
+    # No home for it: XDG_RUNTIME_DIR, when it is a real directory of ours (logind makes it 0700).
+    if test -z "$__ssh_anchor_dir" && string match -q '/*' -- "$XDG_RUNTIME_DIR" &&
+        test (string length -- "$XDG_RUNTIME_DIR") -le 81 && test -d $XDG_RUNTIME_DIR && ! test -L $XDG_RUNTIME_DIR && test -O $XDG_RUNTIME_DIR
+        set __ssh_anchor_dir $XDG_RUNTIME_DIR/ssh-anchor
     end
     set -l tmp /tmp/ssh-anchor-(id -u)
     if begin

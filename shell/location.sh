@@ -1,8 +1,9 @@
 # Where ssh-anchor's private directory is, the same choice as src/core/location.ts: the
 # directory of $SSH_ANCHOR_SOCKET; else ~/.ssh/anchor-<hostname>, where no other user can make
-# a name; else (no home of ours, a path too long to bind, a ~/.ssh that is not ours) /tmp/ssh-anchor-$UID,
-# but only when it is missing or a real directory of ours. Sets __ssh_anchor_dir (empty when there
-# is no usable place, said in one line). Built-ins only: it runs at every shell start.
+# a name; else (no home of ours, a path too long to bind, a ~/.ssh that is not ours)
+# $XDG_RUNTIME_DIR/ssh-anchor; else /tmp/ssh-anchor-$UID, but only when it is missing or a real
+# directory of ours. Sets __ssh_anchor_dir (empty when there is no usable place, said in one
+# line). Built-ins only: it runs at every shell start.
 __ssh_anchor_dir=
 if [ -n "${SSH_ANCHOR_SOCKET:-}" ]; then
   case $SSH_ANCHOR_SOCKET in
@@ -25,6 +26,14 @@ else
       ;;
   esac
   unset __ssh_anchor_host
+  # No home for it: XDG_RUNTIME_DIR, when it is a real directory of ours (logind makes it 0700).
+  if [ -z "$__ssh_anchor_dir" ] && [ -n "${XDG_RUNTIME_DIR:-}" ]; then
+    case $XDG_RUNTIME_DIR in
+      /*) if [ "${#XDG_RUNTIME_DIR}" -le 81 ] && [ -d "$XDG_RUNTIME_DIR" ] && [ ! -L "$XDG_RUNTIME_DIR" ] && [ -O "$XDG_RUNTIME_DIR" ]; then
+        __ssh_anchor_dir=$XDG_RUNTIME_DIR/ssh-anchor
+      fi ;;
+    esac
+  fi
   __ssh_anchor_tmp=/tmp/ssh-anchor-${UID:-$(id -u)}
   if { [ -e "$__ssh_anchor_tmp" ] || [ -L "$__ssh_anchor_tmp" ]; } &&
     { [ -L "$__ssh_anchor_tmp" ] || [ ! -d "$__ssh_anchor_tmp" ] || [ ! -O "$__ssh_anchor_tmp" ]; }; then

@@ -14,9 +14,13 @@ import { directoryRefusal } from "./trust.js";
  *    `rm -rf` of /tmp, or stand in for it in a pane that holds the path for weeks. It survives
  *    logout (XDG_RUNTIME_DIR does not), and the host name keeps hosts apart in a home shared
  *    over NFS (as OpenSSH 10.1 does for ~/.ssh/agent).
- * 3. `/tmp/ssh-anchor-$UID/` when the home one cannot be used (no home of the user's own, a
- *    path too long to bind, a ~/.ssh that is not a private directory of the user's): only if it
- *    is missing or a real directory of the user's own. A squatted one (someone else got to the name first) is never used, not even
+ * 3. `$XDG_RUNTIME_DIR/ssh-anchor/` when the home one cannot be used (no home of the user's
+ *    own, a path too long to bind, a ~/.ssh that is not a private directory of the user's):
+ *    logind makes that directory for the user alone. Without lingering it goes at the last
+ *    logout, which costs little: with no login there is no forwarded agent to reach, and the
+ *    next login makes it again at the same path, which the daemon takes back.
+ * 4. `/tmp/ssh-anchor-$UID/` when there is neither: only if it is missing or a real directory
+ *    of the user's own. A squatted one (someone else got to the name first) is never used, not even
  *    looked into.
  */
 
@@ -79,7 +83,7 @@ export function squatOf(directory: string, uid: number): string | undefined {
 }
 
 /**
- * Picks the socket path (flag, then $SSH_ANCHOR_SOCKET, then ~/.ssh, then /tmp) and derives
+ * Picks the socket path (flag, then $SSH_ANCHOR_SOCKET, then ~/.ssh, $XDG_RUNTIME_DIR, /tmp) and derives
  * the files beside it.
  * @throws {UserError} for a relative path, a path too long to bind, or no usable place at all.
  */
@@ -96,6 +100,11 @@ export function daemonPaths(flag: string | undefined, options: LocationOptions):
   if (home) {
     const paths = pathsIn(home, join(home, SOCKET_NAME), true);
     if (fits(paths) && homeUsable(home, options.uid)) return paths;
+  }
+  const runtime = runtimeDirectory(env.XDG_RUNTIME_DIR, options.uid);
+  if (runtime) {
+    const paths = pathsIn(runtime, join(runtime, SOCKET_NAME), false);
+    if (fits(paths)) return paths;
   }
   const tmp = tmpDirectory(options.uid);
   const squat = squatOf(tmp, options.uid);
@@ -116,6 +125,13 @@ function homeUsable(directory: string, uid: number): boolean {
   if (!home?.isDirectory() || home.uid !== uid) return false;
   const stats = lstatSync(ssh, { throwIfNoEntry: false });
   return stats === undefined || directoryRefusal(stats, uid) === undefined;
+}
+
+/** `$XDG_RUNTIME_DIR/ssh-anchor`, when that directory is a private one of the user's own. */
+function runtimeDirectory(runtime: string | undefined, uid: number): string | undefined {
+  if (!runtime || !isAbsolute(runtime)) return undefined;
+  const stats = lstatSync(runtime, { throwIfNoEntry: false });
+  return stats && directoryRefusal(stats, uid) === undefined ? join(runtime, "ssh-anchor") : undefined;
 }
 
 function pathsIn(directory: string, socket: string, inHome: boolean): DaemonPaths {

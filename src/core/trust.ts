@@ -1,6 +1,6 @@
 import { constants, lstatSync, readFileSync, type Stats } from "node:fs";
-import { lstat, open, readFile, realpath } from "node:fs/promises";
-import { dirname, isAbsolute } from "node:path";
+import { lstat, open, readFile, realpath, rename, unlink } from "node:fs/promises";
+import { dirname, isAbsolute, join } from "node:path";
 
 /**
  * The one trust rule of ssh-anchor. Every path in a shared place (/tmp above all) belongs to
@@ -66,30 +66,55 @@ export function socketRefusal(stats: Stats | undefined, context: TrustContext, p
 /** The sticky bit (S_ISVTX), which node:fs does not export. */
 const STICKY = 0o1000;
 
+/** Symlinks followed on the way up before the walk gives up (the kernel's own limit is 40). */
+const MAX_SYMLINKS = 8;
+
 /**
  * Why the directories above `directory` could let someone else swap it, or undefined when they
- * cannot: each one, symlinks resolved, must be owned by root or the user and writable by nobody
- * else, unless it is a sticky directory (such as /tmp), where entries of others cannot be renamed
- * or removed. The same walk as OpenSSH's safe_path().
+ * cannot. The path is walked as written, from `/` down, as OpenSSH's safe_path() does: every
+ * directory must be owned by root or the user and writable by nobody else, unless it is sticky
+ * (as /tmp is: there nobody can rename or remove what another user owns). A symlink on the way
+ * must be root's or the user's (its owner can point it elsewhere at any time), and where it leads
+ * is walked the same way.
  */
 export async function parentsRefusal(directory: string, uid: number): Promise<string | undefined> {
   if (!isAbsolute(directory)) return `${directory} is not an absolute path`;
-  let current: string;
-  try {
-    current = await realpath(dirname(directory));
-  } catch {
-    return `${dirname(directory)} does not exist`;
+  return walkRefusal(dirname(directory), uid, 0);
+}
+
+async function walkRefusal(path: string, uid: number, symlinks: number): Promise<string | undefined> {
+  let current = "/";
+  const root = await lstatOrUndefined(current);
+  const rootRefusal = root && ancestorRefusal(root, current, uid);
+  if (rootRefusal) return rootRefusal;
+  for (const part of path.split("/").filter(Boolean)) {
+    const next = join(current, part);
+    const stats = await lstatOrUndefined(next);
+    if (!stats) return `${next} does not exist`;
+    if (stats.isSymbolicLink()) {
+      if (stats.uid !== 0 && stats.uid !== uid) return `${next} is a symlink owned by ${describeUid(stats.uid)}`;
+      if (symlinks >= MAX_SYMLINKS) return `${next}: too many symlinks`;
+      const target = await realpath(next).catch(() => undefined);
+      if (!target) return `${next} leads nowhere`;
+      const refusal = await walkRefusal(target, uid, symlinks + 1);
+      if (refusal) return refusal;
+      current = target;
+      continue;
+    }
+    const refusal = ancestorRefusal(stats, next, uid);
+    if (refusal) return refusal;
+    current = next;
   }
-  for (;;) {
-    const stats = await lstatOrUndefined(current);
-    if (!stats?.isDirectory()) return `${current} cannot be read`;
-    if (stats.uid !== 0 && stats.uid !== uid) return `${current} is owned by ${describeUid(stats.uid)}`;
-    const sticky = (stats.mode & STICKY) !== 0;
-    if ((stats.mode & 0o022) !== 0 && !sticky) return `${current} is writable by group or others (mode ${octal(stats.mode)})`;
-    const parent = dirname(current);
-    if (parent === current) return undefined;
-    current = parent;
-  }
+  return undefined;
+}
+
+/** Why one directory on the way could let someone else swap what is below it. */
+function ancestorRefusal(stats: Stats, path: string, uid: number): string | undefined {
+  if (!stats.isDirectory()) return `${path} is not a directory`;
+  if (stats.uid !== 0 && stats.uid !== uid) return `${path} is owned by ${describeUid(stats.uid)}`;
+  const sticky = (stats.mode & STICKY) !== 0;
+  if ((stats.mode & 0o022) !== 0 && !sticky) return `${path} is writable by group or others (mode ${octal(stats.mode)})`;
+  return undefined;
 }
 
 /** Where an identity came from, for messages: "uid 1001 (mallory)". */
@@ -145,9 +170,9 @@ export async function readOwnFile(path: string, uid: number): Promise<string | u
 }
 
 /** Flags that create a new file and never follow a symlink or reuse an existing file. */
-export const CREATE_EXCLUSIVE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-/** Flags that append to a file of our own, never through a symlink. */
-export const APPEND_NO_FOLLOW = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW;
+const CREATE_EXCLUSIVE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+/** Flags that append to a file of our own, never through a symlink, never blocking on a FIFO. */
+export const APPEND_NO_FOLLOW = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /**
  * The pid of a running process of `uid`, read from a pid file of the user's own, or undefined.
@@ -231,4 +256,21 @@ export async function stillTheSocket(path: string, identity: SocketIdentity, uid
     : await Promise.all([lstatOrUndefined(dirname(path)), lstatOrUndefined(path)]);
   if (directoryRefusal(directory, uid) || !socket || socketRefusal(socket, { uid }, path)) return false;
   return socket.dev === identity.dev && socket.ino === identity.ino && createdMsOf(socket) === identity.createdMs;
+}
+
+/**
+ * Replaces `path` with `content` the safe way for a directory of the user's own: a new file
+ * (O_EXCL, O_NOFOLLOW, 0600) beside it, then a rename, so a reader sees the old file or the new
+ * one, never a half-written one, and nothing is ever written through a planted symlink.
+ */
+export async function replaceOwnFile(path: string, content: string): Promise<void> {
+  const temporary = `${path}.${process.pid}`;
+  await unlink(temporary).catch(() => undefined);
+  const handle = await open(temporary, CREATE_EXCLUSIVE, 0o600);
+  try {
+    await handle.writeFile(content);
+  } finally {
+    await handle.close();
+  }
+  await rename(temporary, path);
 }

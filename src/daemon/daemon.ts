@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { lstat, open, rename, unlink } from "node:fs/promises";
+import { lstat, unlink } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
@@ -15,9 +15,9 @@ import { MemoryKeeper } from "./memory-keeper.js";
 import { LIMITS } from "./policy.js";
 import { activationDescriptor, IdleExit, listenOnDescriptor } from "./socket-activation.js";
 import { Log } from "../log.js";
-import { daemonPaths, type DaemonPaths } from "../core/location.js";
+import { daemonPaths, squatOf, type DaemonPaths } from "../core/location.js";
 import { ensurePrivateDirectory } from "../core/private-dir.js";
-import { CREATE_EXCLUSIVE, readOwnFile, stillTheSocket } from "../core/trust.js";
+import { readOwnFile, replaceOwnFile, stillTheSocket } from "../core/trust.js";
 import type { StatusReport } from "./status.js";
 import { ScopeServers } from "../scope/servers.js";
 import { learnKeys, scopedContext } from "../scope/routing.js";
@@ -120,6 +120,8 @@ export class Daemon {
   #agentServer: Server | undefined;
   #controlServer: Server | undefined;
   #socketId: { dev: number; ino: number } | undefined;
+  /** The socket is gone and not yet taken back. */
+  #lost = false;
   /** The first full scan while it runs (the socket already answers). */
   #firstScan: Promise<void> | undefined;
   /** Keeps the socket directory's name ours when someone removes it. */
@@ -292,15 +294,7 @@ export class Daemon {
     });
     this.#controlServer = controlServer;
 
-    const temporary = `${paths.pidFile}.${process.pid}`;
-    await unlink(temporary).catch(() => undefined);
-    const handle = await open(temporary, CREATE_EXCLUSIVE, 0o600);
-    try {
-      await handle.writeFile(`${process.pid}\n`);
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, paths.pidFile);
+    await replaceOwnFile(paths.pidFile, `${process.pid}\n`);
     this.#watchDirectory();
   }
 
@@ -490,23 +484,44 @@ export class Daemon {
     const stats = await lstat(this.paths.socket).catch(() => undefined);
     if (stats && stats.dev === this.#socketId?.dev && stats.ino === this.#socketId.ino) return;
     if (this.#stopping) return;
-    this.log.info(`${this.paths.socket} was removed or replaced; listening on it again`);
+    // Said once per loss: a directory whose parent is gone for a while (XDG_RUNTIME_DIR between
+    // logins) is tried again every few seconds, quietly.
+    const first = !this.#lost;
+    this.#lost = true;
+    if (first) this.log.info(`${this.paths.socket} was removed or replaced; listening on it again`);
+    const logBeside = this.#options.logFile === this.paths.logFile;
     try {
       await this.#openEndpoints();
-      return;
     } catch (error) {
-      this.log.info(`cannot take ${this.paths.socket} back: ${(error as Error).message}`);
+      const squat = squatOf(this.paths.directory, this.#uid);
+      if (first) this.log.info(`cannot take ${this.paths.socket} back: ${(error as Error).message}`);
+      // Gone, not taken: the same path again at the next check. Taken: never used again.
+      if (!squat || !(await this.#moveAway(squat))) return;
     }
-    const moved = daemonPaths(this.#options.socket, { uid: this.#uid, home: this.#options.home });
-    if (moved.socket === this.paths.socket) return;
-    if (this.#options.logFile === this.paths.logFile) this.log.moveTo(moved.logFile);
+    // The log file went with the directory: a new one there.
+    if (logBeside) this.log.moveTo(this.paths.logFile);
+    this.#lost = false;
+  }
+
+  /** Someone else took the directory: serve where the location rule says instead. */
+  async #moveAway(squat: string): Promise<boolean> {
+    let moved: DaemonPaths;
+    try {
+      moved = daemonPaths(this.#options.socket, { uid: this.#uid, home: this.#options.home });
+    } catch (error) {
+      this.log.info(`${squat}, and there is no other place: ${(error as Error).message}`);
+      return false;
+    }
+    if (moved.socket === this.paths.socket) return false;
     this.#paths = moved;
     try {
       await this.#openEndpoints();
-      this.log.info(`serving ${moved.socket} instead`);
     } catch (error) {
       this.log.info(`cannot serve ${moved.socket} either: ${(error as Error).message}; trying again in ${SOCKET_CHECK_MS / 1000} s`);
+      return false;
     }
+    this.log.info(`${squat}: serving ${moved.socket} instead`);
+    return true;
   }
 
   async #shutdown(): Promise<void> {

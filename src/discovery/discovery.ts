@@ -28,8 +28,11 @@ const NEW_DIRECTORY_WATCH_MS = 10_000;
 /** Directories waiting to be read again, at most: past that (someone filling /tmp with
  * directories), one full scan soon replaces them all. */
 const MAX_PENDING = 256;
-/** How soon that full scan runs. */
+/** How soon that full scan runs; it backs off, doubling up to the minute of the periodic rescan,
+ * while the flood goes on (someone churning names in /tmp must not buy a full scan a second from
+ * every user's daemon), and starts again from the short delay once a minute has been quiet. */
 const OVERFLOW_RESCAN_MS = 1000;
+const MAX_OVERFLOW_RESCAN_MS = 60_000;
 
 interface KnownDirectory {
   readonly layout: DirectoryLayout;
@@ -59,6 +62,8 @@ export class AgentDiscovery {
   #scanning: Promise<void> | undefined;
   #lastFullScan = -Infinity;
   #overflowTimer: NodeJS.Timeout | undefined;
+  #overflowDelay = OVERFLOW_RESCAN_MS;
+  #lastOverflow = -Infinity;
   /** The look again under way (lookAgain), and the one queued behind it. */
   #look: Promise<void> | undefined;
   #nextLook: Promise<void> | undefined;
@@ -241,10 +246,14 @@ export class AgentDiscovery {
   #schedule(directory: string, layout: DirectoryLayout): void {
     if (this.#stopped || this.#pending.has(directory)) return;
     if (this.#pending.size >= MAX_PENDING) {
+      const now = performance.now();
+      if (now - this.#lastOverflow > MAX_OVERFLOW_RESCAN_MS) this.#overflowDelay = OVERFLOW_RESCAN_MS;
+      this.#lastOverflow = now;
       this.#overflowTimer ??= setTimeout(() => {
         this.#overflowTimer = undefined;
+        this.#overflowDelay = Math.min(this.#overflowDelay * 2, MAX_OVERFLOW_RESCAN_MS);
         void this.rescan();
-      }, OVERFLOW_RESCAN_MS);
+      }, this.#overflowDelay);
       return;
     }
     const timer = setTimeout(() => {

@@ -2,6 +2,7 @@ import { rename, symlink, unlink } from "node:fs/promises";
 import { homedir } from "node:os";
 import { daemonPaths } from "../core/location.js";
 import { ensurePrivateDirectory } from "../core/private-dir.js";
+import { replaceOwnFile } from "../core/trust.js";
 import { healthOf, rankAgents } from "../daemon/policy.js";
 import { AgentDiscovery } from "../discovery/discovery.js";
 import { localHostHash } from "../discovery/host-hash.js";
@@ -38,6 +39,9 @@ export async function refreshLink(options: { uid?: number; home?: string; tmpRoo
   for (const { candidate } of ranked) {
     if (healthOf(await listIdentities(candidate.path, PROBE_MS)) !== "live") continue;
     await ensurePrivateDirectory(paths.directory, uid, { createParent: paths.inHome });
+    // The target beside the link first: the shell's check reads it (it cannot read a link
+    // without a fork) and trusts the link only while that target is a socket of the user's own.
+    await replaceOwnFile(`${paths.link}.target`, `${candidate.path}\n`);
     const temporary = `${paths.link}.${process.pid}`;
     await unlink(temporary).catch(() => undefined);
     await symlink(candidate.path, temporary);

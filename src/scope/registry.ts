@@ -1,4 +1,4 @@
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { readOwnFile, replaceOwnFile } from "../core/trust.js";
 import { scopeId, type Anchor } from "./rule.js";
 
 /** One scope the daemon serves a socket for. */
@@ -27,12 +27,16 @@ const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 export class ScopeRegistry {
   #scopes = new Map<string, Scope>();
 
-  /** `file` is asked each time: the daemon's directory can move (to its fallback location). */
-  constructor(readonly file: () => string) {}
+  /** `file` is asked each time: the daemon's directory can move (to its fallback location).
+   * Only a file of `uid`'s own is read. */
+  constructor(
+    readonly file: () => string,
+    readonly uid: number = process.getuid?.() ?? 0,
+  ) {}
 
   /** Reads the file; a missing or malformed one is an empty registry (entries are checked one by one). */
   async load(): Promise<void> {
-    const text = await readFile(this.file(), "utf8").catch(() => "");
+    const text = (await readOwnFile(this.file(), this.uid)) ?? "";
     this.#scopes = new Map();
     if (!text || text.length > MAX_REGISTRY_BYTES) return;
     let parsed: unknown;
@@ -81,10 +85,7 @@ export class ScopeRegistry {
   }
 
   async #save(): Promise<void> {
-    const file = this.file();
-    const temporary = `${file}.${process.pid}`;
-    await writeFile(temporary, `${JSON.stringify(this.all(), null, 1)}\n`, { mode: 0o600 });
-    await rename(temporary, file);
+    await replaceOwnFile(this.file(), `${JSON.stringify(this.all(), null, 1)}\n`);
   }
 }
 

@@ -41,7 +41,7 @@ export class ScopeServers {
 
   constructor(options: ScopeServersOptions) {
     this.#options = options;
-    this.#registry = new ScopeRegistry(options.registryFile);
+    this.#registry = new ScopeRegistry(options.registryFile, options.uid);
   }
 
   /** Serves every scope registered before (a restarted daemon: panes keep their paths). */

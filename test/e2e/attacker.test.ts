@@ -175,6 +175,30 @@ describe("end to end: another local user cannot stand in for ssh-anchor", { skip
     await nothingReached(fake);
   });
 
+  it("link mode never keeps or makes a link into the attacker's directory, even one leading to the victim's own socket", async () => {
+    const older = await host.login();
+    const newer = await host.login();
+    const link = `${stableDirectory(host.home)}/link.sock`;
+    const linkMode = (command: string, sshAuthSock = "") =>
+      host.asUser(`cd; export PATH=${host.binDirectory}:$PATH; SSH_AUTH_SOCK='${sshAuthSock}'; eval "$(ssh-anchor init --link bash)"; ${command}`);
+    const target = () => host.asUser(`readlink ${link}; cat ${link}.target`);
+    assert.equal((await linkMode("true", newer.forwardedSocket)).code, 0);
+    assert.equal((await target()).stdout, `${newer.forwardedSocket}\n${newer.forwardedSocket}\n`);
+    await newer.end();
+    // The attacker re-creates the dead login's directory with a symlink to the victim's live
+    // socket: every -S and -O through the link passes, and the attacker can re-point it at will.
+    const directory = newer.forwardedSocket.replace(/\/[^/]*$/, "");
+    assert.equal((await attacker.run(`mkdir -m 755 ${directory} && ln -s ${older.forwardedSocket} ${newer.forwardedSocket}`)).code, 0);
+    const repaired = await linkMode(`printf "link=%s\\n" "$(readlink "$SSH_AUTH_SOCK")"`);
+    assert.match(repaired.stdout, new RegExp(`link=${older.forwardedSocket}\n`), "repaired to the victim's own socket, not through the attacker's directory");
+    // A shell that starts with the dead login's path (a tmux server's stale environment) does not
+    // point the link into the attacker's directory either.
+    const injected = await linkMode(`printf "link=%s\\n" "$(readlink "$SSH_AUTH_SOCK")"`, newer.forwardedSocket);
+    assert.match(injected.stdout, new RegExp(`link=${older.forwardedSocket}\n`));
+    await older.end();
+    await run("rm", ["-rf", directory]);
+  });
+
   it("the daemon takes its directory back at once when it is removed, keeping its pid; old panes keep working", async () => {
     assert.equal((await host.anchor("start")).code, 0);
     const pid = (await host.asUser(`cat ${stable}.pid`)).stdout.trim();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Stats } from "node:fs";
-import { chmod, chown, lstat, mkdir, symlink, writeFile } from "node:fs/promises";
+import { chmod, chown, lchown, lstat, mkdir, symlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -129,6 +129,13 @@ describe("the trust module, against real files", () => {
     await mkdir(theirs, { mode: 0o755 });
     await chown(theirs, STRANGER, STRANGER);
     assert.match((await parentsRefusal(join(theirs, "anchor"), ME)) ?? "", new RegExp(`their-parent is owned by uid ${STRANGER}`));
+    // A symlink of someone else's on the way, even to a directory of ours: they can re-point it.
+    const mine = join(base, "mine-behind-their-link");
+    await mkdir(mine, { mode: 0o700 });
+    const theirLink = join(base, "their-link");
+    await symlink(mine, theirLink);
+    await lchown(theirLink, STRANGER, STRANGER);
+    assert.match((await parentsRefusal(join(theirLink, "anchor", "x"), ME)) ?? "", new RegExp(`their-link is a symlink owned by uid ${STRANGER}`));
   });
 
   it("reads a file of the user's own without following a symlink or blocking on a FIFO", async (t) => {
@@ -223,6 +230,15 @@ describe("where the stable socket lives", () => {
     const uid = 4_000_000 + (process.pid % 100_000);
     const directory = tmpDirectory(uid);
     assert.equal(daemonPaths(undefined, { uid, env: {}, home: longHome, host: "devbox" }).socket, `${directory}/agent.sock`);
+    // XDG_RUNTIME_DIR comes first, when it is a private directory of the user's own.
+    const runtime = await tempDir("anchor-runtime-");
+    try {
+      assert.equal(daemonPaths(undefined, { uid: ME, env: { XDG_RUNTIME_DIR: runtime }, home: longHome, host: "devbox" }).socket, `${runtime}/ssh-anchor/agent.sock`);
+      await chmod(runtime, 0o777);
+      assert.equal(daemonPaths(undefined, { uid: ME, env: { XDG_RUNTIME_DIR: runtime }, home: longHome, host: "devbox" }).socket, `${tmpDirectory(ME)}/agent.sock`);
+    } finally {
+      await run("rm", ["-rf", runtime]);
+    }
     if (!rootOrSkip(t, "a directory of another uid in /tmp")) return;
     await mkdir(directory, { mode: 0o755 });
     try {

@@ -42,3 +42,26 @@ describe("a status answer read back from a control socket", () => {
     assert.throws(() => parseStatusReport("not an object"), /report is not an object/);
   });
 });
+
+const base = report;
+const FP = `SHA256:${"A".repeat(43)}`;
+const scope = { id: "0123456789abcdef", socket: "/home/me/.ssh/anchor-devbox/id-0123456789abcdef.sock", keys: [FP], lastLoginAt: "2026-12-01T00:00:00.000Z", agents: ["/tmp/ssh-x/agent.1"] };
+
+describe("a status answer with per-identity scopes", () => {
+  const report = { ...base, agents: [{ ...base.agents[0]!, fingerprints: [FP] }], scopes: [scope] };
+  it("keeps its scopes and the agents' fingerprints", () => {
+    assert.deepEqual(parseStatusReport(structuredClone(report)), report);
+  });
+
+  it("is refused when a scope or a fingerprint is not the daemon's shape", () => {
+    for (const bad of [{ ...scope, id: "../../etc" }, { ...scope, keys: ["not a fingerprint"] }, { ...scope, agents: "x" }, { ...scope, socket: 7 }]) {
+      assert.throws(() => parseStatusReport({ ...report, scopes: [bad] }), MalformedStatus);
+    }
+    assert.throws(() => parseStatusReport({ ...report, agents: [{ ...report.agents[0], fingerprints: ["x"] }] }), /fingerprints/);
+  });
+
+  it("strips control characters from what it shows", () => {
+    const parsed = parseStatusReport({ ...report, scopes: [{ ...scope, agents: ["/tmp/\u001b[2Jx"] }] });
+    assert.deepEqual(parsed.scopes?.[0]?.agents, ["/tmp/?[2Jx"]);
+  });
+});

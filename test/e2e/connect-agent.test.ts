@@ -114,17 +114,24 @@ describe("connect: the remote tmux session gets the stable socket", { skip }, ()
     const socketDir = await tempDir();
     cleanup.add(() => run("tmux", ["-S", join(socketDir, "s"), "kill-server"]));
     cleanup.add(() => run("rm", ["-rf", socketDir]));
+    // A PATH of its own, holding the shells and tmux but no ssh-anchor, even where one is
+    // installed in /usr/bin (npm's global prefix on Debian).
+    const bin = join(socketDir, "bin");
+    await run("mkdir", ["-p", bin]);
+    for (const tool of ["bash", "sh", "tmux"]) {
+      assert.equal((await run("sh", ["-c", `ln -s "$(command -v ${tool})" ${bin}/${tool}`])).code, 0);
+    }
     const pane = await laptop.open({ TERM: "xterm-256color" });
     const login = "/tmp/ssh-NoAnchorHere/agent.4242";
-    // TMUX_TMPDIR keeps this tmux apart from every other; PATH holds tmux but no ssh-anchor.
-    await laptop.type(pane, `env -i HOME=${socketDir} TERM=xterm-256color TMUX_TMPDIR=${socketDir} PATH=/usr/bin:/bin SSH_AUTH_SOCK=${login} bash -c "${command.replaceAll('"', '\\"').replaceAll("$", "\\$")}"; echo "EXIT=$?"`);
+    // TMUX_TMPDIR keeps this tmux apart from every other.
+    await laptop.type(pane, `env -i HOME=${socketDir} TERM=xterm-256color TMUX_TMPDIR=${socketDir} PATH=${bin} SSH_AUTH_SOCK=${login} ${bin}/bash -c "${command.replaceAll('"', '\\"').replaceAll("$", "\\$")}"; echo "EXIT=$?"`);
     const server = join(socketDir, `tmux-${process.getuid?.() ?? 0}`, "default");
     const global = await waitFor("the session to start", async () => {
       const shown = await run("tmux", ["-S", server, "show-environment", "-g", "SSH_AUTH_SOCK"]);
       return shown.code === 0 && shown.stdout.trim();
     }, 10_000, 100);
     assert.equal(global, `SSH_AUTH_SOCK=${login}`);
-    const onPath = await run("sh", ["-c", "command -v ssh-anchor"], { env: { PATH: "/usr/bin:/bin" } });
+    const onPath = await run("/bin/sh", ["-c", "command -v ssh-anchor"], { env: { PATH: bin } });
     assert.notEqual(onPath.code, 0, "ssh-anchor is not on that PATH");
     await run("tmux", ["-S", server, "detach-client", "-s", "plain"]);
     await laptop.waitForScreen(pane, /EXIT=0/, "the plain session to detach");

@@ -65,7 +65,7 @@ const page = [
   ...commands.flatMap(({ words, text }) => [`.SS ssh\\-anchor ${roff(words.join(" "))}`, ".nf", roff(text.trimEnd()), ".fi"]),
   ".SH FILES",
   ".TP",
-  ".I ~/.ssh/anchor\\-<hostname>/agent.sock, else /tmp/ssh\\-anchor\\-$UID/agent.sock",
+  ".I ~/.ssh/anchor\\-<hostname>/agent.sock, else $XDG_RUNTIME_DIR/ssh\\-anchor/agent.sock, else /tmp/ssh\\-anchor\\-$UID/agent.sock",
   "The stable socket (\\fB\\-\\-socket\\fR or \\fBSSH_ANCHOR_SOCKET\\fR move it; \\fBssh\\-anchor status\\fR shows it),",
   "with its \\fI.pid\\fR, \\fI.ctl\\fR and \\fI.log\\fR beside it.",
   ".TP",

@@ -12,10 +12,12 @@ import { registerCompletionCommand } from "./commands/completion.js";
 import { packageVersion } from "../package-root.js";
 import { UserError } from "../errors.js";
 
-// A reader that went away (`ssh-anchor status | head -1`) is not an error worth a stack trace.
+// A reader that went away (`ssh-anchor status | head -1`) is not an error worth a stack trace;
+// a standard output that cannot be written (a full disk, /dev/full) is worth one line.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
-  throw error;
+  process.stderr.write(`ssh-anchor: cannot write to standard output: ${error.code ?? error.message}\n`);
+  process.exit(1);
 });
 
 const version = packageVersion();

@@ -1,3 +1,4 @@
+import type { Stats } from "node:fs";
 import { lstat, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { UserError } from "../errors.js";
@@ -24,6 +25,10 @@ export async function ensurePrivateDirectory(directory: string, uid: number, opt
   }
   const stats = await lstat(directory);
   const refusal = directoryRefusal(stats, uid);
+  if (refusal && sharedDirectory(stats)) {
+    // /tmp itself (or another shared place): the socket needs a directory of its own in it.
+    throw new UserError(`refusing to use ${directory}: a shared directory cannot hold the socket; give it one of its own, e.g. --socket ${directory}/anchor-$USER/agent.sock`);
+  }
   if (refusal) {
     const fix =
       stats.uid !== uid || stats.isSymbolicLink()
@@ -33,4 +38,9 @@ export async function ensurePrivateDirectory(directory: string, uid: number, opt
   }
   const above = await parentsRefusal(directory, uid);
   if (above) throw new UserError(`refusing to use ${directory}: ${above}, so someone else could swap it; choose another --socket`);
+}
+
+/** A directory made for everyone (sticky, as /tmp is), never a home for one user's socket. */
+function sharedDirectory(stats: Stats): boolean {
+  return stats.isDirectory() && (stats.mode & 0o1000) !== 0;
 }

@@ -7,3 +7,8 @@ export const RC_FILES = {
 } as const;
 
 export type RcShell = keyof typeof RC_FILES;
+
+/** The rc-file shell a shell's name stands for: the POSIX shells that read ~/.profile are sh. */
+export function rcShellOf(name: string): string {
+  return ["dash", "ksh", "mksh", "ash"].includes(name) ? "sh" : name;
+}

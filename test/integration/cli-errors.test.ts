@@ -59,6 +59,16 @@ describe("command-line errors", () => {
     });
   }
 
+  it("a standard output that cannot be written is one line and a failure, from Node and from the launcher", async () => {
+    for (const args of [["status"], ["--help"], ["init", "bash"], ["init", "fish"]]) {
+      const result = await run("sh", ["-c", `"$0" "$@" >/dev/full`, BIN, ...args], { env });
+      assert.notEqual(result.code, 0, `${args.join(" ")} must fail`);
+      const lines = result.stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 1, `one line for ${args.join(" ")}:\n${result.stderr}`);
+      assert.doesNotMatch(result.stderr, /at .*\.js:\d+/, "no stack trace");
+    }
+  });
+
   it("help COMMAND still shows that command's help", async () => {
     const result = await run(BIN, ["help", "setup"], { env });
     assert.equal(result.code, 0, result.stderr);

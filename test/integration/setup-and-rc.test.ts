@@ -82,6 +82,16 @@ describe("setup", () => {
     assert.equal(unset.code, 2);
     assert.match(unset.stderr, /^ssh-anchor: cannot tell your shell \(\$SHELL is not set\): name it with --shell bash\|zsh\|sh\|fish\n$/);
   });
+
+  it("sets up dash and ksh as sh, in ~/.profile", async () => {
+    for (const env of [{ SHELL: "/bin/dash" }, { SHELL: "/bin/ksh" }]) {
+      const result = await run(BIN, ["setup", "--dry-run"], { env: { ...process.env, HOME: home, ...env } });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /\.profile/);
+      assert.match(result.stdout, /^\+eval "\$\(ssh-anchor init sh\)"$/m);
+    }
+    assert.equal((await setup(["--shell", "dash", "--dry-run"])).code, 0);
+  });
 });
 
 describe("ssh-anchor rc (a ~/.ssh/rc for link mode)", () => {

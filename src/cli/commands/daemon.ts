@@ -17,7 +17,7 @@ interface RunFlags {
   idleExit?: number;
 }
 
-const SOCKET_HELP = "the stable socket, an absolute path (default: $SSH_ANCHOR_SOCKET, else ~/.ssh/anchor-$HOSTNAME/agent.sock, else /tmp/ssh-anchor-$UID/agent.sock)";
+const SOCKET_HELP = "the stable socket, an absolute path (default: $SSH_ANCHOR_SOCKET, else ~/.ssh/anchor-$HOSTNAME/agent.sock, else $XDG_RUNTIME_DIR/ssh-anchor/agent.sock, else /tmp/ssh-anchor-$UID/agent.sock)";
 const TMP_DIR_HELP = "where sshd creates its ssh-* session directories";
 const AGENT_DIR_HELP = "also look for agent sockets in DIR (its sockets and its ssh-* directories); repeatable";
 

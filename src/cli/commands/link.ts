@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { UserError } from "../../errors.js";
-import { RC_FILES, type RcShell } from "../../setup/rc-files.js";
+import { RC_FILES, rcShellOf, type RcShell } from "../../setup/rc-files.js";
 import { runCommand } from "../output.js";
 import { setupCompletions } from "./completion.js";
 
@@ -35,7 +35,7 @@ export function registerLinkCommands(program: Command): void {
   program
     .command("setup")
     .description("add the init line to your shell rc (and, if asked, IdentityAgent to ~/.ssh/config)")
-    .option("--shell <shell>", `bash, zsh, sh or fish (default: from $SHELL)`)
+    .option("--shell <shell>", `bash, zsh, sh (also dash, ksh) or fish (default: from $SHELL)`)
     .option("--link", "set up link mode (no daemon) instead")
     .option("--ssh-config", "also point every ssh at the stable socket in ~/.ssh/config")
     .option("--dry-run", "show what would change, change nothing")
@@ -51,11 +51,11 @@ export function registerLinkCommands(program: Command): void {
       runCommand(async () => {
         const { applySetup, describeChange, planSetup } = await import("../../setup/setup.js");
         const supported = "bash, zsh, sh and fish";
-        if (flags.shell !== undefined && !(flags.shell in RC_FILES)) {
+        if (flags.shell !== undefined && !(rcShellOf(flags.shell) in RC_FILES)) {
           throw new UserError(`${flags.shell} is not supported: setup knows ${supported} (--shell bash|zsh|sh|fish)`, 2);
         }
-        const login = (process.env.SHELL ?? "").split("/").pop() ?? "";
-        const shell = (flags.shell ?? login) as RcShell;
+        const login = rcShellOf((process.env.SHELL ?? "").split("/").pop() ?? "");
+        const shell = (flags.shell !== undefined ? rcShellOf(flags.shell) : login) as RcShell;
         if (!(shell in RC_FILES)) {
           throw new UserError(
             login

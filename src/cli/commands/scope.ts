@@ -5,7 +5,7 @@ export function registerScopeCommand(program: Command): void {
   program
     .command("scope")
     .description("print this login's per-identity socket (shared accounts; used by init --per-identity)")
-    .option("-s, --socket <path>", "the stable socket (default: $SSH_ANCHOR_SOCKET, else /tmp/ssh-anchor-$UID/agent.sock)")
+    .option("-s, --socket <path>", "the stable socket (default: as for start)")
     .option("--json", "print the scope (id, socket, key fingerprints) as JSON")
     .addHelpText(
       "after",

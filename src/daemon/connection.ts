@@ -5,6 +5,7 @@ import { MAX_MESSAGE_LENGTH } from "../protocol/messages.js";
 import type { Agent, AgentBook } from "./agent-book.js";
 import { EmptyAgent } from "./empty-agent.js";
 import { LIMITS } from "./policy.js";
+import { TIMING } from "../core/timing.js";
 import type { Log } from "../log.js";
 
 /** What every connection shares with the daemon. */
@@ -48,9 +49,6 @@ export interface Counters {
 
 /** Bytes a client may send before its first answer and still be moved to another agent. */
 const REPLAY_LIMIT = 4 * MAX_MESSAGE_LENGTH;
-
-/** A slow agent that answered a probe is probed again after this long if still silent. */
-const RECHECK_ALIVE_MS = 5000;
 
 /** connect() errors that mean no agent listens at that path any more. */
 const GONE = new Set(["ECONNREFUSED", "ENOENT", "ENOTSOCK", "ENOTDIR"]);
@@ -131,7 +129,7 @@ export class ProxiedConnection {
     if (this.#closed || this.#agent !== agent || this.#outstanding === 0) return;
     if (health === "live") {
       // Slow but alive (a touch, a confirmation, an unlock prompt): keep waiting, look again later.
-      this.#nextCheckAt = performance.now() + RECHECK_ALIVE_MS;
+      this.#nextCheckAt = performance.now() + TIMING.recheckAliveMs;
       return;
     }
     const waited = performance.now() - this.#firstWaitAt;

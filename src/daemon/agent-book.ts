@@ -1,6 +1,7 @@
 import type { Candidate } from "../discovery/candidate.js";
 import { listIdentities, type AgentAnswer } from "../protocol/agent-client.js";
 import { anchorOf } from "../scope/rule.js";
+import { TIMING } from "../core/timing.js";
 import { describeAnswer, healthOf, LIMITS, probeVerdictDeadline, rankAgents, replyDeadline, type AgentHealth } from "./policy.js";
 
 /** Everything known about one candidate agent. */
@@ -61,7 +62,7 @@ export class Agent {
         clearTimeout(timer);
         if (result.kind === "answered") {
           this.rtts.push(result.millis);
-          if (this.rtts.length > LIMITS.rttHistory) this.rtts.shift();
+          if (this.rtts.length > TIMING.rttHistory) this.rtts.shift();
         }
         if (!decided) decide(result);
         // Judged silent too early: it is slow, not asleep.
@@ -84,10 +85,6 @@ export interface AgentBookOptions {
   /** Probe every newly found agent at once (default true). */
   readonly probeNewAgents?: boolean;
 }
-
-/** First re-probe of a zombie after this long, doubling up to the cap. */
-const ZOMBIE_RETRY_FIRST_MS = 5_000;
-const ZOMBIE_RETRY_MAX_MS = 60_000;
 
 /**
  * The candidates with what the daemon has learnt about each, and the order in which new
@@ -208,7 +205,7 @@ export class AgentBook {
     if (!changed) return;
     agent.health = health;
     if (health === "zombie") {
-      agent.probeBackoffMs = ZOMBIE_RETRY_FIRST_MS;
+      agent.probeBackoffMs = TIMING.zombieReprobeFirstMs;
       agent.nextProbeAt = performance.now() + agent.probeBackoffMs;
     }
     if (health !== "unknown") this.#options.log(`${agent.path}: ${health} (${reason})`);
@@ -227,7 +224,7 @@ export class AgentBook {
   #scheduleZombieProbes(): void {
     const hasZombies = this.#ranked.some((agent) => agent.health === "zombie");
     if (hasZombies && !this.#zombieTimer) {
-      this.#zombieTimer = setInterval(() => this.#probeDueZombies(), 1000);
+      this.#zombieTimer = setInterval(() => this.#probeDueZombies(), TIMING.zombieReprobeTickMs);
       this.#zombieTimer.unref();
     } else if (!hasZombies && this.#zombieTimer) {
       clearInterval(this.#zombieTimer);
@@ -239,7 +236,7 @@ export class AgentBook {
     const now = performance.now();
     for (const agent of this.#ranked) {
       if (agent.health !== "zombie" || agent.nextProbeAt > now) continue;
-      agent.probeBackoffMs = Math.min(agent.probeBackoffMs * 2, ZOMBIE_RETRY_MAX_MS);
+      agent.probeBackoffMs = Math.min(agent.probeBackoffMs * 2, TIMING.zombieReprobeMaxMs);
       agent.nextProbeAt = now + agent.probeBackoffMs;
       void this.probe(agent);
     }

@@ -5,6 +5,7 @@ import { MAX_MESSAGE_LENGTH } from "../protocol/messages.js";
 import type { Agent, AgentBook } from "./agent-book.js";
 import { EmptyAgent } from "./empty-agent.js";
 import { LIMITS } from "./policy.js";
+import { TIMING } from "../core/timing.js";
 import type { Log } from "../log.js";
 
 /** What every connection shares with the daemon. */
@@ -14,6 +15,9 @@ export interface ConnectionContext {
   readonly counters: Counters;
   /** A request is never left hanging on an unresponsive agent longer than this. */
   readonly maxWaitMs: number;
+  /** The clock every wait of the connection is measured by, in ms (default performance.now,
+   * the book's and the daemon's sweep's clock too): tests drive it. */
+  readonly now?: () => number;
   /** A scoped socket's filter: only agents it admits are tried (per-identity scopes). */
   readonly accept?: (agent: Agent) => boolean;
   /** Looks for agents again (a login may have appeared since the last look), bounded in time. */
@@ -49,8 +53,28 @@ export interface Counters {
 /** Bytes a client may send before its first answer and still be moved to another agent. */
 const REPLAY_LIMIT = 4 * MAX_MESSAGE_LENGTH;
 
-/** A slow agent that answered a probe is probed again after this long if still silent. */
-const RECHECK_ALIVE_MS = 5000;
+/**
+ * Where a connection is in its life. It moves down this list (back to "connecting" from
+ * "awaiting-first-answer" when its agent turns out to be a zombie or goes away), and to
+ * "answered-empty" or "closed" from any point.
+ */
+export type ConnectionPhase =
+  /** No complete request yet: no upstream is opened and no look for agents made for it. */
+  | "waiting-for-request"
+  /** Choosing an agent (after at most one fresh look for new logins) and connecting to it, up
+   * to the check that its socket is still the trusted candidate. Client bytes wait for it. */
+  | "connecting"
+  /** Connected and checked, the client's bytes passed on, no answer yet: nothing is bound to
+   * this agent, so the connection may still move to another (while what the client sent fits
+   * in the replay). */
+  | "awaiting-first-answer"
+  /** The agent answered: the pairing is final. */
+  | "paired"
+  /** No agent could be used: the connection is answered as an agent with no keys. */
+  | "answered-empty"
+  | "closed";
+
+const defaultClock = (): number => performance.now();
 
 /** connect() errors that mean no agent listens at that path any more. */
 const GONE = new Set(["ECONNREFUSED", "ENOENT", "ENOTSOCK", "ENOTDIR"]);
@@ -72,14 +96,15 @@ const GONE = new Set(["ECONNREFUSED", "ENOENT", "ENOTSOCK", "ENOTDIR"]);
 export class ProxiedConnection {
   readonly #client: Socket;
   readonly #context: ConnectionContext;
+  readonly #now: () => number;
+  #phase: ConnectionPhase = "waiting-for-request";
   readonly #tried = new Set<Agent>();
   readonly #requests = new FrameScanner();
   #replies = new FrameScanner();
   #agent: Agent | undefined;
   #upstream: Socket | undefined;
-  #upstreamReady = false;
-  #answered = false;
-  /** Everything the client sent, while it may still be replayed; undefined once it may not. */
+  /** Everything the client sent, while it may still be replayed; undefined once it may not
+   * (an answer came, or more than REPLAY_LIMIT was sent). */
   #replay: Buffer[] | undefined = [];
   #replayBytes = 0;
   #emptyAgent: EmptyAgent | undefined;
@@ -88,10 +113,8 @@ export class ProxiedConnection {
   #heldBytes = 0;
   /** Waiting for the upstream to drain before the client is read again. */
   #drainWait = false;
-  /** Whether routing has begun (the first complete message arrived). */
-  #routed = false;
   #clientEnded = false;
-  #closed = false;
+  /** A probe about this connection's late request is under way. */
   #judging = false;
   /** Whether this connection already asked for a fresh look for agents. */
   #lookedAgain = false;
@@ -107,6 +130,7 @@ export class ProxiedConnection {
   constructor(client: Socket, context: ConnectionContext) {
     this.#client = client;
     this.#context = context;
+    this.#now = context.now ?? defaultClock;
     client.on("data", (chunk: Buffer) => this.#onClientData(chunk));
     client.on("end", () => this.#onClientEnd());
     client.on("error", () => undefined);
@@ -116,7 +140,7 @@ export class ProxiedConnection {
   /** Called periodically by the daemon: judges an agent that has left a request unanswered. */
   async checkLate(now: number): Promise<void> {
     const agent = this.#agent;
-    if (this.#judging || this.#outstanding === 0 || !agent || this.#emptyAgent || !this.#upstreamReady) return;
+    if (this.#judging || this.#outstanding === 0 || !agent || !this.#upstreamReady()) return;
     // Answers this daemon is not reading (its client does not read them: backpressure) are not
     // the agent's silence: that time does not count.
     if (this.#upstream?.isPaused()) {
@@ -128,13 +152,13 @@ export class ProxiedConnection {
     // Only a probe that began after this request started waiting says anything about it.
     const health = await this.#context.book.probe(agent, this.#waitingSince);
     this.#judging = false;
-    if (this.#closed || this.#agent !== agent || this.#outstanding === 0) return;
+    if (this.#phase === "closed" || this.#agent !== agent || this.#outstanding === 0) return;
     if (health === "live") {
       // Slow but alive (a touch, a confirmation, an unlock prompt): keep waiting, look again later.
-      this.#nextCheckAt = performance.now() + RECHECK_ALIVE_MS;
+      this.#nextCheckAt = this.#now() + TIMING.recheckAliveMs;
       return;
     }
-    const waited = performance.now() - this.#firstWaitAt;
+    const waited = this.#now() - this.#firstWaitAt;
     if (this.#canMove()) {
       if (this.#context.book.next(this.#tried, this.#context.accept)) {
         this.#context.counters.failovers += 1;
@@ -161,12 +185,32 @@ export class ProxiedConnection {
     return this.#outstanding;
   }
 
+  get phase(): ConnectionPhase {
+    return this.#phase;
+  }
+
+  /** Whether the connection may still go to another agent, replaying what the client sent. */
   #canMove(): boolean {
-    return !this.#answered && this.#replay !== undefined;
+    switch (this.#phase) {
+      case "connecting":
+      case "awaiting-first-answer":
+        return this.#replay !== undefined;
+      case "waiting-for-request":
+      case "paired":
+      case "answered-empty":
+      case "closed":
+        return false;
+    }
+  }
+
+  /** Whether the upstream is connected and checked: client bytes go to it as they come. */
+  #upstreamReady(): boolean {
+    return this.#phase === "awaiting-first-answer" || this.#phase === "paired";
   }
 
   #connectNext(): void {
-    if (this.#closed) return;
+    if (this.#phase === "closed") return;
+    this.#phase = "connecting";
     const agent = this.#context.book.next(this.#tried, this.#context.accept);
     if (!agent) {
       if (!this.#lookedAgain) {
@@ -181,9 +225,8 @@ export class ProxiedConnection {
     }
     this.#tried.add(agent);
     this.#agent = agent;
-    this.#upstreamReady = false;
     this.#replies = new FrameScanner();
-    this.#waitingSince = performance.now();
+    this.#waitingSince = this.#now();
     let upstream: Socket;
     try {
       upstream = connect({ path: agent.path, allowHalfOpen: true });
@@ -202,7 +245,7 @@ export class ProxiedConnection {
     });
     upstream.on("error", (error: NodeJS.ErrnoException) => {
       if (this.#upstream !== upstream) return;
-      if (!this.#upstreamReady) this.#upstreamFailed(agent, error);
+      if (!this.#upstreamReady()) this.#upstreamFailed(agent, error);
       else if (!this.#moveOnward(agent)) this.#close();
     });
     upstream.on("close", () => {
@@ -218,15 +261,15 @@ export class ProxiedConnection {
     } catch {
       trusted = false;
     }
-    if (this.#closed || this.#upstream !== upstream) return;
+    if (this.#phase === "closed" || this.#upstream !== upstream) return;
     if (!trusted) {
       this.#context.book.markDead(agent, "the socket at its path is no longer the one that passed the trust checks");
       this.#dropUpstream();
       this.#connectNext();
       return;
     }
-    this.#upstreamReady = true;
-    this.#waitingSince = performance.now();
+    this.#phase = "awaiting-first-answer";
+    this.#waitingSince = this.#now();
     for (const chunk of this.#replay ?? []) upstream.write(chunk);
     if (this.#clientEnded && this.#held.length === 0) upstream.end();
   }
@@ -285,7 +328,7 @@ export class ProxiedConnection {
    * read any further, so what is held stays bounded.
    */
   #release(): void {
-    while (this.#held.length > 0 && !this.#closed) {
+    while (this.#held.length > 0 && this.#phase !== "closed") {
       const head = this.#held[0] as Held;
       const waiting = head.ends.length - head.next;
       const allowance = LIMITS.pipelinedRequests - this.#outstanding;
@@ -302,17 +345,15 @@ export class ProxiedConnection {
       head.next += released;
       if (cut === head.bytes.length) this.#held.shift();
       if (released > 0) {
-        if (this.#outstanding === 0 || !this.#upstreamReady) this.#waitingSince = performance.now();
+        if (this.#outstanding === 0 || !this.#upstreamReady()) this.#waitingSince = this.#now();
         if (this.#firstWaitAt === 0) this.#firstWaitAt = this.#waitingSince;
         this.#outstanding += released;
       }
       if (!this.#send(piece)) return;
-      if (released > 0 && !this.#routed) {
-        this.#routed = true;
-        this.#connectNext();
-      }
+      // The first complete request: routing begins.
+      if (released > 0 && this.#phase === "waiting-for-request") this.#connectNext();
     }
-    if (this.#held.length === 0 && this.#clientEnded && this.#upstreamReady) this.#upstream?.end();
+    if (this.#held.length === 0 && this.#clientEnded && this.#upstreamReady()) this.#upstream?.end();
     this.#updateClientFlow();
   }
 
@@ -322,7 +363,7 @@ export class ProxiedConnection {
       this.#replay.push(piece);
       this.#replayBytes += piece.length;
       if (this.#replayBytes > REPLAY_LIMIT) {
-        if (!this.#upstreamReady) {
+        if (!this.#upstreamReady()) {
           this.#reject("client", new FrameError(`sent over ${REPLAY_LIMIT} bytes before any answer`));
           return false;
         }
@@ -330,7 +371,7 @@ export class ProxiedConnection {
       }
     }
     const upstream = this.#upstream;
-    if (this.#upstreamReady && upstream && !upstream.write(piece) && !this.#drainWait) {
+    if (upstream && this.#upstreamReady() && !upstream.write(piece) && !this.#drainWait) {
       this.#drainWait = true;
       upstream.once("drain", () => {
         this.#drainWait = false;
@@ -359,26 +400,57 @@ export class ProxiedConnection {
       this.#reject("agent", error);
       return;
     }
-    if (!this.#answered) {
-      this.#answered = true;
-      this.#replay = undefined;
-      this.#context.book.markLive(agent, "answered a client");
+    switch (this.#phase) {
+      case "awaiting-first-answer":
+        this.#phase = "paired";
+        this.#replay = undefined;
+        this.#context.book.markLive(agent, "answered a client");
+        break;
+      case "connecting":
+        // Bytes before the check of its socket has finished (no agent speaks first): as
+        // before, they count as its answer and end the replay, without making it the checked
+        // upstream.
+        if (this.#replay === undefined) break;
+        this.#replay = undefined;
+        this.#context.book.markLive(agent, "answered a client");
+        break;
+      case "paired":
+        break;
+      case "waiting-for-request":
+      case "answered-empty":
+      case "closed":
+        // Its listeners are removed when it is dropped: no upstream data comes in these.
+        return;
     }
     // More than one answer to a request is possible (OpenSSH 10.3 answered `query` twice).
     this.#outstanding = Math.max(0, this.#outstanding - replies);
-    this.#waitingSince = performance.now();
+    this.#waitingSince = this.#now();
     forward(chunk, upstream, this.#client);
     if (replies > 0 && this.#held.length > 0) this.#release();
   }
 
   #onClientEnd(): void {
     this.#clientEnded = true;
-    if (this.#emptyAgent || !this.#routed) this.#client.end();
-    else if (this.#upstreamReady && this.#held.length === 0) this.#upstream?.end();
+    switch (this.#phase) {
+      case "waiting-for-request":
+      case "answered-empty":
+        this.#client.end();
+        return;
+      case "connecting":
+        // Passed on once the upstream is checked (see #onUpstreamConnected).
+        return;
+      case "awaiting-first-answer":
+      case "paired":
+        if (this.#held.length === 0) this.#upstream?.end();
+        return;
+      case "closed":
+        return;
+    }
   }
 
   #answerEmpty(reason: string): void {
     this.#dropUpstream();
+    this.#phase = "answered-empty";
     this.#agent = undefined;
     // Counted once a request is really answered: a client that only connects (a liveness
     // check) was not turned away.
@@ -413,7 +485,6 @@ export class ProxiedConnection {
   #dropUpstream(): void {
     const upstream = this.#upstream;
     this.#upstream = undefined;
-    this.#upstreamReady = false;
     if (upstream) {
       upstream.removeAllListeners();
       upstream.on("error", () => undefined);
@@ -421,12 +492,12 @@ export class ProxiedConnection {
     }
     // A pause waiting for the old upstream to drain must not outlive it.
     this.#drainWait = false;
-    if (!this.#closed) this.#updateClientFlow();
+    if (this.#phase !== "closed") this.#updateClientFlow();
   }
 
   #close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#phase === "closed") return;
+    this.#phase = "closed";
     this.#dropUpstream();
     this.#client.destroy();
     this.#context.release(this);

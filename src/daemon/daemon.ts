@@ -12,11 +12,11 @@ import { createControlServer, type ControlCommand } from "./control.js";
 import { DirectoryGuard } from "./directory-guard.js";
 import { listenExclusively } from "./listener.js";
 import { MemoryKeeper } from "./memory-keeper.js";
-import { LIMITS } from "./policy.js";
 import { activationDescriptor, IdleExit, listenOnDescriptor } from "./socket-activation.js";
 import { Log } from "../log.js";
 import { daemonPaths, squatOf, type DaemonPaths } from "../core/location.js";
 import { ensurePrivateDirectory } from "../core/private-dir.js";
+import { TIMING } from "../core/timing.js";
 import { readOwnFile, replaceOwnFile, stillTheSocket } from "../core/trust.js";
 import type { StatusReport } from "./status.js";
 import { ScopeServers } from "../scope/servers.js";
@@ -32,11 +32,11 @@ export interface DaemonOptions {
   /** Log to this file instead of stderr. */
   readonly logFile?: string;
   readonly verbose?: boolean;
-  /** A request unanswered this long gets its agent probed (default 1000 ms). */
+  /** A request unanswered this long gets its agent probed (default TIMING.replyTimeoutMs). */
   readonly replyTimeoutMs?: number;
-  /** A probe unanswered this long marks the agent a zombie (default 2000 ms). */
+  /** A probe unanswered this long marks the agent a zombie (default TIMING.probeTimeoutMs). */
   readonly probeTimeoutMs?: number;
-  /** No request waits on an unresponsive agent longer than this (default 60 s). */
+  /** No request waits on an unresponsive agent longer than this (default TIMING.maxWaitMs). */
   readonly maxWaitMs?: number;
   readonly version?: string;
   /** Where sshd's `ssh-*` session directories are looked for (default /tmp). */
@@ -74,16 +74,6 @@ function memoryKiB(): StatusReport["memoryKiB"] {
     external: kib(usage.external + usage.arrayBuffers),
   };
 }
-
-/** How often unanswered requests are looked at while connections are open: the resolution of
- * the per-agent reply deadline (as low as 150 ms for a nearby laptop). */
-const SWEEP_MS = 100;
-/** Full rescans as a safety net for missed change notifications. */
-const RESCAN_MS = 60_000;
-/** "No agent" is logged at most this often. */
-const NO_AGENT_LOG_MS = 10_000;
-/** How often the daemon checks that its socket file is still there (tmp cleaners, rm -rf). */
-const SOCKET_CHECK_MS = 5000;
 
 /**
  * The switcher: serves one stable socket and pairs every client connection with a live agent
@@ -146,8 +136,8 @@ export class Daemon {
     this.log = new Log({ file: options.logFile, verbose: options.verbose });
     this.done = new Promise((resolve) => (this.#resolveStopped = resolve));
     this.#book = new AgentBook({
-      probeTimeoutMs: options.probeTimeoutMs ?? 2000,
-      replyTimeoutMs: options.replyTimeoutMs ?? 1000,
+      probeTimeoutMs: options.probeTimeoutMs ?? TIMING.probeTimeoutMs,
+      replyTimeoutMs: options.replyTimeoutMs ?? TIMING.replyTimeoutMs,
       log: (message) => this.log.info(message),
       onDead: (agent) => this.#discovery.recheck(agent.path),
     });
@@ -165,7 +155,7 @@ export class Daemon {
       book: this.#book,
       log: this.log,
       counters: this.#counters,
-      maxWaitMs: options.maxWaitMs ?? 60_000,
+      maxWaitMs: options.maxWaitMs ?? TIMING.maxWaitMs,
       findAgents: () => this.#findAgents(),
       verifyUpstream: (agent) => stillTheSocket(agent.path, agent.candidate, this.#uid, { local: agent.path.startsWith(this.#tmpRoot) }),
       shortOfDescriptors: (what) => this.#shortOfDescriptors(what),
@@ -352,7 +342,7 @@ export class Daemon {
     const connection = new ProxiedConnection(socket, context);
     this.#connections.add(connection);
     this.#idleExit?.busy();
-    this.#sweepTimer ??= setInterval(() => this.#sweep(), SWEEP_MS);
+    this.#sweepTimer ??= setInterval(() => this.#sweep(), TIMING.sweepMs);
   }
 
   #release(connection: ProxiedConnection): void {
@@ -400,7 +390,7 @@ export class Daemon {
     if (this.#shortNow()) return;
     // A client that came while the first scan runs waits for it: it is the complete look.
     if (this.#firstScan) return this.#firstScan;
-    await this.#discovery.lookAgain(LIMITS.lookAgainMs);
+    await this.#discovery.lookAgain(TIMING.lookAgainMs);
   }
 
   #shortNow(): boolean {
@@ -410,15 +400,15 @@ export class Daemon {
   /** Out of file descriptors: shed new connections for a moment, log it now and then. */
   #shortOfDescriptors(what: string): void {
     const now = performance.now();
-    this.#shedUntil = now + LIMITS.shedMs;
-    if (now - this.#lastShortageLog < LIMITS.repeatedErrorLogMs) return;
+    this.#shedUntil = now + TIMING.shedMs;
+    if (now - this.#lastShortageLog < TIMING.repeatedLogMs) return;
     this.#lastShortageLog = now;
     this.log.info(`out of file descriptors (${what}; ${this.#connections.size} connections open): closing new connections until some are free`);
   }
 
   #noAgent(reason: string): void {
     const now = performance.now();
-    if (now - this.#lastNoAgentLog < NO_AGENT_LOG_MS) return;
+    if (now - this.#lastNoAgentLog < TIMING.repeatedLogMs) return;
     this.#lastNoAgentLog = now;
     this.log.info(`answering as an agent with no keys: ${reason}`);
   }
@@ -443,7 +433,7 @@ export class Daemon {
           book: this.#book,
           servers: this.#scopes,
           rescan: () => this.rescan(),
-          probeTimeoutMs: this.#options.probeTimeoutMs ?? 2000,
+          probeTimeoutMs: this.#options.probeTimeoutMs ?? TIMING.probeTimeoutMs,
         });
     }
   }
@@ -452,7 +442,7 @@ export class Daemon {
     const rescan = setInterval(() => {
       // Directories that cannot be read for want of descriptors would look empty: wait.
       if (!this.#shortNow()) void this.rescan().catch(() => undefined);
-    }, RESCAN_MS);
+    }, TIMING.rescanMs);
     // The listening server keeps the process alive; timers must not.
     rescan.unref();
     this.#timers = [rescan];
@@ -460,7 +450,7 @@ export class Daemon {
     if (this.#activation === undefined) {
       const socketCheck = setInterval(
         () => void this.#checkSocketFile().catch(() => undefined).then(() => this.#scopes.check()).catch(() => undefined),
-        SOCKET_CHECK_MS,
+        TIMING.socketCheckMs,
       );
       socketCheck.unref();
       this.#timers.push(socketCheck);
@@ -517,7 +507,7 @@ export class Daemon {
     try {
       await this.#openEndpoints();
     } catch (error) {
-      this.log.info(`cannot serve ${moved.socket} either: ${(error as Error).message}; trying again in ${SOCKET_CHECK_MS / 1000} s`);
+      this.log.info(`cannot serve ${moved.socket} either: ${(error as Error).message}; trying again in ${TIMING.socketCheckMs / 1000} s`);
       return false;
     }
     this.log.info(`${squat}: serving ${moved.socket} instead`);

@@ -1,5 +1,6 @@
 import type { AgentKind, Candidate } from "../discovery/candidate.js";
 import type { AgentAnswer } from "../protocol/agent-client.js";
+import { TIMING } from "../core/timing.js";
 
 /** What the daemon has learnt about a candidate by using or probing it. */
 export type AgentHealth =
@@ -59,17 +60,10 @@ export function rankAgents<T extends RankedAgent>(agents: readonly T[]): T[] {
 }
 
 /**
- * The daemon's named limits, in one place. Each bounds a resource or a wait; the comment says
- * why it has its value.
+ * The daemon's named limits on resources, in one place (its timing policy is in
+ * core/timing.ts). Each bounds a resource; the comment says why it has its value.
  */
 export const LIMITS = {
-  /** A connection that finds no agent looks again at the places a new login appears, for at
-   * most this long before it is answered as an empty agent: a new login's own first command
-   * (`ssh -A host git pull`) races the change notification for its socket. */
-  lookAgainMs: 300,
-  /** After running out of file descriptors, new connections are closed at once for this long
-   * (or until a connection ends and frees some): open ones keep being served. */
-  shedMs: 250,
   /** Requests of one connection passed to its agent and not answered yet. More wait in the
    * daemon (and the client is not read meanwhile). Clients send one request at a time (ssh,
    * ssh-add, libraries); a client that pipelines many and reads no answer would otherwise make
@@ -83,24 +77,9 @@ export const LIMITS = {
   /** Newly found agents probed at once (newest first): a probe gives a login its round-trip
    * history before its first client needs it; more at once would only cost descriptors. */
   probesOnAppearance: 4,
-  /** Successful probe round trips remembered per agent (the health judgement's history). */
-  rttHistory: 8,
-  /** An agent's answer is overdue after this many times its slowest recent probe round trip
-   * (plus `rttSlackMs`): agents answer ordinary requests in about one round trip, so four of
-   * them is overdue without being jittery. */
-  rttFactor: 4,
-  rttSlackMs: 50,
-  /** Never probe a request's agent sooner than this: shorter gains little and costs a probe
-   * (one forwarded channel to the laptop) for every request a busy agent answers a bit late. */
-  minReplyDeadlineMs: 150,
-  /** A probe is judged silent no sooner than this (but it keeps listening until the full probe
-   * timeout: a late answer makes the agent live again at once). */
-  minProbeVerdictMs: 250,
   /** Uncaught exceptions tolerated per minute before the daemon gives up and stops: one is a
    * bug to log, a stream of them means the state is broken. */
   uncaughtPerMinute: 10,
-  /** How often a descriptor shortage (or another repeated error) is logged at most. */
-  repeatedErrorLogMs: 10_000,
 } as const;
 
 /**
@@ -114,12 +93,12 @@ export const LIMITS = {
 export function replyDeadline(rtts: readonly number[], ceiling: number): number {
   if (rtts.length === 0) return ceiling;
   const slowest = Math.max(...rtts);
-  return Math.min(ceiling, Math.max(LIMITS.minReplyDeadlineMs, LIMITS.rttFactor * slowest + LIMITS.rttSlackMs));
+  return Math.min(ceiling, Math.max(TIMING.minReplyDeadlineMs, TIMING.rttFactor * slowest + TIMING.rttSlackMs));
 }
 
 /** How long a probe may go unanswered before the agent is judged silent (see replyDeadline). */
 export function probeVerdictDeadline(rtts: readonly number[], ceiling: number): number {
   if (rtts.length === 0) return ceiling;
   const slowest = Math.max(...rtts);
-  return Math.min(ceiling, Math.max(LIMITS.minProbeVerdictMs, LIMITS.rttFactor * slowest + 2 * LIMITS.rttSlackMs));
+  return Math.min(ceiling, Math.max(TIMING.minProbeVerdictMs, TIMING.rttFactor * slowest + 2 * TIMING.rttSlackMs));
 }

@@ -1,5 +1,6 @@
 import { basename, dirname } from "node:path";
 import { listIdentities, type AgentAnswer } from "../protocol/agent-client.js";
+import { TIMING } from "../core/timing.js";
 import { HOME_AGENT_SOCKET, TMP_AGENT_SOCKET, TMP_SESSION_DIR } from "../discovery/layouts.js";
 
 /** What an SSH_AUTH_SOCK value points at. */
@@ -23,9 +24,6 @@ export function socketKind(path: string | undefined, stablePaths: readonly strin
   return "other";
 }
 
-/** How long doctor waits for any one agent: a zombie must not make it hang. */
-export const DOCTOR_PROBE_MS = 1500;
-
 export function probe(path: string): Promise<AgentAnswer> {
-  return listIdentities(path, DOCTOR_PROBE_MS);
+  return listIdentities(path, TIMING.doctorProbeMs);
 }

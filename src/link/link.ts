@@ -2,6 +2,7 @@ import { rename, symlink, unlink } from "node:fs/promises";
 import { homedir } from "node:os";
 import { daemonPaths } from "../core/location.js";
 import { ensurePrivateDirectory } from "../core/private-dir.js";
+import { TIMING } from "../core/timing.js";
 import { replaceOwnFile } from "../core/trust.js";
 import { healthOf, rankAgents } from "../daemon/policy.js";
 import { AgentDiscovery } from "../discovery/discovery.js";
@@ -15,9 +16,6 @@ import { listIdentities } from "../protocol/agent-client.js";
 export function linkPath(uid: number, env: NodeJS.ProcessEnv = process.env): string {
   return daemonPaths(undefined, { uid, env }).link;
 }
-
-/** How long link mode waits for one agent before trying the next. */
-const PROBE_MS = 1000;
 
 /**
  * Points the link at the newest live agent of this user (the same discovery, trust checks and
@@ -37,7 +35,7 @@ export async function refreshLink(options: { uid?: number; home?: string; tmpRoo
   await discovery.rescan();
   const ranked = rankAgents(discovery.candidates().map((candidate) => ({ candidate, health: "unknown" as const })));
   for (const { candidate } of ranked) {
-    if (healthOf(await listIdentities(candidate.path, PROBE_MS)) !== "live") continue;
+    if (healthOf(await listIdentities(candidate.path, TIMING.linkProbeMs)) !== "live") continue;
     await ensurePrivateDirectory(paths.directory, uid, { createParent: paths.inHome });
     // The target beside the link first: the shell's check reads it (it cannot read a link
     // without a fork) and trusts the link only while that target is a socket of the user's own.

@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
+import { TIMING } from "../../core/timing.js";
 import type { Daemon } from "../../daemon/daemon.js";
 import { Log } from "../../log.js";
 import { UserError } from "../../errors.js";
@@ -35,9 +36,9 @@ export function registerDaemonCommands(program: Command, version: string): void 
     program.command("run").description("run the daemon in the foreground (for systemd and other supervisors); logs to stderr"),
   )
     .option("--log-file <file>", "log to FILE (size-bounded) instead of stderr")
-    .option("--reply-timeout <ms>", "probe an agent that leaves a request unanswered this long", positiveInteger("--reply-timeout"), 1000)
-    .option("--probe-timeout <ms>", "an agent that does not answer a probe this fast is a zombie", positiveInteger("--probe-timeout"), 2000)
-    .option("--max-wait <seconds>", "never keep a request waiting on an unresponsive agent longer", positiveInteger("--max-wait"), 60)
+    .option("--reply-timeout <ms>", "probe an agent that leaves a request unanswered this long", positiveInteger("--reply-timeout"), TIMING.replyTimeoutMs)
+    .option("--probe-timeout <ms>", "an agent that does not answer a probe this fast is a zombie", positiveInteger("--probe-timeout"), TIMING.probeTimeoutMs)
+    .option("--max-wait <seconds>", "never keep a request waiting on an unresponsive agent longer", positiveInteger("--max-wait"), TIMING.maxWaitMs / 1000)
     .option("--idle-exit <seconds>", "socket-activated only: exit after this long with no client connection", positiveInteger("--idle-exit"))
     .addHelpText(
       "after",
@@ -121,7 +122,7 @@ async function runForeground(flags: RunFlags, version: string): Promise<number> 
       verbose: flags.verbose,
       replyTimeoutMs: flags.replyTimeout,
       probeTimeoutMs: flags.probeTimeout,
-      maxWaitMs: (flags.maxWait ?? 60) * 1000,
+      maxWaitMs: flags.maxWait === undefined ? undefined : flags.maxWait * 1000,
       idleExitMs: flags.idleExit === undefined ? undefined : flags.idleExit * 1000,
       version,
     });

@@ -1,0 +1,81 @@
+/**
+ * The timing policy, in one table (in the manner of the block of named limits at the top of
+ * OpenSSH's ssh-agent.c): every timeout, deadline, probe budget and backoff of the daemon, of
+ * doctor's probes and of link mode's. Everything that waits reads its number here, so the
+ * zombie rule (README, "Zombies") is changed in this file, and in daemon/policy.ts for how the
+ * per-agent deadlines are computed from these numbers. Milliseconds unless named otherwise.
+ *
+ * It lives in the shared core because doctor and link mode probe agents too and must not
+ * reach into the daemon for their budgets.
+ */
+export const TIMING = {
+  // The zombie rule: when an unanswered request gets its agent probed, when a probe's silence
+  // makes the agent a zombie, and how long a client is kept waiting at most.
+
+  /** Default of `run --reply-timeout`: a request unanswered this long gets its agent probed, at
+   * most (agents with a history of fast probes are probed sooner, see replyDeadline). An agent
+   * answers an ordinary request in one round trip; a second is far beyond a far laptop's. */
+  replyTimeoutMs: 1000,
+  /** Default of `run --probe-timeout`: a probe unanswered this long makes the agent a zombie, at
+   * most (see probeVerdictDeadline); also how long a probe judged silent early keeps listening
+   * for a late answer. Twice the reply timeout: a probe is one more round trip through sshd. */
+  probeTimeoutMs: 2000,
+  /** Default of `run --max-wait` (which is in seconds): a request is never kept waiting on an
+   * agent that fails its probes longer than this; a minute covers a confirmation dialog. */
+  maxWaitMs: 60_000,
+  /** An answer is overdue after this many times the agent's slowest recent probe round trip
+   * (plus `rttSlackMs`): agents answer ordinary requests in about one round trip, so four of
+   * them is overdue without being jittery. */
+  rttFactor: 4,
+  /** Added to that multiple (twice for a probe's verdict): absorbs the scheduling noise of a
+   * nearby laptop whose round trips are a few ms. */
+  rttSlackMs: 50,
+  /** Successful probe round trips remembered per agent: the window "slowest recent" looks at. */
+  rttHistory: 8,
+  /** Never probe a request's agent sooner than this: shorter gains little and costs a probe
+   * (one forwarded channel to the laptop) for every request a busy agent answers a bit late. */
+  minReplyDeadlineMs: 150,
+  /** A probe is judged silent no sooner than this (but it keeps listening until the full probe
+   * timeout: a late answer makes the agent live again at once). */
+  minProbeVerdictMs: 250,
+  /** How often the daemon looks at unanswered requests while connections are open: the
+   * resolution of the reply deadline, whose floor is minReplyDeadlineMs. */
+  sweepMs: 100,
+  /** An agent that answered the probe about a late request (slow but alive: a touch, a
+   * confirmation, an unlock prompt) is not probed again for that connection before this. */
+  recheckAliveMs: 5000,
+  /** A zombie is probed again after this long, the pause doubling after each probe up to
+   * `zombieReprobeMaxMs`: one that wakes up is used again, one that never does costs a probe a
+   * minute. */
+  zombieReprobeFirstMs: 5000,
+  zombieReprobeMaxMs: 60_000,
+  /** How often due zombie re-probes are looked for (only while there are zombies): the
+   * resolution of that backoff. */
+  zombieReprobeTickMs: 1000,
+  /** A connection that finds no agent looks again at the places a new login appears, for at
+   * most this long before it is answered as an empty agent: a new login's own first command
+   * (`ssh -A host git pull`) races the change notification for its socket. */
+  lookAgainMs: 300,
+
+  // Probes outside the daemon: one at a time, with no history to judge by.
+
+  /** How long doctor waits for any one agent: a zombie must not make it hang, and a live one
+   * through sshd answers well within it. */
+  doctorProbeMs: 1500,
+  /** How long link mode waits for one agent before trying the next: it runs at a prompt, where
+   * each zombie in the way costs the person this long. */
+  linkProbeMs: 1000,
+
+  // The daemon's upkeep.
+
+  /** After running out of file descriptors, new connections are closed at once for this long
+   * (or until a connection ends and frees some): open ones keep being served. */
+  shedMs: 250,
+  /** Full rescans of the agent directories: a safety net for missed change notifications. */
+  rescanMs: 60_000,
+  /** How often the daemon checks that its socket file is still there (tmp cleaners, rm -rf). */
+  socketCheckMs: 5000,
+  /** A condition that repeats (out of descriptors, no agent to answer with) is logged at most
+   * this often: the log says it once, not once per connection. */
+  repeatedLogMs: 10_000,
+} as const;

@@ -1,0 +1,274 @@
+import assert from "node:assert/strict";
+import { rm } from "node:fs/promises";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { TIMING } from "../../src/core/timing.js";
+import { AgentBook, type Agent } from "../../src/daemon/agent-book.js";
+import { ProxiedConnection, type ConnectionContext, type Counters } from "../../src/daemon/connection.js";
+import type { AgentHealth } from "../../src/daemon/policy.js";
+import type { Candidate } from "../../src/discovery/candidate.js";
+import { Log } from "../../src/log.js";
+import { EMPTY_IDENTITIES_MESSAGE, REQUEST_IDENTITIES_MESSAGE } from "../../src/protocol/encode.js";
+import { FrameScanner } from "../../src/protocol/frame-scanner.js";
+import { tempDir, waitFor } from "../helpers/process.js";
+
+/**
+ * ProxiedConnection's decisions (probe a late request, keep waiting on a slow agent, move off a
+ * zombie, never move after an answer, give up) driven by a clock of the test's own instead of
+ * the daemon's 100 ms sweep and real seconds. The sockets are real, in-process ones: the client,
+ * and stand-in agents that answer or stay silent; only the probes' verdicts are scripted.
+ * (test/integration/switcher.test.ts and resilience.test.ts cover the same rule with real agents
+ * and a real daemon.)
+ */
+
+const REPLY_TIMEOUT_MS = 1000;
+const MAX_WAIT_MS = 60_000;
+
+/** An AgentBook whose probes return scripted verdicts at once, and are counted. */
+class ScriptedBook extends AgentBook {
+  readonly verdicts = new Map<string, AgentHealth>();
+  readonly probes: { path: string; notBefore: number | undefined }[] = [];
+
+  constructor() {
+    super({ probeTimeoutMs: 2000, replyTimeoutMs: REPLY_TIMEOUT_MS, log: () => undefined, probeNewAgents: false });
+  }
+
+  override probe(agent: Agent, notBefore?: number): Promise<AgentHealth> {
+    this.probes.push({ path: agent.path, notBefore });
+    return Promise.resolve(this.verdicts.get(agent.path) ?? "live");
+  }
+}
+
+/** A stand-in agent of the test's own. */
+interface StandIn {
+  readonly path: string;
+  readonly candidate: Candidate;
+  /** Bytes it received, over all its connections. */
+  received: number;
+  connections: number;
+}
+
+describe("ProxiedConnection's decisions, with a fake context and clock", () => {
+  const cleanups: (() => unknown)[] = [];
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  let created = 1_700_000_000_000;
+  /** Answers the first `answers` requests with an empty key list, then none; each one made is
+   * newer than the last (routed to first). */
+  async function standIn(directory: string, name: string, answers: number): Promise<StandIn> {
+    const path = join(directory, name);
+    created += 1000;
+    const agent: StandIn = { path, candidate: { path, kind: "forwarded", createdMs: created, dev: 0, ino: 0 }, received: 0, connections: 0 };
+    let left = answers;
+    const server: Server = createServer((socket: Socket) => {
+      agent.connections += 1;
+      const scanner = new FrameScanner();
+      socket.on("error", () => undefined);
+      socket.on("data", (chunk: Buffer) => {
+        agent.received += chunk.length;
+        scanner.push(chunk, () => {
+          if (left <= 0) return;
+          left -= 1;
+          socket.write(EMPTY_IDENTITIES_MESSAGE);
+        });
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    return agent;
+  }
+
+  /** The connection code behind a front socket, with everything it shares faked. */
+  async function setUp(agents: readonly StandIn[], options: { onLook?: (book: ScriptedBook) => void } = {}) {
+    const directory = await tempDir();
+    cleanups.push(() => rm(directory, { recursive: true, force: true }));
+    const book = new ScriptedBook();
+    book.sync(agents.map((agent) => agent.candidate));
+    const clock = { now: 1000 };
+    const counters: Counters = { served: 0, requests: 0, active: 0, failovers: 0, answeredEmpty: 0, rejected: 0, shed: 0 };
+    const noAgent: string[] = [];
+    let looks = 0;
+    const context: ConnectionContext = {
+      book,
+      log: new Log({ file: join(directory, "log") }),
+      counters,
+      maxWaitMs: MAX_WAIT_MS,
+      now: () => clock.now,
+      findAgents: async () => {
+        looks += 1;
+        options.onLook?.(book);
+      },
+      verifyUpstream: async () => true,
+      shortOfDescriptors: () => undefined,
+      noAgent: (reason) => noAgent.push(reason),
+      release: () => undefined,
+    };
+    const connections: ProxiedConnection[] = [];
+    const front = join(directory, "front.sock");
+    const server = createServer({ allowHalfOpen: true }, (socket) => connections.push(new ProxiedConnection(socket, context)));
+    await new Promise<void>((resolve) => server.listen(front, resolve));
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    const client = await new Client(front).connected();
+    cleanups.push(() => client.socket.destroy());
+    const connection = await waitFor("the connection", () => connections[0]);
+    return { book, clock, counters, noAgent, looks: () => looks, client, connection };
+  }
+
+  it("probes an agent that leaves a request unanswered past its deadline, and not sooner", async () => {
+    const directory = await tempDir();
+    cleanups.push(() => rm(directory, { recursive: true, force: true }));
+    const silent = await standIn(directory, "silent.sock", 0);
+    const { book, clock, client, connection } = await setUp([silent]);
+    client.request();
+    await waitFor("the request to reach the agent", () => connection.phase === "awaiting-first-answer" && silent.received === 5);
+    const sentAt = clock.now;
+    clock.now += REPLY_TIMEOUT_MS - 1;
+    await connection.checkLate(clock.now);
+    assert.equal(book.probes.length, 0, "not overdue yet");
+    clock.now += 1;
+    await connection.checkLate(clock.now);
+    assert.deepEqual(book.probes, [{ path: silent.path, notBefore: sentAt }], "one probe, and only one begun after the request counts");
+  });
+
+  it("keeps waiting on an agent that answers the probe (slow, not asleep), and asks again only after a pause", async () => {
+    const directory = await tempDir();
+    cleanups.push(() => rm(directory, { recursive: true, force: true }));
+    const other = await standIn(directory, "other.sock", 1);
+    const slow = await standIn(directory, "slow.sock", 0);
+    const { book, clock, counters, client, connection } = await setUp([other, slow]);
+    client.request();
+    await waitFor("the request to reach the newest agent", () => connection.phase === "awaiting-first-answer" && slow.received === 5);
+    clock.now += REPLY_TIMEOUT_MS;
+    await connection.checkLate(clock.now);
+    assert.equal(book.probes.length, 1);
+    assert.equal(connection.phase, "awaiting-first-answer", "still waiting on the same agent");
+    assert.equal(counters.failovers, 0);
+    clock.now += TIMING.recheckAliveMs - 1;
+    await connection.checkLate(clock.now);
+    assert.equal(book.probes.length, 1, "no new verdict sought before the pause is over");
+    clock.now += 1;
+    await connection.checkLate(clock.now);
+    assert.equal(book.probes.length, 2);
+    assert.equal(other.connections, 0, "never moved");
+  });
+
+  it("moves a connection off a zombie before the first answer, replaying what the client sent", async () => {
+    const directory = await tempDir();
+    cleanups.push(() => rm(directory, { recursive: true, force: true }));
+    const older = await standIn(directory, "older.sock", 1);
+    const zombie = await standIn(directory, "zombie.sock", 0);
+    const { book, clock, counters, client, connection } = await setUp([older, zombie]);
+    book.verdicts.set(zombie.path, "zombie");
+    const answer = client.request();
+    await waitFor("the request to reach the newest agent", () => connection.phase === "awaiting-first-answer" && zombie.received === 5);
+    clock.now += REPLY_TIMEOUT_MS;
+    await connection.checkLate(clock.now);
+    assert.equal(counters.failovers, 1);
+    assert.deepEqual(await answer, EMPTY_IDENTITIES_MESSAGE, "answered by the older agent");
+    assert.equal(older.received, 5, "the request was replayed to it, once");
+    assert.equal(connection.phase, "paired");
+  });
+
+  it("never moves a connection after its agent's first answer, and closes it after the maximum wait", async () => {
+    const directory = await tempDir();
+    cleanups.push(() => rm(directory, { recursive: true, force: true }));
+    const older = await standIn(directory, "older.sock", 1);
+    const sleeper = await standIn(directory, "sleeper.sock", 1);
+    const { book, clock, counters, client, connection } = await setUp([older, sleeper]);
+    const startedAt = clock.now;
+    assert.deepEqual(await client.request(), EMPTY_IDENTITIES_MESSAGE);
+    assert.equal(connection.phase, "paired");
+    book.verdicts.set(sleeper.path, "zombie");
+    clock.now += 10;
+    void client.request();
+    await waitFor("the second request to reach the agent", () => sleeper.received === 10);
+    clock.now += REPLY_TIMEOUT_MS;
+    await connection.checkLate(clock.now);
+    assert.equal(book.probes.length, 1, "probed");
+    assert.equal(counters.failovers, 0, "but not moved: the pairing is final");
+    assert.equal(connection.phase, "paired");
+    assert.equal(older.connections, 0);
+    clock.now = startedAt + MAX_WAIT_MS;
+    await connection.checkLate(clock.now);
+    assert.equal(connection.phase, "closed");
+    await client.closed;
+  });
+
+  it("waits on the only agent left up to the maximum wait, then answers as an agent with no keys", async () => {
+    const directory = await tempDir();
+    cleanups.push(() => rm(directory, { recursive: true, force: true }));
+    const only = await standIn(directory, "only.sock", 0);
+    const { book, clock, counters, noAgent, looks, client, connection } = await setUp([only]);
+    book.verdicts.set(only.path, "zombie");
+    const answer = client.request();
+    await waitFor("the request to reach the agent", () => connection.phase === "awaiting-first-answer" && only.received === 5);
+    const startedAt = clock.now;
+    clock.now += REPLY_TIMEOUT_MS;
+    await connection.checkLate(clock.now);
+    assert.equal(connection.phase, "awaiting-first-answer", "no one else to go to: it is waited for");
+    clock.now = startedAt + MAX_WAIT_MS;
+    await connection.checkLate(clock.now);
+    assert.deepEqual(await answer, EMPTY_IDENTITIES_MESSAGE);
+    assert.equal(connection.phase, "answered-empty");
+    assert.equal(counters.answeredEmpty, 1);
+    assert.match(noAgent[0] ?? "", /did not answer for 60 s/);
+    assert.equal(looks(), 0, "there was an agent: no fresh look");
+  });
+
+  it("with no agent at all, looks once more for new logins, then answers as an agent with no keys", async () => {
+    const { counters, noAgent, looks, client, connection } = await setUp([]);
+    assert.equal(connection.phase, "waiting-for-request", "a connection that sends nothing costs no look");
+    assert.deepEqual(await client.request(), EMPTY_IDENTITIES_MESSAGE);
+    assert.equal(looks(), 1);
+    assert.equal(connection.phase, "answered-empty");
+    assert.equal(counters.answeredEmpty, 1);
+    assert.deepEqual(noAgent, ["no agent of this user is available"]);
+  });
+
+  it("uses a login that the fresh look finds", async () => {
+    const directory = await tempDir();
+    cleanups.push(() => rm(directory, { recursive: true, force: true }));
+    const newcomer = await standIn(directory, "newcomer.sock", 1);
+    const { client, connection, looks } = await setUp([], { onLook: (book) => book.sync([newcomer.candidate]) });
+    assert.deepEqual(await client.request(), EMPTY_IDENTITIES_MESSAGE);
+    assert.equal(looks(), 1);
+    assert.equal(newcomer.received, 5);
+    assert.equal(connection.phase, "paired");
+  });
+});
+
+/** A client of the front socket: sends identities requests, reads whole answers. */
+class Client {
+  readonly socket: Socket;
+  readonly closed: Promise<void>;
+  #buffer = Buffer.alloc(0);
+  readonly #waiting: ((frame: Buffer) => void)[] = [];
+
+  constructor(path: string) {
+    this.socket = connect({ path });
+    this.socket.on("error", () => undefined);
+    this.closed = new Promise((resolve) => this.socket.once("close", () => resolve()));
+    this.socket.on("data", (chunk: Buffer) => {
+      this.#buffer = Buffer.concat([this.#buffer, chunk]);
+      while (this.#buffer.length >= 4 && this.#buffer.length >= 4 + this.#buffer.readUInt32BE(0)) {
+        const end = 4 + this.#buffer.readUInt32BE(0);
+        this.#waiting.shift()?.(this.#buffer.subarray(0, end));
+        this.#buffer = this.#buffer.subarray(end);
+      }
+    });
+  }
+
+  connected(): Promise<this> {
+    return new Promise((resolve) => this.socket.once("connect", () => resolve(this)));
+  }
+
+  /** Sends one request; resolves with the next whole answer. */
+  request(): Promise<Buffer> {
+    const answer = new Promise<Buffer>((resolve) => this.#waiting.push(resolve));
+    this.socket.write(REQUEST_IDENTITIES_MESSAGE);
+    return answer;
+  }
+}

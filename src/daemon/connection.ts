@@ -239,7 +239,6 @@ export class ProxiedConnection {
       this.#context.log.detail(`routing a connection to ${agent.path} (${agent.health}, ${agent.candidate.kind})`);
     }
     upstream.on("connect", () => void this.#onUpstreamConnected(agent, upstream));
-    upstream.on("data", (chunk: Buffer) => this.#onAgentData(chunk, agent, upstream));
     upstream.on("end", () => {
       if (!this.#moveOnward(agent)) this.#client.end();
     });
@@ -270,6 +269,9 @@ export class ProxiedConnection {
     }
     this.#phase = "awaiting-first-answer";
     this.#waitingSince = this.#now();
+    // Read only now: whatever a socket that fails the check sends (an impostor that speaks first)
+    // never reaches the client, nor counts as an answer.
+    upstream.on("data", (chunk: Buffer) => this.#onAgentData(chunk, agent, upstream));
     for (const chunk of this.#replay ?? []) upstream.write(chunk);
     if (this.#clientEnded && this.#held.length === 0) upstream.end();
   }
@@ -424,6 +426,8 @@ export class ProxiedConnection {
     }
     // More than one answer to a request is possible (OpenSSH 10.3 answered `query` twice).
     this.#outstanding = Math.max(0, this.#outstanding - replies);
+    // Everything answered: the next stall's overall bound counts from its own first request.
+    if (this.#outstanding === 0) this.#firstWaitAt = 0;
     this.#waitingSince = this.#now();
     forward(chunk, upstream, this.#client);
     if (replies > 0 && this.#held.length > 0) this.#release();

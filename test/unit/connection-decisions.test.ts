@@ -82,7 +82,10 @@ describe("ProxiedConnection's decisions, with a fake context and clock", () => {
   }
 
   /** The connection code behind a front socket, with everything it shares faked. */
-  async function setUp(agents: readonly StandIn[], options: { onLook?: (book: ScriptedBook) => void } = {}) {
+  async function setUp(
+    agents: readonly StandIn[],
+    options: { onLook?: (book: ScriptedBook) => void; verify?: (agent: Agent) => Promise<boolean> } = {},
+  ) {
     const directory = await tempDir();
     cleanups.push(() => rm(directory, { recursive: true, force: true }));
     const book = new ScriptedBook();
@@ -101,7 +104,7 @@ describe("ProxiedConnection's decisions, with a fake context and clock", () => {
         looks += 1;
         options.onLook?.(book);
       },
-      verifyUpstream: async () => true,
+      verifyUpstream: options.verify ?? (async () => true),
       shortOfDescriptors: () => undefined,
       noAgent: (reason) => noAgent.push(reason),
       release: () => undefined,
@@ -178,11 +181,12 @@ describe("ProxiedConnection's decisions, with a fake context and clock", () => {
     const older = await standIn(directory, "older.sock", 1);
     const sleeper = await standIn(directory, "sleeper.sock", 1);
     const { book, clock, counters, client, connection } = await setUp([older, sleeper]);
-    const startedAt = clock.now;
     assert.deepEqual(await client.request(), EMPTY_IDENTITIES_MESSAGE);
     assert.equal(connection.phase, "paired");
     book.verdicts.set(sleeper.path, "zombie");
-    clock.now += 10;
+    // An hour of use later: the bound counts from this stall's own request, not the first one.
+    clock.now += 3_600_000;
+    const stalledAt = clock.now;
     void client.request();
     await waitFor("the second request to reach the agent", () => sleeper.received === 10);
     clock.now += REPLY_TIMEOUT_MS;
@@ -191,10 +195,38 @@ describe("ProxiedConnection's decisions, with a fake context and clock", () => {
     assert.equal(counters.failovers, 0, "but not moved: the pairing is final");
     assert.equal(connection.phase, "paired");
     assert.equal(older.connections, 0);
-    clock.now = startedAt + MAX_WAIT_MS;
+    clock.now = stalledAt + MAX_WAIT_MS - 1;
+    await connection.checkLate(clock.now);
+    assert.equal(connection.phase, "paired", "not before the maximum wait");
+    clock.now = stalledAt + MAX_WAIT_MS;
     await connection.checkLate(clock.now);
     assert.equal(connection.phase, "closed");
     await client.closed;
+  });
+
+  it("never passes on what a socket that fails the re-check sends, even when it speaks first", async () => {
+    const directory = await tempDir();
+    cleanups.push(() => rm(directory, { recursive: true, force: true }));
+    const honest = await standIn(directory, "honest.sock", 1);
+    const impostorPath = join(directory, "impostor.sock");
+    created += 1000;
+    const impostor: StandIn = { path: impostorPath, candidate: { path: impostorPath, kind: "forwarded", createdMs: created, dev: 0, ino: 0 }, received: 0, connections: 0 };
+    const forged = Buffer.from([0, 0, 0, 1, 6]); // SSH_AGENT_SUCCESS, before anything was asked
+    const server = createServer((socket) => {
+      impostor.connections += 1;
+      socket.on("error", () => undefined);
+      socket.on("data", (chunk: Buffer) => (impostor.received += chunk.length));
+      socket.write(forged);
+    });
+    await new Promise<void>((resolve) => server.listen(impostorPath, resolve));
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    const { client } = await setUp([honest, impostor], {
+      // The re-check takes a moment, and the newest candidate fails it.
+      verify: (agent) => new Promise((resolve) => setTimeout(() => resolve(agent.path !== impostorPath), 50)),
+    });
+    assert.deepEqual(await client.request(), EMPTY_IDENTITIES_MESSAGE, "the honest agent's answer, not the forged one");
+    assert.equal(impostor.connections, 1);
+    assert.equal(impostor.received, 0, "no byte of the client's reached it");
   });
 
   it("waits on the only agent left up to the maximum wait, then answers as an agent with no keys", async () => {

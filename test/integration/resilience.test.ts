@@ -7,24 +7,13 @@ import { encodeMessage, REQUEST_IDENTITIES_MESSAGE } from "../../src/protocol/en
 import { MessageType } from "../../src/protocol/messages.js";
 import { RawAgentClient } from "../../bench/agent-client.js";
 import { memoryOf, openDescriptors } from "../../bench/system.js";
+import { seeded } from "../helpers/abuse.js";
 import { addKey, makeKey, sshAdd, startAgent } from "../helpers/agent.js";
 import { forwardedSocketPath, startDaemon, type TestDaemon } from "../helpers/daemon.js";
 import { Cleanup, run, sleep, spawnTracked, BIN, tempDir, waitFor, requireRoot } from "../helpers/process.js";
 
 const fds = openDescriptors;
 const rssAnonKiB = async (pid: number) => (await memoryOf(pid)).rssAnonKiB;
-
-/** A small deterministic PRNG (mulberry32), so that a failing fuzz run can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Message types the fuzzer may send: none that change the agent's keys or lock it. */
 const HARMLESS_TYPES = [MessageType.REQUEST_IDENTITIES, MessageType.SIGN_REQUEST, MessageType.EXTENSION, 0, 99, 200, 255];
@@ -98,7 +87,7 @@ describe("resilience: fuzz, soak and faults", () => {
     const pid = daemon.process.pid as number;
     const baseline = await fds(pid);
     const seed = Number(process.env.SSH_ANCHOR_FUZZ_SEED ?? 20261122);
-    const rand = random(seed);
+    const rand = seeded(seed);
     for (let batch = 0; batch < 20; batch++) {
       await Promise.all(Array.from({ length: 25 }, () => fuzzClient(daemon.socket, rand)));
     }

@@ -13,7 +13,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { socketAcceptsConnections } from "../src/daemon/listener.js";
+import { socketAcceptsConnections } from "../src/core/dial.js";
 import { encodeMessage, REQUEST_IDENTITIES_MESSAGE } from "../src/protocol/encode.js";
 import { hostHash } from "../src/discovery/host-hash.js";
 import { MessageType } from "../src/protocol/messages.js";

@@ -6,10 +6,10 @@
  * const daemon = await Daemon.start({ socket: "/home/me/.ssh/anchor-devbox/agent.sock" });
  */
 export { Daemon, type DaemonOptions } from "./daemon/daemon.js";
-export { readStatus, startInBackground, stopDaemon } from "./daemon/lifecycle.js";
+export { readStatus, startInBackground, stopDaemon } from "./control/lifecycle.js";
 export { daemonPaths, type DaemonPaths } from "./core/location.js";
-export type { AgentReport, StatusReport } from "./daemon/status.js";
-export { rankAgents, type AgentHealth } from "./daemon/policy.js";
+export type { AgentReport, StatusReport } from "./control/status.js";
+export { rankAgents, type AgentHealth } from "./discovery/health.js";
 export { AgentDiscovery } from "./discovery/discovery.js";
 export { hostHash } from "./discovery/host-hash.js";
 export type { Candidate, AgentKind } from "./discovery/candidate.js";
@@ -22,6 +22,6 @@ export { parseConnectArgs, type ConnectRequest } from "./connect/args.js";
 export { runDoctor, type DoctorReport, type Finding } from "./doctor/doctor.js";
 export { linkPath, refreshLink } from "./link/link.js";
 export { applySetup, describeChange, planSetup, type FileChange, type SetupOptions } from "./setup/setup.js";
-export { UserError } from "./errors.js";
+export { UserError } from "./core/errors.js";
 export { installService, uninstallService, serviceStatus, planService, type ServiceOptions } from "./service/service.js";
 export { unitFiles, type UnitOptions } from "./service/units.js";

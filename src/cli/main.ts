@@ -9,8 +9,8 @@ import { registerStatusCommand } from "./commands/status.js";
 import { registerScopeCommand } from "./commands/scope.js";
 import { registerServiceCommand } from "./commands/service.js";
 import { registerCompletionCommand } from "./commands/completion.js";
-import { packageVersion } from "../package-root.js";
-import { UserError } from "../errors.js";
+import { packageVersion } from "../core/package-root.js";
+import { UserError } from "../core/errors.js";
 
 // A reader that went away (`ssh-anchor status | head -1`) is not an error worth a stack trace;
 // a standard output that cannot be written (a full disk, /dev/full) is worth one line.

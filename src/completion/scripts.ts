@@ -1,5 +1,5 @@
 import { COMPLETION_SHELLS, type CommandSpec, type CompletionShell, type ValueKind } from "./spec.js";
-import { UserError } from "../errors.js";
+import { UserError } from "../core/errors.js";
 
 /**
  * Completion scripts for bash, zsh and fish, generated from the command line's definition. They

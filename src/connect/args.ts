@@ -1,4 +1,4 @@
-import { UserError } from "../errors.js";
+import { UserError } from "../core/errors.js";
 
 /** ssh(1) options that take no argument, and those that take one (OpenSSH 7 to 10). */
 const SSH_FLAGS = new Set("46AaCfGgKkMNnqsTtVvXxYy");

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { UserError } from "../errors.js";
+import { UserError } from "../core/errors.js";
 
 /** ssh's effective settings for a destination, as `ssh -G` prints them (keys in lower case). */
 export type SshSettings = ReadonlyMap<string, string>;

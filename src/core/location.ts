@@ -1,7 +1,7 @@
 import { lstatSync, statSync } from "node:fs";
 import { hostname, homedir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
-import { UserError } from "../errors.js";
+import { UserError } from "./errors.js";
 import { directoryRefusal } from "./trust.js";
 
 /**

@@ -1,7 +1,7 @@
 import type { Stats } from "node:fs";
 import { lstat, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
-import { UserError } from "../errors.js";
+import { UserError } from "./errors.js";
 import { directoryRefusal, parentsRefusal } from "./trust.js";
 
 /**

@@ -66,6 +66,24 @@ export const TIMING = {
    * each zombie in the way costs the person this long. */
   linkProbeMs: 1000,
 
+  // Talking to a running daemon, and starting or stopping one.
+
+  /** How long a command waits for the daemon's answer on the control socket, and how long the
+   * daemon keeps a control connection that has not sent its command line. */
+  controlAnswerMs: 5000,
+  /** How long `stop` waits for the daemon to acknowledge "stop" before signalling its pid. */
+  controlStopMs: 2000,
+  /** A scope request probes the login's agent and maybe others (2 s each at most, in parallel). */
+  scopeRequestMs: 8000,
+  /** How long a background daemon may take to start serving. */
+  daemonStartMs: 5000,
+  /** How long a stopping daemon may take to let go of its socket. */
+  daemonStopMs: 5000,
+  /** How long a liveness check of an existing socket may take (no answer counts as alive). */
+  aliveCheckMs: 1000,
+  /** How long a starter waits for another starter holding the start lock. */
+  startLockWaitMs: 3000,
+
   // The daemon's upkeep.
 
   /** After running out of file descriptors, new connections are closed at once for this long

@@ -2,7 +2,8 @@ import type { Candidate } from "../discovery/candidate.js";
 import { listIdentities, type AgentAnswer } from "../protocol/agent-client.js";
 import { anchorOf } from "../scope/rule.js";
 import { TIMING } from "../core/timing.js";
-import { describeAnswer, healthOf, LIMITS, probeVerdictDeadline, rankAgents, replyDeadline, type AgentHealth } from "./policy.js";
+import { describeAnswer, healthOf, rankAgents, type AgentHealth } from "../discovery/health.js";
+import { LIMITS, probeVerdictDeadline, replyDeadline } from "./policy.js";
 
 /** Everything known about one candidate agent. */
 export class Agent {

@@ -1,12 +1,13 @@
 import { connect, type Socket } from "node:net";
 import { FrameError, FrameScanner } from "../protocol/frame-scanner.js";
-import { LOCAL_SHORTAGE } from "../protocol/agent-client.js";
+import { LOCAL_SHORTAGE } from "../core/dial.js";
 import { MAX_MESSAGE_LENGTH } from "../protocol/messages.js";
 import type { Agent, AgentBook } from "./agent-book.js";
 import { EmptyAgent } from "./empty-agent.js";
 import { LIMITS } from "./policy.js";
+import type { Counters } from "../control/status.js";
 import { TIMING } from "../core/timing.js";
-import type { Log } from "../log.js";
+import type { Log } from "../core/log.js";
 
 /** What every connection shares with the daemon. */
 export interface ConnectionContext {
@@ -33,21 +34,6 @@ export interface ConnectionContext {
   /** Nothing to route to: the daemon explains in its log. */
   noAgent(reason: string): void;
   release(connection: ProxiedConnection): void;
-}
-
-export interface Counters {
-  served: number;
-  /** Requests clients sent, over all connections. */
-  requests: number;
-  active: number;
-  /** Connections moved to another agent because theirs did not answer. */
-  failovers: number;
-  /** Connections answered as an empty agent because no agent could. */
-  answeredEmpty: number;
-  /** Connections closed for malformed input from the client or the agent. */
-  rejected: number;
-  /** Connections closed at once because the daemon was out of file descriptors. */
-  shed: number;
 }
 
 /** Bytes a client may send before its first answer and still be moved to another agent. */

@@ -5,24 +5,25 @@ import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { AgentDiscovery } from "../discovery/discovery.js";
 import { localHostHash } from "../discovery/host-hash.js";
-import { UserError } from "../errors.js";
+import { UserError } from "../core/errors.js";
 import { AgentBook, type Agent } from "./agent-book.js";
-import { ProxiedConnection, type ConnectionContext, type Counters } from "./connection.js";
-import { createControlServer, type ControlCommand } from "./control.js";
+import { ProxiedConnection, type ConnectionContext } from "./connection.js";
+import { createControlServer } from "./control-server.js";
+import type { ControlCommand } from "../control/protocol.js";
 import { DirectoryGuard } from "./directory-guard.js";
 import { listenExclusively } from "./listener.js";
 import { MemoryKeeper } from "./memory-keeper.js";
 import { activationDescriptor, IdleExit, listenOnDescriptor } from "./socket-activation.js";
-import { Log } from "../log.js";
+import { Log } from "../core/log.js";
 import { daemonPaths, squatOf, type DaemonPaths } from "../core/location.js";
 import { ensurePrivateDirectory } from "../core/private-dir.js";
 import { TIMING } from "../core/timing.js";
 import { readOwnFile, replaceOwnFile, stillTheSocket } from "../core/trust.js";
-import type { StatusReport } from "./status.js";
-import { ScopeServers } from "../scope/servers.js";
-import { learnKeys, scopedContext } from "../scope/routing.js";
-import { scopeForLogin } from "../scope/request.js";
-import { scopeReports } from "../scope/report.js";
+import type { Counters, StatusReport } from "../control/status.js";
+import { ScopeServers } from "./scopes/servers.js";
+import { learnKeys, scopedContext } from "./scopes/routing.js";
+import { scopeForLogin } from "./scopes/request.js";
+import { scopeReports } from "./scopes/reports.js";
 
 export interface DaemonOptions {
   /** --socket; $SSH_ANCHOR_SOCKET and the default apply when absent. */

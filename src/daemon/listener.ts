@@ -1,31 +1,10 @@
-import { connect, type Server } from "node:net";
+import type { Server } from "node:net";
 import { lstat, open, readFile, unlink } from "node:fs/promises";
-import { UserError } from "../errors.js";
+import { socketAcceptsConnections } from "../core/dial.js";
+import { UserError } from "../core/errors.js";
+import { TIMING } from "../core/timing.js";
+import { EXIT_ALREADY_RUNNING } from "../control/protocol.js";
 
-/** How long a liveness check of an existing socket may take. */
-const ALIVE_CHECK_MS = 1000;
-/** How long to wait for another starter holding the lock. */
-const LOCK_WAIT_MS = 3000;
-
-/** connect() errors that prove nothing listens at a path. */
-const NOBODY_LISTENS = new Set(["ECONNREFUSED", "ENOENT", "ENOTSOCK"]);
-
-/** True when something accepts connections at `path` (another daemon, alive). */
-export function socketAcceptsConnections(path: string, timeoutMs = ALIVE_CHECK_MS): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ path });
-    const done = (alive: boolean): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(alive);
-    };
-    // When in doubt (a full backlog, no answer in time) the socket counts as alive: taking over
-    // a live daemon's socket is worse than refusing to start.
-    const timer = setTimeout(() => done(true), timeoutMs);
-    socket.once("connect", () => done(true));
-    socket.once("error", (error: NodeJS.ErrnoException) => done(!NOBODY_LISTENS.has(error.code ?? "")));
-  });
-}
 
 /** Binds `server` to `path` with mode 0600 from the first moment: no chmod window. */
 function bindPrivately(server: Server, path: string): Promise<void> {
@@ -64,7 +43,7 @@ export async function listenExclusively(server: Server, path: string, lockFile: 
     if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw bindFailure(path, error);
   }
   await withLock(lockFile, async () => {
-    if (await socketAcceptsConnections(path)) throw alreadyRunning(path);
+    if (await socketAcceptsConnections(path, TIMING.aliveCheckMs)) throw alreadyRunning(path);
     const stats = await lstat(path).catch(() => undefined);
     if (stats) {
       if (!stats.isSocket() || stats.uid !== uid) {
@@ -81,7 +60,6 @@ export async function listenExclusively(server: Server, path: string, lockFile: 
 }
 
 /** The exit status of `run` when another daemon already serves the socket. */
-export const EXIT_ALREADY_RUNNING = 3;
 
 function alreadyRunning(path: string): UserError {
   return new UserError(`a daemon is already serving ${path}`, EXIT_ALREADY_RUNNING);
@@ -93,7 +71,7 @@ function bindFailure(path: string, error: unknown): UserError {
 
 /** Runs `critical` while holding an O_EXCL lock file; a lock left by a dead process is broken. */
 async function withLock<T>(lockFile: string, critical: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + LOCK_WAIT_MS;
+  const deadline = Date.now() + TIMING.startLockWaitMs;
   for (;;) {
     try {
       const handle = await open(lockFile, "wx", 0o600);

@@ -1,4 +1,4 @@
-import { createRequire } from "node:module";
+import { crypto } from "../core/crypto.js";
 import { hostname } from "node:os";
 
 const ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -23,12 +23,4 @@ let local: string | undefined;
 export function localHostHash(): string {
   local ??= hostHash();
   return local;
-}
-
-/**
- * node:crypto, loaded on first use: most hosts (OpenSSH <= 10.0) never need it, and the daemon's
- * memory is a budget.
- */
-export function crypto(): typeof import("node:crypto") {
-  return createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
 }

@@ -1,11 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { readStatus } from "../daemon/lifecycle.js";
+import { readStatus } from "../control/lifecycle.js";
 import type { DaemonPaths } from "../core/location.js";
 import type { ScopeReport } from "../scope/report.js";
 import { belongsTo, isCertificate, looksShared, widerThan } from "../scope/rule.js";
 import { SCOPED_SOCKET_NAME } from "../scope/socket-path.js";
-import { RC_FILES } from "../setup/rc-files.js";
+import { RC_FILES } from "../core/shells.js";
 import type { AgentFinding, Finding } from "./doctor.js";
 import { tmuxServers } from "./multiplexers.js";
 

@@ -4,7 +4,7 @@ import { daemonPaths } from "../core/location.js";
 import { ensurePrivateDirectory } from "../core/private-dir.js";
 import { TIMING } from "../core/timing.js";
 import { replaceOwnFile } from "../core/trust.js";
-import { healthOf, rankAgents } from "../daemon/policy.js";
+import { healthOf, rankAgents } from "../discovery/health.js";
 import { AgentDiscovery } from "../discovery/discovery.js";
 import { localHostHash } from "../discovery/host-hash.js";
 import { listIdentities } from "../protocol/agent-client.js";

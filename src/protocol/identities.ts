@@ -1,4 +1,4 @@
-import { crypto } from "../discovery/host-hash.js";
+import { crypto } from "../core/crypto.js";
 import { MessageType } from "./messages.js";
 
 /** One key an agent offers. The blob stays opaque: agents hold key types (security keys,

@@ -1,7 +1,3 @@
-import type { AgentBook } from "../daemon/agent-book.js";
-import { admits } from "./routing.js";
-import type { ScopeServers } from "./servers.js";
-
 /** One scope in `ssh-anchor status --json`. */
 export interface ScopeReport {
   readonly id: string;
@@ -12,19 +8,6 @@ export interface ScopeReport {
   readonly lastLoginAt: string;
   /** Its agents in routing order (dead ones left out); the first is where its connections go. */
   readonly agents: readonly string[];
-}
-
-export function scopeReports(servers: ScopeServers, book: AgentBook): ScopeReport[] {
-  return servers.scopes().map((scope) => {
-    const admitted = admits(scope);
-    return {
-      id: scope.id,
-      socket: servers.pathOf(scope) ?? null,
-      keys: scope.keys,
-      lastLoginAt: new Date(scope.lastLoginMs).toISOString(),
-      agents: book.ranked().filter(admitted).map((agent) => agent.path),
-    };
-  });
 }
 
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;

@@ -1,4 +1,4 @@
-import { crypto } from "../discovery/host-hash.js";
+import { crypto } from "../core/crypto.js";
 import { fingerprint, type Identity } from "../protocol/identities.js";
 
 /**

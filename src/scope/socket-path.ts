@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { MAX_SOCKET_PATH_BYTES } from "../core/location.js";
-import { UserError } from "../errors.js";
+import { UserError } from "../core/errors.js";
 
 /** Scoped sockets are named `id-<16 hex>.sock`; the shell code recognises them by this shape. */
 export const SCOPED_SOCKET_NAME = /^id-[0-9a-f]{16}\.sock$/;

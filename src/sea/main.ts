@@ -20,7 +20,7 @@ if (args[0] === "init") {
 // `start` runs the daemon as `<node> <daemon flags> <entry> run ...`; here node and the entry
 // are both this executable, which takes the node-side words off before the CLI sees them (the
 // daemon's V8 flags cannot be set once the executable runs: it keeps Node's defaults).
-void import("../daemon/lifecycle.js").then(async ({ DAEMON_NODE_FLAGS }) => {
+void import("../control/lifecycle.js").then(async ({ DAEMON_NODE_FLAGS }) => {
   let skip = 0;
   while (DAEMON_NODE_FLAGS.includes(args[skip] as string)) skip += 1;
   if (skip > 0 && args[skip] === process.execPath) process.argv.splice(2, skip + 1);

@@ -2,9 +2,9 @@ import { execFile } from "node:child_process";
 import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
-import { UserError } from "../errors.js";
-import { CLI_ENTRY } from "../package-root.js";
-import { DAEMON_ENV, DAEMON_NODE_FLAGS, stopDaemon } from "../daemon/lifecycle.js";
+import { UserError } from "../core/errors.js";
+import { CLI_ENTRY } from "../core/package-root.js";
+import { DAEMON_ENV, DAEMON_NODE_FLAGS, stopDaemon } from "../control/lifecycle.js";
 import { daemonPaths } from "../core/location.js";
 import { DEFAULT_IDLE_EXIT_S, UNIT_NAME, unitFiles } from "./units.js";
 

@@ -2,8 +2,8 @@ import { constants as fsConstants } from "node:fs";
 import { copyFile, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { UserError } from "../errors.js";
-import { RC_FILES, type RcShell } from "./rc-files.js";
+import { UserError } from "../core/errors.js";
+import { RC_FILES, type RcShell } from "../core/shells.js";
 
 const BEGIN = "# >>> ssh-anchor >>>";
 /** The same marker, saying setup added a newline to end the line before it. */

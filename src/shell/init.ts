@@ -1,6 +1,6 @@
 import { join } from "node:path";
-import { UserError } from "../errors.js";
-import { readPackageFile } from "../package-root.js";
+import { UserError } from "../core/errors.js";
+import { readPackageFile } from "../core/package-root.js";
 
 /** Shells `ssh-anchor init` writes code for. bash, zsh and sh share one POSIX script. */
 export const SHELLS = ["bash", "zsh", "sh", "fish"] as const;

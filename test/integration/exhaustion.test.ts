@@ -4,7 +4,7 @@ import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { REQUEST_IDENTITIES_MESSAGE } from "../../src/protocol/encode.js";
-import { socketAcceptsConnections } from "../../src/daemon/listener.js";
+import { socketAcceptsConnections } from "../../src/core/dial.js";
 import { memoryOf } from "../../bench/system.js";
 import { RawAgentClient } from "../../bench/agent-client.js";
 import { timeRequest } from "../helpers/abuse.js";

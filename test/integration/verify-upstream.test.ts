@@ -4,10 +4,11 @@ import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { AgentBook } from "../../src/daemon/agent-book.js";
-import { ProxiedConnection, type ConnectionContext, type Counters } from "../../src/daemon/connection.js";
+import { ProxiedConnection, type ConnectionContext } from "../../src/daemon/connection.js";
+import type { Counters } from "../../src/control/status.js";
 import { stillTheSocket } from "../../src/core/trust.js";
 import { scanDirectory } from "../../src/discovery/scan.js";
-import { Log } from "../../src/log.js";
+import { Log } from "../../src/core/log.js";
 import { timeRequest } from "../helpers/abuse.js";
 import { Cleanup, requireRoot, run, sleep, tempDir } from "../helpers/process.js";
 

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { parseConnectArgs } from "../../src/connect/args.js";
 import { Backoff } from "../../src/connect/backoff.js";
 import { remoteCommand } from "../../src/connect/remote-command.js";
-import { UserError } from "../../src/errors.js";
+import { UserError } from "../../src/core/errors.js";
 
 describe("parseConnectArgs", () => {
   it("separates ssh-anchor's options, ssh's options with their values, and the destination", () => {

@@ -5,7 +5,7 @@ import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import type { Identity } from "../../src/protocol/identities.js";
 import { fingerprint } from "../../src/protocol/identities.js";
-import { MAX_SCOPES, ScopeRegistry } from "../../src/scope/registry.js";
+import { MAX_SCOPES, ScopeRegistry } from "../../src/daemon/scopes/registry.js";
 import { anchorOf, belongsTo, isCertificate, looksShared, scopeId, subsetRefusal, widerThan, type Anchor } from "../../src/scope/rule.js";
 import { scopedSocketPath, SCOPED_SOCKET_NAME } from "../../src/scope/socket-path.js";
 import { run, tempDir } from "../helpers/process.js";

@@ -17,7 +17,7 @@ import {
   socketRefusal,
   stillTheSocket,
 } from "../../src/core/trust.js";
-import { UserError } from "../../src/errors.js";
+import { UserError } from "../../src/core/errors.js";
 import { Cleanup, requireRoot, run, sleep, spawnTracked, tempDir } from "../helpers/process.js";
 
 /** A uid nobody on this machine has: files chowned to it are "someone else's". */

@@ -2,8 +2,8 @@ import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { TIMING } from "../../core/timing.js";
 import type { Daemon } from "../../daemon/daemon.js";
-import { Log } from "../../log.js";
-import { UserError } from "../../errors.js";
+import { Log } from "../../core/log.js";
+import { UserError } from "../../core/errors.js";
 import { collect, positiveInteger, runCommand } from "../output.js";
 
 interface RunFlags {
@@ -52,7 +52,7 @@ export function registerDaemonCommands(program: Command, version: string): void 
     .option("--print-socket", "print only the socket's path (the shell code exports it)")
     .action((flags: { socket?: string; agentDir?: string[]; tmpDir?: string; verbose?: boolean; quiet?: boolean; printSocket?: boolean }) =>
       runCommand(async () => {
-        const { startInBackground } = await import("../../daemon/lifecycle.js");
+        const { startInBackground } = await import("../../control/lifecycle.js");
         const result = await startInBackground({
           socket: flags.socket,
           agentDirs: flags.agentDir,
@@ -73,7 +73,7 @@ export function registerDaemonCommands(program: Command, version: string): void 
     .option("-s, --socket <path>", SOCKET_HELP)
     .action((flags: { socket?: string }) =>
       runCommand(async () => {
-        const { stopDaemon } = await import("../../daemon/lifecycle.js");
+        const { stopDaemon } = await import("../../control/lifecycle.js");
         const stopped = await stopDaemon({ socket: flags.socket });
         process.stdout.write(stopped ? "ssh-anchor stopped\n" : "ssh-anchor was not running\n");
       }),

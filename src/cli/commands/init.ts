@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { initScript, SHELLS } from "../../shell/init.js";
 import { runCommand } from "../output.js";
-import { UserError } from "../../errors.js";
+import { UserError } from "../../core/errors.js";
 
 export function registerInitCommand(program: Command): void {
   program
@@ -34,7 +34,7 @@ link can dangle.`,
       runCommand(async () => {
         if (flags.perIdentity && flags.link) throw new UserError("--per-identity and --link do not go together: link mode has no daemon to tell people apart", 2);
         if (flags.perIdentity) {
-          const { scopedInitScript } = await import("../../scope/shell.js");
+          const { scopedInitScript } = await import("../../shell/scoped.js");
           process.stdout.write(scopedInitScript(shell));
           return;
         }

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { UserError } from "../../errors.js";
-import { RC_FILES, rcShellOf, type RcShell } from "../../setup/rc-files.js";
+import { UserError } from "../../core/errors.js";
+import { RC_FILES, rcShellOf, type RcShell } from "../../core/shells.js";
 import { runCommand } from "../output.js";
 import { setupCompletions } from "./completion.js";
 

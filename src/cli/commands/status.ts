@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { AgentReport, StatusReport } from "../../daemon/status.js";
+import type { AgentReport, StatusReport } from "../../control/status.js";
 import { colorEnabled, formatDuration, paint, runCommand, type Style } from "../output.js";
 import { formatScopes } from "../../scope/format.js";
 
@@ -17,7 +17,7 @@ export function registerStatusCommand(program: Command): void {
     .addHelpText("after", "\nExit status: 0 running, 3 not running.")
     .action((flags: { socket?: string; json?: boolean }) =>
       runCommand(async () => {
-        const { readStatus } = await import("../../daemon/lifecycle.js");
+        const { readStatus } = await import("../../control/lifecycle.js");
         const { paths, report } = await readStatus({ socket: flags.socket });
         if (flags.json) {
           process.stdout.write(`${JSON.stringify(report ?? { running: false, socket: paths.socket }, null, 2)}\n`);

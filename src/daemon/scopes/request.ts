@@ -1,18 +1,9 @@
-import type { AgentBook } from "../daemon/agent-book.js";
-import { listIdentities } from "../protocol/agent-client.js";
+import type { AgentBook } from "../agent-book.js";
+import { listIdentities } from "../../protocol/agent-client.js";
 import { learnKeys } from "./routing.js";
-import { anchorOf, subsetRefusal, widerThan } from "./rule.js";
+import { anchorOf, subsetRefusal, widerThan } from "../../scope/rule.js";
 import type { ScopeServers } from "./servers.js";
-
-/** What the daemon answers a login asking for its scope (`ssh-anchor scope`). */
-export interface ScopeAnswer {
-  readonly id: string;
-  readonly socket: string;
-  /** Fingerprints of the anchor. */
-  readonly keys: readonly string[];
-  /** Things the person should know (printed on stderr at login). */
-  readonly warnings: readonly string[];
-}
+import type { ScopeAnswer } from "../../control/protocol.js";
 
 export interface ScopeRequestContext {
   readonly book: AgentBook;

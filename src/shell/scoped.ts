@@ -1,5 +1,5 @@
-import { UserError } from "../errors.js";
-import { readPackageFile } from "../package-root.js";
+import { UserError } from "../core/errors.js";
+import { readPackageFile } from "../core/package-root.js";
 
 const SHELLS = ["bash", "zsh", "sh", "fish"] as const;
 

@@ -1,11 +1,13 @@
 import { spawn } from "node:child_process";
-import { CLI_ENTRY } from "../package-root.js";
-import { UserError } from "../errors.js";
+import { CLI_ENTRY } from "../core/package-root.js";
+import { UserError } from "../core/errors.js";
 import { daemonPaths, type DaemonPaths } from "../core/location.js";
 import { ensurePrivateDirectory } from "../core/private-dir.js";
 import { endpointState, ownProcessFromPidFile, processName, readOwnFile } from "../core/trust.js";
-import { askDaemon } from "./control.js";
-import { EXIT_ALREADY_RUNNING, socketAcceptsConnections } from "./listener.js";
+import { socketAcceptsConnections } from "../core/dial.js";
+import { TIMING } from "../core/timing.js";
+import { askDaemon } from "./client.js";
+import { EXIT_ALREADY_RUNNING } from "./protocol.js";
 import { parseStatusReport, type StatusReport } from "./status.js";
 
 export interface LifecycleOptions {
@@ -22,10 +24,6 @@ export interface StartResult {
   readonly alreadyRunning: boolean;
 }
 
-/** How long a background daemon may take to start serving. */
-const START_TIMEOUT_MS = 5000;
-/** How long a stopping daemon may take to let go of its socket. */
-const STOP_TIMEOUT_MS = 5000;
 
 
 /**
@@ -60,7 +58,7 @@ async function ownDaemonServes(paths: DaemonPaths, uid: number, timeoutMs?: numb
   const state = await endpointState(paths.socket, uid);
   if (state === "missing") return false;
   if (state !== "ours") throw new UserError(`refusing to use ${paths.socket}: ${state}; someone else may be trying to intercept your agent`);
-  return socketAcceptsConnections(paths.socket, timeoutMs);
+  return socketAcceptsConnections(paths.socket, timeoutMs ?? TIMING.aliveCheckMs);
 }
 
 /**
@@ -92,7 +90,7 @@ export async function startInBackground(options: LifecycleOptions = {}): Promise
   let exitCode: number | null = null;
   child.on("exit", (code, signal) => (exitCode = code ?? (signal ? 128 : 1)));
   child.unref();
-  const deadline = Date.now() + START_TIMEOUT_MS;
+  const deadline = Date.now() + TIMING.daemonStartMs;
   while (Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 25));
     if (exitCode === EXIT_ALREADY_RUNNING) return { paths, pid: await pidOf(paths, uid), alreadyRunning: true };
@@ -102,7 +100,7 @@ export async function startInBackground(options: LifecycleOptions = {}): Promise
     }
   }
   child.kill();
-  throw new UserError(`the daemon did not start within ${START_TIMEOUT_MS / 1000} s; see ${paths.logFile}`);
+  throw new UserError(`the daemon did not start within ${TIMING.daemonStartMs / 1000} s; see ${paths.logFile}`);
 }
 
 async function lastLogLine(logFile: string, uid: number): Promise<string> {
@@ -122,7 +120,7 @@ export async function stopDaemon(options: LifecycleOptions = {}): Promise<boolea
   if (!(await ownDaemonServes(paths, uid))) return false;
   try {
     if ((await endpointState(paths.control, uid)) !== "ours") throw new Error("no control socket of ours");
-    await askDaemon(paths.control, "stop", 2000);
+    await askDaemon(paths.control, "stop", TIMING.controlStopMs);
   } catch {
     // No control socket (removed, or an unresponsive daemon): fall back to its pid, but only a
     // process of the user's own that is named ssh-anchor is ever signalled.
@@ -133,12 +131,12 @@ export async function stopDaemon(options: LifecycleOptions = {}): Promise<boolea
     }
     process.kill(pid, "SIGTERM");
   }
-  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  const deadline = Date.now() + TIMING.daemonStopMs;
   while (Date.now() < deadline) {
     if (!(await ownDaemonServes(paths, uid, 500).catch(() => false))) return true;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  throw new UserError(`the daemon serving ${paths.socket} did not stop within ${STOP_TIMEOUT_MS / 1000} s`);
+  throw new UserError(`the daemon serving ${paths.socket} did not stop within ${TIMING.daemonStopMs / 1000} s`);
 }
 
 /** The running daemon's report, or undefined when none serves the socket. */

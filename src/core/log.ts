@@ -1,5 +1,5 @@
 import { closeSync, createWriteStream, fstatSync, openSync, renameSync, type WriteStream } from "node:fs";
-import { APPEND_NO_FOLLOW } from "./core/trust.js";
+import { APPEND_NO_FOLLOW } from "./trust.js";
 
 /** Where log lines go, and how much detail. */
 export interface LogOptions {

@@ -1,5 +1,5 @@
-import { readOwnFile, replaceOwnFile } from "../core/trust.js";
-import { scopeId, type Anchor } from "./rule.js";
+import { readOwnFile, replaceOwnFile } from "../../core/trust.js";
+import { scopeId, type Anchor } from "../../scope/rule.js";
 
 /** One scope the daemon serves a socket for. */
 export interface Scope extends Anchor {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { rankAgents, type AgentHealth } from "../../src/daemon/policy.js";
+import { rankAgents, type AgentHealth } from "../../src/discovery/health.js";
 import type { AgentKind } from "../../src/discovery/candidate.js";
 
 let ino = 0;

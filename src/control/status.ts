@@ -1,8 +1,23 @@
 import { printable } from "../core/trust.js";
 import type { AgentKind } from "../discovery/candidate.js";
-import type { AgentHealth } from "./policy.js";
-import type { Counters } from "./connection.js";
+import type { AgentHealth } from "../discovery/health.js";
 import { parseFingerprints, parseScopeReports, type ScopeReport } from "../scope/report.js";
+
+/** The daemon's connection counters, as `status` shows them. */
+export interface Counters {
+  served: number;
+  /** Requests clients sent, over all connections. */
+  requests: number;
+  active: number;
+  /** Connections moved to another agent because theirs did not answer. */
+  failovers: number;
+  /** Connections answered as an empty agent because no agent could. */
+  answeredEmpty: number;
+  /** Connections closed for malformed input from the client or the agent. */
+  rejected: number;
+  /** Connections closed at once because the daemon was out of file descriptors. */
+  shed: number;
+}
 
 /** What `ssh-anchor status --json` prints for a running daemon. */
 export interface StatusReport {

@@ -1,14 +1,12 @@
-import { askDaemon } from "../daemon/control.js";
-import { startInBackground } from "../daemon/lifecycle.js";
+import { askDaemon } from "./client.js";
+import { startInBackground } from "./lifecycle.js";
 import { daemonPaths } from "../core/location.js";
-import { UserError } from "../errors.js";
+import { UserError } from "../core/errors.js";
 import { endpointState, printable } from "../core/trust.js";
-import { scopedSocketPath } from "./socket-path.js";
-import type { ScopeAnswer } from "./request.js";
+import { scopedSocketPath } from "../scope/socket-path.js";
+import type { ScopeAnswer } from "./protocol.js";
+import { TIMING } from "../core/timing.js";
 import { dirname } from "node:path";
-
-/** A scope request probes the login's agent and maybe others (2 s each at most, in parallel). */
-const SCOPE_REQUEST_TIMEOUT_MS = 8000;
 
 export interface ScopeOptions {
   readonly socket?: string;
@@ -44,7 +42,7 @@ export async function requestScope(options: ScopeOptions = {}): Promise<ScopeAns
   if (state !== "ours") throw new UserError(`no per-identity socket for this login: ${paths.control} is not the daemon's (${state})`);
   let answer: unknown;
   try {
-    answer = await askDaemon<unknown>(paths.control, `scope ${own}`, SCOPE_REQUEST_TIMEOUT_MS);
+    answer = await askDaemon<unknown>(paths.control, `scope ${own}`, TIMING.scopeRequestMs);
   } catch (error) {
     throw new UserError(`no per-identity socket for this login: ${(error as Error).message}`);
   }

@@ -1,10 +1,10 @@
 import { lstat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { createServer, type Server, type Socket } from "node:net";
-import { listenExclusively } from "../daemon/listener.js";
+import { listenExclusively } from "../listener.js";
 import { ScopeRegistry, type Scope } from "./registry.js";
-import type { Anchor } from "./rule.js";
-import { scopedSocketPath } from "./socket-path.js";
+import type { Anchor } from "../../scope/rule.js";
+import { scopedSocketPath } from "../../scope/socket-path.js";
 
 export interface ScopeServersOptions {
   /** The stable socket's private directory (daemonPaths(...).directory), already checked; asked

@@ -1,6 +1,6 @@
-import type { Agent, AgentBook } from "../daemon/agent-book.js";
-import type { ConnectionContext } from "../daemon/connection.js";
-import { belongsTo, type Anchor } from "./rule.js";
+import type { Agent, AgentBook } from "../agent-book.js";
+import type { ConnectionContext } from "../connection.js";
+import { belongsTo, type Anchor } from "../../scope/rule.js";
 
 /**
  * "Probe once, ever" for an agent whose keys are not known yet: a verdict from any earlier probe

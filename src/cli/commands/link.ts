@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { UserError } from "../../core/errors.js";
-import { RC_FILES, rcShellOf, type RcShell } from "../../core/shells.js";
+import { setupShell } from "../../core/shells.js";
 import { runCommand } from "../output.js";
 import { setupCompletions } from "./completion.js";
 
@@ -50,20 +50,7 @@ export function registerLinkCommands(program: Command): void {
     .action((flags: { shell?: string; link?: boolean; sshConfig?: boolean; dryRun?: boolean; undo?: boolean; completions?: boolean }) =>
       runCommand(async () => {
         const { applySetup, describeChange, planSetup } = await import("../../setup/setup.js");
-        const supported = "bash, zsh, sh and fish";
-        if (flags.shell !== undefined && !(rcShellOf(flags.shell) in RC_FILES)) {
-          throw new UserError(`${flags.shell} is not supported: setup knows ${supported} (--shell bash|zsh|sh|fish)`, 2);
-        }
-        const login = rcShellOf((process.env.SHELL ?? "").split("/").pop() ?? "");
-        const shell = (flags.shell !== undefined ? rcShellOf(flags.shell) : login) as RcShell;
-        if (!(shell in RC_FILES)) {
-          throw new UserError(
-            login
-              ? `your shell (${login}, from $SHELL) is not supported: setup knows ${supported}; name one with --shell`
-              : `cannot tell your shell ($SHELL is not set): name it with --shell bash|zsh|sh|fish`,
-            2,
-          );
-        }
+        const shell = setupShell(flags.shell).name;
         if (flags.completions || flags.undo) await setupCompletions(program, shell, flags);
         const changes = await planSetup({ shell, link: flags.link, sshConfig: flags.sshConfig }, flags.undo);
         if (changes.length === 0) {

@@ -137,6 +137,19 @@ export async function applySetup(changes: readonly FileChange[]): Promise<Backup
 }
 
 /**
+ * What a run did with a changed file's backup, as one line for the user, or undefined when
+ * there is nothing to say (--undo of a file that had none).
+ * @example backupNote({ file: "/home/me/.bashrc", backup: "/home/me/.bashrc.ssh-anchor-backup", made: true }, false)
+ */
+export function backupNote({ file, backup, made }: Backup, undo: boolean): string | undefined {
+  if (undo && made) return `backup of ${file} as it was before --undo: ${backup}`;
+  if (undo) return backup ? `the backup ${backup} is left as it was (the original before setup's first change); remove it when you like` : undefined;
+  if (made) return `backup of ${file}: ${backup}`;
+  if (backup) return `backup of ${file}: ${backup} (kept from setup's first change)`;
+  return `created ${file} (it did not exist: no backup)`;
+}
+
+/**
  * The lines a change adds or removes, as a unified-diff-like text for the user to read.
  * @example describeChange({ file: "/home/me/.zshrc", before: "", after: "eval ...\n" }) // "--- /home/me/.zshrc\n+++ ..."
  */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { dirname, join, normalize } from "node:path";
 import { describe, it } from "node:test";
-import { SHELL_RECORDS, type InitMode } from "../../src/core/shells.js";
+import { SHELL_RECORDS, SHELLS, type InitMode } from "../../src/core/shells.js";
 import { REPO, run } from "../helpers/process.js";
 
 /** The README and docs/ must work from a clone of this repository alone. */
@@ -57,6 +57,7 @@ describe("README and docs", () => {
       SHELL_RECORDS.map((shell) => `| ${[shell.name, ...shell.aliases].join(", ")} | \`~/${shell.rcFile}\` | \`${shell.rcLine(mode).replaceAll("|", "\\|")}\` |\n`).join("");
     // The quick start's table, then the shared accounts' one.
     assert.deepEqual(tables, [rows("init"), rows("init --per-identity")]);
+    assert.ok(readme.includes(`it knows ${SHELLS.slice(0, -1).join(", ")} and ${SHELLS.at(-1)}`), "the quick start names the shells setup knows");
   });
 
   it("need no sudo to follow the quick start as root", async () => {

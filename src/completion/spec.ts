@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { SHELLS } from "../core/shells.js";
 
 /**
  * What the completion scripts know, read off the command line's own definition (commander), so
@@ -30,11 +31,9 @@ export interface CommandSpec {
 export const COMPLETION_SHELLS = ["bash", "zsh", "fish"] as const;
 export type CompletionShell = (typeof COMPLETION_SHELLS)[number];
 
-const INIT_SHELLS = ["bash", "zsh", "sh", "fish"];
-
 function valueKind(command: string, option: string, placeholder: string): ValueKind {
   if (option === "--session") return { kind: "session" };
-  if (option === "--shell" || placeholder === "shell") return { kind: "words", words: INIT_SHELLS };
+  if (option === "--shell" || placeholder === "shell") return { kind: "words", words: SHELLS };
   if (/^(file|path)$/.test(placeholder)) return { kind: "file" };
   if (placeholder === "dir") return { kind: "dir" };
   void command;
@@ -44,7 +43,7 @@ function valueKind(command: string, option: string, placeholder: string): ValueK
 function argumentKind(path: string, name: string | undefined): ValueKind | undefined {
   if (path === "connect") return { kind: "host" };
   if (path === "completion") return { kind: "words", words: COMPLETION_SHELLS };
-  if (name === "shell") return { kind: "words", words: INIT_SHELLS };
+  if (name === "shell") return { kind: "words", words: SHELLS };
   if (name !== undefined) return { kind: "text" };
   return undefined;
 }

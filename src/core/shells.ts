@@ -1,14 +1,139 @@
-/** Where each shell reads its interactive start-up code, relative to $HOME. */
-export const RC_FILES = {
-  bash: ".bashrc",
-  zsh: ".zshrc",
-  sh: ".profile",
-  fish: ".config/fish/config.fish",
-} as const;
+import { UserError } from "./errors.js";
 
-export type RcShell = keyof typeof RC_FILES;
+/**
+ * Everything ssh-anchor knows about one shell, in one place: adding a shell is one entry here,
+ * its files in shell/ (if it needs a syntax of its own), its name in both `case`s of bin/ssh-anchor
+ * and the README's tables (test/unit/shells.test.ts and test/unit/docs.test.ts fail until the
+ * last two agree with this record).
+ */
+export interface ShellRecord {
+  /** The name `init` and `setup --shell` take. */
+  readonly name: string;
+  /** Other shells' command names that stand for this one: they read the same files and run its code. */
+  readonly aliases: readonly string[];
+  /** The interactive start-up file setup writes the rc line to, relative to $HOME. */
+  readonly rcFile: string;
+  /** The suffix of its code in shell/ (location, init, link and scoped): one syntax per suffix. */
+  readonly scripts: "sh" | "fish";
+  /**
+   * The start-up files it reads, relative to $HOME, in groups of which it reads the first that
+   * exists: what doctor checks for the init line in a running pane's shell.
+   */
+  readonly startup: { readonly login: readonly (readonly string[])[]; readonly interactive: readonly (readonly string[])[] };
+  /** Whether it reads its start-up files even when it runs a command or a script. */
+  readonly startupWhenScripted: boolean;
+  /** The rc line that runs `ssh-anchor <mode> <shell>` at start-up (what setup writes, the README shows). */
+  rcLine(mode: InitMode): string;
+  /** The line that sets SSH_AUTH_SOCK to `value` in this shell (doctor's fix for a pane). */
+  exportLine(value: string): string;
+}
 
-/** The rc-file shell a shell's name stands for: the POSIX shells that read ~/.profile are sh. */
-export function rcShellOf(name: string): string {
-  return ["dash", "ksh", "mksh", "ash"].includes(name) ? "sh" : name;
+/** The forms of `ssh-anchor init` an rc line can run: the daemon's, link mode's, shared accounts'. */
+export type InitMode = "init" | "init --link" | "init --per-identity";
+
+const posixExport = (value: string): string => `export SSH_AUTH_SOCK=${value}`;
+const evalLine = (shell: string) => (mode: InitMode) => `eval "$(ssh-anchor ${mode} ${shell})"`;
+
+/** The shells, in the order help and errors list them. */
+export const SHELL_RECORDS = [
+  {
+    name: "bash",
+    aliases: [],
+    rcFile: ".bashrc",
+    scripts: "sh",
+    // A login bash reads the first of these (Debian's ~/.profile then sources ~/.bashrc); an
+    // interactive one that is not a login shell reads ~/.bashrc.
+    startup: { login: [[".bash_profile", ".bash_login", ".profile"]], interactive: [[".bashrc"]] },
+    startupWhenScripted: false,
+    rcLine: evalLine("bash"),
+    exportLine: posixExport,
+  },
+  {
+    name: "zsh",
+    aliases: [],
+    rcFile: ".zshrc",
+    scripts: "sh",
+    startup: { login: [[".zprofile"], [".zshrc"], [".zlogin"]], interactive: [[".zshrc"]] },
+    startupWhenScripted: false,
+    rcLine: evalLine("zsh"),
+    exportLine: posixExport,
+  },
+  {
+    name: "sh",
+    aliases: ["dash", "ksh", "mksh", "ash"],
+    rcFile: ".profile",
+    scripts: "sh",
+    // Not a login shell: only $ENV, which doctor cannot see.
+    startup: { login: [[".profile"]], interactive: [] },
+    startupWhenScripted: false,
+    rcLine: evalLine("sh"),
+    exportLine: posixExport,
+  },
+  {
+    name: "fish",
+    aliases: [],
+    rcFile: ".config/fish/config.fish",
+    scripts: "fish",
+    startup: { login: [[".config/fish/config.fish"]], interactive: [[".config/fish/config.fish"]] },
+    startupWhenScripted: true,
+    rcLine: (mode) => `ssh-anchor ${mode} fish | source`,
+    exportLine: (value) => `set -gx SSH_AUTH_SOCK ${value}`,
+  },
+] as const satisfies readonly ShellRecord[];
+
+/** A name `ssh-anchor init` takes. */
+export type Shell = (typeof SHELL_RECORDS)[number]["name"];
+
+/** A shell's record, with its name narrowed to the ones `init` takes. */
+export type KnownShell = ShellRecord & { readonly name: Shell };
+
+/** The names `ssh-anchor init` takes. */
+export const SHELLS: readonly Shell[] = SHELL_RECORDS.map((record) => record.name);
+
+/** Every rc file setup may have written to, relative to $HOME. */
+export const RC_FILES: readonly string[] = SHELL_RECORDS.map((record) => record.rcFile);
+
+/**
+ * The record of a shell by its name or one of its aliases, or undefined for a shell ssh-anchor
+ * does not know.
+ * @example shellNamed("dash")?.rcFile // ".profile"
+ */
+export function shellNamed(name: string): KnownShell | undefined {
+  return SHELL_RECORDS.find((record) => record.name === name || (record.aliases as readonly string[]).includes(name));
+}
+
+/**
+ * The record for a name `init` takes (aliases are not: `init` prints code, and says which name to use).
+ * @throws {UserError} for any other name.
+ * @example initShell("fish").scripts // "fish"
+ */
+export function initShell(name: string): KnownShell {
+  const record = SHELL_RECORDS.find((candidate) => candidate.name === name);
+  if (!record) throw new UserError(`unknown shell "${name}"; use one of: ${SHELLS.join(", ")}`, 2);
+  return record;
+}
+
+/**
+ * The shell setup writes for: the one named with --shell (an alias counts), else the login
+ * shell that $SHELL names.
+ * @throws {UserError} when the one named or $SHELL's is not a shell ssh-anchor knows, or $SHELL is unset.
+ * @example setupShell(undefined, { SHELL: "/bin/dash" }).rcFile // ".profile"
+ */
+export function setupShell(named: string | undefined, env: NodeJS.ProcessEnv = process.env): KnownShell {
+  const known = `${SHELLS.slice(0, -1).join(", ")} and ${SHELLS.at(-1)}`;
+  const usage = `--shell ${SHELLS.join("|")}`;
+  if (named !== undefined) {
+    const record = shellNamed(named);
+    if (!record) throw new UserError(`${named} is not supported: setup knows ${known} (${usage})`, 2);
+    return record;
+  }
+  const login = (env.SHELL ?? "").split("/").pop() ?? "";
+  const record = shellNamed(login);
+  if (record) return record;
+  throw new UserError(
+    login
+      ? `your shell (${login}, from $SHELL) is not supported: setup knows ${known}; name one with --shell`
+      : `cannot tell your shell ($SHELL is not set): name it with ${usage}`,
+    2,
+  );
 }

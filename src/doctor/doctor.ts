@@ -10,7 +10,7 @@ import { AgentDiscovery } from "../discovery/discovery.js";
 import { localHostHash } from "../discovery/host-hash.js";
 import type { AgentKind } from "../discovery/candidate.js";
 import { fingerprint } from "../protocol/identities.js";
-import { RC_FILES } from "../core/shells.js";
+import { initShell, RC_FILES, shellNamed } from "../core/shells.js";
 import { fixScreen, fixTmux, screenSessions, tmuxServers, type Pane } from "./multiplexers.js";
 import { shellStart } from "./shell-start.js";
 import { probe as probeAgent, socketKind } from "./socket-kind.js";
@@ -124,7 +124,8 @@ function squatFinding(squat: string, paths: DaemonPaths): Finding {
 
 async function shellFinding(value: string | undefined, stable: readonly string[], socket: string, probe: Probe): Promise<Finding> {
   const kind = socketKind(value, stable);
-  const use = `export SSH_AUTH_SOCK=${socket}`;
+  // doctor cannot see which shell it runs in: the POSIX form, which most shells take.
+  const use = initShell("sh").exportLine(socket);
   if (kind === "unset") {
     return { area: "shell", verdict: "fail", title: "SSH_AUTH_SOCK is not set in this shell: ssh cannot reach any agent", fix: use };
   }
@@ -274,7 +275,8 @@ async function paneFindings(area: "tmux" | "screen", panes: readonly Pane[], hom
       });
       continue;
     }
-    const paste = pane.command === "fish" ? `set -gx SSH_AUTH_SOCK ${socket}` : `export SSH_AUTH_SOCK=${socket}`;
+    // POSIX syntax for a shell doctor does not know (it cannot tell what the user would paste into).
+    const paste = (shellNamed(pane.command) ?? initShell("sh")).exportLine(socket);
     const why =
       start.kind === "not-a-shell"
         ? `${pane.command || "this program"} is not a shell: it keeps the environment it started with, and so does everything it starts; restart it from a shell that uses the stable socket`
@@ -317,7 +319,7 @@ async function sshConfigFinding(socket: string): Promise<Finding> {
 
 async function rcFinding(home: string): Promise<Finding> {
   const installed: string[] = [];
-  for (const file of Object.values(RC_FILES)) {
+  for (const file of RC_FILES) {
     const text = await readFile(join(home, file), "utf8").catch(() => "");
     if (/ssh-anchor (init|rc)\b|ssh-anchor\.sh/.test(text)) installed.push(`~/${file}`);
   }

@@ -5,7 +5,7 @@ import type { DaemonPaths } from "../core/location.js";
 import type { ScopeReport } from "../scope/report.js";
 import { belongsTo, isCertificate, looksShared, widerThan } from "../scope/rule.js";
 import { SCOPED_SOCKET_NAME } from "../scope/socket-path.js";
-import { RC_FILES } from "../core/shells.js";
+import { initShell, RC_FILES } from "../core/shells.js";
 import type { AgentFinding, Finding } from "./doctor.js";
 import { tmuxServers } from "./multiplexers.js";
 
@@ -29,7 +29,7 @@ export async function perIdentityState(paths: DaemonPaths, uid: number, home: st
   const { report } = await readStatus({ socket: paths.socket, uid });
   const scopes = report?.scopes ?? [];
   let inRc = false;
-  for (const file of Object.values(RC_FILES)) {
+  for (const file of RC_FILES) {
     if (/ssh-anchor init --per-identity\b/.test(await readFile(join(home, file), "utf8").catch(() => ""))) inRc = true;
   }
   const sockets = scopes.map((scope) => scope.socket).filter((socket): socket is string => socket !== null);
@@ -53,7 +53,7 @@ export async function scopeFindings(state: PerIdentityState, agents: readonly Ag
         verdict: "warn",
         title: "this account looks shared: live agents offer keys of different people, and every pane signs with whoever logged in last",
         details: live.map((agent) => `${agent.path}: ${agent.keys.map((key) => key.comment || key.fingerprint).join(", ") || "no keys"}`),
-        fix: 'use per-identity scopes: eval "$(ssh-anchor init --per-identity bash)" in the rc file, instead of the init line (see README: shared accounts)',
+        fix: `use per-identity scopes: ${initShell("bash").rcLine("init --per-identity")} in the rc file, instead of the init line (see README: shared accounts)`,
       },
     ];
   }
@@ -121,12 +121,14 @@ export async function scopeFindings(state: PerIdentityState, agents: readonly Ag
  */
 export function withoutSharedSocketFixes(findings: readonly Finding[], stableSocket: string): Finding[] {
   const shared = new RegExp(`SSH_AUTH_SOCK[= ]${stableSocket.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![^\\s])`);
+  // POSIX syntax, as the fix lines it replaces.
+  const { exportLine } = initShell("sh");
   return findings.map((finding) => {
     if (!finding.fix || !shared.test(finding.fix)) return finding;
     const fix =
       finding.area === "shell" && finding.verdict === "warn"
-        ? 'export SSH_AUTH_SOCK="$(ssh-anchor scope)"   (from a login with agent forwarding: this login\'s own scope)'
-        : "export SSH_AUTH_SOCK=<that person's scoped socket>   (ssh-anchor status lists the scopes; never the shared stable socket here)";
+        ? `${exportLine('"$(ssh-anchor scope)"')}   (from a login with agent forwarding: this login's own scope)`
+        : `${exportLine("<that person's scoped socket>")}   (ssh-anchor status lists the scopes; never the shared stable socket here)`;
     return { ...finding, fix };
   });
 }

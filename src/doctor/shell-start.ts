@@ -1,11 +1,9 @@
 import { readFile, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
+import { shellNamed } from "../core/shells.js";
 
 /** The line `setup` adds (or one written by hand), in any shell's syntax, link mode included. */
 export const INIT_LINE = /ssh-anchor init\b|ssh-anchor\.sh/;
-
-/** Shells that read a start-up file, by their command name. */
-const SHELLS = new Set(["bash", "zsh", "sh", "dash", "ksh", "mksh", "fish"]);
 
 /**
  * What doctor can know about a pane's shell from outside. /proc/PID/environ is the environment
@@ -23,23 +21,6 @@ export type ShellStart =
   | { readonly kind: "changed-since"; readonly file: string }
   /** A shell whose start-up files have no init line. */
   | { readonly kind: "no-init"; readonly files: readonly string[] };
-
-/** The start-up files a shell reads, in order, relative to $HOME (the first existing of each group). */
-function startupFiles(shell: string, login: boolean): string[][] {
-  switch (shell) {
-    case "bash":
-      // A login bash reads the first of these (Debian's ~/.profile then sources ~/.bashrc); an
-      // interactive one that is not a login shell reads ~/.bashrc.
-      return login ? [[".bash_profile", ".bash_login", ".profile"]] : [[".bashrc"]];
-    case "zsh":
-      return login ? [[".zprofile"], [".zshrc"], [".zlogin"]] : [[".zshrc"]];
-    case "fish":
-      return [[".config/fish/config.fish"]];
-    default:
-      // sh, dash, ksh: ~/.profile as a login shell; otherwise only $ENV, which doctor cannot see.
-      return login ? [[".profile"]] : [];
-  }
-}
 
 /** Files a start-up file sources that matter here (~/.bashrc from ~/.profile, as Debian's does). */
 const SOURCES_BASHRC = /^[ \t]*(?:\.|source)[ \t]+["']?(?:~|\$HOME|\$\{HOME\})\/\.bashrc\b/m;
@@ -98,13 +79,13 @@ async function howStarted(pid: number): Promise<{ login: boolean; interactive: b
 
 /** What the pane's process did with SSH_AUTH_SOCK at start-up, as far as can be known. */
 export async function shellStart(pid: number, command: string, home: string): Promise<ShellStart> {
-  const shell = basename(command).replace(/^-/, "");
-  if (!SHELLS.has(shell)) return { kind: "not-a-shell" };
+  const shell = shellNamed(basename(command).replace(/^-/, ""));
+  if (!shell) return { kind: "not-a-shell" };
   const { login, interactive } = await howStarted(pid);
   // A login shell reads its profile even when not interactive (bash -l -c ...); otherwise a
-  // shell running a command or a script reads no start-up file (fish reads config.fish always).
-  if (!interactive && !login && shell !== "fish") return { kind: "non-interactive" };
-  const groups = startupFiles(shell, login);
+  // shell running a command or a script reads no start-up file (unless it always does, as fish).
+  if (!interactive && !login && !shell.startupWhenScripted) return { kind: "non-interactive" };
+  const groups = login ? shell.startup.login : shell.startup.interactive;
   const read: string[] = [];
   for (const group of groups) {
     // Of each group the shell reads the first file that exists.

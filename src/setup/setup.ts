@@ -3,7 +3,7 @@ import { copyFile, mkdir, readFile, rename, stat, writeFile } from "node:fs/prom
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { UserError } from "../core/errors.js";
-import { RC_FILES, type RcShell } from "../core/shells.js";
+import { initShell, type Shell } from "../core/shells.js";
 
 const BEGIN = "# >>> ssh-anchor >>>";
 /** The same marker, saying setup added a newline to end the line before it. */
@@ -16,7 +16,7 @@ function escape(text: string): string {
 }
 
 export interface SetupOptions {
-  readonly shell: RcShell;
+  readonly shell: Shell;
   /** Link mode (no daemon) instead of the daemon. */
   readonly link?: boolean;
   /** Also point ssh at the stable socket in ~/.ssh/config. */
@@ -29,11 +29,6 @@ export interface FileChange {
   readonly file: string;
   readonly before: string;
   readonly after: string;
-}
-
-function rcLines(options: SetupOptions): string[] {
-  const mode = options.link ? "init --link" : "init";
-  return [options.shell === "fish" ? `ssh-anchor ${mode} fish | source` : `eval "$(ssh-anchor ${mode} ${options.shell})"`];
 }
 
 /** The two places of src/core/location.ts, in ssh_config's tokens. */
@@ -77,10 +72,15 @@ async function readText(file: string): Promise<string> {
   });
 }
 
-/** What setup (or, with `undo`, setup --undo) would change. Changes nothing. */
+/**
+ * What setup (or, with `undo`, setup --undo) would change. Changes nothing.
+ * @example for (const change of await planSetup({ shell: "zsh" })) console.log(describeChange(change))
+ */
 export async function planSetup(options: SetupOptions, undo = false): Promise<FileChange[]> {
   const home = options.home ?? homedir();
-  const targets: Array<[string, readonly string[], "end" | "start"]> = [[join(home, RC_FILES[options.shell]), rcLines(options), "end"]];
+  const shell = initShell(options.shell);
+  const rcLine = shell.rcLine(options.link ? "init --link" : "init");
+  const targets: Array<[string, readonly string[], "end" | "start"]> = [[join(home, shell.rcFile), [rcLine], "end"]];
   if (options.sshConfig || undo) targets.push([join(home, ".ssh", "config"), SSH_CONFIG_LINES, "start"]);
   const changes: FileChange[] = [];
   for (const [file, lines, where] of targets) {
@@ -108,6 +108,7 @@ export function backupPath(file: string): string {
  * Writes the planned changes. The first time a file is changed its original is kept beside it
  * as `<file>.ssh-anchor-backup`, and that copy is never overwritten afterwards (not by a second
  * setup, not by --undo); files keep their mode; a missing ~/.ssh is created 0700.
+ * @example await applySetup(await planSetup({ shell: "bash", sshConfig: true }))
  */
 export async function applySetup(changes: readonly FileChange[]): Promise<Backup[]> {
   const backups: Backup[] = [];
@@ -135,7 +136,23 @@ export async function applySetup(changes: readonly FileChange[]): Promise<Backup
   return backups;
 }
 
-/** The lines a change adds or removes, as a unified-diff-like text for the user to read. */
+/**
+ * What a run did with a changed file's backup, as one line for the user, or undefined when
+ * there is nothing to say (--undo of a file that had none).
+ * @example backupNote({ file: "/home/me/.bashrc", backup: "/home/me/.bashrc.ssh-anchor-backup", made: true }, false)
+ */
+export function backupNote({ file, backup, made }: Backup, undo: boolean): string | undefined {
+  if (undo && made) return `backup of ${file} as it was before --undo: ${backup}`;
+  if (undo) return backup ? `the backup ${backup} is left as it was (the original before setup's first change); remove it when you like` : undefined;
+  if (made) return `backup of ${file}: ${backup}`;
+  if (backup) return `backup of ${file}: ${backup} (kept from setup's first change)`;
+  return `created ${file} (it did not exist: no backup)`;
+}
+
+/**
+ * The lines a change adds or removes, as a unified-diff-like text for the user to read.
+ * @example describeChange({ file: "/home/me/.zshrc", before: "", after: "eval ...\n" }) // "--- /home/me/.zshrc\n+++ ..."
+ */
 export function describeChange(change: FileChange): string {
   const before = change.before.split("\n");
   const after = change.after.split("\n");

@@ -1,10 +1,9 @@
 import { join } from "node:path";
-import { UserError } from "../core/errors.js";
+import { initShell } from "../core/shells.js";
 import { readPackageFile } from "../core/package-root.js";
 
-/** Shells `ssh-anchor init` writes code for. bash, zsh and sh share one POSIX script. */
-export const SHELLS = ["bash", "zsh", "sh", "fish"] as const;
-export type Shell = (typeof SHELLS)[number];
+// The library (src/index.ts) and the single executable take the shell names from here, with init.
+export { SHELLS, type Shell } from "../core/shells.js";
 
 export interface InitOptions {
   /** Link mode: a symlink kept current by the shell, no daemon. */
@@ -15,6 +14,7 @@ export interface InitOptions {
 
 const PROMPT_HOOK = /# ssh-anchor: prompt hook\n[\s\S]*?# ssh-anchor: end of prompt hook\n/;
 
+// Through readPackageFile: the single executable has the shell files embedded.
 function shellFile(name: string): string {
   return readPackageFile(join("shell", name));
 }
@@ -23,19 +23,20 @@ function shellFile(name: string): string {
  * The code a shell rc evaluates: `eval "$(ssh-anchor init bash)"`. It lives in shell/ as plain
  * files because bin/ssh-anchor prints them without starting Node (every shell start runs it).
  * @throws {UserError} for a shell it does not know.
+ * @example initScript("fish", { link: true }) // shell/location.fish, then shell/link.fish
  */
 export function initScript(shell: string, options: InitOptions = {}): string {
-  if (!(SHELLS as readonly string[]).includes(shell)) {
-    throw new UserError(`unknown shell "${shell}"; use one of: ${SHELLS.join(", ")}`, 2);
-  }
-  const suffix = shell === "fish" ? "fish" : "sh";
+  const { scripts } = initShell(shell);
   // Every script starts with the choice of directory it shares with the others (as bin/ssh-anchor
   // prints them).
-  const script = shellFile(`location.${suffix}`) + shellFile(`${options.link ? "link" : "init"}.${suffix}`);
+  const script = shellFile(`location.${scripts}`) + shellFile(`${options.link ? "link" : "init"}.${scripts}`);
   return options.link && options.prompt === false ? script.replace(PROMPT_HOOK, "") : script;
 }
 
-/** A ~/.ssh/rc that keeps link mode's link current at every login and still runs xauth. */
+/**
+ * A ~/.ssh/rc that keeps link mode's link current at every login and still runs xauth.
+ * @example process.stdout.write(sshRcScript()) // what `ssh-anchor rc` prints
+ */
 export function sshRcScript(): string {
   return shellFile("location.sh") + shellFile("ssh-rc.sh");
 }

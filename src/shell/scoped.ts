@@ -1,17 +1,14 @@
-import { UserError } from "../core/errors.js";
+import { join } from "node:path";
+import { initShell } from "../core/shells.js";
 import { readPackageFile } from "../core/package-root.js";
-
-const SHELLS = ["bash", "zsh", "sh", "fish"] as const;
 
 /**
  * The code of `ssh-anchor init --per-identity <shell>` (shell/scoped.sh, shell/scoped.fish).
  * bin/ssh-anchor prints the same files without starting Node.
  * @throws {UserError} for a shell it does not know.
+ * @example scopedInitScript("zsh") // the text of shell/scoped.sh
  */
 export function scopedInitScript(shell: string): string {
-  if (!(SHELLS as readonly string[]).includes(shell)) {
-    throw new UserError(`unknown shell "${shell}"; use one of: ${SHELLS.join(", ")}`, 2);
-  }
   // Through readPackageFile: the single executable has the shell files embedded.
-  return readPackageFile(`shell/${shell === "fish" ? "scoped.fish" : "scoped.sh"}`);
+  return readPackageFile(join("shell", `scoped.${initShell(shell).scripts}`));
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { dirname, join, normalize } from "node:path";
 import { describe, it } from "node:test";
+import { SHELL_RECORDS, SHELLS, type InitMode } from "../../src/core/shells.js";
 import { REPO, run } from "../helpers/process.js";
 
 /** The README and docs/ must work from a clone of this repository alone. */
@@ -47,6 +48,16 @@ describe("README and docs", () => {
         assert.ok(commands.has(command as string), `${document}: ssh-anchor ${command} is not a command`);
       }
     }
+  });
+
+  it("show each shell's rc file and line as src/core/shells.ts has them", async () => {
+    const readme = await readFile(join(REPO, "README.md"), "utf8");
+    const tables = [...readme.matchAll(/^\| shell \| file \| line \|\n\| --- \| --- \| --- \|\n((?:\|.*\n)+)/gm)].map((match) => match[1]);
+    const rows = (mode: InitMode) =>
+      SHELL_RECORDS.map((shell) => `| ${[shell.name, ...shell.aliases].join(", ")} | \`~/${shell.rcFile}\` | \`${shell.rcLine(mode).replaceAll("|", "\\|")}\` |\n`).join("");
+    // The quick start's table, then the shared accounts' one.
+    assert.deepEqual(tables, [rows("init"), rows("init --per-identity")]);
+    assert.ok(readme.includes(`it knows ${SHELLS.slice(0, -1).join(", ")} and ${SHELLS.at(-1)}`), "the quick start names the shells setup knows");
   });
 
   it("need no sudo to follow the quick start as root", async () => {

@@ -1,7 +1,16 @@
 import type { Command } from "commander";
-import { initScript, SHELLS } from "../../shell/init.js";
+import { initScript } from "../../shell/init.js";
 import { runCommand } from "../output.js";
 import { UserError } from "../../core/errors.js";
+import { SHELL_RECORDS, SHELLS } from "../../core/shells.js";
+
+/** The rc file and the line for each shell, one row each. */
+function rcLineTable(): string {
+  return SHELL_RECORDS.map((shell) => {
+    const file = `~/${shell.rcFile}${shell.aliases.length ? ` (${[shell.name, ...shell.aliases].join(", ")})` : ""}`;
+    return `  ${file.padEnd(24)}  ${shell.rcLine("init")}`;
+  }).join("\n");
+}
 
 export function registerInitCommand(program: Command): void {
   program
@@ -15,10 +24,7 @@ export function registerInitCommand(program: Command): void {
       "after",
       `
 Put one line in your shell's rc file:
-  ~/.bashrc                 eval "$(ssh-anchor init bash)"
-  ~/.zshrc                  eval "$(ssh-anchor init zsh)"
-  ~/.profile (sh, dash)     eval "$(ssh-anchor init sh)"
-  ~/.config/fish/config.fish  ssh-anchor init fish | source
+${rcLineTable()}
 
 The code exports SSH_AUTH_SOCK, keeps the login's own socket in SSH_ANCHOR_ORIGINAL_SOCK,
 starts the daemon only when it is not running (checked in plain shell, no Node start-up), and

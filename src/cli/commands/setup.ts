@@ -1,0 +1,50 @@
+import type { Command } from "commander";
+import { SHELL_RECORDS, setupShell } from "../../core/shells.js";
+import { runCommand } from "../output.js";
+import { setupCompletions } from "./completion.js";
+
+/** "bash, zsh, sh (also dash, ksh, mksh, ash) or fish": every name --shell takes. */
+function shellChoices(): string {
+  const names = SHELL_RECORDS.map((shell) => (shell.aliases.length ? `${shell.name} (also ${shell.aliases.join(", ")})` : shell.name));
+  return `${names.slice(0, -1).join(", ")} or ${names.at(-1)}`;
+}
+
+export function registerSetupCommand(program: Command): void {
+  program
+    .command("setup")
+    .description("add the init line to your shell rc (and, if asked, IdentityAgent to ~/.ssh/config)")
+    .option("--shell <shell>", `${shellChoices()} (default: from $SHELL)`)
+    .option("--link", "set up link mode (no daemon) instead")
+    .option("--ssh-config", "also point every ssh at the stable socket in ~/.ssh/config")
+    .option("--dry-run", "show what would change, change nothing")
+    .option("--undo", "remove exactly what setup added")
+    .option("--completions", "also install tab completion for the shell (bash, zsh, fish)")
+    .addHelpText(
+      "after",
+      "\nIdempotent: a second run changes nothing. The first change to a file keeps its original as\n" +
+        "<file>.ssh-anchor-backup (setup says where); that copy is never overwritten, not by --undo either.\n" +
+        "--dry-run prints the change and writes nothing.",
+    )
+    .action((flags: { shell?: string; link?: boolean; sshConfig?: boolean; dryRun?: boolean; undo?: boolean; completions?: boolean }) =>
+      runCommand(async () => {
+        const { applySetup, backupNote, describeChange, planSetup } = await import("../../setup/setup.js");
+        const shell = setupShell(flags.shell).name;
+        if (flags.completions || flags.undo) await setupCompletions(program, shell, flags);
+        const changes = await planSetup({ shell, link: flags.link, sshConfig: flags.sshConfig }, flags.undo);
+        if (changes.length === 0) {
+          process.stdout.write(flags.undo ? "nothing to undo\n" : "already set up: nothing to change\n");
+          return;
+        }
+        for (const change of changes) process.stdout.write(`${describeChange(change)}\n`);
+        if (flags.dryRun) {
+          process.stdout.write("dry run: nothing was written\n");
+          return;
+        }
+        for (const backup of await applySetup(changes)) {
+          const note = backupNote(backup, Boolean(flags.undo));
+          if (note) process.stdout.write(`${note}\n`);
+        }
+        process.stdout.write(flags.undo ? "removed; open a new shell\n" : "done; open a new shell (or log in again) to use it\n");
+      }),
+    );
+}

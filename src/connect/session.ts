@@ -10,7 +10,8 @@ import { DEFAULT_ALIVE_COUNT_MAX, DEFAULT_ALIVE_INTERVAL, type ConnectRequest } 
 import { Backoff } from "./backoff.js";
 import { NetworkWatch, type NetworkEvent } from "./network-watch.js";
 import { remoteCommand } from "./remote-command.js";
-import { effectiveSettings, isProxied, type SshSettings } from "./ssh-config.js";
+import type { SshSettings } from "../core/ssh-config.js";
+import { effectiveSettings, isProxied } from "./ssh-config.js";
 import { Terminal, type SessionEnd } from "./terminal.js";
 
 const DEFAULT_CONNECT_TIMEOUT = 10;

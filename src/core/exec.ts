@@ -27,16 +27,16 @@ export interface RunOptions {
 
 type ChildError = Error & { code?: unknown; killed?: boolean };
 
+/** Why a run failed, in one line of our own (Node's messages repeat the whole command line). */
+function failureOf(file: string, timeoutMs: number, code: number | null, error: ChildError | null | undefined): string | undefined {
+  if (error?.killed === true || error?.code === "ETIMEDOUT") return `${file} did not finish within ${timeoutMs} ms`;
+  if (error?.code === "ENOENT") return `${file} is not installed (not found on PATH)`;
+  if (typeof code === "number") return code === 0 ? undefined : `${file} exited with status ${code}`;
+  return error ? error.message.split("\n")[0] : `${file} was killed`;
+}
+
 function ended(file: string, options: RunOptions, code: number | null, stdout: string, stderr: string, error: ChildError | null | undefined): ProgramRun {
-  const timedOut = error?.killed === true || error?.code === "ETIMEDOUT";
-  const failure = timedOut
-    ? `${file} did not finish within ${options.timeoutMs} ms`
-    : error
-      ? error.message.split("\n")[0]
-      : code === 0
-        ? undefined
-        : `${file} ${code === null ? "was killed" : `exited with status ${code}`}`;
-  return { code, stdout, stderr, missing: error?.code === "ENOENT", failure };
+  return { code, stdout, stderr, missing: error?.code === "ENOENT", failure: failureOf(file, options.timeoutMs, code, error) };
 }
 
 /**

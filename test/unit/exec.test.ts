@@ -13,13 +13,14 @@ describe("running another program for its output", () => {
     const run = await runProgram("sh", ["-c", "echo partial; exit 3"], { timeoutMs: 5000 });
     assert.equal(run.code, 3);
     assert.equal(run.stdout, "partial\n");
-    assert.ok(run.failure && !run.failure.includes("\n"), "one line");
+    assert.equal(run.failure, "sh exited with status 3");
   });
 
   it("tells a program that is not installed", async () => {
     const run = await runProgram("ssh-anchor-no-such-program", [], { timeoutMs: 5000 });
     assert.equal(run.missing, true);
     assert.equal(run.code, null);
+    assert.equal(run.failure, "ssh-anchor-no-such-program is not installed (not found on PATH)");
   });
 
   it("stops a program that outlives its time, and says so", async () => {

@@ -1,3 +1,5 @@
+import { TIMING } from "../core/timing.js";
+
 /**
  * Delays between reconnection attempts. Every lost connection is retried at once; if that
  * fails, the next attempts wait 1, 2, 4, 8 s, doubling up to a cap. The doubling carries over a
@@ -19,9 +21,9 @@ export class Backoff {
   /** The next attempt is the first one since a connection ended (or since the start). */
   #first = true;
   constructor(
-    readonly firstMs = 1000,
-    readonly capMs = 15_000,
-    readonly stableMs = 30_000,
+    readonly firstMs: number = TIMING.reconnectFirstDelayMs,
+    readonly capMs: number = TIMING.reconnectMaxDelayMs,
+    readonly stableMs: number = TIMING.stableConnectionMs,
   ) {}
 
   /** Delay before the next attempt. */

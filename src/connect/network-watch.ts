@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
+import { TIMING } from "../core/timing.js";
 
 /** What changed on the laptop's side. */
 export type NetworkEvent =
@@ -11,11 +12,6 @@ export type NetworkEvent =
   | "route-changed"
   /** The wall clock jumped ahead of the monotonic clock: the machine was asleep. */
   | "woke-up";
-
-/** How often addresses, routes and clocks are compared. */
-const POLL_MS = 500;
-/** A wall-clock jump larger than this beyond elapsed time counts as sleep. */
-const SLEEP_GAP_MS = 3000;
 
 /** Non-internal addresses, as "interface address" strings. */
 function currentAddresses(): Set<string> {
@@ -59,7 +55,7 @@ export class NetworkWatch {
   constructor(private readonly onEvent: (event: NetworkEvent, detail: string) => void) {}
 
   start(): void {
-    this.#timer ??= setInterval(() => this.#tick(), POLL_MS);
+    this.#timer ??= setInterval(() => this.#tick(), TIMING.networkPollMs);
     this.#timer.unref();
   }
 
@@ -74,7 +70,7 @@ export class NetworkWatch {
     const gap = wall - this.#wall - (mono - this.#mono);
     this.#wall = wall;
     this.#mono = mono;
-    if (gap > SLEEP_GAP_MS) this.onEvent("woke-up", `the clock jumped ${Math.round(gap / 1000)} s`);
+    if (gap > TIMING.sleepGapMs) this.onEvent("woke-up", `the clock jumped ${Math.round(gap / 1000)} s`);
 
     const addresses = currentAddresses();
     const lost = [...this.#addresses].filter((address) => !addresses.has(address));

@@ -1,4 +1,5 @@
-import { spawnSync } from "node:child_process";
+import { runOnTerminal } from "../core/exec.js";
+import { TIMING } from "../core/timing.js";
 
 /**
  * Modes a full-screen program may leave behind when its connection dies under it: hidden cursor,
@@ -81,6 +82,6 @@ export class Terminal {
 }
 
 function stty(args: string[]): string | undefined {
-  const result = spawnSync("stty", args, { stdio: ["inherit", "pipe", "ignore"], encoding: "utf8" });
-  return result.status === 0 ? result.stdout.trim() : undefined;
+  const run = runOnTerminal("stty", args, { timeoutMs: TIMING.sttyMs });
+  return run.code === 0 ? run.stdout.trim() : undefined;
 }

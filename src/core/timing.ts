@@ -96,4 +96,48 @@ export const TIMING = {
   /** A condition that repeats (out of descriptors, no agent to answer with) is logged at most
    * this often: the log says it once, not once per connection. */
   repeatedLogMs: 10_000,
+
+  // Programs ssh-anchor runs, and connect.
+
+  /** How long doctor waits for tmux, screen or `ssh -G` to answer: each is local and answers
+   * in milliseconds; a hung tmux server must not make doctor hang. */
+  doctorProgramMs: 5000,
+  /** How long connect waits for `ssh -G` before the first connection: longer than doctor's, as
+   * a config's `Match exec` may run a command of its own. */
+  sshConfigMs: 10_000,
+  /** How long `systemctl --user` and `loginctl` may take: a user manager that is starting up
+   * or reloading answers late, and `enable --now` waits for the socket to be bound. */
+  systemctlMs: 15_000,
+  /** How long stty may take to save or set the terminal's line settings (it never waits). */
+  sttyMs: 2000,
+  /** ssh's ConnectTimeout (seconds) when the user's config sets none: a host that does not
+   * answer is an attempt that failed, not a reconnect loop that hangs on ssh's own default. */
+  sshConnectTimeoutSeconds: 10,
+  /** After a lost connection's immediate retry fails, the next attempt waits this long, the
+   * wait doubling up to `reconnectMaxDelayMs`: a dead network is not hammered, a laptop back on
+   * the network is reattached within seconds. */
+  reconnectFirstDelayMs: 1000,
+  reconnectMaxDelayMs: 15_000,
+  /** A connection that stayed up this long starts the doubling over; a shorter one carries it
+   * on (a connection that keeps dropping is not retried ever faster). */
+  stableConnectionMs: 30_000,
+  /** While waiting to reconnect, the host's port is tried this often, each try bounded by the
+   * same: the end of an outage is noticed within about a second. */
+  reachabilityProbeMs: 1000,
+  /** How often connect looks for ssh's "authenticated" marker file: the resolution of the
+   * "connected in N ms" figure in the log. */
+  connectedPollMs: 50,
+  /** How often the countdown line is redrawn: often enough that its seconds never lag. */
+  countdownRefreshMs: 250,
+  /** An ssh that connect ends (a network change, a signal) gets SIGTERM, then SIGKILL after
+   * this long: ssh exits at once on SIGTERM unless it is stuck. */
+  sshKillGraceMs: 1000,
+  /** Stopped by a signal, connect exits once its log is flushed, or after this long at most. */
+  connectExitMs: 1000,
+  /** How often the laptop's addresses, default route and clocks are compared: a change is
+   * acted on within half a second, at a few microseconds a tick. */
+  networkPollMs: 500,
+  /** A wall-clock jump this much larger than the time that passed counts as sleep: well above
+   * a tick's scheduling delay, well below any real suspend. */
+  sleepGapMs: 3000,
 } as const;

@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { readFile, readlink } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -11,6 +10,8 @@ import { localHostHash } from "../discovery/host-hash.js";
 import type { AgentKind } from "../discovery/candidate.js";
 import { fingerprint } from "../protocol/identities.js";
 import { initShell, RC_FILES, shellNamed } from "../core/shells.js";
+import { readSshConfig } from "../core/ssh-config.js";
+import { TIMING } from "../core/timing.js";
 import { fixScreen, fixTmux, screenSessions, tmuxServers, type Pane } from "./multiplexers.js";
 import { shellStart } from "./shell-start.js";
 import { probe as probeAgent, socketKind } from "./socket-kind.js";
@@ -301,10 +302,9 @@ function describeValue(value: string | undefined): string {
 }
 
 async function sshConfigFinding(socket: string): Promise<Finding> {
-  const output = await new Promise<string>((resolve) => {
-    execFile("ssh", ["-G", "doctor.invalid"], { timeout: 5000 }, (error, stdout) => resolve(error ? "" : String(stdout)));
-  });
-  const agent = /^identityagent (.+)$/m.exec(output)?.[1];
+  // Any name does: what matters is the IdentityAgent that applies to hosts in general.
+  const read = await readSshConfig([], "doctor.invalid", TIMING.doctorProgramMs);
+  const agent = read.kind === "read" ? read.settings.get("identityagent") : undefined;
   if (!agent) return { area: "ssh_config", verdict: "info", title: "ssh_config sets no IdentityAgent: ssh uses SSH_AUTH_SOCK" };
   const expanded = agent.replace(/^~/, homedir());
   return expanded === socket || /ssh-anchor/.test(agent)

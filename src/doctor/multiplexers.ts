@@ -1,6 +1,7 @@
-import { execFile } from "node:child_process";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
+import { runProgram } from "../core/exec.js";
+import { TIMING } from "../core/timing.js";
 import { endpointState } from "../core/trust.js";
 import { childrenOf, commandName, environmentVariable } from "./environ.js";
 
@@ -34,10 +35,9 @@ export interface ScreenSession {
  * locale: formats use no tabs (tmux prints a tab as "_" without a UTF-8 locale) and put the
  * field that cannot hold a space first.
  */
-function command(file: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    execFile(file, args, { timeout: 5000, env }, (error, stdout) => resolve(error ? undefined : String(stdout)));
-  });
+async function command(file: string, args: readonly string[]): Promise<string | undefined> {
+  const run = await runProgram(file, args, { timeoutMs: TIMING.doctorProgramMs });
+  return run.failure === undefined ? run.stdout : undefined;
 }
 
 /** The directory tmux keeps its sockets in for `uid`. */

@@ -1,8 +1,9 @@
-import { execFile } from "node:child_process";
 import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../core/errors.js";
+import { runProgram, type ProgramRun } from "../core/exec.js";
+import { TIMING } from "../core/timing.js";
 import { CLI_ENTRY } from "../core/package-root.js";
 import { DAEMON_ENV, DAEMON_NODE_FLAGS, stopDaemon } from "../control/lifecycle.js";
 import { daemonPaths } from "../core/location.js";
@@ -56,7 +57,6 @@ export interface ServiceStatus {
 
 const SOCKET_UNIT = `${UNIT_NAME}.socket`;
 const SERVICE_UNIT = `${UNIT_NAME}.service`;
-const SYSTEMCTL_TIMEOUT_MS = 15_000;
 
 /** Where systemd looks for a user's own units: $XDG_CONFIG_HOME/systemd/user. */
 export function unitDirectory(env: NodeJS.ProcessEnv = process.env, home = homedir()): string {
@@ -98,28 +98,11 @@ export function planService(options: ServiceOptions = {}): ServicePlan {
   };
 }
 
-interface Outcome {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly missing: boolean;
+function execute(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<ProgramRun> {
+  return runProgram(command, args, { env, timeoutMs: TIMING.systemctlMs });
 }
 
-function execute(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
-  return new Promise((resolve) => {
-    execFile(command, args, { env, timeout: SYSTEMCTL_TIMEOUT_MS }, (error, stdout, stderr) => {
-      const failure = error as (Error & { code?: number | string }) | null;
-      resolve({
-        code: failure ? (typeof failure.code === "number" ? failure.code : null) : 0,
-        stdout: String(stdout),
-        stderr: String(stderr),
-        missing: failure?.code === "ENOENT",
-      });
-    });
-  });
-}
-
-function systemctl(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
+function systemctl(args: readonly string[], env: NodeJS.ProcessEnv): Promise<ProgramRun> {
   return execute("systemctl", ["--user", ...args], env);
 }
 
@@ -128,7 +111,7 @@ function firstLine(text: string): string {
 }
 
 /** Runs systemctl --user, turning a missing systemctl or an unreachable user manager into one line. */
-async function systemctlOrFail(args: readonly string[], env: NodeJS.ProcessEnv, directory: string): Promise<Outcome> {
+async function systemctlOrFail(args: readonly string[], env: NodeJS.ProcessEnv, directory: string): Promise<ProgramRun> {
   const outcome = await systemctl(args, env);
   if (outcome.missing) {
     throw new UserError(`systemctl is not installed: the units are in ${directory}, but this host needs the rc line instead (ssh-anchor setup)`);

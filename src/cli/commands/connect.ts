@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { DEFAULT_ALIVE_COUNT_MAX, DEFAULT_ALIVE_INTERVAL, parseConnectArgs } from "../../connect/args.js";
+import { TIMING } from "../../core/timing.js";
 import { runCommand } from "../output.js";
 
 /**
@@ -36,7 +37,7 @@ reach your agent; without ssh-anchor on the host nothing changes.
 
 Reconnects when the connection is lost (keepalives), at once when this machine's addresses or
 default route change or it wakes from sleep. Every lost connection is retried at once, then
-after 1, 2, 4... up to 15 s (starting over after a connection that stayed up 30 s).
+after ${seconds(TIMING.reconnectFirstDelayMs)}, ${seconds(2 * TIMING.reconnectFirstDelayMs)}, ${seconds(4 * TIMING.reconnectFirstDelayMs)}... up to ${seconds(TIMING.reconnectMaxDelayMs)} s (starting over after a connection that stayed up ${seconds(TIMING.stableConnectionMs)} s).
 Exit status: 0 when you detach or the session ends, ssh's status when the first connection
 fails (nothing is retried then), 255 when a limit is reached, 130 for Ctrl-C while waiting,
 2 for a usage error (options ssh itself rejects included, and a --log that cannot be written).
@@ -46,6 +47,11 @@ Examples:
   ssh-anchor connect --screen --session work -J bastion me@devbox
   ssh-anchor connect me@devbox -- htop`,
     );
+}
+
+/** The backoff's numbers as the help states them, so that they are written once: in TIMING. */
+function seconds(ms: number): string {
+  return String(ms / 1000);
 }
 
 /** Runs `connect` with its raw arguments (everything after the word "connect"). */

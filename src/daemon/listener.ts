@@ -86,7 +86,7 @@ async function withLock<T>(lockFile: string, critical: () => Promise<T>): Promis
         continue;
       }
       if (Date.now() > deadline) throw new UserError(`another ssh-anchor (pid ${holder}) holds ${lockFile}; try again`);
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, TIMING.startLockRetryMs));
     }
   }
   try {

@@ -139,7 +139,7 @@ async function runForeground(flags: RunFlags, version: string): Promise<number> 
   process.on("uncaughtException", (error) => {
     const now = performance.now();
     recent.push(now);
-    while ((recent[0] as number) < now - 60_000) recent.shift();
+    while ((recent[0] as number) < now - TIMING.uncaughtWindowMs) recent.shift();
     if (recent.length > LIMITS.uncaughtPerMinute) {
       running.log.info(`internal error, ${recent.length} in a minute, stopping: ${error.stack ?? error.message}`);
       process.exitCode = 70;

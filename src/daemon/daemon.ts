@@ -10,6 +10,7 @@ import { DescriptorShortage } from "./descriptor-shortage.js";
 import { MemoryKeeper } from "./memory-keeper.js";
 import { occasionalLog } from "./occasional-log.js";
 import { OwnedSocket } from "./owned-socket.js";
+import { Upkeep } from "./upkeep.js";
 import { IdleExit } from "./socket-activation.js";
 import { statusReport } from "./status-report.js";
 import { Log } from "../core/log.js";
@@ -71,15 +72,10 @@ export class Daemon {
   /** Per-identity sockets (init --per-identity), beside the stable one. */
   readonly #scopes: ScopeServers;
   readonly #startedAt = new Date();
-  readonly #memory = new MemoryKeeper(
-    () => this.#counters.served + this.#counters.requests,
-    (before, after, ms) =>
-      this.log.detail(`memory: collected garbage in ${ms.toFixed(1)} ms, resident ${before >> 10} KiB -> ${after >> 10} KiB`),
-  );
+  readonly #upkeep: Upkeep;
   #idleExit: IdleExit | undefined;
   /** The first full scan while it runs (the socket already answers). */
   #firstScan: Promise<void> | undefined;
-  #timers: NodeJS.Timeout[] = [];
   #stopping = false;
   #stopped: Promise<void> | undefined;
   #resolveStopped!: () => void;
@@ -145,6 +141,16 @@ export class Daemon {
       noAgent: (reason) => noAgent(`answering as an agent with no keys: ${reason}`),
       release: (connection) => this.#connections.release(connection),
     };
+    this.#upkeep = new Upkeep({
+      rescan: () => this.rescan(),
+      shortOfDescriptors: () => this.#shortage.now(),
+      checkSockets: this.#owned.activated ? undefined : () => this.#owned.check().catch(() => undefined).then(() => this.#scopes.check()),
+      memory: new MemoryKeeper(
+        () => this.#counters.served + this.#counters.requests,
+        (before, after, ms) =>
+          this.log.detail(`memory: collected garbage in ${ms.toFixed(1)} ms, resident ${before >> 10} KiB -> ${after >> 10} KiB`),
+      ),
+    });
     this.#scopes = new ScopeServers({
       directory: () => this.paths.directory,
       registryFile: () => `${this.paths.socket}.scopes`,
@@ -182,7 +188,7 @@ export class Daemon {
       throw error;
     }
     await daemon.#scopes.start();
-    daemon.#startTimers();
+    daemon.#upkeep.start();
     daemon.#startIdleExit();
     daemon.#book.onRouteChange((agent) => daemon.#logRoute(agent));
     daemon.log.info(`ssh-anchor ${options.version ?? ""} serving ${daemon.paths.socket} (pid ${process.pid})`.replace("  ", " "));
@@ -262,30 +268,9 @@ export class Daemon {
     else this.log.info("no usable agent: new connections get an empty key list until a login with agent forwarding appears");
   }
 
-  #startTimers(): void {
-    const rescan = setInterval(() => {
-      // Directories that cannot be read for want of descriptors would look empty: wait.
-      if (!this.#shortage.now()) void this.rescan().catch(() => undefined);
-    }, TIMING.rescanMs);
-    // The listening server keeps the process alive; timers must not.
-    rescan.unref();
-    this.#timers = [rescan];
-    // A socket-activated daemon's socket file is systemd's to look after.
-    if (!this.#owned.activated) {
-      const socketCheck = setInterval(
-        () => void this.#owned.check().catch(() => undefined).then(() => this.#scopes.check()).catch(() => undefined),
-        TIMING.socketCheckMs,
-      );
-      socketCheck.unref();
-      this.#timers.push(socketCheck);
-    }
-    this.#memory.start();
-  }
-
   async #shutdown(): Promise<void> {
     this.#stopping = true;
-    for (const timer of this.#timers) clearInterval(timer);
-    this.#memory.stop();
+    this.#upkeep.stop();
     this.#idleExit?.busy();
     this.#connections.stopSweeping();
     this.#discovery.stop();

@@ -212,6 +212,7 @@ export class Daemon {
     return this.#stopped;
   }
 
+  /** What `ssh-anchor status` shows: the agents (each probed first), counters and memory. */
   status(): Promise<StatusReport> {
     return statusReport({
       version: this.#options.version ?? "",

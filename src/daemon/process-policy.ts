@@ -44,7 +44,8 @@ export async function runDaemonProcess(options: DaemonOptions): Promise<number> 
     if (options.logFile && error instanceof UserError) new Log({ file: options.logFile }).info(error.message);
     throw error;
   }
-  keepServingThroughBugs(daemon.log, stop);
+  const { log } = daemon;
+  keepServingThroughBugs((message) => log.info(message), stop);
   if (stopRequested) stop();
   else if (rescanRequested) rescan();
   await daemon.done;

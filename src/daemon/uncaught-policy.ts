@@ -1,5 +1,4 @@
 import { TIMING } from "../core/timing.js";
-import type { Log } from "../core/log.js";
 import { LIMITS } from "./policy.js";
 
 /** The exit status after too many internal errors (EX_SOFTWARE of sysexits.h). */
@@ -12,20 +11,20 @@ const EXIT_INTERNAL_ERROR = 70;
  * clean stop (exit status 70) is better.
  *
  * @example
- * keepServingThroughBugs(daemon.log, () => void daemon.stop());
+ * keepServingThroughBugs((message) => daemon.log.info(message), () => void daemon.stop());
  */
-export function keepServingThroughBugs(log: Log, stop: () => void): void {
+export function keepServingThroughBugs(log: (message: string) => void, stop: () => void): void {
   const recent: number[] = [];
   process.on("uncaughtException", (error) => {
     const now = performance.now();
     recent.push(now);
     while ((recent[0] as number) < now - TIMING.uncaughtWindowMs) recent.shift();
     if (recent.length > LIMITS.uncaughtPerMinute) {
-      log.info(`internal error, ${recent.length} in a minute, stopping: ${error.stack ?? error.message}`);
+      log(`internal error, ${recent.length} in a minute, stopping: ${error.stack ?? error.message}`);
       process.exitCode = EXIT_INTERNAL_ERROR;
       stop();
       return;
     }
-    log.info(`internal error (a bug; still serving): ${error.stack ?? error.message}`);
+    log(`internal error (a bug; still serving): ${error.stack ?? error.message}`);
   });
 }

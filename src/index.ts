@@ -6,6 +6,7 @@
  * const daemon = await Daemon.start({ socket: "/home/me/.ssh/anchor-devbox/agent.sock" });
  */
 export { Daemon, type DaemonOptions } from "./daemon/daemon.js";
+export { runDaemonProcess } from "./daemon/process-policy.js";
 export { readStatus, startInBackground, stopDaemon } from "./control/lifecycle.js";
 export { daemonPaths, type DaemonPaths } from "./core/location.js";
 export type { AgentReport, StatusReport } from "./control/status.js";

@@ -83,6 +83,9 @@ export const TIMING = {
   aliveCheckMs: 1000,
   /** How long a starter waits for another starter holding the start lock. */
   startLockWaitMs: 3000,
+  /** How often a starter waiting for the start lock tries it again: the holder only checks one
+   * socket and binds, a matter of milliseconds, so a short pause costs little. */
+  startLockRetryMs: 50,
 
   // The daemon's upkeep.
 
@@ -93,6 +96,33 @@ export const TIMING = {
   rescanMs: 60_000,
   /** How often the daemon checks that its socket file is still there (tmp cleaners, rm -rf). */
   socketCheckMs: 5000,
+  /**
+   * How long the directory guard keeps trying to take its directory's name back once a removal
+   * has begun. `rm -rf` (or a tmp cleaner) deletes the files first and the directory last, so
+   * the guard is already trying when the name becomes free and takes it within microseconds,
+   * before another user woken by the same inotify event can. A removal of a handful of files
+   * takes well under a millisecond; the bound only matters when something deletes a file and
+   * leaves the directory (the guard spins synchronously meanwhile, so it must stay short).
+   */
+  reclaimSpinMs: 50,
+  /** How often the memory keeper looks at the heap and the traffic: often enough that a burst's
+   * pages go back soon after it, rarely enough to cost nothing while idle. */
+  memoryCheckMs: 5000,
+  /** A directory that changed is read again after this delay, so a burst of events costs one read. */
+  settleMs: 15,
+  /** A new session directory of ours is watched this long for its socket to appear: sshd
+   * creates the socket right after the directory, so ten seconds is ample. */
+  newDirectoryWatchMs: 10_000,
+  /** How soon one full scan replaces the directory re-reads when too many are waiting (someone
+   * filling /tmp with directories). It backs off, doubling up to `overflowRescanMaxMs`, while
+   * the flood goes on (someone churning names in /tmp must not buy a full scan a second from
+   * every user's daemon), and starts again from this once that long has been quiet. */
+  overflowRescanFirstMs: 1000,
+  /** The minute of the periodic rescan: a flood never makes full scans more frequent than that. */
+  overflowRescanMaxMs: 60_000,
+  /** The window over which uncaught exceptions are counted (LIMITS.uncaughtPerMinute): one is a
+   * bug to log, that many within a minute means the state is broken. */
+  uncaughtWindowMs: 60_000,
   /** A condition that repeats (out of descriptors, no agent to answer with) is logged at most
    * this often: the log says it once, not once per connection. */
   repeatedLogMs: 10_000,

@@ -1,14 +1,6 @@
 import { existsSync, lstatSync, mkdirSync, watch, type FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
-
-/**
- * How long the guard keeps trying to take its directory's name back once a removal has begun.
- * `rm -rf` (or a tmp cleaner) deletes the files first and the directory last, so the guard is
- * already trying when the name becomes free and takes it within microseconds, before another
- * user woken by the same inotify event can. A removal of a handful of files takes well under a
- * millisecond; the bound only matters when something deletes a file and leaves the directory.
- */
-const RECLAIM_SPIN_MS = 50;
+import { TIMING } from "../core/timing.js";
 
 /**
  * Keeps the name of the daemon's socket directory in /tmp the user's own when someone removes
@@ -63,7 +55,7 @@ export class DirectoryGuard {
    * ours may run, or another user watching /tmp could take the name first.
    */
   #reclaim(): void {
-    const deadline = performance.now() + RECLAIM_SPIN_MS;
+    const deadline = performance.now() + TIMING.reclaimSpinMs;
     while (performance.now() < deadline) {
       try {
         mkdirSync(this.#directory, { mode: 0o700 });

@@ -5,9 +5,14 @@ import { UserError } from "../core/errors.js";
 import { TIMING } from "../core/timing.js";
 import { EXIT_ALREADY_RUNNING } from "../control/protocol.js";
 
-
-/** Binds `server` to `path` with mode 0600 from the first moment: no chmod window. */
-function bindPrivately(server: Server, path: string): Promise<void> {
+/**
+ * Runs `listen` (which starts `server` listening somewhere) and settles once: resolves when the
+ * server listens, rejects with its first error.
+ *
+ * @example
+ * await listening(server, () => server.listen({ fd: 3 }));
+ */
+export function listening(server: Server, listen: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error): void => {
       server.off("listening", onListening);
@@ -19,6 +24,13 @@ function bindPrivately(server: Server, path: string): Promise<void> {
     };
     server.once("error", onError);
     server.once("listening", onListening);
+    listen();
+  });
+}
+
+/** Binds `server` to `path` with mode 0600 from the first moment: no chmod window. */
+function bindPrivately(server: Server, path: string): Promise<void> {
+  return listening(server, () => {
     const previous = process.umask(0o177);
     try {
       server.listen(path);
@@ -59,8 +71,7 @@ export async function listenExclusively(server: Server, path: string, lockFile: 
   });
 }
 
-/** The exit status of `run` when another daemon already serves the socket. */
-
+/** The refusal of `run` when another daemon already serves the socket (exit status 3). */
 function alreadyRunning(path: string): UserError {
   return new UserError(`a daemon is already serving ${path}`, EXIT_ALREADY_RUNNING);
 }
@@ -86,7 +97,7 @@ async function withLock<T>(lockFile: string, critical: () => Promise<T>): Promis
         continue;
       }
       if (Date.now() > deadline) throw new UserError(`another ssh-anchor (pid ${holder}) holds ${lockFile}; try again`);
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, TIMING.startLockRetryMs));
     }
   }
   try {
@@ -97,7 +108,7 @@ async function withLock<T>(lockFile: string, critical: () => Promise<T>): Promis
 }
 
 /** Whether a process with this pid exists (signal 0 checks without sending anything). */
-export function processExists(pid: number): boolean {
+function processExists(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);

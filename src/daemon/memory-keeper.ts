@@ -1,10 +1,7 @@
 import { getHeapStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-
-/** How often the heap and the traffic are looked at, by default. */
-const CHECK_MS = 5000;
-/** Heap growth since the last collection that is handed back even while traffic goes on. */
-const BURST_SLACK_BYTES = 4 * 1024 * 1024;
+import { TIMING } from "../core/timing.js";
+import { LIMITS } from "./policy.js";
 
 /**
  * Hands memory back to the system after bursts of traffic. V8 collects its old generation
@@ -35,9 +32,9 @@ export class MemoryKeeper {
    * @param activity a number that changes whenever the daemon serves something (a counter)
    * @param onCollect told the resident size before and after each collection, in bytes, and
    *   how long it took
-   * @param checkMs how often to look
+   * @param checkMs how often to look (tests look more often)
    */
-  constructor(activity: () => number, onCollect?: (before: number, after: number, ms: number) => void, checkMs = CHECK_MS) {
+  constructor(activity: () => number, onCollect?: (before: number, after: number, ms: number) => void, checkMs: number = TIMING.memoryCheckMs) {
     // gc() is not exposed by default; this makes it callable without a command-line flag.
     setFlagsFromString("--expose-gc");
     this.#collect = runInNewContext("gc") as (youngOnly?: boolean) => void;
@@ -73,7 +70,7 @@ export class MemoryKeeper {
     if (busy) {
       // A collection in mid-burst does not replace the one after it: the burst goes on allocating.
       this.#trafficSinceQuiet = true;
-      if (heapTotal() - this.#heapAfterCollection >= BURST_SLACK_BYTES) this.#collectNow();
+      if (heapTotal() - this.#heapAfterCollection >= LIMITS.heapGrowthBytes) this.#collectNow();
     } else if (this.#trafficSinceQuiet) {
       this.#trafficSinceQuiet = false;
       this.#collectNow();

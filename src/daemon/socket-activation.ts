@@ -1,4 +1,5 @@
 import type { Server } from "node:net";
+import { listening } from "./listener.js";
 
 /** The first descriptor systemd passes (sd_listen_fds(3)). */
 const SD_LISTEN_FDS_START = 3;
@@ -19,13 +20,7 @@ export function activationDescriptor(env: NodeJS.ProcessEnv = process.env): numb
 /** Serves on an inherited listening socket. Closing it later does not unlink its path: the
  * socket file belongs to whoever bound it. */
 export function listenOnDescriptor(server: Server, fd: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ fd }, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  return listening(server, () => server.listen({ fd }));
 }
 
 /**

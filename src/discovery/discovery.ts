@@ -1,6 +1,7 @@
 import { watch, type FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
+import { TIMING } from "../core/timing.js";
 import { lstatOrUndefined } from "../core/trust.js";
 import { homeAgentDirectory, TMP_SESSION_DIR } from "./layouts.js";
 import { ownSessionDirectoriesIn, scanDirectory, type DirectoryLayout, type ScanContext } from "./scan.js";
@@ -19,20 +20,11 @@ export interface DiscoveryOptions extends ScanContext {
 
 /** Entries that ended up refused, kept only up to this many: a shared host can have thousands. */
 const MAX_IGNORED = 64;
-/** A directory that changed is read again after this delay, so a burst of events costs one read. */
-const SETTLE_MS = 15;
 /** Directories read at once by a look again. */
 const LOOK_AGAIN_CONCURRENCY = 8;
-/** A new session directory of ours is watched this long for its socket to appear. */
-const NEW_DIRECTORY_WATCH_MS = 10_000;
 /** Directories waiting to be read again, at most: past that (someone filling /tmp with
- * directories), one full scan soon replaces them all. */
+ * directories), one full scan soon replaces them all (TIMING.overflowRescanFirstMs). */
 const MAX_PENDING = 256;
-/** How soon that full scan runs; it backs off, doubling up to the minute of the periodic rescan,
- * while the flood goes on (someone churning names in /tmp must not buy a full scan a second from
- * every user's daemon), and starts again from the short delay once a minute has been quiet. */
-const OVERFLOW_RESCAN_MS = 1000;
-const MAX_OVERFLOW_RESCAN_MS = 60_000;
 
 interface KnownDirectory {
   readonly layout: DirectoryLayout;
@@ -62,7 +54,7 @@ export class AgentDiscovery {
   #scanning: Promise<void> | undefined;
   #lastFullScan = -Infinity;
   #overflowTimer: NodeJS.Timeout | undefined;
-  #overflowDelay = OVERFLOW_RESCAN_MS;
+  #overflowDelay: number = TIMING.overflowRescanFirstMs;
   #lastOverflow = -Infinity;
   /** The look again under way (lookAgain), and the one queued behind it. */
   #look: Promise<void> | undefined;
@@ -216,7 +208,7 @@ export class AgentDiscovery {
     if (!this.#directories.has(directory) && scan.candidates.length === 0 && scan.ignored.length === 0) {
       // A session directory of ours with no socket yet: sshd (or ssh-agent) is about to bind it.
       if (scan.trusted && layout === "tmp-session" && !this.#watchers.has(directory)) {
-        this.#watch(directory, () => this.#schedule(directory, layout), NEW_DIRECTORY_WATCH_MS);
+        this.#watch(directory, () => this.#schedule(directory, layout), TIMING.newDirectoryWatchMs);
         // The socket may have appeared between the read and the watch.
         this.#schedule(directory, layout);
       }
@@ -247,11 +239,11 @@ export class AgentDiscovery {
     if (this.#stopped || this.#pending.has(directory)) return;
     if (this.#pending.size >= MAX_PENDING) {
       const now = performance.now();
-      if (now - this.#lastOverflow > MAX_OVERFLOW_RESCAN_MS) this.#overflowDelay = OVERFLOW_RESCAN_MS;
+      if (now - this.#lastOverflow > TIMING.overflowRescanMaxMs) this.#overflowDelay = TIMING.overflowRescanFirstMs;
       this.#lastOverflow = now;
       this.#overflowTimer ??= setTimeout(() => {
         this.#overflowTimer = undefined;
-        this.#overflowDelay = Math.min(this.#overflowDelay * 2, MAX_OVERFLOW_RESCAN_MS);
+        this.#overflowDelay = Math.min(this.#overflowDelay * 2, TIMING.overflowRescanMaxMs);
         void this.rescan();
       }, this.#overflowDelay);
       return;
@@ -259,7 +251,7 @@ export class AgentDiscovery {
     const timer = setTimeout(() => {
       this.#pending.delete(directory);
       void this.#rescanDirectory(directory, layout);
-    }, SETTLE_MS);
+    }, TIMING.settleMs);
     this.#pending.set(directory, timer);
   }
 

@@ -1,9 +1,5 @@
-import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { TIMING } from "../../core/timing.js";
-import type { Daemon } from "../../daemon/daemon.js";
-import { Log } from "../../core/log.js";
-import { UserError } from "../../core/errors.js";
 import { collect, positiveInteger, runCommand } from "../output.js";
 
 interface RunFlags {
@@ -81,75 +77,17 @@ export function registerDaemonCommands(program: Command, version: string): void 
 }
 
 async function runForeground(flags: RunFlags, version: string): Promise<number> {
-  const { Daemon } = await import("../../daemon/daemon.js");
-  // The process is named after what it is: ps shows "ssh-anchor run --socket ..." (so that two
-  // daemons can be told apart), and /proc/PID/comm, where the shell integration checks that the
-  // pid in the pid file is still the daemon's, says "ssh-anchor". Setting the title also sets
-  // comm, to its first 15 bytes ("ssh-anchor run "): comm is set again on its own.
-  process.title = ["ssh-anchor", ...process.argv.slice(2)].join(" ");
-  try {
-    writeFileSync("/proc/self/comm", "ssh-anchor");
-  } catch {
-    // Not Linux: the title is all there is.
-  }
-  // Signals are handled from the first moment: a SIGTERM while starting stops the daemon as soon
-  // as it can clean up after itself, instead of killing it half-started.
-  let daemon: Daemon | undefined;
-  let stopRequested = false;
-  const stop = (): void => {
-    if (daemon) void daemon.stop();
-    else stopRequested = true;
-  };
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
-  // The socket answers while the first scan runs: a SIGHUP then is kept for when it is done.
-  let rescanRequested = false;
-  const rescan = (): void => {
-    if (!daemon) {
-      rescanRequested = true;
-      return;
-    }
-    daemon.log.info("SIGHUP: rescanning agents");
-    void daemon.rescan();
-  };
-  process.on("SIGHUP", rescan);
-  try {
-    daemon = await Daemon.start({
-      socket: flags.socket,
-      agentDirs: flags.agentDir,
-      tmpRoot: flags.tmpDir,
-      logFile: flags.logFile,
-      verbose: flags.verbose,
-      replyTimeoutMs: flags.replyTimeout,
-      probeTimeoutMs: flags.probeTimeout,
-      maxWaitMs: flags.maxWait === undefined ? undefined : flags.maxWait * 1000,
-      idleExitMs: flags.idleExit === undefined ? undefined : flags.idleExit * 1000,
-      version,
-    });
-  } catch (error) {
-    // Under `start` nobody reads stderr: leave the reason where `start` will look for it.
-    if (flags.logFile && error instanceof UserError) new Log({ file: flags.logFile }).info(error.message);
-    throw error;
-  }
-  const running = daemon;
-  // An uncaught exception is a bug, but stopping would break every pane's agent: log it and keep
-  // serving, unless they keep coming (then the state is broken, and a clean stop is better).
-  const { LIMITS } = await import("../../daemon/policy.js");
-  const recent: number[] = [];
-  process.on("uncaughtException", (error) => {
-    const now = performance.now();
-    recent.push(now);
-    while ((recent[0] as number) < now - 60_000) recent.shift();
-    if (recent.length > LIMITS.uncaughtPerMinute) {
-      running.log.info(`internal error, ${recent.length} in a minute, stopping: ${error.stack ?? error.message}`);
-      process.exitCode = 70;
-      stop();
-      return;
-    }
-    running.log.info(`internal error (a bug; still serving): ${error.stack ?? error.message}`);
+  const { runDaemonProcess } = await import("../../daemon/process-policy.js");
+  return runDaemonProcess({
+    socket: flags.socket,
+    agentDirs: flags.agentDir,
+    tmpRoot: flags.tmpDir,
+    logFile: flags.logFile,
+    verbose: flags.verbose,
+    replyTimeoutMs: flags.replyTimeout,
+    probeTimeoutMs: flags.probeTimeout,
+    maxWaitMs: flags.maxWait === undefined ? undefined : flags.maxWait * 1000,
+    idleExitMs: flags.idleExit === undefined ? undefined : flags.idleExit * 1000,
+    version,
   });
-  if (stopRequested) stop();
-  else if (rescanRequested) rescan();
-  await running.done;
-  return typeof process.exitCode === "number" ? process.exitCode : 0;
 }

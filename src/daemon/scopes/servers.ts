@@ -2,6 +2,7 @@ import { lstat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { createServer, type Server, type Socket } from "node:net";
 import { listenExclusively } from "../listener.js";
+import { identityAt, letGo, sameFile } from "../socket-identity.js";
 import { ScopeRegistry, type Scope } from "./registry.js";
 import type { Anchor } from "../../scope/rule.js";
 import { scopedSocketPath } from "../../scope/socket-path.js";
@@ -74,9 +75,9 @@ export class ScopeServers {
     if (this.#stopped) return;
     let moved = false;
     for (const listening of [...this.#listening.values()]) {
-      const stats = await lstat(listening.path).catch(() => undefined);
+      const now = await identityAt(listening.path);
       const here = dirname(listening.path) === this.#options.directory();
-      if (here && stats && stats.dev === listening.dev && stats.ino === listening.ino) continue;
+      if (here && sameFile(now, listening)) continue;
       moved ||= !here;
       this.#options.log(`${listening.path} was removed or replaced, or the daemon moved; listening again`);
       await this.#close(listening.scope.id);
@@ -102,16 +103,11 @@ export class ScopeServers {
     return listening;
   }
 
-  /**
-   * Stops listening. Closing a listening Unix socket unlinks its path, so a path that now holds
-   * someone else's file is let go without closing (as the daemon does with its stable socket).
-   */
+  /** Stops listening, sparing a file someone else put at the path since (see letGo). */
   async #close(id: string): Promise<void> {
     const listening = this.#listening.get(id);
     if (!listening) return;
     this.#listening.delete(id);
-    const stats = await lstat(listening.path).catch(() => undefined);
-    if (!stats || (stats.dev === listening.dev && stats.ino === listening.ino)) listening.server.close();
-    else listening.server.unref();
+    await letGo([listening.server], listening.path, listening);
   }
 }

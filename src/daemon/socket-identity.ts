@@ -1,0 +1,42 @@
+import { lstat } from "node:fs/promises";
+import type { Server } from "node:net";
+
+/** Which file a socket path held when the daemon bound it: a file put at the path since differs. */
+export interface SocketIdentity {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+/**
+ * The identity of the file at `path` now, or undefined when there is none.
+ *
+ * @example
+ * const bound = await identityAt("/tmp/ssh-anchor-1000/agent.sock"); // right after listen()
+ * sameFile(await identityAt("/tmp/ssh-anchor-1000/agent.sock"), bound) // -> false once replaced
+ */
+export async function identityAt(path: string): Promise<SocketIdentity | undefined> {
+  const stats = await lstat(path).catch(() => undefined);
+  return stats && { dev: stats.dev, ino: stats.ino };
+}
+
+/** Whether both are known and the same file. */
+export function sameFile(a: SocketIdentity | undefined, b: SocketIdentity | undefined): boolean {
+  return a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino;
+}
+
+/**
+ * Stops listening on the servers bound at `path`. Closing a listening Unix socket unlinks its
+ * path, so when the path now holds someone else's file the servers are abandoned instead (they
+ * no longer keep the process alive): closing them would remove that file.
+ *
+ * @example
+ * await letGo([agentServer, controlServer], paths.socket, bound);
+ */
+export async function letGo(servers: readonly Server[], path: string, bound: SocketIdentity | undefined): Promise<void> {
+  const now = await identityAt(path);
+  const ours = now === undefined || sameFile(now, bound);
+  for (const server of servers) {
+    if (ours) server.close();
+    else server.unref();
+  }
+}

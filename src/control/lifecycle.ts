@@ -3,7 +3,7 @@ import { CLI_ENTRY } from "../core/package-root.js";
 import { UserError } from "../core/errors.js";
 import { daemonPaths, type DaemonPaths } from "../core/location.js";
 import { ensurePrivateDirectory } from "../core/private-dir.js";
-import { endpointState, ownProcessFromPidFile, processName, readOwnFile } from "../core/trust.js";
+import { currentUid, endpointState, ownProcessFromPidFile, processName, readOwnFile } from "../core/trust.js";
 import { socketAcceptsConnections } from "../core/dial.js";
 import { TIMING } from "../core/timing.js";
 import { askDaemon } from "./client.js";
@@ -36,7 +36,7 @@ export const DAEMON_NODE_FLAGS = ["--max-semi-space-size=1", "--single-threaded-
 export const DAEMON_ENV = { MALLOC_ARENA_MAX: "1" };
 
 function uidOf(options: LifecycleOptions): number {
-  return options.uid ?? process.getuid?.() ?? 0;
+  return options.uid ?? currentUid();
 }
 
 function pathsOf(options: LifecycleOptions): DaemonPaths {

@@ -2,7 +2,7 @@ import { askDaemon } from "./client.js";
 import { startInBackground } from "./lifecycle.js";
 import { daemonPaths } from "../core/location.js";
 import { UserError } from "../core/errors.js";
-import { endpointState, printable } from "../core/trust.js";
+import { currentUid, endpointState, printable } from "../core/trust.js";
 import { scopedSocketPath } from "../scope/socket-path.js";
 import type { ScopeAnswer } from "./protocol.js";
 import { TIMING } from "../core/timing.js";
@@ -21,7 +21,7 @@ export interface ScopeOptions {
  */
 export async function requestScope(options: ScopeOptions = {}): Promise<ScopeAnswer> {
   const env = options.env ?? process.env;
-  const uid = options.uid ?? process.getuid?.() ?? 0;
+  const uid = options.uid ?? currentUid();
   const paths = daemonPaths(options.socket, { uid, env });
   const own = env.SSH_AUTH_SOCK;
   if (!own) throw new UserError("SSH_AUTH_SOCK is not set: log in with agent forwarding (ssh -A) to get a per-identity socket");

@@ -12,8 +12,8 @@ export type Dialed =
 /** connect() errors that are this process's own shortage, not the listener's fault. */
 export const LOCAL_SHORTAGE: ReadonlySet<string> = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
 
-/** connect() errors that prove nothing listens at a path. */
-const NOBODY_LISTENS: ReadonlySet<string> = new Set(["ECONNREFUSED", "ENOENT", "ENOTSOCK"]);
+/** connect() errors that prove nothing listens at a path (any more). */
+export const NOBODY_LISTENS: ReadonlySet<string> = new Set(["ECONNREFUSED", "ENOENT", "ENOTSOCK", "ENOTDIR"]);
 
 function failure(error: unknown): Dialed {
   const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;

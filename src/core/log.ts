@@ -1,5 +1,5 @@
 import { closeSync, createWriteStream, fstatSync, openSync, renameSync, type WriteStream } from "node:fs";
-import { APPEND_NO_FOLLOW } from "./trust.js";
+import { APPEND_NO_FOLLOW, currentUid } from "./trust.js";
 
 /** Where log lines go, and how much detail. */
 export interface LogOptions {
@@ -88,7 +88,7 @@ export class Log {
         return undefined;
       }
       const stats = fstatSync(fd);
-      if (!stats.isFile() || stats.uid !== (process.getuid?.() ?? stats.uid)) {
+      if (!stats.isFile() || stats.uid !== currentUid()) {
         closeSync(fd);
         return undefined;
       }

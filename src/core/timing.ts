@@ -1,11 +1,13 @@
 /**
  * The timing policy, in one table (in the manner of the block of named limits at the top of
- * OpenSSH's ssh-agent.c): every timeout, deadline, probe budget and backoff of the daemon, of
- * doctor's probes and of link mode's. Everything that waits reads its number here, so the
- * zombie rule (README, "Zombies") is changed in this file, and in daemon/policy.ts for how the
+ * OpenSSH's ssh-agent.c): every timeout, deadline, probe budget, interval and backoff of the
+ * daemon, of the commands that talk to it, of doctor's and link mode's probes, of the programs
+ * ssh-anchor runs and of connect. Everything that waits reads its number here, so the zombie
+ * rule (README, "Zombies") is changed in this file, and in daemon/policy.ts for how the
  * per-agent deadlines are computed from these numbers. Milliseconds unless named otherwise.
+ * (Bounds on resources that are not times are the daemon's LIMITS, in daemon/policy.ts.)
  *
- * It lives in the shared core because doctor and link mode probe agents too and must not
+ * It lives in the shared core because doctor, link mode and connect wait too and must not
  * reach into the daemon for their budgets.
  */
 export const TIMING = {

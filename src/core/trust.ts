@@ -118,6 +118,14 @@ function ancestorRefusal(stats: Stats, path: string, uid: number): string | unde
 }
 
 /** Where an identity came from, for messages: "uid 1001 (mallory)". */
+/**
+ * The uid whose paths and processes count as the user's own: this process's. (0 only where Node
+ * has no getuid, which is not a platform ssh-anchor serves.)
+ */
+export function currentUid(): number {
+  return process.getuid?.() ?? 0;
+}
+
 export function describeUid(uid: number): string {
   const name = userName(uid);
   return name ? `uid ${uid} (${name})` : `uid ${uid}`;

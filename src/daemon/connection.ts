@@ -1,6 +1,6 @@
 import { connect, type Socket } from "node:net";
 import { FrameError, FrameScanner } from "../protocol/frame-scanner.js";
-import { LOCAL_SHORTAGE } from "../core/dial.js";
+import { LOCAL_SHORTAGE, NOBODY_LISTENS } from "../core/dial.js";
 import { MAX_MESSAGE_LENGTH } from "../protocol/messages.js";
 import type { Agent, AgentBook } from "./agent-book.js";
 import { EmptyAgent } from "./empty-agent.js";
@@ -61,9 +61,6 @@ export type ConnectionPhase =
   | "closed";
 
 const defaultClock = (): number => performance.now();
-
-/** connect() errors that mean no agent listens at that path any more. */
-const GONE = new Set(["ECONNREFUSED", "ENOENT", "ENOTSOCK", "ENOTDIR"]);
 
 /**
  * One client connection paired with one upstream agent connection of its own. Bytes pass
@@ -272,7 +269,7 @@ export class ProxiedConnection {
       this.#close();
       return;
     }
-    if (GONE.has(code)) this.#context.book.markDead(agent, `connect failed: ${code}`);
+    if (NOBODY_LISTENS.has(code)) this.#context.book.markDead(agent, `connect failed: ${code}`);
     this.#dropUpstream();
     this.#connectNext();
   }

@@ -16,7 +16,7 @@ import { statusReport } from "./status-report.js";
 import { Log } from "../core/log.js";
 import type { DaemonPaths } from "../core/location.js";
 import { TIMING } from "../core/timing.js";
-import { stillTheSocket } from "../core/trust.js";
+import { currentUid, stillTheSocket } from "../core/trust.js";
 import type { Counters, StatusReport } from "../control/status.js";
 import { ScopeServers } from "./scopes/servers.js";
 import { learnKeys, scopedContext } from "./scopes/routing.js";
@@ -84,7 +84,7 @@ export class Daemon {
 
   private constructor(options: DaemonOptions) {
     this.#options = options;
-    this.#uid = options.uid ?? process.getuid?.() ?? 0;
+    this.#uid = options.uid ?? currentUid();
     this.log = new Log({ file: options.logFile, verbose: options.verbose });
     this.done = new Promise((resolve) => (this.#resolveStopped = resolve));
     const info = (message: string): void => this.log.info(message);

@@ -3,7 +3,7 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { readStatus, startInBackground } from "../control/lifecycle.js";
 import { daemonPaths, squatOf, tmpDirectory, type DaemonPaths } from "../core/location.js";
-import { directoryRefusal, endpointState, lstatOrUndefined, octal } from "../core/trust.js";
+import { currentUid, directoryRefusal, endpointState, lstatOrUndefined, octal } from "../core/trust.js";
 import { describeAnswer, healthOf, type AgentHealth } from "../discovery/health.js";
 import { AgentDiscovery } from "../discovery/discovery.js";
 import { localHostHash } from "../discovery/host-hash.js";
@@ -64,7 +64,7 @@ export interface DoctorOptions {
  */
 export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorReport> {
   const env = options.env ?? process.env;
-  const uid = options.uid ?? process.getuid?.() ?? 0;
+  const uid = options.uid ?? currentUid();
   const home = options.home ?? homedir();
   const paths = daemonPaths(options.socket, { uid, env, home });
   // Per-identity scopes (shared accounts): scoped sockets are stable paths too, and --fix must

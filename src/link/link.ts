@@ -3,7 +3,7 @@ import { homedir } from "node:os";
 import { daemonPaths } from "../core/location.js";
 import { ensurePrivateDirectory } from "../core/private-dir.js";
 import { TIMING } from "../core/timing.js";
-import { replaceOwnFile } from "../core/trust.js";
+import { currentUid, replaceOwnFile } from "../core/trust.js";
 import { healthOf, rankAgents } from "../discovery/health.js";
 import { AgentDiscovery } from "../discovery/discovery.js";
 import { localHostHash } from "../discovery/host-hash.js";
@@ -13,7 +13,7 @@ import { listIdentities } from "../protocol/agent-client.js";
  * Link mode's stable path: a symlink in the same private directory as the daemon's socket
  * (the default, or its fallback when the default is squatted; shell/link.sh computes the same).
  */
-export function linkPath(uid: number, env: NodeJS.ProcessEnv = process.env): string {
+export function linkPath(uid: number = currentUid(), env: NodeJS.ProcessEnv = process.env): string {
   return daemonPaths(undefined, { uid, env }).link;
 }
 
@@ -23,7 +23,7 @@ export function linkPath(uid: number, env: NodeJS.ProcessEnv = process.env): str
  * answers (the link is then left as it was).
  */
 export async function refreshLink(options: { uid?: number; home?: string; tmpRoot?: string } = {}): Promise<string | undefined> {
-  const uid = options.uid ?? process.getuid?.() ?? 0;
+  const uid = options.uid ?? currentUid();
   const paths = daemonPaths(undefined, { uid, home: options.home });
   const discovery = new AgentDiscovery({
     uid,

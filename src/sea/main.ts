@@ -1,4 +1,5 @@
-import { initScript, SHELLS } from "../shell/init.js";
+import { SHELLS } from "../core/shells.js";
+import { initScript } from "../shell/init.js";
 
 /**
  * The single executable's entry point (Node's single executable applications): the same CLI as

@@ -7,6 +7,7 @@ import { TIMING } from "../core/timing.js";
 import { CLI_ENTRY } from "../core/package-root.js";
 import { DAEMON_ENV, DAEMON_NODE_FLAGS, stopDaemon } from "../control/lifecycle.js";
 import { daemonPaths } from "../core/location.js";
+import { currentUid } from "../core/trust.js";
 import { DEFAULT_IDLE_EXIT_S, UNIT_NAME, unitFiles } from "./units.js";
 
 export interface ServiceOptions {
@@ -75,7 +76,7 @@ export function daemonCommand(): string[] {
 /** The unit files `install` would write. Changes nothing. */
 export function planService(options: ServiceOptions = {}): ServicePlan {
   const env = options.env ?? process.env;
-  const { socket } = daemonPaths(options.socket, { uid: options.uid ?? process.getuid?.() ?? 0, env, home: options.home });
+  const { socket } = daemonPaths(options.socket, { uid: options.uid ?? currentUid(), env, home: options.home });
   const directory = unitDirectory(env, options.home ?? homedir());
   const extraArgs: string[] = [];
   for (const dir of options.agentDirs ?? []) extraArgs.push("--agent-dir", dir);
@@ -118,7 +119,7 @@ async function systemctlOrFail(args: readonly string[], env: NodeJS.ProcessEnv, 
   }
   if (outcome.code !== 0) {
     throw new UserError(
-      `systemctl --user ${args.join(" ")} failed: ${firstLine(outcome.stderr) || `exit status ${outcome.code}`}` +
+      `systemctl --user ${args.join(" ")} failed: ${firstLine(outcome.stderr) || outcome.failure}` +
         ` (the units are in ${directory}; is there a systemd user instance? log in again, or use --no-start)`,
     );
   }

@@ -2,9 +2,6 @@ import { join } from "node:path";
 import { initShell } from "../core/shells.js";
 import { readPackageFile } from "../core/package-root.js";
 
-// The library (src/index.ts) and the single executable take the shell names from here, with init.
-export { SHELLS, type Shell } from "../core/shells.js";
-
 export interface InitOptions {
   /** Link mode: a symlink kept current by the shell, no daemon. */
   readonly link?: boolean;

@@ -15,7 +15,7 @@ export function registerLinkCommands(program: Command): void {
           if (flags.quiet) return 1;
           throw new UserError("no live agent to link to: log in with agent forwarding (ssh -A)");
         }
-        if (!flags.quiet) process.stdout.write(`${linkPath(process.getuid?.() ?? 0)} -> ${target}\n`);
+        if (!flags.quiet) process.stdout.write(`${linkPath()} -> ${target}\n`);
       }),
     );
 

@@ -1,4 +1,4 @@
-import { readOwnFile, replaceOwnFile } from "../../core/trust.js";
+import { currentUid, readOwnFile, replaceOwnFile } from "../../core/trust.js";
 import { scopeId, type Anchor } from "../../scope/rule.js";
 
 /** One scope the daemon serves a socket for. */
@@ -31,7 +31,7 @@ export class ScopeRegistry {
    * Only a file of `uid`'s own is read. */
   constructor(
     readonly file: () => string,
-    readonly uid: number = process.getuid?.() ?? 0,
+    readonly uid: number = currentUid(),
   ) {}
 
   /** Reads the file; a missing or malformed one is an empty registry (entries are checked one by one). */

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { addManyKeys, garbageBurst, holdNonReaders, timeRequest, type Timed } from "../test/helpers/abuse.js";
 import { Cleanup, run, tempDir, waitFor } from "../test/helpers/process.js";
 import { startTestHost } from "../test/helpers/sshd.js";
-import { socketAcceptsConnections } from "../src/core/dial.js";
+import { socketAcceptsConnections } from "../src/shared/core/dial.js";
 import { printTable, writeResults } from "./report.js";
 import { memoryOf } from "./system.js";
 

@@ -1,5 +1,5 @@
 import { connect, type Socket } from "node:net";
-import { FrameError, FrameScanner } from "../src/protocol/frame-scanner.js";
+import { FrameError, FrameScanner } from "../src/shared/protocol/frame-scanner.js";
 
 /**
  * A minimal agent client for load: one request in flight, each reply's end found by the

@@ -10,8 +10,8 @@
 import { spawn } from "node:child_process";
 import { chown, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { askDaemon } from "../src/control/client.js";
-import { socketAcceptsConnections } from "../src/core/dial.js";
+import { askDaemon } from "../src/shared/control/client.js";
+import { socketAcceptsConnections } from "../src/shared/core/dial.js";
 import { Cleanup, BIN, run, tempDir, waitFor } from "../test/helpers/process.js";
 import { memoryOf } from "./system.js";
 import { printTable } from "./report.js";

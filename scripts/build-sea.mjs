@@ -1,6 +1,6 @@
 // Builds the single executable (Node's single executable applications, Node >= 20.12):
-//   1. one CommonJS bundle of the CLI (src/sea/main.ts), with src/sea/package-root.ts standing in
-//      for src/package-root.ts;
+//   1. one CommonJS bundle of the CLI (src/cli/sea/main.ts), with src/cli/sea/package-root.ts
+//      standing in for src/shared/core/package-root.ts;
 //   2. the SEA blob, with shell/* embedded as assets exactly as they are now (so `init` prints
 //      the same bytes as bin/ssh-anchor does from the package);
 //   3. a copy of this Node binary with the blob injected by postject.
@@ -28,9 +28,9 @@ mkdirSync(dirname(output), { recursive: true });
 const version = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version;
 
 // 1. The bundle.
-const seaPackageRoot = join(root, "src", "sea", "package-root.ts");
+const seaPackageRoot = join(root, "src", "cli", "sea", "package-root.ts");
 await build({
-  entryPoints: [join(root, "src", "sea", "main.ts")],
+  entryPoints: [join(root, "src", "cli", "sea", "main.ts")],
   outfile: join(work, "main.cjs"),
   bundle: true,
   platform: "node",

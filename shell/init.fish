@@ -10,7 +10,7 @@ if test -n "$SSH_AUTH_SOCK"; and test "$SSH_AUTH_SOCK" != "$__ssh_anchor_sock"
     # The login's own (forwarded) socket, kept for `ssh-anchor doctor` and for debugging.
     set -gx SSH_ANCHOR_ORIGINAL_SOCK $SSH_AUTH_SOCK
 end
-# Running already? Only what is provably ours counts (the rule of src/core/trust.ts): the
+# Running already? Only what is provably ours counts (the rule of src/shared/core/trust.ts): the
 # directory, the socket and the pid file owned by us and not symlinks, and the pid's process
 # ours (the owner of /proc/PID) and named ssh-anchor (a reused pid is not).
 set -l __ssh_anchor_pid

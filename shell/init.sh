@@ -8,7 +8,7 @@ if [ -n "${SSH_AUTH_SOCK:-}" ] && [ "$SSH_AUTH_SOCK" != "$__ssh_anchor_sock" ]; 
   SSH_ANCHOR_ORIGINAL_SOCK="$SSH_AUTH_SOCK"
   export SSH_ANCHOR_ORIGINAL_SOCK
 fi
-# Running already? Only what is provably ours counts (the rule of src/core/trust.ts, in
+# Running already? Only what is provably ours counts (the rule of src/shared/core/trust.ts, in
 # built-ins): the directory, the socket and the pid file owned by us and not symlinks, and the
 # pid's process ours (the owner of /proc/PID) and named ssh-anchor (a reused pid is not).
 __ssh_anchor_pid=

@@ -5,7 +5,7 @@
 set -g __ssh_anchor_link
 test -n "$__ssh_anchor_dir"; and set __ssh_anchor_link $__ssh_anchor_dir/link.sock
 # A socket of ours in a real directory of ours, neither a symlink: another user can make neither,
-# nor swap what is inside (the rule of src/core/trust.ts, in built-ins).
+# nor swap what is inside (the rule of src/shared/core/trust.ts, in built-ins).
 function __ssh_anchor_own_socket
     set -l dir (string replace -r '/[^/]*$' '' -- $argv[1])
     test -d "$dir" && ! test -L "$dir" && test -O "$dir" && test -S "$argv[1]" && ! test -L "$argv[1]" && test -O "$argv[1]"

@@ -6,7 +6,7 @@ __ssh_anchor_link=
 [ -z "$__ssh_anchor_dir" ] || __ssh_anchor_link=$__ssh_anchor_dir/link.sock
 unset __ssh_anchor_dir
 # A socket of ours in a real directory of ours, neither a symlink: another user can make neither,
-# nor swap what is inside (the rule of src/core/trust.ts, in built-ins).
+# nor swap what is inside (the rule of src/shared/core/trust.ts, in built-ins).
 __ssh_anchor_own_socket() {
   [ -d "${1%/*}" ] && [ ! -L "${1%/*}" ] && [ -O "${1%/*}" ] && [ -S "$1" ] && [ ! -L "$1" ] && [ -O "$1" ]
 }

@@ -1,4 +1,4 @@
-# Where ssh-anchor's private directory is, the same choice as src/core/location.ts: the
+# Where ssh-anchor's private directory is, the same choice as src/shared/core/location.ts: the
 # directory of $SSH_ANCHOR_SOCKET; else ~/.ssh/anchor-<hostname>, where no other user can make
 # a name; else (no home of ours, a path too long to bind, a ~/.ssh that is not ours)
 # $XDG_RUNTIME_DIR/ssh-anchor; else /tmp/ssh-anchor-$UID, but only when it is missing or a real

@@ -1,5 +1,5 @@
-import { REQUEST_IDENTITIES_MESSAGE } from "../../src/protocol/encode.js";
-import { MessageType } from "../../src/protocol/messages.js";
+import { REQUEST_IDENTITIES_MESSAGE } from "../../src/shared/protocol/encode.js";
+import { MessageType } from "../../src/shared/protocol/messages.js";
 import { RawAgentClient } from "../agent-client.js";
 import { CONCURRENT_CLIENTS, CONCURRENT_MS } from "./settings.js";
 import type { Target } from "./targets.js";

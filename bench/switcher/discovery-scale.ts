@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { REQUEST_IDENTITIES_MESSAGE } from "../../src/protocol/encode.js";
-import { hostHash } from "../../src/discovery/host-hash.js";
+import { REQUEST_IDENTITIES_MESSAGE } from "../../src/shared/protocol/encode.js";
+import { hostHash } from "../../src/shared/discovery/host-hash.js";
 import { addKey, startAgent } from "../../test/helpers/agent.js";
 import { timeFreshConnection } from "../agent-client.js";
 import { freshConnections, interleaved, type Samples } from "./overhead.js";

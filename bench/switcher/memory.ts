@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { REQUEST_IDENTITIES_MESSAGE } from "../../src/protocol/encode.js";
+import { REQUEST_IDENTITIES_MESSAGE } from "../../src/shared/protocol/encode.js";
 import { RawAgentClient, timeFreshConnection } from "../agent-client.js";
 import { memoryOf, openDescriptors } from "../system.js";
 import { MEMORY_REQUESTS } from "./settings.js";

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { socketAcceptsConnections } from "../../src/core/dial.js";
+import { socketAcceptsConnections } from "../../src/shared/core/dial.js";
 import { addKey, makeKey, startAgent } from "../../test/helpers/agent.js";
 import { BIN, Cleanup, run, tempDir, waitFor } from "../../test/helpers/process.js";
 

@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { REQUEST_IDENTITIES_MESSAGE } from "../../src/protocol/encode.js";
+import { REQUEST_IDENTITIES_MESSAGE } from "../../src/shared/protocol/encode.js";
 import { addKey, startAgent } from "../../test/helpers/agent.js";
 import { BIN, run, waitFor } from "../../test/helpers/process.js";
 import { timeFreshConnection } from "../agent-client.js";

@@ -10,8 +10,8 @@ import { registerStatusCommand } from "./commands/status.js";
 import { registerScopeCommand } from "./commands/scope.js";
 import { registerServiceCommand } from "./commands/service.js";
 import { registerCompletionCommand } from "./commands/completion.js";
-import { packageVersion } from "../core/package-root.js";
-import { UserError } from "../core/errors.js";
+import { packageVersion } from "../shared/core/package-root.js";
+import { UserError } from "../shared/core/errors.js";
 
 // A reader that went away (`ssh-anchor status | head -1`) is not an error worth a stack trace;
 // a standard output that cannot be written (a full disk, /dev/full) is worth one line.

@@ -1,4 +1,4 @@
-import { UserError } from "../core/errors.js";
+import { UserError } from "../shared/core/errors.js";
 
 /** Colour only on a terminal that has it, never with NO_COLOR (tty.hasColors honours it). */
 export function colorEnabled(stream: NodeJS.WriteStream = process.stdout): boolean {

@@ -108,8 +108,8 @@ describe("connect: the remote tmux session gets the stable socket", { skip }, ()
 
   it("changes nothing on a host without ssh-anchor: the session keeps the login's socket", async () => {
     // connect's remote command, run as sshd would run it, on a PATH without ssh-anchor.
-    const { remoteCommand } = await import("../../src/connect/remote-command.js");
-    const { parseConnectArgs } = await import("../../src/connect/args.js");
+    const { remoteCommand } = await import("../../src/features/connect/remote-command.js");
+    const { parseConnectArgs } = await import("../../src/features/connect/args.js");
     const command = remoteCommand(parseConnectArgs(["--session", "plain", "h"]));
     const socketDir = await tempDir();
     cleanup.add(() => run("tmux", ["-S", join(socketDir, "s"), "kill-server"]));

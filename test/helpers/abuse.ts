@@ -1,6 +1,6 @@
 import { connect, type Socket } from "node:net";
-import { encodeMessage, REQUEST_IDENTITIES_MESSAGE } from "../../src/protocol/encode.js";
-import { MessageType } from "../../src/protocol/messages.js";
+import { encodeMessage, REQUEST_IDENTITIES_MESSAGE } from "../../src/shared/protocol/encode.js";
+import { MessageType } from "../../src/shared/protocol/messages.js";
 import { makeKey, sshAdd } from "./agent.js";
 
 /** A small deterministic PRNG (mulberry32): a failing run can be replayed from its seed. */

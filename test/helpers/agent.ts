@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Cleanup, run, spawnTracked, waitFor } from "./process.js";
-import { listIdentities } from "../../src/protocol/agent-client.js";
+import { listIdentities } from "../../src/shared/protocol/agent-client.js";
 
 export interface TestAgent {
   readonly path: string;

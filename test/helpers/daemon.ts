@@ -1,6 +1,6 @@
 import { join } from "node:path";
-import type { StatusReport } from "../../src/control/status.js";
-import { socketAcceptsConnections } from "../../src/core/dial.js";
+import type { StatusReport } from "../../src/shared/control/status.js";
+import { socketAcceptsConnections } from "../../src/shared/core/dial.js";
 import { BIN, Cleanup, run, spawnTracked, tempDir, waitFor } from "./process.js";
 import type { ChildProcess } from "node:child_process";
 

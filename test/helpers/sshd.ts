@@ -10,7 +10,7 @@ import { Cleanup, REPO, run, spawnTracked, tempDir, waitFor } from "./process.js
  * run their suites side by side. */
 export const TEST_USER = process.env.SSH_ANCHOR_TEST_USER ?? "anchortest";
 
-/** Where ssh-anchor keeps the stable socket of a user whose home is `home` (src/core/location.ts). */
+/** Where ssh-anchor keeps the stable socket of a user whose home is `home` (src/shared/core/location.ts). */
 export function stableDirectory(home: string): string {
   return join(home, ".ssh", `anchor-${hostname()}`);
 }

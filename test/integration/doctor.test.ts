@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { mkdir, readFile, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { DoctorReport } from "../../src/doctor/doctor.js";
-import { environmentVariable } from "../../src/doctor/environ.js";
+import type { DoctorReport } from "../../src/features/doctor/doctor.js";
+import { environmentVariable } from "../../src/features/doctor/environ.js";
 import { addKey, makeKey, startAgent, type TestAgent } from "../helpers/agent.js";
 import { BIN, Cleanup, run, tempDir, waitFor } from "../helpers/process.js";
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { REQUEST_IDENTITIES_MESSAGE } from "../../src/protocol/encode.js";
-import { MessageType } from "../../src/protocol/messages.js";
+import { REQUEST_IDENTITIES_MESSAGE } from "../../src/shared/protocol/encode.js";
+import { MessageType } from "../../src/shared/protocol/messages.js";
 import { addKey, makeKey, sshAdd, startAgent } from "../helpers/agent.js";
 import { forwardedSocketPath, startDaemon, type TestDaemon } from "../helpers/daemon.js";
 import { Cleanup, run, tempDir, waitFor } from "../helpers/process.js";

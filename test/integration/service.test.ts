@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { socketAcceptsConnections } from "../../src/core/dial.js";
+import { socketAcceptsConnections } from "../../src/shared/core/dial.js";
 import { startActivator } from "../helpers/activator.js";
 import { addKey, makeKey, sshAdd, startAgent } from "../helpers/agent.js";
 import { BIN, Cleanup, run, tempDir } from "../helpers/process.js";

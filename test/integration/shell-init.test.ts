@@ -3,7 +3,7 @@ import { chmod, mkdir, readFile, readlink, stat, symlink, writeFile } from "node
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { socketAcceptsConnections } from "../../src/core/dial.js";
+import { socketAcceptsConnections } from "../../src/shared/core/dial.js";
 import { startAgent } from "../helpers/agent.js";
 import { BIN, Cleanup, REPO, requireRoot, run, spawnTracked, tempDir, waitFor } from "../helpers/process.js";
 

@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { startActivator } from "../helpers/activator.js";
 import { addKey, makeKey, sshAdd, startAgent } from "../helpers/agent.js";
 import { connect } from "node:net";
-import { socketAcceptsConnections } from "../../src/core/dial.js";
+import { socketAcceptsConnections } from "../../src/shared/core/dial.js";
 import { BIN, Cleanup, run, sleep, spawnTracked, tempDir, waitFor } from "../helpers/process.js";
 
 /**

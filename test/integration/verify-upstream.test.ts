@@ -3,12 +3,12 @@ import { chown, mkdir, rename, rm } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { AgentBook } from "../../src/daemon/agent-book.js";
-import { ProxiedConnection, type ConnectionContext } from "../../src/daemon/connection.js";
-import type { Counters } from "../../src/control/status.js";
-import { stillTheSocket } from "../../src/core/trust.js";
-import { scanDirectory } from "../../src/discovery/scan.js";
-import { Log } from "../../src/core/log.js";
+import { AgentBook } from "../../src/features/daemon/agent-book.js";
+import { ProxiedConnection, type ConnectionContext } from "../../src/features/daemon/connection.js";
+import type { Counters } from "../../src/shared/control/status.js";
+import { stillTheSocket } from "../../src/shared/core/trust.js";
+import { scanDirectory } from "../../src/shared/discovery/scan.js";
+import { Log } from "../../src/shared/core/log.js";
 import { timeRequest } from "../helpers/abuse.js";
 import { Cleanup, requireRoot, run, sleep, tempDir } from "../helpers/process.js";
 

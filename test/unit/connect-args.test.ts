@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseConnectArgs } from "../../src/connect/args.js";
-import { Backoff } from "../../src/connect/backoff.js";
-import { remoteCommand } from "../../src/connect/remote-command.js";
-import { UserError } from "../../src/core/errors.js";
+import { parseConnectArgs } from "../../src/features/connect/args.js";
+import { Backoff } from "../../src/features/connect/backoff.js";
+import { remoteCommand } from "../../src/features/connect/remote-command.js";
+import { UserError } from "../../src/shared/core/errors.js";
 
 describe("parseConnectArgs", () => {
   it("separates ssh-anchor's options, ssh's options with their values, and the destination", () => {

@@ -3,15 +3,15 @@ import { rm } from "node:fs/promises";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { TIMING } from "../../src/core/timing.js";
-import { AgentBook, type Agent } from "../../src/daemon/agent-book.js";
-import { ProxiedConnection, type ConnectionContext } from "../../src/daemon/connection.js";
-import type { Counters } from "../../src/control/status.js";
-import type { AgentHealth } from "../../src/discovery/health.js";
-import type { Candidate } from "../../src/discovery/candidate.js";
-import { Log } from "../../src/core/log.js";
-import { EMPTY_IDENTITIES_MESSAGE, REQUEST_IDENTITIES_MESSAGE } from "../../src/protocol/encode.js";
-import { FrameScanner } from "../../src/protocol/frame-scanner.js";
+import { TIMING } from "../../src/shared/core/timing.js";
+import { AgentBook, type Agent } from "../../src/features/daemon/agent-book.js";
+import { ProxiedConnection, type ConnectionContext } from "../../src/features/daemon/connection.js";
+import type { Counters } from "../../src/shared/control/status.js";
+import type { AgentHealth } from "../../src/shared/discovery/health.js";
+import type { Candidate } from "../../src/shared/discovery/candidate.js";
+import { Log } from "../../src/shared/core/log.js";
+import { EMPTY_IDENTITIES_MESSAGE, REQUEST_IDENTITIES_MESSAGE } from "../../src/shared/protocol/encode.js";
+import { FrameScanner } from "../../src/shared/protocol/frame-scanner.js";
 import { tempDir, waitFor } from "../helpers/process.js";
 
 /**

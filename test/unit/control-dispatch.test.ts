@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { StatusReport } from "../../src/control/status.js";
-import { dispatchControl, type ControlTarget } from "../../src/daemon/control-dispatch.js";
+import type { StatusReport } from "../../src/shared/control/status.js";
+import { dispatchControl, type ControlTarget } from "../../src/features/daemon/control-dispatch.js";
 
 /** A target that records what it was asked, in order. */
 function recordingTarget(): ControlTarget & { calls: string[] } {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { TIMING } from "../../src/core/timing.js";
-import { probeVerdictDeadline, replyDeadline } from "../../src/daemon/policy.js";
+import { TIMING } from "../../src/shared/core/timing.js";
+import { probeVerdictDeadline, replyDeadline } from "../../src/features/daemon/policy.js";
 
 describe("per-agent deadlines from probe round trips", () => {
   it("use the configured ceilings while nothing is known about an agent", () => {

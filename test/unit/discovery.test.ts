@@ -3,9 +3,9 @@ import { chmod, chown, mkdir, symlink, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { AgentDiscovery } from "../../src/discovery/discovery.js";
-import { hostHash } from "../../src/discovery/host-hash.js";
-import { scanDirectory } from "../../src/discovery/scan.js";
+import { AgentDiscovery } from "../../src/shared/discovery/discovery.js";
+import { hostHash } from "../../src/shared/discovery/host-hash.js";
+import { scanDirectory } from "../../src/shared/discovery/scan.js";
 import { Cleanup, run, tempDir, waitFor } from "../helpers/process.js";
 
 const uid = process.getuid?.() ?? 0;

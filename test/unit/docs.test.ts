@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { dirname, join, normalize } from "node:path";
 import { describe, it } from "node:test";
-import { SHELL_RECORDS, SHELLS, type InitMode } from "../../src/core/shells.js";
+import { SHELL_RECORDS, SHELLS, type InitMode } from "../../src/shared/core/shells.js";
 import { REPO, run } from "../helpers/process.js";
 
 /** The README and docs/ must work from a clone of this repository alone. */
@@ -50,7 +50,7 @@ describe("README and docs", () => {
     }
   });
 
-  it("show each shell's rc file and line as src/core/shells.ts has them", async () => {
+  it("show each shell's rc file and line as src/shared/core/shells.ts has them", async () => {
     const readme = await readFile(join(REPO, "README.md"), "utf8");
     const tables = [...readme.matchAll(/^\| shell \| file \| line \|\n\| --- \| --- \| --- \|\n((?:\|.*\n)+)/gm)].map((match) => match[1]);
     const rows = (mode: InitMode) =>

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { AgentFinding } from "../../src/doctor/doctor.js";
-import { isScopedSocket, scopeFindings, withoutSharedSocketFixes, type PerIdentityState } from "../../src/doctor/scopes.js";
+import type { AgentFinding } from "../../src/features/doctor/doctor.js";
+import { isScopedSocket, scopeFindings, withoutSharedSocketFixes, type PerIdentityState } from "../../src/features/doctor/scopes.js";
 
 const agent = (path: string, ...keys: string[]): AgentFinding => ({
   path,

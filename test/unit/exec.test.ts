@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { runOnTerminal, runProgram } from "../../src/core/exec.js";
-import { readSshConfig } from "../../src/core/ssh-config.js";
+import { runOnTerminal, runProgram } from "../../src/shared/core/exec.js";
+import { readSshConfig } from "../../src/shared/core/ssh-config.js";
 
 describe("running another program for its output", () => {
   it("gives its output and status, and no failure for status 0", async () => {

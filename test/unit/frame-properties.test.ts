@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { encodeMessage } from "../../src/protocol/encode.js";
-import { FrameError, FrameScanner } from "../../src/protocol/frame-scanner.js";
-import { MAX_MESSAGE_LENGTH } from "../../src/protocol/messages.js";
+import { encodeMessage } from "../../src/shared/protocol/encode.js";
+import { FrameError, FrameScanner } from "../../src/shared/protocol/frame-scanner.js";
+import { MAX_MESSAGE_LENGTH } from "../../src/shared/protocol/messages.js";
 
 /** Scans `bytes` cut at `cuts`; returns the message types seen and the error, if any. */
 function scan(bytes: Uint8Array, cuts: number[]): { types: number[]; error?: string; atBoundary: boolean } {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { encodeMessage } from "../../src/protocol/encode.js";
-import { FrameError, FrameScanner } from "../../src/protocol/frame-scanner.js";
-import { MAX_MESSAGE_LENGTH, MessageType } from "../../src/protocol/messages.js";
+import { encodeMessage } from "../../src/shared/protocol/encode.js";
+import { FrameError, FrameScanner } from "../../src/shared/protocol/frame-scanner.js";
+import { MAX_MESSAGE_LENGTH, MessageType } from "../../src/shared/protocol/messages.js";
 
 const stream = Buffer.concat([
   encodeMessage(MessageType.REQUEST_IDENTITIES),

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { rankAgents, type AgentHealth } from "../../src/discovery/health.js";
-import type { AgentKind } from "../../src/discovery/candidate.js";
+import { rankAgents, type AgentHealth } from "../../src/shared/discovery/health.js";
+import type { AgentKind } from "../../src/shared/discovery/candidate.js";
 
 let ino = 0;
 function agent(path: string, kind: AgentKind, createdMs: number, health: AgentHealth) {

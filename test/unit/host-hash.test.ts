@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { hostHash } from "../../src/discovery/host-hash.js";
+import { hostHash } from "../../src/shared/discovery/host-hash.js";
 import { run } from "../helpers/process.js";
 
 describe("hostHash", () => {
@@ -21,7 +21,7 @@ describe("hostHash", () => {
 
 describe("daemon memory flags", () => {
   it("are the same for `start` and for `run` through bin/ssh-anchor", async () => {
-    const { DAEMON_ENV, DAEMON_NODE_FLAGS } = await import("../../src/control/lifecycle.js");
+    const { DAEMON_ENV, DAEMON_NODE_FLAGS } = await import("../../src/shared/control/lifecycle.js");
     const { readFile } = await import("node:fs/promises");
     const { BIN } = await import("../helpers/process.js");
     const launcher = await readFile(BIN, "utf8");

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, describe, it } from "node:test";
-import { encodeMessage } from "../../src/protocol/encode.js";
-import { fingerprint, parseIdentitiesAnswer } from "../../src/protocol/identities.js";
-import { MessageType } from "../../src/protocol/messages.js";
+import { encodeMessage } from "../../src/shared/protocol/encode.js";
+import { fingerprint, parseIdentitiesAnswer } from "../../src/shared/protocol/identities.js";
+import { MessageType } from "../../src/shared/protocol/messages.js";
 import { makeKey } from "../helpers/agent.js";
 import { run, tempDir } from "../helpers/process.js";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { Log } from "../../src/core/log.js";
+import { Log } from "../../src/shared/core/log.js";
 import { run, sleep, tempDir } from "../helpers/process.js";
 
 describe("Log", () => {

@@ -3,8 +3,8 @@ import { mkdir } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { AgentDiscovery } from "../../src/discovery/discovery.js";
-import { hostHash } from "../../src/discovery/host-hash.js";
+import { AgentDiscovery } from "../../src/shared/discovery/discovery.js";
+import { hostHash } from "../../src/shared/discovery/host-hash.js";
 import { Cleanup, run, tempDir } from "../helpers/process.js";
 
 const uid = process.getuid?.() ?? 0;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { MemoryKeeper } from "../../src/daemon/memory-keeper.js";
+import { MemoryKeeper } from "../../src/features/daemon/memory-keeper.js";
 
 const CHECK_MS = 40;
 

@@ -3,11 +3,11 @@ import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
-import type { Identity } from "../../src/protocol/identities.js";
-import { fingerprint } from "../../src/protocol/identities.js";
-import { MAX_SCOPES, ScopeRegistry } from "../../src/daemon/scopes/registry.js";
-import { anchorOf, belongsTo, isCertificate, looksShared, scopeId, subsetRefusal, widerThan, type Anchor } from "../../src/scope/rule.js";
-import { scopedSocketPath, SCOPED_SOCKET_NAME } from "../../src/scope/socket-path.js";
+import type { Identity } from "../../src/shared/protocol/identities.js";
+import { fingerprint } from "../../src/shared/protocol/identities.js";
+import { MAX_SCOPES, ScopeRegistry } from "../../src/features/daemon/scopes/registry.js";
+import { anchorOf, belongsTo, isCertificate, looksShared, scopeId, subsetRefusal, widerThan, type Anchor } from "../../src/shared/scope/rule.js";
+import { scopedSocketPath, SCOPED_SOCKET_NAME } from "../../src/shared/scope/socket-path.js";
 import { run, tempDir } from "../helpers/process.js";
 
 /** A key blob as an agent sends it: the type string, then some key bytes. */

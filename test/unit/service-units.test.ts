@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { execWord, unitFiles } from "../../src/service/units.js";
+import { execWord, unitFiles } from "../../src/features/service/units.js";
 
 describe("systemd units", () => {
   it("quotes ExecStart words only when needed, and escapes specifiers and variables", () => {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { describe, it } from "node:test";
-import { SHELL_RECORDS, SHELLS, initShell, setupShell, shellNamed } from "../../src/core/shells.js";
-import { initScript } from "../../src/shell/init.js";
-import { scopedInitScript } from "../../src/shell/scoped.js";
+import { SHELL_RECORDS, SHELLS, initShell, setupShell, shellNamed } from "../../src/shared/core/shells.js";
+import { initScript } from "../../src/features/shell/init.js";
+import { scopedInitScript } from "../../src/features/shell/scoped.js";
 import { BIN, run } from "../helpers/process.js";
 
 /** The record's shells grouped by the shell/ files they use: what each `case` of bin/ssh-anchor must list. */

@@ -4,7 +4,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { Cleanup, run, tempDir } from "../helpers/process.js";
-import { identityAt, letGo, sameFile } from "../../src/daemon/socket-identity.js";
+import { identityAt, letGo, sameFile } from "../../src/features/daemon/socket-identity.js";
 
 describe("the file a socket path holds", () => {
   const cleanup = new Cleanup();

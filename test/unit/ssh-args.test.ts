@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseConnectArgs } from "../../src/connect/args.js";
-import { remoteCommand } from "../../src/connect/remote-command.js";
-import { sshArgs } from "../../src/connect/ssh-args.js";
-import { TIMING } from "../../src/core/timing.js";
+import { parseConnectArgs } from "../../src/features/connect/args.js";
+import { remoteCommand } from "../../src/features/connect/remote-command.js";
+import { sshArgs } from "../../src/features/connect/ssh-args.js";
+import { TIMING } from "../../src/shared/core/timing.js";
 
 const MARKER = "/tmp/ssh-anchor-connect-test/connected.1";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { MalformedStatus, parseStatusReport } from "../../src/control/status.js";
+import { MalformedStatus, parseStatusReport } from "../../src/shared/control/status.js";
 
 const report = {
   running: true,

@@ -5,7 +5,7 @@ import { createServer } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
-import { daemonPaths, MAX_SOCKET_PATH_BYTES, squatOf, tmpDirectory } from "../../src/core/location.js";
+import { daemonPaths, MAX_SOCKET_PATH_BYTES, squatOf, tmpDirectory } from "../../src/shared/core/location.js";
 import {
   directoryRefusal,
   endpointState,
@@ -16,8 +16,8 @@ import {
   createdMsOf,
   socketRefusal,
   stillTheSocket,
-} from "../../src/core/trust.js";
-import { UserError } from "../../src/core/errors.js";
+} from "../../src/shared/core/trust.js";
+import { UserError } from "../../src/shared/core/errors.js";
 import { Cleanup, requireRoot, run, sleep, spawnTracked, tempDir } from "../helpers/process.js";
 
 /** A uid nobody on this machine has: files chowned to it are "someone else's". */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { LIMITS } from "../../src/daemon/policy.js";
-import { keepServingThroughBugs } from "../../src/daemon/uncaught-policy.js";
+import { LIMITS } from "../../src/features/daemon/policy.js";
+import { keepServingThroughBugs } from "../../src/features/daemon/uncaught-policy.js";
 
 describe("an uncaught exception in the daemon", () => {
   after(() => {

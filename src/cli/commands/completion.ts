@@ -19,8 +19,8 @@ session names (connect --session), with no Node start-up at tab time.`,
     )
     .action((shell: string) =>
       runCommand(async () => {
-        const { completionScript } = await import("../../completion/scripts.js");
-        const { commandSpec } = await import("../../completion/spec.js");
+        const { completionScript } = await import("../../features/completion/scripts.js");
+        const { commandSpec } = await import("../../features/completion/spec.js");
         process.stdout.write(completionScript(commandSpec(program), shell));
       }),
     );
@@ -28,9 +28,9 @@ session names (connect --session), with no Node start-up at tab time.`,
 
 /** `setup --completions` (and `setup --undo`): installs or removes the script for `shell`. */
 export async function setupCompletions(program: Command, shell: string, flags: { undo?: boolean; dryRun?: boolean }): Promise<void> {
-  const { COMPLETION_SHELLS, commandSpec } = await import("../../completion/spec.js");
-  const { completionScript } = await import("../../completion/scripts.js");
-  const { completionFile, completionNote, installCompletion, removeCompletion } = await import("../../completion/install.js");
+  const { COMPLETION_SHELLS, commandSpec } = await import("../../features/completion/spec.js");
+  const { completionScript } = await import("../../features/completion/scripts.js");
+  const { completionFile, completionNote, installCompletion, removeCompletion } = await import("../../features/completion/install.js");
   if (!(COMPLETION_SHELLS as readonly string[]).includes(shell)) {
     if (!flags.undo) process.stdout.write(`no tab completion for ${shell}: ssh-anchor has it for ${COMPLETION_SHELLS.join(", ")}\n`);
     return;

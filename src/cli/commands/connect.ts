@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { DEFAULT_ALIVE_COUNT_MAX, DEFAULT_ALIVE_INTERVAL, parseConnectArgs } from "../../connect/args.js";
-import { TIMING } from "../../core/timing.js";
+import { DEFAULT_ALIVE_COUNT_MAX, DEFAULT_ALIVE_INTERVAL, parseConnectArgs } from "../../features/connect/args.js";
+import { TIMING } from "../../shared/core/timing.js";
 import { runCommand } from "../output.js";
 
 /**
@@ -58,7 +58,7 @@ function seconds(ms: number): string {
 export function runConnect(argv: readonly string[]): Promise<void> {
   return runCommand(async () => {
     const request = parseConnectArgs(argv);
-    const { ConnectSession } = await import("../../connect/session.js");
+    const { ConnectSession } = await import("../../features/connect/session.js");
     return new ConnectSession(request).run();
   });
 }

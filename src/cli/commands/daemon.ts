@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { TIMING } from "../../core/timing.js";
+import { TIMING } from "../../shared/core/timing.js";
 import { collect, positiveInteger, runCommand } from "../output.js";
 
 interface RunFlags {
@@ -48,7 +48,7 @@ export function registerDaemonCommands(program: Command, version: string): void 
     .option("--print-socket", "print only the socket's path (the shell code exports it)")
     .action((flags: { socket?: string; agentDir?: string[]; tmpDir?: string; verbose?: boolean; quiet?: boolean; printSocket?: boolean }) =>
       runCommand(async () => {
-        const { startInBackground } = await import("../../control/lifecycle.js");
+        const { startInBackground } = await import("../../shared/control/lifecycle.js");
         const result = await startInBackground({
           socket: flags.socket,
           agentDirs: flags.agentDir,
@@ -69,7 +69,7 @@ export function registerDaemonCommands(program: Command, version: string): void 
     .option("-s, --socket <path>", SOCKET_HELP)
     .action((flags: { socket?: string }) =>
       runCommand(async () => {
-        const { stopDaemon } = await import("../../control/lifecycle.js");
+        const { stopDaemon } = await import("../../shared/control/lifecycle.js");
         const stopped = await stopDaemon({ socket: flags.socket });
         process.stdout.write(stopped ? "ssh-anchor stopped\n" : "ssh-anchor was not running\n");
       }),
@@ -77,7 +77,7 @@ export function registerDaemonCommands(program: Command, version: string): void 
 }
 
 async function runForeground(flags: RunFlags, version: string): Promise<number> {
-  const { runDaemonProcess } = await import("../../daemon/process-policy.js");
+  const { runDaemonProcess } = await import("../../features/daemon/process-policy.js");
   return runDaemonProcess({
     socket: flags.socket,
     agentDirs: flags.agentDir,

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { DoctorReport, Verdict } from "../../doctor/doctor.js";
+import type { DoctorReport, Verdict } from "../../features/doctor/doctor.js";
 import { colorEnabled, paint, runCommand, type Style } from "../output.js";
 
 const MARK: Record<Verdict, [string, Style]> = { ok: ["ok  ", "green"], info: ["info", "dim"], warn: ["warn", "yellow"], fail: ["FAIL", "red"] };
@@ -28,7 +28,7 @@ Exit status: 0 when nothing is broken, 1 when something is.`,
     )
     .action((flags: { socket?: string; tmpDir?: string; fix?: boolean; json?: boolean }) =>
       runCommand(async () => {
-        const { runDoctor } = await import("../../doctor/doctor.js");
+        const { runDoctor } = await import("../../features/doctor/doctor.js");
         const report = await runDoctor({ socket: flags.socket, tmpDir: flags.tmpDir, fix: flags.fix });
         process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, colorEnabled()));
         return report.ok ? 0 : 1;

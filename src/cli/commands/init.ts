@@ -1,8 +1,8 @@
 import type { Command } from "commander";
-import { initScript } from "../../shell/init.js";
+import { initScript } from "../../features/shell/init.js";
 import { runCommand } from "../output.js";
-import { UserError } from "../../core/errors.js";
-import { SHELL_RECORDS, SHELLS } from "../../core/shells.js";
+import { UserError } from "../../shared/core/errors.js";
+import { SHELL_RECORDS, SHELLS } from "../../shared/core/shells.js";
 
 /** The rc file and the line for each shell, one row each. */
 function rcLineTable(): string {
@@ -40,7 +40,7 @@ link can dangle.`,
       runCommand(async () => {
         if (flags.perIdentity && flags.link) throw new UserError("--per-identity and --link do not go together: link mode has no daemon to tell people apart", 2);
         if (flags.perIdentity) {
-          const { scopedInitScript } = await import("../../shell/scoped.js");
+          const { scopedInitScript } = await import("../../features/shell/scoped.js");
           process.stdout.write(scopedInitScript(shell));
           return;
         }

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { UserError } from "../../core/errors.js";
+import { UserError } from "../../shared/core/errors.js";
 import { runCommand } from "../output.js";
 
 export function registerLinkCommands(program: Command): void {
@@ -9,7 +9,7 @@ export function registerLinkCommands(program: Command): void {
     .option("-q, --quiet", "print nothing")
     .action((flags: { quiet?: boolean }) =>
       runCommand(async () => {
-        const { linkPath, refreshLink } = await import("../../link/link.js");
+        const { linkPath, refreshLink } = await import("../../features/link/link.js");
         const target = await refreshLink();
         if (!target) {
           if (flags.quiet) return 1;
@@ -25,7 +25,7 @@ export function registerLinkCommands(program: Command): void {
     .addHelpText("after", "\nInstall it with: ssh-anchor rc > ~/.ssh/rc   (sshd then no longer runs xauth itself; this file does)")
     .action(() =>
       runCommand(async () => {
-        const { sshRcScript } = await import("../../shell/init.js");
+        const { sshRcScript } = await import("../../features/shell/init.js");
         process.stdout.write(sshRcScript());
       }),
     );

@@ -19,7 +19,7 @@ the login's own SSH_AUTH_SOCK.`,
     )
     .action((flags: { socket?: string; json?: boolean }) =>
       runCommand(async () => {
-        const { requestScope } = await import("../../control/scope.js");
+        const { requestScope } = await import("../../shared/control/scope.js");
         const answer = await requestScope({ socket: flags.socket });
         for (const warning of answer.warnings) process.stderr.write(`ssh-anchor: warning: ${warning}\n`);
         process.stdout.write(flags.json ? `${JSON.stringify(answer, null, 2)}\n` : `${answer.socket}\n`);

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { UserError } from "../../core/errors.js";
+import { UserError } from "../../shared/core/errors.js";
 import { collect, runCommand } from "../output.js";
 
 interface ServiceFlags {
@@ -64,7 +64,7 @@ logout; without it a tmux session that outlives the logout loses the socket.`,
     .option("--dry-run", "print the units, change nothing")
     .action((flags: ServiceFlags) =>
       runCommand(async () => {
-        const { installService, planService } = await import("../../service/service.js");
+        const { installService, planService } = await import("../../features/service/service.js");
         if (flags.dryRun) {
           for (const unit of planService(options(flags)).units) process.stdout.write(`# ${unit.path}\n${unit.text}\n`);
           return;
@@ -85,7 +85,7 @@ logout; without it a tmux session that outlives the logout loses the socket.`,
     .option("--no-start", "only remove the files; do not tell systemd")
     .action((flags: ServiceFlags) =>
       runCommand(async () => {
-        const { uninstallService } = await import("../../service/service.js");
+        const { uninstallService } = await import("../../features/service/service.js");
         const removed = await uninstallService(options(flags));
         if (removed.length === 0) process.stdout.write("not installed: nothing to remove\n");
         for (const file of removed) process.stdout.write(`removed ${file}\n`);
@@ -101,7 +101,7 @@ logout; without it a tmux session that outlives the logout loses the socket.`,
     .addHelpText("after", "\nExit status 0: installed and listening; 3: not installed or not listening.")
     .action((flags: ServiceFlags & { json?: boolean }) =>
       runCommand(async () => {
-        const { serviceStatus } = await import("../../service/service.js");
+        const { serviceStatus } = await import("../../features/service/service.js");
         const status = await serviceStatus(options(flags));
         const listening = status.installed && status.socketActive === "active";
         if (flags.json) {

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { SHELL_RECORDS, setupShell } from "../../core/shells.js";
+import { SHELL_RECORDS, setupShell } from "../../shared/core/shells.js";
 import { runCommand } from "../output.js";
 import { setupCompletions } from "./completion.js";
 
@@ -27,7 +27,7 @@ export function registerSetupCommand(program: Command): void {
     )
     .action((flags: { shell?: string; link?: boolean; sshConfig?: boolean; dryRun?: boolean; undo?: boolean; completions?: boolean }) =>
       runCommand(async () => {
-        const { applySetup, backupNote, describeChange, planSetup } = await import("../../setup/setup.js");
+        const { applySetup, backupNote, describeChange, planSetup } = await import("../../features/setup/setup.js");
         const shell = setupShell(flags.shell).name;
         if (flags.completions || flags.undo) await setupCompletions(program, shell, flags);
         const changes = await planSetup({ shell, link: flags.link, sshConfig: flags.sshConfig }, flags.undo);

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import type { AgentReport, StatusReport } from "../../control/status.js";
+import type { AgentReport, StatusReport } from "../../shared/control/status.js";
 import { colorEnabled, formatDuration, paint, runCommand, type Style } from "../output.js";
-import { formatScopes } from "../../scope/format.js";
+import { formatScopes } from "../../shared/scope/format.js";
 
 /** Exit status of `status` when no daemon runs (as `systemctl status` does). */
 const EXIT_NOT_RUNNING = 3;
@@ -17,7 +17,7 @@ export function registerStatusCommand(program: Command): void {
     .addHelpText("after", "\nExit status: 0 running, 3 not running.")
     .action((flags: { socket?: string; json?: boolean }) =>
       runCommand(async () => {
-        const { readStatus } = await import("../../control/lifecycle.js");
+        const { readStatus } = await import("../../shared/control/lifecycle.js");
         const { paths, report } = await readStatus({ socket: flags.socket });
         if (flags.json) {
           process.stdout.write(`${JSON.stringify(report ?? { running: false, socket: paths.socket }, null, 2)}\n`);

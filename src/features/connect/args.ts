@@ -1,0 +1,133 @@
+import { UserError } from "../../shared/core/errors.js";
+
+/** ssh(1) options that take no argument, and those that take one (OpenSSH 7 to 10). */
+const SSH_FLAGS = new Set("46AaCfGgKkMNnqsTtVvXxYy");
+const SSH_FLAGS_WITH_VALUE = new Set("BbcDEeFIiJLlmOoPpQRSWw");
+
+export type Multiplexer = "tmux" | "screen";
+
+/** Keepalive defaults: a dead connection is noticed within 6-8 s, an idle one is never cut. */
+export const DEFAULT_ALIVE_INTERVAL = 2;
+export const DEFAULT_ALIVE_COUNT_MAX = 3;
+
+/** What `ssh-anchor connect` was asked to do. */
+export interface ConnectRequest {
+  /** Options for ssh itself, passed through untouched, in order. */
+  readonly sshOptions: string[];
+  readonly destination: string;
+  /** Run this instead of a multiplexer (after `--`). */
+  readonly command: string[];
+  readonly multiplexer: Multiplexer;
+  readonly session: string;
+  readonly logFile?: string;
+  readonly maxAttempts?: number;
+  readonly maxTimeSeconds?: number;
+  readonly aliveInterval?: number;
+  readonly aliveCountMax?: number;
+}
+
+/** ssh-anchor's own long options for connect, and whether each takes a value. */
+const OWN_OPTIONS: Record<string, boolean> = {
+  "--session": true,
+  "--screen": false,
+  "--log": true,
+  "--max-attempts": true,
+  "--max-time": true,
+  "--alive-interval": true,
+  "--alive-count-max": true,
+};
+
+/**
+ * Splits `connect`'s arguments into ssh-anchor's options, ssh's options (by ssh's own grammar,
+ * so `-p 2222`, `-o Foo=bar`, `-J jump` and bundles like `-At` pass through intact), the
+ * destination, and an optional command after `--`.
+ *
+ * @example
+ * parseConnectArgs(["--session", "work", "-p", "2222", "me@host"])
+ * // { sshOptions: ["-p", "2222"], destination: "me@host", session: "work", ... }
+ * @throws {UserError} on a missing destination, a dangling option, or stray arguments.
+ */
+export function parseConnectArgs(argv: readonly string[]): ConnectRequest {
+  const own: Record<string, string | true> = {};
+  const sshOptions: string[] = [];
+  let destination: string | undefined;
+  let command: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === "--") {
+      command = argv.slice(i + 1);
+      if (command.length === 0) throw new UserError("nothing after --: give the command to run, or leave out --", 2);
+      break;
+    }
+    const [name, inline] = arg.startsWith("--") ? splitLong(arg) : [arg, undefined];
+    if (name in OWN_OPTIONS) {
+      if (!OWN_OPTIONS[name]) own[name] = true;
+      else {
+        const value = inline ?? argv[++i];
+        if (value === undefined) throw new UserError(`${name} needs a value`, 2);
+        own[name] = value;
+      }
+      continue;
+    }
+    if (arg.startsWith("--")) throw new UserError(`unknown option ${arg} (see ssh-anchor connect --help)`, 2);
+    if (arg.startsWith("-") && arg.length > 1) {
+      i = takeSshOption(argv, i, sshOptions);
+      continue;
+    }
+    if (destination !== undefined) {
+      throw new UserError(`unexpected argument "${arg}" after ${destination}: put a remote command after --`, 2);
+    }
+    destination = arg;
+  }
+  if (!destination) throw new UserError("no destination: ssh-anchor connect [options] [user@]host", 2);
+  const session = typeof own["--session"] === "string" ? own["--session"] : "main";
+  if (!/^[A-Za-z0-9_.@-]+$/.test(session)) {
+    throw new UserError(`session name "${session}" may hold only letters, digits and _ . @ -`, 2);
+  }
+  return {
+    sshOptions,
+    destination,
+    command,
+    multiplexer: own["--screen"] ? "screen" : "tmux",
+    session,
+    logFile: typeof own["--log"] === "string" ? own["--log"] : undefined,
+    maxAttempts: number(own, "--max-attempts", true),
+    maxTimeSeconds: number(own, "--max-time"),
+    aliveInterval: number(own, "--alive-interval"),
+    aliveCountMax: number(own, "--alive-count-max"),
+  };
+}
+
+function splitLong(arg: string): [string, string | undefined] {
+  const equals = arg.indexOf("=");
+  return equals === -1 ? [arg, undefined] : [arg.slice(0, equals), arg.slice(equals + 1)];
+}
+
+/** Copies one ssh option (with its value) to `out`; returns the index of its last word. */
+function takeSshOption(argv: readonly string[], i: number, out: string[]): number {
+  const arg = argv[i] as string;
+  out.push(arg);
+  // A bundle such as -At or -p2222: walk its letters; a letter taking a value ends it.
+  for (let j = 1; j < arg.length; j++) {
+    const letter = arg[j] as string;
+    if (SSH_FLAGS_WITH_VALUE.has(letter)) {
+      if (j < arg.length - 1) return i; // value attached: -p2222
+      const value = argv[i + 1];
+      if (value === undefined) throw new UserError(`ssh option -${letter} needs a value`, 2);
+      out.push(value);
+      return i + 1;
+    }
+    if (!SSH_FLAGS.has(letter)) throw new UserError(`unknown ssh option -${letter}`, 2);
+  }
+  return i;
+}
+
+function number(own: Record<string, string | true>, name: string, whole = false): number | undefined {
+  const value = own[name];
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (typeof value !== "string" || value.trim() === "" || !Number.isFinite(parsed) || parsed <= 0 || (whole && !Number.isInteger(parsed))) {
+    throw new UserError(`${name} takes a positive ${whole ? "whole " : ""}number, not "${String(value)}"`, 2);
+  }
+  return parsed;
+}

@@ -1,0 +1,245 @@
+import type { Candidate } from "../../shared/discovery/candidate.js";
+import { listIdentities, type AgentAnswer } from "../../shared/protocol/agent-client.js";
+import { anchorOf } from "../../shared/scope/rule.js";
+import { TIMING } from "../../shared/core/timing.js";
+import { describeAnswer, healthOf, rankAgents, type AgentHealth } from "../../shared/discovery/health.js";
+import { LIMITS, probeVerdictDeadline, replyDeadline } from "./policy.js";
+
+/** Everything known about one candidate agent. */
+export class Agent {
+  health: AgentHealth = "unknown";
+  /** Why it has its health, in words for `status` and the log. */
+  reason = "not used yet";
+  /** Keys it offered at its last probe. */
+  keys: number | undefined;
+  /** Fingerprints of the plain keys (not certificates) it offered at its last answered probe,
+   * sorted: what per-identity scopes are decided by (src/shared/scope/rule.ts). */
+  fingerprints: readonly string[] | undefined;
+  /** When a zombie is next probed, and the pause after that one. */
+  nextProbeAt = 0;
+  probeBackoffMs = 0;
+  /** Round trips of its latest successful probes (ms), newest last: what "overdue" means for
+   * this agent. */
+  readonly rtts: number[] = [];
+  #probe: Promise<AgentHealth> | undefined;
+  #probeStartedAt = -Infinity;
+  /** A probe judged silent still listening for a late answer. */
+  #lingering = false;
+
+  constructor(readonly candidate: Candidate) {}
+
+  get path(): string {
+    return this.candidate.path;
+  }
+
+  /**
+   * One probe at a time per agent: callers share the probe under way, and a verdict from a
+   * probe started at or after `notBefore` is reused instead of probing again.
+   *
+   * The verdict "silent" comes after `verdictMs` (from this agent's own round-trip history),
+   * but the probe's connection stays open until `lingerMs`: an answer arriving late is still
+   * reported (`onVerdict` again), so a slow agent is judged live again at once.
+   */
+  probe(verdictMs: number, lingerMs: number, notBefore: number, onVerdict: (answer: AgentAnswer) => void): Promise<AgentHealth> {
+    if (this.#probe) return this.#probe;
+    if (this.#probeStartedAt >= notBefore || this.#lingering) return Promise.resolve(this.health);
+    this.#probeStartedAt = performance.now();
+    this.#lingering = true;
+    const answer = listIdentities(this.path, Math.max(verdictMs, lingerMs));
+    this.#probe = new Promise<AgentHealth>((resolve) => {
+      let decided = false;
+      const decide = (verdict: AgentAnswer): void => {
+        decided = true;
+        this.#probe = undefined;
+        onVerdict(verdict);
+        resolve(this.health);
+      };
+      const timer =
+        verdictMs < lingerMs
+          ? setTimeout(() => decide({ kind: "silent", reason: `did not answer a probe within ${verdictMs} ms (its recent probes took at most ${Math.round(Math.max(0, ...this.rtts))} ms)` }), verdictMs)
+          : undefined;
+      void answer.then((result) => {
+        this.#lingering = false;
+        clearTimeout(timer);
+        if (result.kind === "answered") {
+          this.rtts.push(result.millis);
+          if (this.rtts.length > TIMING.rttHistory) this.rtts.shift();
+        }
+        if (!decided) decide(result);
+        // Judged silent too early: it is slow, not asleep.
+        else if (result.kind === "answered") onVerdict(result);
+      });
+    });
+    return this.#probe;
+  }
+}
+
+export interface AgentBookOptions {
+  /** How long a probe may take before the agent counts as a zombie (at most: agents with a
+   * history of fast probes are judged sooner, see probeVerdictDeadline). */
+  readonly probeTimeoutMs: number;
+  /** A request unanswered this long gets its agent probed (at most: see replyDeadline). */
+  readonly replyTimeoutMs: number;
+  readonly log: (message: string) => void;
+  /** Called when an agent is found dead, so that its directory is read again. */
+  readonly onDead?: (agent: Agent) => void;
+  /** Probe every newly found agent at once (default true). */
+  readonly probeNewAgents?: boolean;
+}
+
+/**
+ * The candidates with what the daemon has learnt about each, and the order in which new
+ * connections try them. The order is recomputed when something changes, never per connection.
+ */
+export class AgentBook {
+  readonly #options: AgentBookOptions;
+  #agents = new Map<string, Agent>();
+  #ranked: Agent[] = [];
+  #zombieTimer: NodeJS.Timeout | undefined;
+  #onRouteChange: ((route: Agent | undefined) => void) | undefined;
+
+  constructor(options: AgentBookOptions) {
+    this.#options = options;
+  }
+
+  /** Called whenever the agent new connections go to changes. */
+  onRouteChange(listener: (route: Agent | undefined) => void): void {
+    this.#onRouteChange = listener;
+  }
+
+  /** Replaces the candidate set, keeping what is known about sockets seen before. */
+  sync(candidates: readonly Candidate[]): void {
+    const next = new Map<string, Agent>();
+    const fresh: Agent[] = [];
+    for (const candidate of candidates) {
+      const known = this.#agents.get(candidate.path);
+      const same = known && known.candidate.ino === candidate.ino && known.candidate.dev === candidate.dev;
+      if (same) {
+        next.set(candidate.path, known);
+        continue;
+      }
+      const agent = new Agent(candidate);
+      next.set(candidate.path, agent);
+      fresh.push(agent);
+    }
+    this.#agents = next;
+    this.#rerank();
+    // A login that appears is probed once at once: the probe gives its round-trip history
+    // (what "overdue" means for it) before the first client needs it. One forwarded channel
+    // and one identities answer per login.
+    // At most a few at once, newest first (a start among thousands of stale sockets must not
+    // open thousands of connections).
+    if (this.#options.probeNewAgents === false || fresh.length === 0) return;
+    const isFresh = new Set(fresh);
+    let probes = 0;
+    for (const agent of this.#ranked) {
+      if (probes >= LIMITS.probesOnAppearance) break;
+      if (!isFresh.has(agent)) continue;
+      probes += 1;
+      void this.probe(agent);
+    }
+  }
+
+  /** How long a request to `agent` may go unanswered before the agent is probed. */
+  replyDeadline(agent: Agent): number {
+    return replyDeadline(agent.rtts, this.#options.replyTimeoutMs);
+  }
+
+  all(): Agent[] {
+    return [...this.#agents.values()];
+  }
+
+  /** Agents in the order new connections try them (dead ones left out). */
+  ranked(): readonly Agent[] {
+    return this.#ranked;
+  }
+
+  /** The first ranked agent not in `tried` (and, for a scoped socket, that `accept` admits). */
+  next(tried: ReadonlySet<Agent>, accept?: (agent: Agent) => boolean): Agent | undefined {
+    for (const agent of this.#ranked) if (!tried.has(agent) && (!accept || accept(agent))) return agent;
+    return undefined;
+  }
+
+  markLive(agent: Agent, reason: string): void {
+    if (agent.health === "live") return;
+    this.#setHealth(agent, "live", reason);
+  }
+
+  markDead(agent: Agent, reason: string): void {
+    if (agent.health === "dead") return;
+    this.#setHealth(agent, "dead", reason);
+  }
+
+  /**
+   * Probes `agent` on a separate connection and records the verdict. A verdict from a probe
+   * that started at or after `notBefore` (a performance.now() time) is reused.
+   */
+  probe(agent: Agent, notBefore: number = performance.now()): Promise<AgentHealth> {
+    const verdictMs = probeVerdictDeadline(agent.rtts, this.#options.probeTimeoutMs);
+    return agent.probe(verdictMs, this.#options.probeTimeoutMs, notBefore, (answer) => this.#record(agent, answer));
+  }
+
+  /** Probes every agent that is not known dead (for `status`). */
+  async probeAll(): Promise<void> {
+    const now = performance.now();
+    await Promise.all(this.all().filter((agent) => agent.health !== "dead").map((agent) => this.probe(agent, now)));
+  }
+
+  stop(): void {
+    clearInterval(this.#zombieTimer);
+    this.#zombieTimer = undefined;
+  }
+
+  #record(agent: Agent, answer: AgentAnswer): void {
+    // Out of descriptors here says nothing about the agent.
+    if (answer.kind === "unreachable" && answer.local) return;
+    if (answer.kind === "answered") {
+      agent.keys = answer.identities.length;
+      agent.fingerprints = anchorOf(answer.identities).keys;
+    }
+    this.#setHealth(agent, healthOf(answer), describeAnswer(answer));
+  }
+
+  #setHealth(agent: Agent, health: AgentHealth, reason: string): void {
+    const changed = agent.health !== health;
+    agent.reason = reason;
+    if (!changed) return;
+    agent.health = health;
+    if (health === "zombie") {
+      agent.probeBackoffMs = TIMING.zombieReprobeFirstMs;
+      agent.nextProbeAt = performance.now() + agent.probeBackoffMs;
+    }
+    if (health !== "unknown") this.#options.log(`${agent.path}: ${health} (${reason})`);
+    this.#rerank();
+    if (health === "dead") this.#options.onDead?.(agent);
+  }
+
+  #rerank(): void {
+    const previous = this.#ranked[0];
+    this.#ranked = rankAgents(this.all());
+    this.#scheduleZombieProbes();
+    if (this.#ranked[0] !== previous) this.#onRouteChange?.(this.#ranked[0]);
+  }
+
+  /** Zombies are re-probed with growing pauses, so one that wakes up is used again. */
+  #scheduleZombieProbes(): void {
+    const hasZombies = this.#ranked.some((agent) => agent.health === "zombie");
+    if (hasZombies && !this.#zombieTimer) {
+      this.#zombieTimer = setInterval(() => this.#probeDueZombies(), TIMING.zombieReprobeTickMs);
+      this.#zombieTimer.unref();
+    } else if (!hasZombies && this.#zombieTimer) {
+      clearInterval(this.#zombieTimer);
+      this.#zombieTimer = undefined;
+    }
+  }
+
+  #probeDueZombies(): void {
+    const now = performance.now();
+    for (const agent of this.#ranked) {
+      if (agent.health !== "zombie" || agent.nextProbeAt > now) continue;
+      agent.probeBackoffMs = Math.min(agent.probeBackoffMs * 2, TIMING.zombieReprobeMaxMs);
+      agent.nextProbeAt = now + agent.probeBackoffMs;
+      void this.probe(agent);
+    }
+  }
+}

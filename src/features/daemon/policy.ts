@@ -1,0 +1,48 @@
+import { TIMING } from "../../shared/core/timing.js";
+
+/**
+ * The daemon's named limits on resources, in one place (its timing policy is in
+ * core/timing.ts). Each bounds a resource; the comment says why it has its value.
+ */
+export const LIMITS = {
+  /** Requests of one connection passed to its agent and not answered yet. More wait in the
+   * daemon (and the client is not read meanwhile). Clients send one request at a time (ssh,
+   * ssh-add, libraries); a client that pipelines many and reads no answer would otherwise make
+   * the laptop compute and push all of them through sshd, measured: 200 such clients with 64
+   * requests each held a fresh request to the same agent for 1.2 to 1.5 s. */
+  pipelinedRequests: 4,
+  /** Client bytes held back (requests beyond pipelinedRequests) before the daemon stops reading
+   * that client: 64 KiB of small requests is thousands of them, and per-connection memory stays
+   * bounded by this plus one read. */
+  heldBytesPerConnection: 64 * 1024,
+  /** Newly found agents probed at once (newest first): a probe gives a login its round-trip
+   * history before its first client needs it; more at once would only cost descriptors. */
+  probesOnAppearance: 4,
+  /** Uncaught exceptions tolerated per minute before the daemon gives up and stops: one is a
+   * bug to log, a stream of them means the state is broken. */
+  uncaughtPerMinute: 10,
+  /** Heap growth since the last collection that the memory keeper hands back even while traffic
+   * goes on: a few MiB keeps a sustained load's footprint bounded without a collection per look. */
+  heapGrowthBytes: 4 * 1024 * 1024,
+} as const;
+
+/**
+ * How long a request may go unanswered before its agent is probed, from the agent's own probe
+ * history: `ceiling` (the configured reply timeout) when nothing is known yet.
+ *
+ * @example
+ * replyDeadline([3, 5, 4], 1000) // -> 150 (a LAN laptop: 4 x 5 + 50 is below the floor)
+ * replyDeadline([280], 1000)     // -> 1000 (a far one: 4 x 280 + 50 is above the ceiling)
+ */
+export function replyDeadline(rtts: readonly number[], ceiling: number): number {
+  if (rtts.length === 0) return ceiling;
+  const slowest = Math.max(...rtts);
+  return Math.min(ceiling, Math.max(TIMING.minReplyDeadlineMs, TIMING.rttFactor * slowest + TIMING.rttSlackMs));
+}
+
+/** How long a probe may go unanswered before the agent is judged silent (see replyDeadline). */
+export function probeVerdictDeadline(rtts: readonly number[], ceiling: number): number {
+  if (rtts.length === 0) return ceiling;
+  const slowest = Math.max(...rtts);
+  return Math.min(ceiling, Math.max(TIMING.minProbeVerdictMs, TIMING.rttFactor * slowest + 2 * TIMING.rttSlackMs));
+}

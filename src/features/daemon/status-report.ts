@@ -1,0 +1,56 @@
+import type { AgentDiscovery } from "../../shared/discovery/discovery.js";
+import type { Counters, StatusReport } from "../../shared/control/status.js";
+import type { AgentBook } from "./agent-book.js";
+import { memoryKiB } from "./memory-usage.js";
+import { scopeReports } from "./scopes/reports.js";
+import type { ScopeServers } from "./scopes/servers.js";
+
+/** What a status report is assembled from: the daemon's parts, read when the report is asked for. */
+export interface StatusSources {
+  readonly version: string;
+  readonly socket: string;
+  readonly logFile: string | null;
+  readonly startedAt: Date;
+  readonly counters: Counters;
+  readonly book: AgentBook;
+  readonly discovery: AgentDiscovery;
+  readonly scopes: ScopeServers;
+}
+
+/**
+ * The answer to `status`: every agent probed first, so that its state is the one of now and
+ * not of its last use.
+ *
+ * @example
+ * const report = await statusReport({ version, socket, logFile: null, startedAt, counters, book, discovery, scopes });
+ * report.route // -> "/tmp/ssh-XXXX/agent.1234" (where new connections go), or null
+ */
+export async function statusReport(sources: StatusSources): Promise<StatusReport> {
+  const { book, startedAt } = sources;
+  await book.probeAll();
+  const ranked = book.ranked();
+  return {
+    running: true,
+    version: sources.version,
+    pid: process.pid,
+    socket: sources.socket,
+    logFile: sources.logFile,
+    startedAt: startedAt.toISOString(),
+    uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+    route: ranked[0]?.path ?? null,
+    connections: { ...sources.counters },
+    memoryKiB: memoryKiB(),
+    agents: book.all().map((agent) => ({
+      path: agent.path,
+      kind: agent.candidate.kind,
+      state: agent.health,
+      reason: agent.reason,
+      keys: agent.keys ?? null,
+      fingerprints: agent.fingerprints ?? null,
+      createdAt: new Date(agent.candidate.createdMs).toISOString(),
+      rank: ranked.includes(agent) ? ranked.indexOf(agent) + 1 : null,
+    })),
+    ignored: [...sources.discovery.ignored()],
+    scopes: scopeReports(sources.scopes, book),
+  };
+}

@@ -1,0 +1,329 @@
+import { readFile, readlink } from "node:fs/promises";
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { readStatus, startInBackground } from "../../shared/control/lifecycle.js";
+import { daemonPaths, squatOf, tmpDirectory, type DaemonPaths } from "../../shared/core/location.js";
+import { currentUid, directoryRefusal, endpointState, lstatOrUndefined, octal } from "../../shared/core/trust.js";
+import { describeAnswer, healthOf, type AgentHealth } from "../../shared/discovery/health.js";
+import { AgentDiscovery } from "../../shared/discovery/discovery.js";
+import { localHostHash } from "../../shared/discovery/host-hash.js";
+import type { AgentKind } from "../../shared/discovery/candidate.js";
+import { fingerprint } from "../../shared/protocol/identities.js";
+import { initShell, RC_FILES, shellNamed } from "../../shared/core/shells.js";
+import { readSshConfig } from "../../shared/core/ssh-config.js";
+import { TIMING } from "../../shared/core/timing.js";
+import { fixScreen, fixTmux, screenSessions, tmuxServers, type Pane } from "./multiplexers.js";
+import { shellStart } from "./shell-start.js";
+import { probe as probeAgent, socketKind } from "./socket-kind.js";
+import type { AgentAnswer } from "../../shared/protocol/agent-client.js";
+import { perIdentityState, scopeFindings, withoutSharedSocketFixes } from "./scopes.js";
+
+export type Verdict = "ok" | "info" | "warn" | "fail";
+
+/** One finding: what was looked at, what it means, and the command that fixes it. */
+export interface Finding {
+  readonly area: "shell" | "daemon" | "agents" | "tmux" | "screen" | "ssh_config" | "rc";
+  readonly verdict: Verdict;
+  readonly title: string;
+  readonly details?: readonly string[];
+  readonly fix?: string;
+}
+
+export interface AgentFinding {
+  readonly path: string;
+  readonly kind: AgentKind;
+  readonly state: AgentHealth | "ignored";
+  readonly reason: string;
+  readonly keys: ReadonlyArray<{ type: string; fingerprint: string; comment: string }>;
+}
+
+export interface DoctorReport {
+  readonly ok: boolean;
+  readonly socket: string;
+  readonly findings: readonly Finding[];
+  readonly agents: readonly AgentFinding[];
+  /** What --fix did. */
+  readonly repairs: readonly string[];
+}
+
+export interface DoctorOptions {
+  readonly socket?: string;
+  readonly fix?: boolean;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly uid?: number;
+  readonly home?: string;
+  /** Where sshd makes its ssh-* session directories (the daemon's --tmp-dir). */
+  readonly tmpDir?: string;
+}
+
+/**
+ * Looks at everything that decides whether SSH_AUTH_SOCK works here, explains each finding in
+ * plain words with the command that fixes it, and with `fix` repairs what can be repaired
+ * without surprising anyone: starts the daemon, points tmux and screen at the stable socket for
+ * new panes, and prints the line to paste in each pane that cannot be changed from outside.
+ */
+export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorReport> {
+  const env = options.env ?? process.env;
+  const uid = options.uid ?? currentUid();
+  const home = options.home ?? homedir();
+  const paths = daemonPaths(options.socket, { uid, env, home });
+  // Per-identity scopes (shared accounts): scoped sockets are stable paths too, and --fix must
+  // not point tmux at the shared stable socket, which reaches whoever logged in last.
+  const perIdentity = await perIdentityState(paths, uid, home, env);
+  const stable = [paths.socket, paths.link, ...perIdentity.sockets];
+  const repairs: string[] = [];
+  if (options.fix && !(await readStatus({ socket: paths.socket, uid })).report) {
+    await startInBackground({ socket: paths.socket, uid });
+    repairs.push(`started the daemon on ${paths.socket}`);
+  }
+  const findings: Finding[] = [];
+  const squat = squatOf(tmpDirectory(uid), uid);
+  if (squat) findings.push(squatFinding(squat, paths));
+  const probe = (path: string) => trustedProbe(path, uid);
+  findings.push(await shellFinding(env.SSH_AUTH_SOCK, stable, paths.socket, probe));
+  findings.push(...(await daemonFindings(paths, uid)));
+  const agents = await agentFindings(paths, uid, home, options.tmpDir ?? "/tmp", probe);
+  findings.push(agentsSummary(agents));
+  findings.push(...(await multiplexerFindings(uid, home, stable, paths.socket, probe, options.fix && !perIdentity.enabled ? repairs : undefined)));
+  findings.push(...(await scopeFindings(perIdentity, agents, env, Boolean(options.fix))));
+  if (perIdentity.enabled) findings.splice(0, findings.length, ...withoutSharedSocketFixes(findings, paths.socket));
+  findings.push(await sshConfigFinding(paths.socket));
+  findings.push(await rcFinding(home));
+  return { ok: !findings.some((f) => f.verdict === "fail"), socket: paths.socket, findings, agents, repairs };
+}
+
+/** Asks an agent for its keys, whatever its path says, only once it is provably the user's own. */
+type Probe = (path: string) => Promise<AgentAnswer | { kind: "untrusted"; reason: string }>;
+
+/**
+ * Probes a socket only when it is the user's own (the trust rule of src/shared/core/trust.ts): for the
+ * link of link mode, its own directory and its target. Anything else is never connected to.
+ */
+async function trustedProbe(path: string, uid: number): Promise<AgentAnswer | { kind: "untrusted"; reason: string }> {
+  let target = path;
+  if ((await lstatOrUndefined(path))?.isSymbolicLink()) {
+    const linkDirectory = directoryRefusal(await lstatOrUndefined(dirname(path)), uid);
+    if (linkDirectory) return { kind: "untrusted", reason: `${dirname(path)} ${linkDirectory}` };
+    target = resolve(dirname(path), await readlink(path).catch(() => path));
+  }
+  const state = await endpointState(target, uid);
+  if (state === "missing") return { kind: "unreachable", reason: "nothing is there" };
+  if (state !== "ours") return { kind: "untrusted", reason: state };
+  return probeAgent(target);
+}
+
+/** The default directory is someone else's: name them, say where ssh-anchor went instead. */
+function squatFinding(squat: string, paths: DaemonPaths): Finding {
+  return {
+    area: "daemon",
+    verdict: "fail",
+    title: `${squat}: someone may be trying to intercept your agent`,
+    details: [`ssh-anchor never uses or looks into it: the stable socket is ${paths.socket}`],
+    fix: "ask an administrator to remove it and find out who made it; nothing of yours is in it",
+  };
+}
+
+async function shellFinding(value: string | undefined, stable: readonly string[], socket: string, probe: Probe): Promise<Finding> {
+  const kind = socketKind(value, stable);
+  // doctor cannot see which shell it runs in: the POSIX form, which most shells take.
+  const use = initShell("sh").exportLine(socket);
+  if (kind === "unset") {
+    return { area: "shell", verdict: "fail", title: "SSH_AUTH_SOCK is not set in this shell: ssh cannot reach any agent", fix: use };
+  }
+  const answer = await probe(value as string);
+  if (answer.kind === "untrusted") {
+    return { area: "shell", verdict: "fail", title: `SSH_AUTH_SOCK points at ${value}, which is not yours: ${answer.reason}`, fix: use };
+  }
+  const health = healthOf(answer);
+  if (kind === "stable") {
+    return health === "live"
+      ? { area: "shell", verdict: "ok", title: `SSH_AUTH_SOCK is the stable socket ${value}` }
+      : { area: "shell", verdict: "fail", title: `SSH_AUTH_SOCK is the stable socket ${value}, but nothing answers there`, fix: "ssh-anchor start" };
+  }
+  if (health !== "live") {
+    return {
+      area: "shell",
+      verdict: "fail",
+      title: `SSH_AUTH_SOCK points at ${value}, which is ${health === "zombie" ? "not answering (its login's laptop is asleep or gone)" : "gone"}`,
+      details: ["this is the failure ssh-anchor exists for: the login that made this socket has ended"],
+      fix: use,
+    };
+  }
+  return kind === "forwarded"
+    ? {
+        area: "shell",
+        verdict: "warn",
+        title: `SSH_AUTH_SOCK is this login's own forwarded socket ${value}: it works now, and stops when this login ends`,
+        fix: `${use}   (and add the init line to your shell rc: ssh-anchor setup)`,
+      }
+    : { area: "shell", verdict: "info", title: `SSH_AUTH_SOCK is ${value}, an agent that is not a login's forwarded one (a local agent?)` };
+}
+
+async function daemonFindings(paths: DaemonPaths, uid: number): Promise<Finding[]> {
+  const { report } = await readStatus({ socket: paths.socket, uid });
+  if (!report) {
+    return [{ area: "daemon", verdict: "fail", title: `the daemon is not running on ${paths.socket}`, fix: "ssh-anchor start" }];
+  }
+  const findings: Finding[] = [{ area: "daemon", verdict: "ok", title: `the daemon is running (pid ${report.pid}) on ${paths.socket}` }];
+  const problems: string[] = [];
+  const state = await endpointState(paths.socket, uid);
+  if (state !== "ours") problems.push(state);
+  const socket = await lstatOrUndefined(paths.socket);
+  if (socket && (socket.mode & 0o077) !== 0) problems.push(`the socket's mode is ${octal(socket.mode)}, not 0600`);
+  findings.push(
+    problems.length
+      ? { area: "daemon", verdict: "fail", title: "the stable socket is not private", details: problems, fix: `ssh-anchor stop; rm -rf ${paths.directory}; ssh-anchor start` }
+      : { area: "daemon", verdict: "ok", title: `socket 0600 in a 0700 directory, both owned by uid ${uid}` },
+  );
+  return findings;
+}
+
+/**
+ * Every candidate with its state and keys, found here by the daemon's own rules in the same
+ * places (sshd's session directories under `tmpRoot`, ~/.ssh/agent), and probed by doctor itself.
+ */
+async function agentFindings(paths: DaemonPaths, uid: number, home: string, tmpRoot: string, probe: Probe): Promise<AgentFinding[]> {
+  const discovery = new AgentDiscovery({ uid, home, tmpRoot, extraDirs: [], hostHash: localHostHash, ownSocket: { path: paths.socket, dev: -1, ino: -1 } });
+  await discovery.rescan();
+  const found: AgentFinding[] = await Promise.all(
+    discovery.candidates().map(async (candidate) => {
+      const checked = await probe(candidate.path);
+      const answer: AgentAnswer = checked.kind === "untrusted" ? { kind: "unreachable", reason: checked.reason } : checked;
+      return {
+        path: candidate.path,
+        kind: candidate.kind,
+        state: healthOf(answer),
+        reason: describeAnswer(answer),
+        keys:
+          answer.kind === "answered"
+            ? answer.identities.map((id) => ({ type: id.keyType, fingerprint: fingerprint(id.blob), comment: id.comment }))
+            : [],
+      };
+    }),
+  );
+  const ignored = discovery.ignored().map((entry) => ({ path: entry.path, kind: "forwarded" as const, state: "ignored" as const, reason: entry.reason, keys: [] }));
+  return [...found.sort((a, b) => a.path.localeCompare(b.path)), ...ignored];
+}
+
+function agentsSummary(agents: readonly AgentFinding[]): Finding {
+  const live = agents.filter((a) => a.state === "live");
+  const details = agents.flatMap((agent) => [
+    `${agent.state.padEnd(7)} ${agent.kind.padEnd(9)} ${agent.path}: ${agent.reason}`,
+    ...agent.keys.map((key) => `        ${key.fingerprint} ${key.comment} (${key.type})`),
+  ]);
+  if (live.length === 0) {
+    return {
+      area: "agents",
+      verdict: "fail",
+      title: "no live agent: log in with agent forwarding (ssh -A, or ForwardAgent yes) and make sure ssh-add -l works on your laptop",
+      details,
+    };
+  }
+  return { area: "agents", verdict: "ok", title: `${live.length} live agent${live.length === 1 ? "" : "s"} found`, details };
+}
+
+async function multiplexerFindings(uid: number, home: string, stable: readonly string[], socket: string, probe: Probe, repairs: string[] | undefined): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  for (const server of await tmuxServers(uid)) {
+    const envs = [server.global, ...server.sessions.values()];
+    const bad = envs.some((value) => socketKind(value, stable) !== "stable");
+    if (bad && repairs && (await fixTmux(server, socket))) {
+      repairs.push(`tmux ${server.socket}: new panes now get SSH_AUTH_SOCK=${socket}`);
+    }
+    findings.push({
+      area: "tmux",
+      verdict: bad && !repairs ? "warn" : "ok",
+      title: `tmux server ${server.socket}: new panes get ${describeValue(server.global)}`,
+      details: [...server.sessions].map(([session, value]) => `session ${session}: ${describeValue(value)}`),
+      fix: bad ? `tmux -S ${server.socket} set-environment -g SSH_AUTH_SOCK ${socket}   (or: ssh-anchor doctor --fix)` : undefined,
+    });
+    findings.push(...(await paneFindings("tmux", server.panes, home, stable, socket, probe)));
+  }
+  for (const session of await screenSessions()) {
+    const panes = await paneFindings("screen", session.panes, home, stable, socket, probe);
+    if (repairs && panes.length > 0 && (await fixScreen(session, socket))) {
+      repairs.push(`screen ${session.name}: new windows now get SSH_AUTH_SOCK=${socket}`);
+    }
+    findings.push({ area: "screen", verdict: "info", title: `screen session ${session.name}: ${session.panes.length} window(s)` }, ...panes);
+  }
+  return findings;
+}
+
+/**
+ * Panes whose process started with a socket that is dead, or that will die with its login.
+ * /proc/PID/environ shows only what a process started with: a shell whose start-up file runs
+ * the init line re-pointed itself then, and doctor says so instead of failing it; a shell
+ * without the line, or any other program (an editor, a long job), really holds that socket.
+ */
+async function paneFindings(area: "tmux" | "screen", panes: readonly Pane[], home: string, stable: readonly string[], socket: string, probe: Probe): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  for (const pane of panes) {
+    const kind = socketKind(pane.socket ?? undefined, stable);
+    if (pane.socket === null || kind === "stable" || kind === "other" || kind === "unset") continue;
+    const answer = await probe(pane.socket as string);
+    const health = answer.kind === "untrusted" ? "dead" : healthOf(answer);
+    const what = health === "live" ? "its login's forwarded socket" : "a dead socket";
+    const who = `${pane.name} (${pane.command || "pid " + pane.pid})`;
+    const start = await shellStart(pane.pid, pane.command, home);
+    if (start.kind === "ran-init") {
+      findings.push({
+        area,
+        verdict: "info",
+        title: `${who} started with ${what} ${pane.socket}; ${start.file} runs the init line, which pointed this shell at the stable socket at start-up`,
+        details: [
+          "doctor sees only a process's start-up environment, not what its shell exported since; to be sure, run echo $SSH_AUTH_SOCK in that pane",
+        ],
+      });
+      continue;
+    }
+    // POSIX syntax for a shell doctor does not know (it cannot tell what the user would paste into).
+    const paste = (shellNamed(pane.command) ?? initShell("sh")).exportLine(socket);
+    const why =
+      start.kind === "not-a-shell"
+        ? `${pane.command || "this program"} is not a shell: it keeps the environment it started with, and so does everything it starts; restart it from a shell that uses the stable socket`
+        : start.kind === "non-interactive"
+          ? `this ${pane.command} runs a command or a script, which reads no start-up file: it keeps the environment it started with, and so does everything it starts; restart it from a shell that uses the stable socket`
+        : start.kind === "changed-since"
+          ? `${start.file} runs the init line now but changed after this shell started: unless it had the line then, the shell still holds that socket (echo $SSH_AUTH_SOCK there tells); paste the fix line into that pane`
+          : `this shell's start-up files${start.files.length ? ` (${start.files.join(", ")})` : ""} do not run the init line (ssh-anchor setup adds it); a running shell's environment cannot be changed from outside: paste the fix line into that pane`;
+    findings.push({
+      area,
+      verdict: health === "live" ? "warn" : "fail",
+      title: `${who} holds ${what} ${pane.socket}`,
+      details: [why],
+      fix: start.kind === "not-a-shell" || start.kind === "non-interactive" ? `restart it from a shell where SSH_AUTH_SOCK=${socket}` : paste,
+    });
+  }
+  return findings;
+}
+
+function describeValue(value: string | undefined): string {
+  return value === undefined ? "no SSH_AUTH_SOCK" : `SSH_AUTH_SOCK=${value}`;
+}
+
+async function sshConfigFinding(socket: string): Promise<Finding> {
+  // Any name does: what matters is the IdentityAgent that applies to hosts in general.
+  const read = await readSshConfig([], "doctor.invalid", TIMING.doctorProgramMs);
+  const agent = read.kind === "read" ? read.settings.get("identityagent") : undefined;
+  if (!agent) return { area: "ssh_config", verdict: "info", title: "ssh_config sets no IdentityAgent: ssh uses SSH_AUTH_SOCK" };
+  const expanded = agent.replace(/^~/, homedir());
+  return expanded === socket || /ssh-anchor/.test(agent)
+    ? { area: "ssh_config", verdict: "ok", title: `ssh_config: IdentityAgent ${agent}` }
+    : {
+        area: "ssh_config",
+        verdict: agent === "SSH_AUTH_SOCK" || agent === "none" ? "info" : "warn",
+        title: `ssh_config: IdentityAgent ${agent} overrides SSH_AUTH_SOCK for ssh`,
+        fix: `in ~/.ssh/config: IdentityAgent ${socket}`,
+      };
+}
+
+async function rcFinding(home: string): Promise<Finding> {
+  const installed: string[] = [];
+  for (const file of RC_FILES) {
+    const text = await readFile(join(home, file), "utf8").catch(() => "");
+    if (/ssh-anchor (init|rc)\b|ssh-anchor\.sh/.test(text)) installed.push(`~/${file}`);
+  }
+  return installed.length
+    ? { area: "rc", verdict: "ok", title: `the init line is in ${installed.join(", ")}` }
+    : { area: "rc", verdict: "warn", title: "no shell rc file runs ssh-anchor init: new logins will not use the stable socket", fix: "ssh-anchor setup" };
+}

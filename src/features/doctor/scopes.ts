@@ -1,0 +1,134 @@
+import { readFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { readStatus } from "../../shared/control/lifecycle.js";
+import type { DaemonPaths } from "../../shared/core/location.js";
+import type { ScopeReport } from "../../shared/scope/report.js";
+import { belongsTo, isCertificate, looksShared, widerThan } from "../../shared/scope/rule.js";
+import { SCOPED_SOCKET_NAME } from "../../shared/scope/socket-path.js";
+import { initShell, RC_FILES } from "../../shared/core/shells.js";
+import type { AgentFinding, Finding } from "./doctor.js";
+import { tmuxServers } from "./multiplexers.js";
+
+/** What doctor needs to know about per-identity scopes (init --per-identity). */
+export interface PerIdentityState {
+  /** An rc file runs `init --per-identity`, this shell holds a scoped socket, or the daemon serves scopes. */
+  readonly enabled: boolean;
+  readonly scopes: readonly ScopeReport[];
+  /** The scoped sockets: stable paths too, for the other checks. */
+  readonly sockets: readonly string[];
+  readonly uid: number;
+  readonly directory: string;
+}
+
+/** Whether `path` is a scoped socket beside the stable one. */
+export function isScopedSocket(path: string | undefined, directory: string): boolean {
+  return path !== undefined && dirname(path) === directory && SCOPED_SOCKET_NAME.test(basename(path));
+}
+
+export async function perIdentityState(paths: DaemonPaths, uid: number, home: string, env: NodeJS.ProcessEnv): Promise<PerIdentityState> {
+  const { report } = await readStatus({ socket: paths.socket, uid });
+  const scopes = report?.scopes ?? [];
+  let inRc = false;
+  for (const file of RC_FILES) {
+    if (/ssh-anchor init --per-identity\b/.test(await readFile(join(home, file), "utf8").catch(() => ""))) inRc = true;
+  }
+  const sockets = scopes.map((scope) => scope.socket).filter((socket): socket is string => socket !== null);
+  return { enabled: inRc || isScopedSocket(env.SSH_AUTH_SOCK, paths.directory) || scopes.length > 0, scopes, sockets, uid, directory: paths.directory };
+}
+
+/**
+ * Findings about shared accounts: a warning when the agents look like several people's and
+ * per-identity is off; else which scope this shell, each live agent and each tmux pane belongs to.
+ */
+export async function scopeFindings(state: PerIdentityState, agents: readonly AgentFinding[], env: NodeJS.ProcessEnv, fixing: boolean): Promise<Finding[]> {
+  const live = agents.filter((agent) => agent.state === "live");
+  // Plain keys only, as the rule sees them: a renewed certificate is not another person.
+  const plainKeys = (agent: AgentFinding) => agent.keys.filter((key) => !isCertificate(key.type)).map((key) => key.fingerprint);
+  const keySets = live.map(plainKeys);
+  if (!state.enabled) {
+    if (!looksShared(keySets)) return [];
+    return [
+      {
+        area: "agents",
+        verdict: "warn",
+        title: "this account looks shared: live agents offer keys of different people, and every pane signs with whoever logged in last",
+        details: live.map((agent) => `${agent.path}: ${agent.keys.map((key) => key.comment || key.fingerprint).join(", ") || "no keys"}`),
+        fix: `use per-identity scopes: ${initShell("bash").rcLine("init --per-identity")} in the rc file, instead of the init line (see README: shared accounts)`,
+      },
+    ];
+  }
+  const findings: Finding[] = [];
+  const scopeOf = (keys: readonly string[]) => state.scopes.filter((scope) => belongsTo(keys, scope)).map((scope) => scope.id);
+  const own = env.SSH_AUTH_SOCK;
+  const mine = state.scopes.find((scope) => scope.socket === own);
+  if (mine) {
+    findings.push({
+      area: "shell",
+      verdict: "ok",
+      title: `this shell is in scope ${mine.id}: ${mine.agents.length ? `it reaches ${mine.agents[0]}` : "none of its agents is connected (an empty key list)"}`,
+    });
+  } else if (isScopedSocket(own, state.directory)) {
+    findings.push({ area: "shell", verdict: "fail", title: `SSH_AUTH_SOCK is ${own}, a scope the daemon does not serve`, fix: "ssh-anchor start   (it serves every scope it remembers)" });
+  }
+  findings.push({
+    area: "agents",
+    verdict: "info",
+    title: `per-identity: ${state.scopes.length} scope${state.scopes.length === 1 ? "" : "s"}; an agent belongs to a scope when it offers every one of its keys`,
+    details: [
+      ...state.scopes.map((scope) => `scope ${scope.id}: ${scope.keys.length} key(s), ${scope.socket ?? "not served"}`),
+      ...live.map((agent) => {
+        const ids = scopeOf(plainKeys(agent));
+        return `${agent.path}: ${ids.length ? `scope ${ids.join(", scope ")}` : "no scope"}`;
+      }),
+    ],
+  });
+  for (const scope of state.scopes) {
+    const wider = state.scopes.filter((other) => widerThan(other, [scope]).length > 0);
+    if (wider.length) {
+      findings.push({
+        area: "agents",
+        verdict: "warn",
+        title: `scope ${scope.id} holds only keys that scope ${wider.map((other) => other.id).join(", ")} also holds: agents of ${wider.length === 1 ? "that scope" : "those scopes"} serve it too`,
+        details: ["harmless when both are one person's (a key added later); if not, that person must log in with a key of their own"],
+      });
+    }
+  }
+  if (fixing) {
+    findings.push({ area: "tmux", verdict: "info", title: "per-identity is on: --fix leaves tmux and screen alone (the shared stable socket would reach whoever logged in last)" });
+  }
+  for (const server of await tmuxServers(state.uid)) {
+    for (const pane of server.panes) {
+      if (!pane.socket) continue;
+      const scope = state.scopes.find((candidate) => candidate.socket === pane.socket);
+      if (scope) {
+        findings.push({ area: "tmux", verdict: "info", title: `${pane.name} (${pane.command || `pid ${pane.pid}`}) is in scope ${scope.id}` });
+      } else if (dirname(pane.socket) === state.directory && !isScopedSocket(pane.socket, state.directory)) {
+        findings.push({
+          area: "tmux",
+          verdict: "warn",
+          title: `${pane.name} (${pane.command || `pid ${pane.pid}`}) holds the shared stable socket ${pane.socket}: it reaches whoever logged in last`,
+          details: ["in a shared account, open a new pane from a per-identity login, or paste that person's scoped socket (ssh-anchor status lists them)"],
+        });
+      }
+    }
+  }
+  return findings;
+}
+
+/**
+ * With per-identity on, a fix line that points a shell or tmux at the shared stable socket would
+ * hand that pane to whoever logged in last: such lines name the person's scoped socket instead.
+ */
+export function withoutSharedSocketFixes(findings: readonly Finding[], stableSocket: string): Finding[] {
+  const shared = new RegExp(`SSH_AUTH_SOCK[= ]${stableSocket.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![^\\s])`);
+  // POSIX syntax, as the fix lines it replaces.
+  const { exportLine } = initShell("sh");
+  return findings.map((finding) => {
+    if (!finding.fix || !shared.test(finding.fix)) return finding;
+    const fix =
+      finding.area === "shell" && finding.verdict === "warn"
+        ? `${exportLine('"$(ssh-anchor scope)"')}   (from a login with agent forwarding: this login's own scope)`
+        : `${exportLine("<that person's scoped socket>")}   (ssh-anchor status lists the scopes; never the shared stable socket here)`;
+    return { ...finding, fix };
+  });
+}

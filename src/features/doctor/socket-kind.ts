@@ -1,0 +1,29 @@
+import { basename, dirname } from "node:path";
+import { listIdentities, type AgentAnswer } from "../../shared/protocol/agent-client.js";
+import { TIMING } from "../../shared/core/timing.js";
+import { HOME_AGENT_SOCKET, TMP_AGENT_SOCKET, TMP_SESSION_DIR } from "../../shared/discovery/layouts.js";
+
+/** What an SSH_AUTH_SOCK value points at. */
+export type SocketKind =
+  | "unset"
+  /** ssh-anchor's stable socket (or the link of link mode). */
+  | "stable"
+  /** A login's own forwarded socket: it dies with that login. */
+  | "forwarded"
+  /** Something else (a local ssh-agent, gpg-agent, a desktop keyring). */
+  | "other";
+
+/** Names a socket the way a person would think of it. */
+export function socketKind(path: string | undefined, stablePaths: readonly string[]): SocketKind {
+  if (!path) return "unset";
+  if (stablePaths.includes(path)) return "stable";
+  const name = basename(path);
+  if (TMP_AGENT_SOCKET.test(name) && TMP_SESSION_DIR.test(basename(dirname(path)))) return "forwarded";
+  const home = HOME_AGENT_SOCKET.exec(name);
+  if (home && home[2] === "sshd") return "forwarded";
+  return "other";
+}
+
+export function probe(path: string): Promise<AgentAnswer> {
+  return listIdentities(path, TIMING.doctorProbeMs);
+}

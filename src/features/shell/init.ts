@@ -1,0 +1,39 @@
+import { join } from "node:path";
+import { initShell } from "../../shared/core/shells.js";
+import { readPackageFile } from "../../shared/core/package-root.js";
+
+export interface InitOptions {
+  /** Link mode: a symlink kept current by the shell, no daemon. */
+  readonly link?: boolean;
+  /** Link mode only: also check the link before every prompt and command (default). */
+  readonly prompt?: boolean;
+}
+
+const PROMPT_HOOK = /# ssh-anchor: prompt hook\n[\s\S]*?# ssh-anchor: end of prompt hook\n/;
+
+// Through readPackageFile: the single executable has the shell files embedded.
+function shellFile(name: string): string {
+  return readPackageFile(join("shell", name));
+}
+
+/**
+ * The code a shell rc evaluates: `eval "$(ssh-anchor init bash)"`. It lives in shell/ as plain
+ * files because bin/ssh-anchor prints them without starting Node (every shell start runs it).
+ * @throws {UserError} for a shell it does not know.
+ * @example initScript("fish", { link: true }) // shell/location.fish, then shell/link.fish
+ */
+export function initScript(shell: string, options: InitOptions = {}): string {
+  const { scripts } = initShell(shell);
+  // Every script starts with the choice of directory it shares with the others (as bin/ssh-anchor
+  // prints them).
+  const script = shellFile(`location.${scripts}`) + shellFile(`${options.link ? "link" : "init"}.${scripts}`);
+  return options.link && options.prompt === false ? script.replace(PROMPT_HOOK, "") : script;
+}
+
+/**
+ * A ~/.ssh/rc that keeps link mode's link current at every login and still runs xauth.
+ * @example process.stdout.write(sshRcScript()) // what `ssh-anchor rc` prints
+ */
+export function sshRcScript(): string {
+  return shellFile("location.sh") + shellFile("ssh-rc.sh");
+}

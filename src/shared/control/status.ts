@@ -1,0 +1,157 @@
+import { printable } from "../core/trust.js";
+import type { AgentKind } from "../discovery/candidate.js";
+import type { AgentHealth } from "../discovery/health.js";
+import { parseFingerprints, parseScopeReports, type ScopeReport } from "../scope/report.js";
+
+/** The daemon's connection counters, as `status` shows them. */
+export interface Counters {
+  served: number;
+  /** Requests clients sent, over all connections. */
+  requests: number;
+  active: number;
+  /** Connections moved to another agent because theirs did not answer. */
+  failovers: number;
+  /** Connections answered as an empty agent because no agent could. */
+  answeredEmpty: number;
+  /** Connections closed for malformed input from the client or the agent. */
+  rejected: number;
+  /** Connections closed at once because the daemon was out of file descriptors. */
+  shed: number;
+}
+
+/** What `ssh-anchor status --json` prints for a running daemon. */
+export interface StatusReport {
+  readonly running: true;
+  readonly version: string;
+  readonly pid: number;
+  readonly socket: string;
+  readonly logFile: string | null;
+  readonly startedAt: string;
+  readonly uptimeSeconds: number;
+  /** The agent new connections go to first, or null when they get the empty-agent answer. */
+  readonly route: string | null;
+  readonly connections: Counters;
+  /**
+   * The daemon's own memory, in KiB: private (RssAnon from /proc/self/status, what it costs;
+   * resident where there is no /proc, as `privateSource` says), resident (rss, which includes the
+   * node binary's pages shared with other processes), JavaScript heap in use, and buffers.
+   */
+  readonly memoryKiB: {
+    readonly private: number;
+    readonly privateSource: "RssAnon" | "rss";
+    readonly rss: number;
+    readonly heapUsed: number;
+    readonly external: number;
+  };
+  readonly agents: readonly AgentReport[];
+  readonly ignored: readonly { readonly path: string; readonly reason: string }[];
+  /** Per-identity scopes (init --per-identity); absent from daemons that predate them. */
+  readonly scopes?: readonly ScopeReport[];
+}
+
+export interface AgentReport {
+  readonly path: string;
+  readonly kind: AgentKind;
+  readonly state: AgentHealth;
+  readonly reason: string;
+  readonly keys: number | null;
+  /** Fingerprints of its plain keys (certificates left out) at its last answered probe: which scopes it belongs to. */
+  readonly fingerprints?: readonly string[] | null;
+  readonly createdAt: string;
+  /** Position in the routing order (1 = first), null for dead agents. */
+  readonly rank: number | null;
+}
+
+/** A status answer that is not the daemon's own shape. */
+export class MalformedStatus extends Error {}
+
+/**
+ * Checks an answer read back from a control socket against the report's shape, field by field,
+ * and makes every string safe to print (no control characters, bounded length): what comes back
+ * over a socket is validated before it is believed or shown.
+ * @throws {MalformedStatus} naming the first field that is wrong.
+ */
+export function parseStatusReport(value: unknown): StatusReport {
+  const report = record(value, "report");
+  if (report.running !== true) throw new MalformedStatus("report.running is not true");
+  const connections = record(report.connections, "connections");
+  const memory = record(report.memoryKiB, "memoryKiB");
+  const counter = (name: keyof Counters) => count(connections[name], `connections.${name}`);
+  return {
+    running: true,
+    version: text(report.version, "version"),
+    pid: count(report.pid, "pid"),
+    socket: text(report.socket, "socket"),
+    logFile: report.logFile === null ? null : text(report.logFile, "logFile"),
+    startedAt: text(report.startedAt, "startedAt"),
+    uptimeSeconds: count(report.uptimeSeconds, "uptimeSeconds"),
+    route: report.route === null ? null : text(report.route, "route"),
+    connections: {
+      served: counter("served"),
+      requests: counter("requests"),
+      active: counter("active"),
+      failovers: counter("failovers"),
+      answeredEmpty: counter("answeredEmpty"),
+      rejected: counter("rejected"),
+      // A daemon of an earlier version sheds nothing and says so by saying nothing.
+      shed: connections.shed === undefined ? 0 : counter("shed"),
+    },
+    memoryKiB: {
+      // A daemon of an earlier version reports no private figure: its resident one stands in.
+      private: memory.private === undefined ? count(memory.rss, "rss") : count(memory.private, "private"),
+      privateSource: memory.privateSource === undefined ? "rss" : oneOf(memory.privateSource, ["RssAnon", "rss"] as const, "privateSource"),
+      rss: count(memory.rss, "rss"),
+      heapUsed: count(memory.heapUsed, "heapUsed"),
+      external: count(memory.external, "external"),
+    },
+    agents: list(report.agents, "agents").map((item) => {
+      const agent = record(item, "agent");
+      return {
+        path: text(agent.path, "agent.path"),
+        kind: oneOf(agent.kind, ["forwarded", "local", "extra"] as const, "agent.kind"),
+        state: oneOf(agent.state, ["live", "unknown", "zombie", "dead"] as const, "agent.state"),
+        reason: text(agent.reason, "agent.reason"),
+        keys: agent.keys === null ? null : count(agent.keys, "agent.keys"),
+        // Per-identity (src/shared/scope/): present only when the daemon sent them.
+        ...optional("fingerprints", parseFingerprints(agent.fingerprints, (message) => new MalformedStatus(message))),
+        createdAt: text(agent.createdAt, "agent.createdAt"),
+        rank: agent.rank === null ? null : count(agent.rank, "agent.rank"),
+      };
+    }),
+    ignored: list(report.ignored, "ignored").map((item) => {
+      const entry = record(item, "ignored entry");
+      return { path: text(entry.path, "ignored.path"), reason: text(entry.reason, "ignored.reason") };
+    }),
+    ...optional("scopes", parseScopeReports(report.scopes, (message) => new MalformedStatus(message), (value) => printable(value, 4096))),
+  };
+}
+
+/** `{ [name]: value }`, or nothing when the value is absent: absent fields stay absent. */
+function optional<K extends string, V>(name: K, value: V | undefined): { [key in K]?: V } {
+  return value === undefined ? {} : ({ [name]: value } as { [key in K]?: V });
+}
+
+function record(value: unknown, name: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new MalformedStatus(`${name} is not an object`);
+  return value as Record<string, unknown>;
+}
+
+function list(value: unknown, name: string): unknown[] {
+  if (!Array.isArray(value) || value.length > 10_000) throw new MalformedStatus(`${name} is not a list`);
+  return value;
+}
+
+function text(value: unknown, name: string): string {
+  if (typeof value !== "string") throw new MalformedStatus(`${name} is not a string`);
+  return printable(value, 4096);
+}
+
+function count(value: unknown, name: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) throw new MalformedStatus(`${name} is not a count`);
+  return value;
+}
+
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], name: string): T {
+  if (!allowed.includes(value as T)) throw new MalformedStatus(`${name} is not one of ${allowed.join(", ")}`);
+  return value as T;
+}

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { UserError } from "../../shared/core/errors.js";
+import { TIMING } from "../../shared/core/timing.js";
 import { collect, runCommand } from "../output.js";
 
 interface ServiceFlags {
@@ -56,7 +57,7 @@ logout; without it a tmux session that outlives the logout loses the socket.`,
     .command("install")
     .description("write and enable the systemd user units")
     .option("-s, --socket <path>", "the stable socket (default: the one ssh-anchor start uses; status shows it)")
-    .option("--idle-exit <seconds>", "the daemon exits after this long without a client (0: never)", nonNegativeInteger("--idle-exit"), 600)
+    .option("--idle-exit <seconds>", "the daemon exits after this long without a client (0: never)", nonNegativeInteger("--idle-exit"), TIMING.serviceIdleExitSeconds)
     .option("-a, --agent-dir <dir>", "also look for agent sockets in DIR; repeatable", collect)
     .option("--tmp-dir <dir>", "where sshd creates its ssh-* session directories")
     .option("-v, --verbose", "the daemon logs every connection's routing")

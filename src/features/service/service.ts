@@ -8,7 +8,7 @@ import { CLI_ENTRY } from "../../shared/core/package-root.js";
 import { DAEMON_ENV, DAEMON_NODE_FLAGS, stopDaemon } from "../../shared/control/lifecycle.js";
 import { daemonPaths } from "../../shared/core/location.js";
 import { currentUid } from "../../shared/core/trust.js";
-import { DEFAULT_IDLE_EXIT_S, UNIT_NAME, unitFiles } from "./units.js";
+import { UNIT_NAME, unitFiles } from "./units.js";
 
 export interface ServiceOptions {
   /** The stable socket (--socket); $SSH_ANCHOR_SOCKET and the default apply when absent. */
@@ -85,7 +85,7 @@ export function planService(options: ServiceOptions = {}): ServicePlan {
   const { socketUnit, serviceUnit } = unitFiles({
     socket,
     command: daemonCommand(),
-    idleExitSeconds: options.idleExitSeconds ?? DEFAULT_IDLE_EXIT_S,
+    idleExitSeconds: options.idleExitSeconds ?? TIMING.serviceIdleExitSeconds,
     extraArgs,
     environment: DAEMON_ENV,
   });

@@ -7,9 +7,6 @@
 /** The units' base name: ssh-anchor.socket and ssh-anchor.service. */
 export const UNIT_NAME = "ssh-anchor";
 
-/** Default idle period: the daemon exits after this long with no client connection. */
-export const DEFAULT_IDLE_EXIT_S = 600;
-
 export interface UnitOptions {
   /** The stable socket: ListenStream= and the daemon's --socket. */
   readonly socket: string;

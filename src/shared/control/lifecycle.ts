@@ -92,10 +92,10 @@ export async function startInBackground(options: LifecycleOptions = {}): Promise
   child.unref();
   const deadline = Date.now() + TIMING.daemonStartMs;
   while (Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await new Promise((resolve) => setTimeout(resolve, TIMING.lifecyclePollMs));
     if (exitCode === EXIT_ALREADY_RUNNING) return { paths, pid: await pidOf(paths, uid), alreadyRunning: true };
     if (exitCode !== null) throw new UserError(`the daemon did not start: ${await lastLogLine(paths.logFile, uid)}`);
-    if ((await pidOf(paths, uid)) === child.pid && (await ownDaemonServes(paths, uid, 500))) {
+    if ((await pidOf(paths, uid)) === child.pid && (await ownDaemonServes(paths, uid, TIMING.lifecycleAliveCheckMs))) {
       return { paths, pid: child.pid, alreadyRunning: false };
     }
   }
@@ -133,8 +133,8 @@ export async function stopDaemon(options: LifecycleOptions = {}): Promise<boolea
   }
   const deadline = Date.now() + TIMING.daemonStopMs;
   while (Date.now() < deadline) {
-    if (!(await ownDaemonServes(paths, uid, 500).catch(() => false))) return true;
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    if (!(await ownDaemonServes(paths, uid, TIMING.lifecycleAliveCheckMs).catch(() => false))) return true;
+    await new Promise((resolve) => setTimeout(resolve, TIMING.lifecyclePollMs));
   }
   throw new UserError(`the daemon serving ${paths.socket} did not stop within ${TIMING.daemonStopMs / 1000} s`);
 }

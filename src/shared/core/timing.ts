@@ -81,6 +81,11 @@ export const TIMING = {
   daemonStartMs: 5000,
   /** How long a stopping daemon may take to let go of its socket. */
   daemonStopMs: 5000,
+  /** How often start and stop look whether the daemon serves (or has let go of) its socket,
+   * and how long each look may take: a start is noticed within a few dozen ms, and a look at
+   * a daemon busy starting does not use up the whole start budget. */
+  lifecyclePollMs: 25,
+  lifecycleAliveCheckMs: 500,
   /** How long a liveness check of an existing socket may take (no answer counts as alive). */
   aliveCheckMs: 1000,
   /** How long a starter waits for another starter holding the start lock. */
@@ -90,6 +95,12 @@ export const TIMING = {
   startLockRetryMs: 50,
 
   // The daemon's upkeep.
+
+  /** Default of `service install --idle-exit` (seconds): under socket activation the daemon
+   * exits after this long with no client; systemd keeps the socket, so the next connection
+   * starts it again within a fraction of a second. Ten minutes keeps a working session's daemon
+   * up and an idle host's memory free. */
+  serviceIdleExitSeconds: 600,
 
   /** After running out of file descriptors, new connections are closed at once for this long
    * (or until a connection ends and frees some): open ones keep being served. */

@@ -51,18 +51,31 @@ registerScopeCommand(program);
 registerServiceCommand(program);
 registerCompletionCommand(program);
 
+/** The command a chain of names leads to (`service install`), or undefined at the first unknown one. */
+function commandAt(names: readonly string[]): Command | undefined {
+  let found: Command | undefined = program;
+  for (const name of names) found = found?.commands.find((c) => c.name() === name || c.aliases().includes(name));
+  return found;
+}
+
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   const known = (name: string): boolean => program.commands.some((c) => c.name() === name || c.aliases().includes(name));
+  const nestedHelp = command === "help" && rest.length >= 2 && !rest.some((word) => word.startsWith("-"));
   if (command === "connect" && !wantsConnectHelp(rest)) {
     await runConnect(rest);
   } else if (command === "help" && rest[0] !== undefined && !rest[0].startsWith("-") && !known(rest[0])) {
     // commander answers `help <unknown>` with the whole help and status 1: a typo deserves a line.
     process.stderr.write(`ssh-anchor: unknown command '${rest[0]}' (see ssh-anchor --help)\n`);
     process.exitCode = 2;
+  } else if (nestedHelp && !commandAt(rest)) {
+    process.stderr.write(`ssh-anchor: unknown command '${rest.join(" ")}' (see ssh-anchor help ${rest[0]})\n`);
+    process.exitCode = 2;
   } else {
     try {
-      await program.parseAsync(process.argv);
+      // commander's help command looks one level down only: `help service install` would show
+      // the help of `service`.
+      await program.parseAsync(nestedHelp ? [...process.argv.slice(0, 2), ...rest, "--help"] : process.argv);
     } catch (error) {
       if (error instanceof UserError) {
         // An option's value rejected while parsing (positiveInteger): one line, as for any usage error.

@@ -46,6 +46,8 @@ describe("command-line errors", () => {
     [["connect", "-o", "Bogus=1", "h"], /ssh rejected the options: .*Bad configuration option: bogus/],
     [["frobnicate"], /unknown command 'frobnicate'/],
     [["help", "frobnicate"], /unknown command 'frobnicate'/],
+    [["help", "service", "frobnicate"], /unknown command 'service frobnicate'/],
+    [["init", "--no-prompt", "bash"], /--no-prompt is for link mode only/],
   ];
   for (const [args, message] of cases) {
     it(`ssh-anchor ${args.join(" ")}: one line, exit 2`, async () => {
@@ -73,6 +75,12 @@ describe("command-line errors", () => {
     const result = await run(BIN, ["help", "setup"], { env });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /Usage: ssh-anchor setup/);
+  });
+
+  it("help COMMAND SUBCOMMAND shows the subcommand's help, not its parent's", async () => {
+    const result = await run(BIN, ["help", "service", "install"], { env });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^Usage: ssh-anchor service install /m);
   });
 
   it("aligns the top-level help's hints in two columns, with no stray continuation lines", async () => {

@@ -141,6 +141,16 @@ describe("doctor", () => {
     agent.kill();
   });
 
+  it("gives this shell's fix in the syntax of the shell doctor was typed into", async () => {
+    const shellFix = (report: DoctorReport | undefined) => report?.findings.find((f) => f.area === "shell")?.fix;
+    const unset = { SSH_AUTH_SOCK: undefined, SHELL: undefined };
+    const fromFish = await run("fish", ["-c", `${BIN} doctor --json; true`], { env: { ...env, ...unset }, timeoutMs: 30_000 });
+    assert.equal(shellFix(JSON.parse(fromFish.stdout) as DoctorReport), `set -gx SSH_AUTH_SOCK ${socket}`, fromFish.stderr);
+    // Not typed into a shell (the test runner started it): $SHELL decides, else the POSIX form.
+    assert.equal(shellFix((await doctor(["--json"], { ...unset, SHELL: "/usr/bin/fish" })).report), `set -gx SSH_AUTH_SOCK ${socket}`);
+    assert.equal(shellFix((await doctor(["--json"], unset)).report), `export SSH_AUTH_SOCK=${socket}`);
+  });
+
   it("exits 0 on a healthy setup", async () => {
     await run("tmux", ["-L", "doc", "kill-server"], { env });
     await writeFile(join(base, "home", ".bashrc"), 'eval "$(ssh-anchor init bash)"\n');

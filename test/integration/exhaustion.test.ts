@@ -90,6 +90,8 @@ describe("running out of file descriptors (issue 10, part 3)", () => {
       const status = JSON.parse((await run(BIN, ["status", "--json", "--socket", socket], { env: { ...process.env, HOME: home } })).stdout);
       assert.equal(status.pid, pid, "the same daemon");
       assert.ok(status.connections.shed > 0, "connections were shed");
+      const text = (await run(BIN, ["status", "--socket", socket], { env: { ...process.env, HOME: home } })).stdout;
+      assert.match(text, new RegExp(`, ${status.connections.shed} closed at once while out of file descriptors \\(raise ulimit -n\\)$`, "m"), text);
       assert.equal(status.agents[0]?.state, "live", "the agent was not judged by the daemon's own shortage");
       old.close();
     },

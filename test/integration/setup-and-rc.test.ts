@@ -63,6 +63,7 @@ describe("setup", () => {
       // The backup still holds the original, not the file as setup had changed it.
       assert.equal(await readFile(`${rc}.ssh-anchor-backup`, "utf8"), original, "--undo leaves the backup alone");
       assert.match(undone.stdout, /^the backup .*\.bashrc\.ssh-anchor-backup is left as it was/m);
+      assert.match(undone.stdout, /^removed; .*keeps serving until: ssh-anchor stop\)$/m, "says the daemon is still running");
       assert.match((await setup(["--shell", "bash", "--undo"])).stdout, /nothing to undo/);
 
       // A second setup after an undo keeps the first backup too: it is the original.

@@ -39,6 +39,8 @@ link can dangle.`,
     .action((shell: string, flags: { link?: boolean; prompt?: boolean; perIdentity?: boolean }) =>
       runCommand(async () => {
         if (flags.perIdentity && flags.link) throw new UserError("--per-identity and --link do not go together: link mode has no daemon to tell people apart", 2);
+        // --no-prompt only removes link mode's prompt hook: without --link it would do nothing.
+        if (flags.prompt === false && !flags.link) throw new UserError("--no-prompt is for link mode only: use it with --link (the daemon needs no prompt hook)", 2);
         if (flags.perIdentity) {
           const { scopedInitScript } = await import("../../features/shell/scoped.js");
           process.stdout.write(scopedInitScript(shell));

@@ -44,7 +44,7 @@ export function registerSetupCommand(program: Command): void {
           const note = backupNote(backup, Boolean(flags.undo));
           if (note) process.stdout.write(`${note}\n`);
         }
-        process.stdout.write(flags.undo ? "removed; open a new shell\n" : "done; open a new shell (or log in again) to use it\n");
+        process.stdout.write(flags.undo ? "removed; open a new shell (a daemon that is running keeps serving until: ssh-anchor stop)\n" : "done; open a new shell (or log in again) to use it\n");
       }),
     );
 }

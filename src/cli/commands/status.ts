@@ -38,7 +38,9 @@ export function formatStatus(report: StatusReport, color: boolean): string {
     `socket:      ${report.socket}`,
     `route:       ${report.route ?? paint("none: clients get an empty key list until a login with agent forwarding appears", "yellow", color)}`,
     `connections: ${c.served} accepted, ${c.active} open; ${c.failovers} moved off unresponsive agents, ` +
-      `${c.answeredEmpty} answered with no keys, ${c.rejected} closed as malformed`,
+      `${c.answeredEmpty} answered with no keys, ${c.rejected} closed as malformed` +
+      // Shown only when it happened: it means the daemon's descriptor limit is too low.
+      (c.shed > 0 ? `, ${c.shed} closed at once while out of file descriptors (raise ulimit -n)` : ""),
     `requests:    ${c.requests} agent request${c.requests === 1 ? "" : "s"} in them (ssh-add -l is one; a connection that only checks the socket makes none)`,
   ];
   const memory = report.memoryKiB;

@@ -1,15 +1,15 @@
 import { readFile, readlink } from "node:fs/promises";
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { readStatus, startInBackground } from "../../shared/control/lifecycle.js";
 import { daemonPaths, squatOf, tmpDirectory, type DaemonPaths } from "../../shared/core/location.js";
-import { currentUid, directoryRefusal, endpointState, lstatOrUndefined, octal } from "../../shared/core/trust.js";
+import { currentUid, directoryRefusal, endpointState, lstatOrUndefined, octal, processName } from "../../shared/core/trust.js";
 import { describeAnswer, healthOf, type AgentHealth } from "../../shared/discovery/health.js";
 import { AgentDiscovery } from "../../shared/discovery/discovery.js";
 import { localHostHash } from "../../shared/discovery/host-hash.js";
 import type { AgentKind } from "../../shared/discovery/candidate.js";
 import { fingerprint } from "../../shared/protocol/identities.js";
-import { initShell, RC_FILES, shellNamed } from "../../shared/core/shells.js";
+import { initShell, RC_FILES, shellNamed, type KnownShell } from "../../shared/core/shells.js";
 import { readSshConfig } from "../../shared/core/ssh-config.js";
 import { TIMING } from "../../shared/core/timing.js";
 import { fixScreen, fixTmux, screenSessions, tmuxServers, type Pane } from "./multiplexers.js";
@@ -80,7 +80,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   const squat = squatOf(tmpDirectory(uid), uid);
   if (squat) findings.push(squatFinding(squat, paths));
   const probe = (path: string) => trustedProbe(path, uid);
-  findings.push(await shellFinding(env.SSH_AUTH_SOCK, stable, paths.socket, probe));
+  findings.push(await shellFinding(env.SSH_AUTH_SOCK, stable, paths.socket, probe, await invokingShell(env)));
   findings.push(...(await daemonFindings(paths, uid)));
   const agents = await agentFindings(paths, uid, home, options.tmpDir ?? "/tmp", probe);
   findings.push(agentsSummary(agents));
@@ -123,10 +123,19 @@ function squatFinding(squat: string, paths: DaemonPaths): Finding {
   };
 }
 
-async function shellFinding(value: string | undefined, stable: readonly string[], socket: string, probe: Probe): Promise<Finding> {
+/**
+ * The shell doctor was typed into, so that the line to paste is in its syntax: the parent
+ * process (the launcher execs Node, so that is the shell), else $SHELL, else the POSIX form,
+ * which most shells take.
+ */
+async function invokingShell(env: NodeJS.ProcessEnv): Promise<KnownShell> {
+  const parent = (await processName(process.ppid))?.replace(/^-/, "");
+  return (parent && shellNamed(parent)) || (env.SHELL && shellNamed(basename(env.SHELL))) || initShell("sh");
+}
+
+async function shellFinding(value: string | undefined, stable: readonly string[], socket: string, probe: Probe, shell: KnownShell): Promise<Finding> {
   const kind = socketKind(value, stable);
-  // doctor cannot see which shell it runs in: the POSIX form, which most shells take.
-  const use = initShell("sh").exportLine(socket);
+  const use = shell.exportLine(socket);
   if (kind === "unset") {
     return { area: "shell", verdict: "fail", title: "SSH_AUTH_SOCK is not set in this shell: ssh cannot reach any agent", fix: use };
   }

@@ -79,7 +79,7 @@ async function main(): Promise<void> {
       await program.parseAsync(nestedHelp ? [...process.argv.slice(0, 2), ...rest, "--help"] : process.argv);
     } catch (error) {
       if (error instanceof UserError) {
-        // An option's value rejected while parsing (positiveInteger): one line, as for any usage error.
+        // An option's value rejected while parsing (by a parser of options.ts): one line, as for any usage error.
         process.stderr.write(`ssh-anchor: ${error.message}\n`);
         process.exitCode = error.exitCode;
       } else if (error instanceof CommanderError) {

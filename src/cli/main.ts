@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
+import { DEFAULT_SESSION } from "../features/connect/args.js";
 import { registerConnectCommand, runConnect, wantsConnectHelp } from "./commands/connect.js";
 import { registerDaemonCommands } from "./commands/daemon.js";
 import { registerDoctorCommand } from "./commands/doctor.js";
@@ -36,7 +37,7 @@ const program = new Command("ssh-anchor")
     "after",
     `
 On the remote host:  ssh-anchor setup               adds the init line; then log in again with ssh -A
-On the laptop:       ssh-anchor connect -A me@host  tmux session "main" there, back by itself
+On the laptop:       ssh-anchor connect -A me@host  tmux session "${DEFAULT_SESSION}" there, back by itself
 Something wrong?     ssh-anchor doctor              says what is broken and how to fix it`,
   );
 
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
       await program.parseAsync(nestedHelp ? [...process.argv.slice(0, 2), ...rest, "--help"] : process.argv);
     } catch (error) {
       if (error instanceof UserError) {
-        // An option's value rejected while parsing (positiveInteger): one line, as for any usage error.
+        // An option's value rejected while parsing (by a parser of options.ts): one line, as for any usage error.
         process.stderr.write(`ssh-anchor: ${error.message}\n`);
         process.exitCode = error.exitCode;
       } else if (error instanceof CommanderError) {

@@ -30,20 +30,6 @@ export async function runCommand(body: () => Promise<number | void>): Promise<vo
   }
 }
 
-/** Parses a positive whole number option. */
-export function positiveInteger(name: string): (value: string) => number {
-  return (value) => {
-    const number = Number(value);
-    if (value.trim() === "" || !Number.isInteger(number) || number <= 0) throw new UserError(`${name} takes a positive whole number, not "${value}"`, 2);
-    return number;
-  };
-}
-
-/** Collects a repeatable option. */
-export function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
-
 export function formatDuration(seconds: number): string {
   const d = Math.floor(seconds / 86400);
   const h = Math.floor((seconds % 86400) / 3600);

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { DEFAULT_ALIVE_COUNT_MAX, DEFAULT_ALIVE_INTERVAL, parseConnectArgs } from "../../features/connect/args.js";
+import { DEFAULT_SESSION, parseConnectArgs } from "../../features/connect/args.js";
 import { TIMING } from "../../shared/core/timing.js";
 import { runCommand } from "../output.js";
 
@@ -12,13 +12,13 @@ export function registerConnectCommand(program: Command): void {
     .command("connect")
     .usage("[options] [ssh options] [user@]host [-- command...]")
     .description("ssh to a host and stay attached to a tmux (or screen) session there, reconnecting by itself")
-    .option("--session <name>", "the remote session to attach, created when missing", "main")
+    .option("--session <name>", "the remote session to attach, created when missing", DEFAULT_SESSION)
     .option("--screen", "use GNU screen instead of tmux")
     .option("--log <file>", "record every disconnect, its cause, each attempt and the time to reconnect (checked at start)")
     .option("--max-attempts <n>", "give up after N failed attempts in a row")
     .option("--max-time <seconds>", "give up after reconnecting for this long")
-    .option("--alive-interval <seconds>", "seconds between keepalives", String(DEFAULT_ALIVE_INTERVAL))
-    .option("--alive-count-max <n>", "unanswered keepalives before the connection counts as dead", String(DEFAULT_ALIVE_COUNT_MAX))
+    .option("--alive-interval <seconds>", "seconds between keepalives", String(TIMING.aliveIntervalSeconds))
+    .option("--alive-count-max <n>", "unanswered keepalives before the connection counts as dead", String(TIMING.aliveCountMax))
     .addHelpText(
       "after",
       `

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { TIMING } from "../../shared/core/timing.js";
-import { collect, positiveInteger, runCommand } from "../output.js";
+import { collect, positiveInteger } from "../options.js";
+import { runCommand } from "../output.js";
 
 interface RunFlags {
   socket?: string;

@@ -36,7 +36,7 @@ Exit status: 0 when nothing is broken, 1 when something is.`,
     );
 }
 
-export function formatReport(report: DoctorReport, color: boolean): string {
+function formatReport(report: DoctorReport, color: boolean): string {
   const lines: string[] = [];
   for (const repair of report.repairs) lines.push(`${paint("fixed", "green", color)} ${repair}`);
   for (const finding of report.findings) {

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
-import { UserError } from "../../shared/core/errors.js";
 import { TIMING } from "../../shared/core/timing.js";
-import { collect, runCommand } from "../output.js";
+import { EXIT_NOT_RUNNING } from "../exit-status.js";
+import { collect, wholeSeconds } from "../options.js";
+import { runCommand } from "../output.js";
 
 interface ServiceFlags {
   socket?: string;
@@ -11,14 +12,6 @@ interface ServiceFlags {
   verbose?: boolean;
   start?: boolean;
   dryRun?: boolean;
-}
-
-function nonNegativeInteger(name: string): (value: string) => number {
-  return (value) => {
-    const number = Number(value);
-    if (!Number.isInteger(number) || number < 0) throw new UserError(`${name} takes a whole number of seconds, not "${value}"`, 2);
-    return number;
-  };
 }
 
 const LINGER_NOTE =
@@ -57,7 +50,7 @@ logout; without it a tmux session that outlives the logout loses the socket.`,
     .command("install")
     .description("write and enable the systemd user units")
     .option("-s, --socket <path>", "the stable socket (default: the one ssh-anchor start uses; status shows it)")
-    .option("--idle-exit <seconds>", "the daemon exits after this long without a client (0: never)", nonNegativeInteger("--idle-exit"), TIMING.serviceIdleExitSeconds)
+    .option("--idle-exit <seconds>", "the daemon exits after this long without a client (0: never)", wholeSeconds("--idle-exit"), TIMING.serviceIdleExitSeconds)
     .option("-a, --agent-dir <dir>", "also look for agent sockets in DIR; repeatable", collect)
     .option("--tmp-dir <dir>", "where sshd creates its ssh-* session directories")
     .option("-v, --verbose", "the daemon logs every connection's routing")
@@ -99,7 +92,7 @@ logout; without it a tmux session that outlives the logout loses the socket.`,
     .description("whether the units are installed, and what systemd says about them")
     .option("-s, --socket <path>", "the stable socket the units were installed for")
     .option("--json", "machine-readable output")
-    .addHelpText("after", "\nExit status 0: installed and listening; 3: not installed or not listening.")
+    .addHelpText("after", `\nExit status 0: installed and listening; ${EXIT_NOT_RUNNING}: not installed or not listening.`)
     .action((flags: ServiceFlags & { json?: boolean }) =>
       runCommand(async () => {
         const { serviceStatus } = await import("../../features/service/service.js");
@@ -107,7 +100,7 @@ logout; without it a tmux session that outlives the logout loses the socket.`,
         const listening = status.installed && status.socketActive === "active";
         if (flags.json) {
           process.stdout.write(`${JSON.stringify({ ...status, listening }, null, 2)}\n`);
-          return listening ? 0 : 3;
+          return listening ? 0 : EXIT_NOT_RUNNING;
         }
         process.stdout.write(`units:   ${status.installed ? "installed" : "not installed"} in ${status.directory}\n`);
         if (status.socketActive === undefined) {
@@ -118,7 +111,7 @@ logout; without it a tmux session that outlives the logout loses the socket.`,
           process.stdout.write(`daemon:  ssh-anchor.service ${daemon}\n`);
         }
         process.stdout.write(`linger:  ${status.linger === undefined ? "unknown" : status.linger ? "yes" : `no: ${LINGER_NOTE}`}\n`);
-        return listening ? 0 : 3;
+        return listening ? 0 : EXIT_NOT_RUNNING;
       }),
     );
 }

@@ -1,10 +1,8 @@
 import type { Command } from "commander";
 import type { AgentReport, StatusReport } from "../../shared/control/status.js";
 import { colorEnabled, formatDuration, paint, runCommand, type Style } from "../output.js";
-import { formatScopes } from "../../shared/scope/format.js";
-
-/** Exit status of `status` when no daemon runs (as `systemctl status` does). */
-const EXIT_NOT_RUNNING = 3;
+import type { ScopeReport } from "../../shared/scope/report.js";
+import { EXIT_NOT_RUNNING } from "../exit-status.js";
 
 const STATE_STYLE: Record<AgentReport["state"], Style> = { live: "green", unknown: "dim", zombie: "yellow", dead: "red" };
 
@@ -14,7 +12,7 @@ export function registerStatusCommand(program: Command): void {
     .description("show the daemon, every candidate agent with its state, and where new connections go")
     .option("-s, --socket <path>", "the stable socket (default: as for start)")
     .option("--json", "print a JSON document for scripts")
-    .addHelpText("after", "\nExit status: 0 running, 3 not running.")
+    .addHelpText("after", `\nExit status: 0 running, ${EXIT_NOT_RUNNING} not running.`)
     .action((flags: { socket?: string; json?: boolean }) =>
       runCommand(async () => {
         const { readStatus } = await import("../../shared/control/lifecycle.js");
@@ -31,7 +29,7 @@ export function registerStatusCommand(program: Command): void {
     );
 }
 
-export function formatStatus(report: StatusReport, color: boolean): string {
+function formatStatus(report: StatusReport, color: boolean): string {
   const c = report.connections;
   const lines = [
     `${paint("ssh-anchor", "bold", color)} ${report.version}: running (pid ${report.pid}, up ${formatDuration(report.uptimeSeconds)})`,
@@ -64,4 +62,17 @@ export function formatStatus(report: StatusReport, color: boolean): string {
     for (const entry of report.ignored) lines.push(`      ${entry.path}: ${entry.reason}`);
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** The `scopes:` lines of `ssh-anchor status` (nothing when no login asked for a scope). */
+function formatScopes(scopes: readonly ScopeReport[] | undefined): string[] {
+  if (!scopes || scopes.length === 0) return [];
+  const lines = ["scopes (init --per-identity; an agent belongs to a scope when it offers every one of its keys):"];
+  for (const scope of scopes) {
+    const keys = `${scope.keys.length} key${scope.keys.length === 1 ? "" : "s"}`;
+    lines.push(`  ${scope.id}  ${scope.socket ?? "not served: see the log"}`);
+    lines.push(`      ${keys}: ${scope.keys.join(" ")}`);
+    lines.push(`      ${scope.agents.length ? `route: ${scope.agents.join(", then ")}` : "route: none connected: an empty key list"}`);
+  }
+  return lines;
 }

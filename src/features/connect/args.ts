@@ -6,9 +6,8 @@ const SSH_FLAGS_WITH_VALUE = new Set("BbcDEeFIiJLlmOoPpQRSWw");
 
 export type Multiplexer = "tmux" | "screen";
 
-/** Keepalive defaults: a dead connection is noticed within 6-8 s, an idle one is never cut. */
-export const DEFAULT_ALIVE_INTERVAL = 2;
-export const DEFAULT_ALIVE_COUNT_MAX = 3;
+/** The remote session connect attaches (or creates) when --session names none. */
+export const DEFAULT_SESSION = "main";
 
 /** What `ssh-anchor connect` was asked to do. */
 export interface ConnectRequest {
@@ -80,7 +79,7 @@ export function parseConnectArgs(argv: readonly string[]): ConnectRequest {
     destination = arg;
   }
   if (!destination) throw new UserError("no destination: ssh-anchor connect [options] [user@]host", 2);
-  const session = typeof own["--session"] === "string" ? own["--session"] : "main";
+  const session = typeof own["--session"] === "string" ? own["--session"] : DEFAULT_SESSION;
   if (!/^[A-Za-z0-9_.@-]+$/.test(session)) {
     throw new UserError(`session name "${session}" may hold only letters, digits and _ . @ -`, 2);
   }

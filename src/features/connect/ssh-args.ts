@@ -1,6 +1,6 @@
 import type { SshSettings } from "../../shared/core/ssh-config.js";
 import { TIMING } from "../../shared/core/timing.js";
-import { DEFAULT_ALIVE_COUNT_MAX, DEFAULT_ALIVE_INTERVAL, type ConnectRequest } from "./args.js";
+import type { ConnectRequest } from "./args.js";
 import { remoteCommand } from "./remote-command.js";
 
 /**
@@ -24,10 +24,10 @@ export function sshArgs(request: ConnectRequest, settings: SshSettings, marker: 
   // the quicker one: a long one (Debian turns on 300 s with BatchMode) would leave a dead
   // connection unnoticed for minutes.
   const args = ["-t", "-o", "PermitLocalCommand=yes", "-o", `LocalCommand=${localCommand(settings, marker)}`, ...sshOptions];
-  const interval = aliveInterval ?? DEFAULT_ALIVE_INTERVAL;
+  const interval = aliveInterval ?? TIMING.aliveIntervalSeconds;
   if (aliveInterval !== undefined || configured("serveraliveinterval") > interval) {
     args.push("-o", `ServerAliveInterval=${interval}`);
-    args.push("-o", `ServerAliveCountMax=${aliveCountMax ?? DEFAULT_ALIVE_COUNT_MAX}`);
+    args.push("-o", `ServerAliveCountMax=${aliveCountMax ?? TIMING.aliveCountMax}`);
   }
   if (configured("connecttimeout") === Infinity) args.push("-o", `ConnectTimeout=${TIMING.sshConnectTimeoutSeconds}`);
   // A ControlMaster from the config would carry the session over its own connection, and a

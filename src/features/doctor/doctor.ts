@@ -13,9 +13,10 @@ import { initShell, RC_FILES, shellNamed, type KnownShell } from "../../shared/c
 import { readSshConfig } from "../../shared/core/ssh-config.js";
 import { TIMING } from "../../shared/core/timing.js";
 import { fixScreen, fixTmux, screenSessions, tmuxServers, type Pane } from "./multiplexers.js";
+import { runsInit } from "./init-line.js";
 import { shellStart } from "./shell-start.js";
-import { probe as probeAgent, socketKind } from "./socket-kind.js";
-import type { AgentAnswer } from "../../shared/protocol/agent-client.js";
+import { socketKind } from "./socket-kind.js";
+import { listIdentities, type AgentAnswer } from "../../shared/protocol/agent-client.js";
 import { perIdentityState, scopeFindings, withoutSharedSocketFixes } from "./scopes.js";
 
 export type Verdict = "ok" | "info" | "warn" | "fail";
@@ -109,7 +110,7 @@ async function trustedProbe(path: string, uid: number): Promise<AgentAnswer | { 
   const state = await endpointState(target, uid);
   if (state === "missing") return { kind: "unreachable", reason: "nothing is there" };
   if (state !== "ours") return { kind: "untrusted", reason: state };
-  return probeAgent(target);
+  return listIdentities(target, TIMING.doctorProbeMs);
 }
 
 /** The default directory is someone else's: name them, say where ssh-anchor went instead. */
@@ -330,7 +331,7 @@ async function rcFinding(home: string): Promise<Finding> {
   const installed: string[] = [];
   for (const file of RC_FILES) {
     const text = await readFile(join(home, file), "utf8").catch(() => "");
-    if (/ssh-anchor (init|rc)\b|ssh-anchor\.sh/.test(text)) installed.push(`~/${file}`);
+    if (runsInit(text)) installed.push(`~/${file}`);
   }
   return installed.length
     ? { area: "rc", verdict: "ok", title: `the init line is in ${installed.join(", ")}` }

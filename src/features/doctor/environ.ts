@@ -17,11 +17,6 @@ export async function environmentVariable(pid: number, name: string): Promise<st
   return undefined;
 }
 
-/** The command name of a process (to suggest fish or POSIX syntax), or "" when unknown. */
-export async function commandName(pid: number): Promise<string> {
-  return (await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "")).trim();
-}
-
 /** Direct children of a process (Linux). */
 export async function childrenOf(pid: number): Promise<number[]> {
   const text = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");

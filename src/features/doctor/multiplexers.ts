@@ -2,8 +2,8 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { runProgram } from "../../shared/core/exec.js";
 import { TIMING } from "../../shared/core/timing.js";
-import { endpointState } from "../../shared/core/trust.js";
-import { childrenOf, commandName, environmentVariable } from "./environ.js";
+import { endpointState, processName } from "../../shared/core/trust.js";
+import { childrenOf, environmentVariable } from "./environ.js";
 
 /** A pane (tmux) or window (screen) and the SSH_AUTH_SOCK its process started with. */
 export interface Pane {
@@ -41,7 +41,7 @@ async function command(file: string, args: readonly string[]): Promise<string | 
 }
 
 /** The directory tmux keeps its sockets in for `uid`. */
-export function tmuxSocketDirectory(uid: number, env: NodeJS.ProcessEnv = process.env): string {
+function tmuxSocketDirectory(uid: number, env: NodeJS.ProcessEnv = process.env): string {
   return join(env.TMUX_TMPDIR || "/tmp", `tmux-${uid}`);
 }
 
@@ -73,7 +73,7 @@ export async function tmuxServers(uid: number): Promise<TmuxServer[]> {
       const [pidText, where] = splitFirst(line);
       const pid = Number(pidText);
       if (!Number.isInteger(pid) || pid <= 0) continue;
-      panes.push({ name: `tmux ${name} ${where}`, pid, command: await commandName(pid), socket: await environmentVariable(pid, "SSH_AUTH_SOCK") });
+      panes.push({ name: `tmux ${name} ${where}`, pid, command: (await processName(pid)) ?? "", socket: await environmentVariable(pid, "SSH_AUTH_SOCK") });
     }
     servers.push({ socket, global, sessions, sessionIds, panes });
   }
@@ -100,7 +100,7 @@ export async function screenSessions(): Promise<ScreenSession[]> {
     const name = `${match[1]}.${match[2]}`;
     const panes: Pane[] = [];
     for (const [index, pid] of (await childrenOf(serverPid)).entries()) {
-      panes.push({ name: `screen ${name} window ${index}`, pid, command: await commandName(pid), socket: await environmentVariable(pid, "SSH_AUTH_SOCK") });
+      panes.push({ name: `screen ${name} window ${index}`, pid, command: (await processName(pid)) ?? "", socket: await environmentVariable(pid, "SSH_AUTH_SOCK") });
     }
     sessions.push({ name, panes });
   }

@@ -7,6 +7,7 @@ import { belongsTo, isCertificate, looksShared, widerThan } from "../../shared/s
 import { SCOPED_SOCKET_NAME } from "../../shared/scope/socket-path.js";
 import { initShell, RC_FILES } from "../../shared/core/shells.js";
 import type { AgentFinding, Finding } from "./doctor.js";
+import { runsInit } from "./init-line.js";
 import { tmuxServers } from "./multiplexers.js";
 
 /** What doctor needs to know about per-identity scopes (init --per-identity). */
@@ -30,7 +31,7 @@ export async function perIdentityState(paths: DaemonPaths, uid: number, home: st
   const scopes = report?.scopes ?? [];
   let inRc = false;
   for (const file of RC_FILES) {
-    if (/ssh-anchor init --per-identity\b/.test(await readFile(join(home, file), "utf8").catch(() => ""))) inRc = true;
+    if (runsInit(await readFile(join(home, file), "utf8").catch(() => ""), "per-identity")) inRc = true;
   }
   const sockets = scopes.map((scope) => scope.socket).filter((socket): socket is string => socket !== null);
   return { enabled: inRc || isScopedSocket(env.SSH_AUTH_SOCK, paths.directory) || scopes.length > 0, scopes, sockets, uid, directory: paths.directory };

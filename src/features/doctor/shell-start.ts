@@ -1,9 +1,8 @@
 import { readFile, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { shellNamed } from "../../shared/core/shells.js";
-
-/** The line `setup` adds (or one written by hand), in any shell's syntax, link mode included. */
-export const INIT_LINE = /ssh-anchor init\b|ssh-anchor\.sh/;
+import { TIMING } from "../../shared/core/timing.js";
+import { runsInit } from "./init-line.js";
 
 /**
  * What doctor can know about a pane's shell from outside. /proc/PID/environ is the environment
@@ -35,7 +34,7 @@ async function initLineIn(home: string, file: string, depth = 0): Promise<Found 
   const text = await readFile(path, "utf8").catch(() => undefined);
   if (text === undefined) return undefined;
   const mtimeMs = (await stat(path)).mtimeMs;
-  if (INIT_LINE.test(text)) return { file: `~/${file}`, mtimeMs };
+  if (runsInit(text)) return { file: `~/${file}`, mtimeMs };
   if (depth === 0 && file !== ".bashrc" && SOURCES_BASHRC.test(text)) {
     const inner = await initLineIn(home, ".bashrc", depth + 1);
     return inner && { file: `~/${file} -> ${inner.file}`, mtimeMs: Math.max(mtimeMs, inner.mtimeMs) };
@@ -48,7 +47,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** When a process started, in ms since the epoch (Linux: /proc/PID/stat and /proc/stat). */
-export async function processStartMs(pid: number): Promise<number | undefined> {
+async function processStartMs(pid: number): Promise<number | undefined> {
   const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
   const boot = /^btime (\d+)$/m.exec(await readFile("/proc/stat", "utf8").catch(() => ""))?.[1];
   if (!stat || !boot) return undefined;
@@ -99,8 +98,7 @@ export async function shellStart(pid: number, command: string, home: string): Pr
     const found = await initLineIn(home, first);
     if (!found) continue;
     const started = await processStartMs(pid);
-    // One second of slack: start times are counted in clock ticks.
-    return started !== undefined && found.mtimeMs > started + 1000 ? { kind: "changed-since", file: found.file } : { kind: "ran-init", file: found.file };
+    return started !== undefined && found.mtimeMs > started + TIMING.startupFileSlackMs ? { kind: "changed-since", file: found.file } : { kind: "ran-init", file: found.file };
   }
   return { kind: "no-init", files: read };
 }

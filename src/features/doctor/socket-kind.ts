@@ -1,6 +1,4 @@
 import { basename, dirname } from "node:path";
-import { listIdentities, type AgentAnswer } from "../../shared/protocol/agent-client.js";
-import { TIMING } from "../../shared/core/timing.js";
 import { HOME_AGENT_SOCKET, TMP_AGENT_SOCKET, TMP_SESSION_DIR } from "../../shared/discovery/layouts.js";
 
 /** What an SSH_AUTH_SOCK value points at. */
@@ -22,8 +20,4 @@ export function socketKind(path: string | undefined, stablePaths: readonly strin
   const home = HOME_AGENT_SOCKET.exec(name);
   if (home && home[2] === "sshd") return "forwarded";
   return "other";
-}
-
-export function probe(path: string): Promise<AgentAnswer> {
-  return listIdentities(path, TIMING.doctorProbeMs);
 }

@@ -64,6 +64,11 @@ export const TIMING = {
   /** How long doctor waits for any one agent: a zombie must not make it hang, and a live one
    * through sshd answers well within it. */
   doctorProbeMs: 1500,
+  /** doctor counts a start-up file as changed since its shell started only when it was modified
+   * more than this after the start: the start time comes from the boot time, which /proc/stat
+   * gives in whole seconds, plus clock ticks, so it can read up to a second early, and a file
+   * saved just before the shell read it must not look edited afterwards. */
+  startupFileSlackMs: 1000,
   /** How long link mode waits for one agent before trying the next: it runs at a prompt, where
    * each zombie in the way costs the person this long. */
   linkProbeMs: 1000,
@@ -153,6 +158,12 @@ export const TIMING = {
   systemctlMs: 15_000,
   /** How long stty may take to save or set the terminal's line settings (it never waits). */
   sttyMs: 2000,
+  /** Default of `connect --alive-interval` (seconds between ssh's keepalives) and of
+   * `--alive-count-max` (unanswered ones before ssh gives the connection up): a dead connection
+   * is noticed within 6-8 s, soon enough to reconnect while the person still waits, and an idle
+   * one is never cut, as a keepalive every two seconds costs next to nothing. */
+  aliveIntervalSeconds: 2,
+  aliveCountMax: 3,
   /** ssh's ConnectTimeout (seconds) when the user's config sets none: a host that does not
    * answer is an attempt that failed, not a reconnect loop that hangs on ssh's own default. */
   sshConnectTimeoutSeconds: 10,

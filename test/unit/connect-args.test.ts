@@ -32,6 +32,14 @@ describe("parseConnectArgs", () => {
       assert.throws(() => parseConnectArgs(argv), (error: unknown) => error instanceof UserError && error.exitCode === 2, argv.join(" "));
     }
   });
+
+  it("takes whole seconds and counts for ssh's keepalive, which rejects fractions", () => {
+    for (const flag of ["--alive-interval", "--alive-count-max"]) {
+      assert.throws(() => parseConnectArgs([flag, "1.5", "h"]), /takes a positive whole number, not "1\.5"/);
+    }
+    assert.equal(parseConnectArgs(["--alive-interval", "5", "h"]).aliveInterval, 5);
+    assert.equal(parseConnectArgs(["--max-time", "1.5", "h"]).maxTimeSeconds, 1.5);
+  });
 });
 
 describe("remoteCommand", () => {

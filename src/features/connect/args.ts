@@ -92,8 +92,9 @@ export function parseConnectArgs(argv: readonly string[]): ConnectRequest {
     logFile: typeof own["--log"] === "string" ? own["--log"] : undefined,
     maxAttempts: number(own, "--max-attempts", true),
     maxTimeSeconds: number(own, "--max-time"),
-    aliveInterval: number(own, "--alive-interval"),
-    aliveCountMax: number(own, "--alive-count-max"),
+    // ssh takes whole seconds and counts only: "1.5" would fail in ssh with "invalid time value".
+    aliveInterval: number(own, "--alive-interval", true),
+    aliveCountMax: number(own, "--alive-count-max", true),
   };
 }
 

@@ -11,7 +11,6 @@ import {
   endpointState,
   ownProcessFromPidFile,
   parentsRefusal,
-  printable,
   readOwnFile,
   createdMsOf,
   socketRefusal,
@@ -192,11 +191,6 @@ describe("the trust module, against real files", () => {
     if (!rootOrSkip(t, "chown to another uid")) return;
     await chown(directory, STRANGER, STRANGER);
     assert.equal(await stillTheSocket(path, identity(await lstat(path)), ME), false, "a directory that is someone else's now");
-  });
-
-  it("prints text from others without control characters", () => {
-    assert.equal(printable("ok\u001b[2J\u0007 done\n"), "ok?[2J? done?");
-    assert.equal(printable("x".repeat(600)).length, 515);
   });
 });
 

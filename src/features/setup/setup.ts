@@ -4,16 +4,13 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { UserError } from "../../shared/core/errors.js";
 import { initShell, type Shell } from "../../shared/core/shells.js";
+import { escapeRegExp } from "../../shared/core/text.js";
 
 const BEGIN = "# >>> ssh-anchor >>>";
 /** The same marker, saying setup added a newline to end the line before it. */
 const BEGIN_AFTER_NEWLINE = "# >>> ssh-anchor (newline added above) >>>";
 const END = "# <<< ssh-anchor <<<";
-const BLOCK = new RegExp(`(\\n)?(${escape(BEGIN)}|${escape(BEGIN_AFTER_NEWLINE)})\\n[\\s\\S]*?${escape(END)}\\n`);
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
+const BLOCK = new RegExp(`(\\n)?(${escapeRegExp(BEGIN)}|${escapeRegExp(BEGIN_AFTER_NEWLINE)})\\n[\\s\\S]*?${escapeRegExp(END)}\\n`);
 
 export interface SetupOptions {
   readonly shell: Shell;

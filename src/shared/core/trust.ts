@@ -210,15 +210,6 @@ export async function processName(pid: number): Promise<string | undefined> {
 }
 
 /**
- * Text from another program or a file, made safe to print on a terminal: control characters
- * (escape sequences above all) become `?`, and the length is bounded.
- */
-export function printable(text: string, maxLength = 512): string {
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
-  return clean.length > maxLength ? `${clean.slice(0, maxLength)}...` : clean;
-}
-
-/**
  * Whether a socket path is one of the user's own endpoints: "ours" when its directory passes
  * directoryRefusal and the socket socketRefusal, "missing" when nothing is there, otherwise why
  * not. Only an endpoint that is "ours" may be connected to, exported or reported as running.

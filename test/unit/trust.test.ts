@@ -10,6 +10,7 @@ import {
   directoryRefusal,
   endpointState,
   ownProcessFromPidFile,
+  processPresence,
   parentsRefusal,
   readOwnFile,
   createdMsOf,
@@ -172,6 +173,15 @@ describe("the trust module, against real files", () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     await writeFile(pidFile, `${theirs.pid}\n`);
     assert.equal(await ownProcessFromPidFile(pidFile, ME), undefined, "another user's process is never signalled");
+  });
+
+  it("tells a process of the user's own from another's and from none with signal 0", (t) => {
+    assert.equal(processPresence(process.pid), "yours");
+    assert.equal(processPresence(0), undefined, "0 names a process group, not a process");
+    assert.equal(processPresence(Number.NaN), undefined);
+    assert.equal(processPresence(2 ** 22 + 1), undefined, "above pid_max");
+    if (process.getuid?.() === 0) t.skip("root may signal every process");
+    else assert.equal(processPresence(1), "another's", "init is root's");
   });
 
   it("knows a socket from its replacement at the same path (a login ended, someone re-created it)", async (t) => {

@@ -117,7 +117,6 @@ function ancestorRefusal(stats: Stats, path: string, uid: number): string | unde
   return undefined;
 }
 
-/** Where an identity came from, for messages: "uid 1001 (mallory)". */
 /**
  * The uid whose paths and processes count as the user's own: this process's. (0 only where Node
  * has no getuid, which is not a platform ssh-anchor serves.)
@@ -126,7 +125,8 @@ export function currentUid(): number {
   return process.getuid?.() ?? 0;
 }
 
-export function describeUid(uid: number): string {
+/** Where an identity came from, for messages: "uid 1001 (mallory)". */
+function describeUid(uid: number): string {
   const name = userName(uid);
   return name ? `uid ${uid} (${name})` : `uid ${uid}`;
 }
@@ -134,7 +134,7 @@ export function describeUid(uid: number): string {
 let passwd: Map<number, string> | undefined;
 
 /** The login name of `uid` from /etc/passwd (no fork, no NSS: a name is only for messages). */
-export function userName(uid: number): string | undefined {
+function userName(uid: number): string | undefined {
   if (!passwd) {
     passwd = new Map();
     try {
@@ -195,12 +195,23 @@ export async function ownProcessFromPidFile(pidFile: string, uid: number): Promi
   if (pid <= 1) return undefined;
   const proc = await lstatOrUndefined(`/proc/${pid}`);
   if (proc) return proc.uid === uid ? pid : undefined;
-  // No /proc (not Linux): a signal 0 that succeeds proves the process is ours (EPERM otherwise).
+  // No /proc (not Linux): a signal 0 that succeeds proves the process is ours.
+  return processPresence(pid) === "yours" ? pid : undefined;
+}
+
+/**
+ * Whether a process with this pid exists, asked with signal 0 (which sends nothing): "yours"
+ * when this process may signal it, "another's" when it exists but is someone else's (EPERM),
+ * undefined when there is none (or the pid is not one: 0 and below name process groups).
+ * @example processPresence(process.pid) // "yours"
+ */
+export function processPresence(pid: number): "yours" | "another's" | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
   try {
     process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
+    return "yours";
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM" ? "another's" : undefined;
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Stats } from "node:fs";
-import { chmod, chown, lchown, lstat, mkdir, symlink, writeFile } from "node:fs/promises";
+import { chmod, chown, lchown, lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -13,6 +13,8 @@ import {
   processPresence,
   parentsRefusal,
   readOwnFile,
+  replaceEntry,
+  replaceOwnFile,
   createdMsOf,
   socketRefusal,
   stillTheSocket,
@@ -155,6 +157,28 @@ describe("the trust module, against real files", () => {
     await writeFile(theirs, "1\n");
     await chown(theirs, STRANGER, STRANGER);
     assert.equal(await readOwnFile(theirs, ME), undefined);
+  });
+
+  it("replaces a file or a link in one step, with the mode asked, never writing through a symlink", async () => {
+    const directory = join(base, "replace");
+    await mkdir(directory, { mode: 0o700 });
+    const target = join(directory, "elsewhere");
+    await writeFile(target, "untouched\n");
+    const file = join(directory, "agent.sock.pid");
+    await symlink(target, file);
+    await replaceOwnFile(file, "42\n");
+    assert.equal(await readFile(target, "utf8"), "untouched\n", "the planted symlink is replaced, not written through");
+    assert.equal(await readFile(file, "utf8"), "42\n");
+    assert.equal((await lstat(file)).mode & 0o777, 0o600);
+    await replaceOwnFile(file, "43\n", 0o644);
+    assert.equal((await lstat(file)).mode & 0o777, 0o644 & ~process.umask());
+    const link = join(directory, "link.sock");
+    await replaceEntry(link, (temporary) => symlink(target, temporary));
+    assert.equal(await readlink(link), target);
+    await assert.rejects(replaceEntry(link, async () => Promise.reject(new Error("make failed"))), /make failed/);
+    await assert.rejects(replaceEntry(link, (temporary) => writeFile(temporary, "half").then(() => Promise.reject(new Error("later")))), /later/);
+    assert.equal(await readlink(link), target, "a failed replacement leaves the old entry");
+    assert.deepEqual((await readdir(directory)).sort(), ["agent.sock.pid", "elsewhere", "link.sock"], "and nothing beside it");
   });
 
   it("believes a pid file only for a process of the user's own", async (t) => {

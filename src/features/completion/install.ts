@@ -1,6 +1,7 @@
-import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, unlink } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
+import { replaceOwnFile } from "../../shared/core/trust.js";
 import type { CompletionShell } from "./spec.js";
 
 /**
@@ -31,9 +32,7 @@ export function completionNote(shell: CompletionShell, file: string): string | u
 export async function installCompletion(file: string, script: string): Promise<boolean> {
   if ((await readFile(file, "utf8").catch(() => undefined)) === script) return false;
   await mkdir(dirname(file), { recursive: true, mode: 0o755 });
-  const temporary = `${file}.ssh-anchor-${process.pid}`;
-  await writeFile(temporary, script, { mode: 0o644 });
-  await rename(temporary, file);
+  await replaceOwnFile(file, script, 0o644);
   return true;
 }
 

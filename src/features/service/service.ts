@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, unlink } from "node:fs/promises";
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../../shared/core/errors.js";
@@ -7,7 +7,7 @@ import { TIMING } from "../../shared/core/timing.js";
 import { CLI_ENTRY } from "../../shared/core/package-root.js";
 import { DAEMON_ENV, DAEMON_NODE_FLAGS, stopDaemon } from "../../shared/control/lifecycle.js";
 import { daemonPaths } from "../../shared/core/location.js";
-import { currentUid } from "../../shared/core/trust.js";
+import { currentUid, replaceOwnFile } from "../../shared/core/trust.js";
 import { UNIT_NAME, unitFiles } from "./units.js";
 
 export interface ServiceOptions {
@@ -135,12 +135,6 @@ export async function lingerEnabled(env: NodeJS.ProcessEnv = process.env): Promi
   return value === "yes" ? true : value === "no" ? false : undefined;
 }
 
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const temporary = `${path}.ssh-anchor-${process.pid}`;
-  await writeFile(temporary, text, { mode: 0o644 });
-  await rename(temporary, path);
-}
-
 /**
  * Writes the units and (unless noStart) enables and starts the socket unit. A daemon started by
  * the rc line is stopped first, so that systemd can bind the same path; from then on the rc
@@ -151,7 +145,7 @@ export async function installService(options: ServiceOptions = {}): Promise<Inst
   const env = options.env ?? process.env;
   const plan = planService(options);
   await mkdir(plan.directory, { recursive: true, mode: 0o755 });
-  for (const unit of plan.units) await writeAtomically(unit.path, unit.text);
+  for (const unit of plan.units) await replaceOwnFile(unit.path, unit.text, 0o644);
   if (options.noStart) return { ...plan, started: false, stoppedDaemon: false, linger: await lingerEnabled(env) };
 
   await systemctlOrFail(["daemon-reload"], env, plan.directory);

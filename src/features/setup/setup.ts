@@ -1,10 +1,11 @@
 import { constants as fsConstants } from "node:fs";
-import { copyFile, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { UserError } from "../../shared/core/errors.js";
 import { initShell, type Shell } from "../../shared/core/shells.js";
 import { escapeRegExp } from "../../shared/core/text.js";
+import { replaceOwnFile } from "../../shared/core/trust.js";
 
 const BEGIN = "# >>> ssh-anchor >>>";
 /** The same marker, saying setup added a newline to end the line before it. */
@@ -126,9 +127,7 @@ export async function applySetup(changes: readonly FileChange[]): Promise<Backup
       const earlier = await stat(backup).then(() => backup, () => null);
       backups.push({ file: change.file, backup: earlier, made: false });
     }
-    const temporary = `${change.file}.ssh-anchor-${process.pid}`;
-    await writeFile(temporary, change.after, { mode: mode !== undefined ? mode & 0o7777 : 0o644 });
-    await rename(temporary, change.file);
+    await replaceOwnFile(change.file, change.after, mode !== undefined ? mode & 0o7777 : 0o644);
   }
   return backups;
 }

@@ -269,18 +269,39 @@ export async function stillTheSocket(path: string, identity: SocketIdentity, uid
 }
 
 /**
- * Replaces `path` with `content` the safe way for a directory of the user's own: a new file
- * (O_EXCL, O_NOFOLLOW, 0600) beside it, then a rename, so a reader sees the old file or the new
- * one, never a half-written one, and nothing is ever written through a planted symlink.
+ * Puts a new entry at `path` in one step: `make` creates it at a fresh name beside it (a
+ * leftover of an earlier run with this pid is removed first), then a rename puts it in place, so
+ * a reader sees the old entry or the new one, never a half-made one. When `make` fails nothing
+ * is left behind.
+ * @example await replaceEntry(link, (temporary) => symlink(agentSocket, temporary))
  */
-export async function replaceOwnFile(path: string, content: string): Promise<void> {
-  const temporary = `${path}.${process.pid}`;
+export async function replaceEntry(path: string, make: (temporary: string) => Promise<void>): Promise<void> {
+  // Named after ssh-anchor: one left by a crash in the user's home says whose it is.
+  const temporary = `${path}.ssh-anchor-${process.pid}`;
   await unlink(temporary).catch(() => undefined);
-  const handle = await open(temporary, CREATE_EXCLUSIVE, 0o600);
   try {
-    await handle.writeFile(content);
-  } finally {
-    await handle.close();
+    await make(temporary);
+    await rename(temporary, path);
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    throw error;
   }
-  await rename(temporary, path);
+}
+
+/**
+ * Replaces `path` with `content` (see replaceEntry), the new file made with O_EXCL and
+ * O_NOFOLLOW, so nothing is ever written through a planted symlink or into a file someone else
+ * made first. `mode` (before the umask) is 0600 unless given: a unit file or an rc file is
+ * written with the mode it has to have.
+ * @example await replaceOwnFile(`${socket}.pid`, `${process.pid}\n`)
+ */
+export async function replaceOwnFile(path: string, content: string, mode = 0o600): Promise<void> {
+  await replaceEntry(path, async (temporary) => {
+    const handle = await open(temporary, CREATE_EXCLUSIVE, mode);
+    try {
+      await handle.writeFile(content);
+    } finally {
+      await handle.close();
+    }
+  });
 }

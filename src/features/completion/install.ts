@@ -1,6 +1,7 @@
 import { mkdir, readFile, unlink } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
+import { configHome } from "../../shared/core/location.js";
 import { replaceOwnFile } from "../../shared/core/trust.js";
 import type { CompletionShell } from "./spec.js";
 
@@ -11,7 +12,7 @@ import type { CompletionShell } from "./spec.js";
  */
 export function completionFile(shell: CompletionShell, home = homedir(), env: NodeJS.ProcessEnv = process.env): string {
   const data = env.XDG_DATA_HOME?.startsWith("/") ? env.XDG_DATA_HOME : join(home, ".local", "share");
-  const config = env.XDG_CONFIG_HOME?.startsWith("/") ? env.XDG_CONFIG_HOME : join(home, ".config");
+  const config = configHome(home, env);
   switch (shell) {
     case "bash":
       return join(data, "bash-completion", "completions", "ssh-anchor");

@@ -5,7 +5,8 @@ import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import type { Identity } from "../../src/shared/protocol/identities.js";
 import { fingerprint } from "../../src/shared/protocol/identities.js";
-import { MAX_SCOPES, ScopeRegistry } from "../../src/features/daemon/scopes/registry.js";
+import { ScopeRegistry } from "../../src/features/daemon/scopes/registry.js";
+import { LIMITS } from "../../src/features/daemon/policy.js";
 import { anchorOf, belongsTo, isCertificate, looksShared, scopeId, subsetRefusal, widerThan, type Anchor } from "../../src/shared/scope/rule.js";
 import { scopedSocketPath, SCOPED_SOCKET_NAME } from "../../src/shared/scope/socket-path.js";
 import { run, tempDir } from "../helpers/process.js";
@@ -178,13 +179,13 @@ describe("the scope registry", async () => {
     assert.deepEqual(registry.all(), []);
   });
 
-  it(`keeps at most ${MAX_SCOPES} scopes, forgetting the one whose last login is oldest`, async () => {
+  it(`keeps at most ${LIMITS.scopes} scopes, forgetting the one whose last login is oldest`, async () => {
     const registry = new ScopeRegistry(() => join(dir, "many.scopes"));
-    for (let i = 0; i < MAX_SCOPES; i++) await registry.register(anchor(key(`person-${i}`)), 1000 + i);
+    for (let i = 0; i < LIMITS.scopes; i++) await registry.register(anchor(key(`person-${i}`)), 1000 + i);
     // Person 0 logs in again: now person 1 is the oldest.
     await registry.register(anchor(key("person-0")), 5000);
     const { forgotten } = await registry.register(anchor(key("newcomer")), 6000);
     assert.deepEqual(forgotten.map((s) => s.id), [scopeId(anchor(key("person-1")))]);
-    assert.equal(registry.all().length, MAX_SCOPES);
+    assert.equal(registry.all().length, LIMITS.scopes);
   });
 });

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { describe, it } from "node:test";
-import { SHELL_RECORDS, SHELLS, initShell, setupShell, shellNamed } from "../../src/shared/core/shells.js";
-import { initScript } from "../../src/features/shell/init.js";
-import { scopedInitScript } from "../../src/features/shell/scoped.js";
+import { COMPLETION_SHELLS, SHELL_RECORDS, SHELLS, initShell, setupShell, shellNamed } from "../../src/shared/core/shells.js";
+import { completionFile } from "../../src/features/completion/install.js";
+import { configHome } from "../../src/shared/core/location.js";
+import { initScript, scopedInitScript } from "../../src/features/shell/init.js";
 import { BIN, run } from "../helpers/process.js";
 
 /** The record's shells grouped by the shell/ files they use: what each `case` of bin/ssh-anchor must list. */
@@ -60,5 +61,20 @@ describe("the shell record", () => {
     assert.throws(() => setupShell("tcsh", {}), /^UserError: tcsh is not supported: setup knows bash, zsh, sh and fish \(--shell bash\|zsh\|sh\|fish\)$/);
     assert.throws(() => setupShell(undefined, { SHELL: "/bin/tcsh" }), /your shell \(tcsh, from \$SHELL\) is not supported/);
     assert.throws(() => setupShell(undefined, {}), /cannot tell your shell \(\$SHELL is not set\): name it with --shell bash\|zsh\|sh\|fish$/);
+  });
+
+  it("says where each shell's completion goes, and that sh has none", () => {
+    assert.deepEqual(COMPLETION_SHELLS, ["bash", "zsh", "fish"]);
+    assert.equal(completionFile("bash", "/h", {}), "/h/.local/share/bash-completion/completions/ssh-anchor");
+    assert.equal(completionFile("zsh", "/h", { XDG_DATA_HOME: "/d" }), "/d/zsh/site-functions/_ssh-anchor");
+    assert.equal(completionFile("fish", "/h", { XDG_CONFIG_HOME: "/c" }), "/c/fish/completions/ssh-anchor.fish");
+    assert.equal(completionFile("fish", "/h", { XDG_CONFIG_HOME: "relative" }), "/h/.config/fish/completions/ssh-anchor.fish");
+    assert.equal(initShell("sh").completion, undefined);
+  });
+
+  it("finds the configuration directory as XDG says: an absolute $XDG_CONFIG_HOME, else ~/.config", () => {
+    assert.equal(configHome("/h", {}), "/h/.config");
+    assert.equal(configHome("/h", { XDG_CONFIG_HOME: "/c" }), "/c");
+    assert.equal(configHome("/h", { XDG_CONFIG_HOME: "c" }), "/h/.config");
   });
 });

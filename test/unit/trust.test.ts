@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Stats } from "node:fs";
-import { chmod, chown, lchown, lstat, mkdir, symlink, writeFile } from "node:fs/promises";
+import { chmod, chown, lchown, lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -10,9 +10,11 @@ import {
   directoryRefusal,
   endpointState,
   ownProcessFromPidFile,
+  processPresence,
   parentsRefusal,
-  printable,
   readOwnFile,
+  replaceEntry,
+  replaceOwnFile,
   createdMsOf,
   socketRefusal,
   stillTheSocket,
@@ -157,6 +159,28 @@ describe("the trust module, against real files", () => {
     assert.equal(await readOwnFile(theirs, ME), undefined);
   });
 
+  it("replaces a file or a link in one step, with the mode asked, never writing through a symlink", async () => {
+    const directory = join(base, "replace");
+    await mkdir(directory, { mode: 0o700 });
+    const target = join(directory, "elsewhere");
+    await writeFile(target, "untouched\n");
+    const file = join(directory, "agent.sock.pid");
+    await symlink(target, file);
+    await replaceOwnFile(file, "42\n");
+    assert.equal(await readFile(target, "utf8"), "untouched\n", "the planted symlink is replaced, not written through");
+    assert.equal(await readFile(file, "utf8"), "42\n");
+    assert.equal((await lstat(file)).mode & 0o777, 0o600);
+    await replaceOwnFile(file, "43\n", 0o644);
+    assert.equal((await lstat(file)).mode & 0o777, 0o644 & ~process.umask());
+    const link = join(directory, "link.sock");
+    await replaceEntry(link, (temporary) => symlink(target, temporary));
+    assert.equal(await readlink(link), target);
+    await assert.rejects(replaceEntry(link, async () => Promise.reject(new Error("make failed"))), /make failed/);
+    await assert.rejects(replaceEntry(link, (temporary) => writeFile(temporary, "half").then(() => Promise.reject(new Error("later")))), /later/);
+    assert.equal(await readlink(link), target, "a failed replacement leaves the old entry");
+    assert.deepEqual((await readdir(directory)).sort(), ["agent.sock.pid", "elsewhere", "link.sock"], "and nothing beside it");
+  });
+
   it("believes a pid file only for a process of the user's own", async (t) => {
     const directory = join(base, "pids");
     await mkdir(directory, { mode: 0o700 });
@@ -173,6 +197,15 @@ describe("the trust module, against real files", () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     await writeFile(pidFile, `${theirs.pid}\n`);
     assert.equal(await ownProcessFromPidFile(pidFile, ME), undefined, "another user's process is never signalled");
+  });
+
+  it("tells a process of the user's own from another's and from none with signal 0", () => {
+    assert.equal(processPresence(process.pid), "yours");
+    assert.equal(processPresence(0), undefined, "0 names a process group, not a process");
+    assert.equal(processPresence(Number.NaN), undefined);
+    assert.equal(processPresence(2 ** 22 + 1), undefined, "above pid_max");
+    // init is root's, and root may signal every process.
+    assert.equal(processPresence(1), ME === 0 ? "yours" : "another's");
   });
 
   it("knows a socket from its replacement at the same path (a login ended, someone re-created it)", async (t) => {
@@ -192,11 +225,6 @@ describe("the trust module, against real files", () => {
     if (!rootOrSkip(t, "chown to another uid")) return;
     await chown(directory, STRANGER, STRANGER);
     assert.equal(await stillTheSocket(path, identity(await lstat(path)), ME), false, "a directory that is someone else's now");
-  });
-
-  it("prints text from others without control characters", () => {
-    assert.equal(printable("ok\u001b[2J\u0007 done\n"), "ok?[2J? done?");
-    assert.equal(printable("x".repeat(600)).length, 515);
   });
 });
 

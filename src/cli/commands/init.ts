@@ -42,7 +42,7 @@ link can dangle.`,
         // --no-prompt only removes link mode's prompt hook: without --link it would do nothing.
         if (flags.prompt === false && !flags.link) throw new UserError("--no-prompt is for link mode only: use it with --link (the daemon needs no prompt hook)", 2);
         if (flags.perIdentity) {
-          const { scopedInitScript } = await import("../../features/shell/scoped.js");
+          const { scopedInitScript } = await import("../../features/shell/init.js");
           process.stdout.write(scopedInitScript(shell));
           return;
         }

@@ -1,7 +1,6 @@
 import type { Command } from "commander";
-import { SHELL_RECORDS, setupShell } from "../../shared/core/shells.js";
+import { COMPLETION_SHELLS, SHELL_RECORDS, setupShell } from "../../shared/core/shells.js";
 import { runCommand } from "../output.js";
-import { setupCompletions } from "./completion.js";
 
 /** "bash, zsh, sh (also dash, ksh, mksh, ash) or fish": every name --shell takes. */
 function shellChoices(): string {
@@ -18,7 +17,7 @@ export function registerSetupCommand(program: Command): void {
     .option("--ssh-config", "also point every ssh at the stable socket in ~/.ssh/config")
     .option("--dry-run", "show what would change, change nothing")
     .option("--undo", "remove exactly what setup added")
-    .option("--completions", "also install tab completion for the shell (bash, zsh, fish)")
+    .option("--completions", `also install tab completion for the shell (${COMPLETION_SHELLS.join(", ")})`)
     .addHelpText(
       "after",
       "\nIdempotent: a second run changes nothing. The first change to a file keeps its original as\n" +
@@ -29,7 +28,10 @@ export function registerSetupCommand(program: Command): void {
       runCommand(async () => {
         const { applySetup, backupNote, describeChange, planSetup } = await import("../../features/setup/setup.js");
         const shell = setupShell(flags.shell).name;
-        if (flags.completions || flags.undo) await setupCompletions(program, shell, flags);
+        if (flags.completions || flags.undo) {
+          const { setupCompletions } = await import("../../features/completion/install.js");
+          for (const line of await setupCompletions(program, shell, flags)) process.stdout.write(`${line}\n`);
+        }
         const changes = await planSetup({ shell, link: flags.link, sshConfig: flags.sshConfig }, flags.undo);
         if (changes.length === 0) {
           process.stdout.write(flags.undo ? "nothing to undo\n" : "already set up: nothing to change\n");

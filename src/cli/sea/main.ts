@@ -7,8 +7,8 @@ import { initScript } from "../../features/shell/init.js";
  */
 
 // `init` for a known shell is answered at once, in the argument forms bin/ssh-anchor answers
-// without Node, with the same bytes (the shell files embedded at build time, through the CLI's
-// own initScript), before the rest of the CLI is loaded.
+// without Node, with the same bytes (the shell files embedded at build time, read through
+// features/shell/init.ts, as `init` in the CLI reads them), before the rest of the CLI is loaded.
 const args = process.argv.slice(2);
 if (args[0] === "init") {
   const [link, shell] = args.length === 2 ? [false, args[1]] : args.length === 3 && args[1] === "--link" ? [true, args[2]] : [false, undefined];

@@ -1,24 +1,24 @@
-import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, unlink } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import type { CompletionShell } from "./spec.js";
+import type { Command } from "commander";
+import { configHome } from "../../shared/core/location.js";
+import { COMPLETION_SHELLS, shellNamed, type CompletionShell } from "../../shared/core/shells.js";
+import { replaceOwnFile } from "../../shared/core/trust.js";
+import { completionScript } from "./scripts.js";
+import { commandSpec } from "./spec.js";
 
 /**
- * Where `setup --completions` puts the completion script: the place each shell loads completions
- * from by itself (bash-completion's user directory, fish's), and for zsh a directory that the
- * user adds to $fpath once.
+ * Where `setup --completions` puts the completion script: the place its shell record names
+ * (where the shell loads completions from by itself; for zsh a directory that the user adds to
+ * $fpath once).
+ * @example completionFile("fish", "/home/me", {}) // "/home/me/.config/fish/completions/ssh-anchor.fish"
  */
 export function completionFile(shell: CompletionShell, home = homedir(), env: NodeJS.ProcessEnv = process.env): string {
-  const data = env.XDG_DATA_HOME?.startsWith("/") ? env.XDG_DATA_HOME : join(home, ".local", "share");
-  const config = env.XDG_CONFIG_HOME?.startsWith("/") ? env.XDG_CONFIG_HOME : join(home, ".config");
-  switch (shell) {
-    case "bash":
-      return join(data, "bash-completion", "completions", "ssh-anchor");
-    case "zsh":
-      return join(data, "zsh", "site-functions", "_ssh-anchor");
-    case "fish":
-      return join(config, "fish", "completions", "ssh-anchor.fish");
-  }
+  const place = shellNamed(shell)?.completion;
+  if (!place) throw new Error(`no completion file for ${shell}`);
+  const base = place.base === "config" ? configHome(home, env) : env.XDG_DATA_HOME?.startsWith("/") ? env.XDG_DATA_HOME : join(home, ".local", "share");
+  return join(base, place.file);
 }
 
 /** What the user still has to do for the shell to find the file (zsh only). */
@@ -31,9 +31,7 @@ export function completionNote(shell: CompletionShell, file: string): string | u
 export async function installCompletion(file: string, script: string): Promise<boolean> {
   if ((await readFile(file, "utf8").catch(() => undefined)) === script) return false;
   await mkdir(dirname(file), { recursive: true, mode: 0o755 });
-  const temporary = `${file}.ssh-anchor-${process.pid}`;
-  await writeFile(temporary, script, { mode: 0o644 });
-  await rename(temporary, file);
+  await replaceOwnFile(file, script, 0o644);
   return true;
 }
 
@@ -43,4 +41,26 @@ export async function removeCompletion(file: string): Promise<boolean> {
   if (text === undefined || !text.includes("ssh-anchor completion")) return false;
   await unlink(file);
   return true;
+}
+
+/**
+ * `setup --completions` (and `setup --undo`): installs or removes the completion script of
+ * `shell` for `program`'s commands.
+ * @returns the lines to tell the user, in order.
+ * @example for (const line of await setupCompletions(program, "zsh", { dryRun: true })) console.log(line)
+ */
+export async function setupCompletions(program: Command, shell: string, flags: { undo?: boolean; dryRun?: boolean }): Promise<string[]> {
+  if (!(COMPLETION_SHELLS as readonly string[]).includes(shell)) {
+    return flags.undo ? [] : [`no tab completion for ${shell}: ssh-anchor has it for ${COMPLETION_SHELLS.join(", ")}`];
+  }
+  const target = shell as CompletionShell;
+  const file = completionFile(target);
+  if (flags.undo) {
+    if (flags.dryRun) return [`would remove ${file} if setup wrote it`];
+    return (await removeCompletion(file)) ? [`removed ${file}`] : [];
+  }
+  if (flags.dryRun) return [`would write the ${shell} completion to ${file}`];
+  const written = await installCompletion(file, completionScript(commandSpec(program), target));
+  const note = completionNote(target, file);
+  return [written ? `wrote the ${shell} completion to ${file}` : `the ${shell} completion in ${file} is up to date`, ...(note ? [`note: ${note}`] : [])];
 }

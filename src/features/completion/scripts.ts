@@ -1,4 +1,5 @@
-import { COMPLETION_SHELLS, type CommandSpec, type CompletionShell, type ValueKind } from "./spec.js";
+import type { CommandSpec, ValueKind } from "./spec.js";
+import { COMPLETION_SHELLS, type CompletionShell } from "../../shared/core/shells.js";
 import { UserError } from "../../shared/core/errors.js";
 
 /**

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { SHELLS } from "../../shared/core/shells.js";
+import { COMPLETION_SHELLS, SHELLS } from "../../shared/core/shells.js";
 
 /**
  * What the completion scripts know, read off the command line's own definition (commander), so
@@ -27,16 +27,11 @@ export interface CommandSpec {
   readonly argument?: ValueKind;
 }
 
-/** Shells `ssh-anchor completion` writes for. */
-export const COMPLETION_SHELLS = ["bash", "zsh", "fish"] as const;
-export type CompletionShell = (typeof COMPLETION_SHELLS)[number];
-
-function valueKind(command: string, option: string, placeholder: string): ValueKind {
+function valueKind(option: string, placeholder: string): ValueKind {
   if (option === "--session") return { kind: "session" };
   if (option === "--shell" || placeholder === "shell") return { kind: "words", words: SHELLS };
   if (/^(file|path)$/.test(placeholder)) return { kind: "file" };
   if (placeholder === "dir") return { kind: "dir" };
-  void command;
   return { kind: "text" };
 }
 
@@ -58,7 +53,7 @@ function describe(command: Command, path: string): CommandSpec {
       return {
         names,
         description: option.description,
-        value: takesValue ? valueKind(path, option.long ?? "", placeholder?.[1] ?? placeholder?.[2] ?? "") : undefined,
+        value: takesValue ? valueKind(option.long ?? "", placeholder?.[1] ?? placeholder?.[2] ?? "") : undefined,
       };
     });
   options.push({ names: ["-h", "--help"], description: "show help" });

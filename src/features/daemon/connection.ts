@@ -1,7 +1,6 @@
 import { connect, type Socket } from "node:net";
 import { FrameError, FrameScanner } from "../../shared/protocol/frame-scanner.js";
 import { LOCAL_SHORTAGE, NOBODY_LISTENS } from "../../shared/core/dial.js";
-import { MAX_MESSAGE_LENGTH } from "../../shared/protocol/messages.js";
 import type { Agent, AgentBook } from "./agent-book.js";
 import { EmptyAgent } from "./empty-agent.js";
 import { LIMITS } from "./policy.js";
@@ -35,9 +34,6 @@ export interface ConnectionContext {
   noAgent(reason: string): void;
   release(connection: ProxiedConnection): void;
 }
-
-/** Bytes a client may send before its first answer and still be moved to another agent. */
-const REPLAY_LIMIT = 4 * MAX_MESSAGE_LENGTH;
 
 /**
  * Where a connection is in its life. It moves down this list (back to "connecting" from
@@ -87,7 +83,7 @@ export class ProxiedConnection {
   #agent: Agent | undefined;
   #upstream: Socket | undefined;
   /** Everything the client sent, while it may still be replayed; undefined once it may not
-   * (an answer came, or more than REPLAY_LIMIT was sent). */
+   * (an answer came, or more than LIMITS.replayBytes was sent). */
   #replay: Buffer[] | undefined = [];
   #replayBytes = 0;
   #emptyAgent: EmptyAgent | undefined;
@@ -347,9 +343,9 @@ export class ProxiedConnection {
     if (this.#replay) {
       this.#replay.push(piece);
       this.#replayBytes += piece.length;
-      if (this.#replayBytes > REPLAY_LIMIT) {
+      if (this.#replayBytes > LIMITS.replayBytes) {
         if (!this.#upstreamReady()) {
-          this.#reject("client", new FrameError(`sent over ${REPLAY_LIMIT} bytes before any answer`));
+          this.#reject("client", new FrameError(`sent over ${LIMITS.replayBytes} bytes before any answer`));
           return false;
         }
         this.#replay = undefined;

@@ -1,8 +1,9 @@
 import type { Server } from "node:net";
-import { lstat, open, readFile, unlink } from "node:fs/promises";
+import { open, readFile, unlink } from "node:fs/promises";
 import { socketAcceptsConnections } from "../../shared/core/dial.js";
 import { UserError } from "../../shared/core/errors.js";
 import { TIMING } from "../../shared/core/timing.js";
+import { lstatOrUndefined, processPresence } from "../../shared/core/trust.js";
 import { EXIT_ALREADY_RUNNING } from "../../shared/control/protocol.js";
 
 /**
@@ -56,7 +57,7 @@ export async function listenExclusively(server: Server, path: string, lockFile: 
   }
   await withLock(lockFile, async () => {
     if (await socketAcceptsConnections(path, TIMING.aliveCheckMs)) throw alreadyRunning(path);
-    const stats = await lstat(path).catch(() => undefined);
+    const stats = await lstatOrUndefined(path);
     if (stats) {
       if (!stats.isSocket() || stats.uid !== uid) {
         throw new UserError(`${path} exists and is not a socket of yours; remove it or choose another --socket`);
@@ -92,7 +93,7 @@ async function withLock<T>(lockFile: string, critical: () => Promise<T>): Promis
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const holder = Number.parseInt(await readFile(lockFile, "utf8").catch(() => ""), 10);
-      if (!processExists(holder)) {
+      if (processPresence(holder) === undefined) {
         await unlink(lockFile).catch(() => undefined);
         continue;
       }
@@ -104,16 +105,5 @@ async function withLock<T>(lockFile: string, critical: () => Promise<T>): Promis
     return await critical();
   } finally {
     await unlink(lockFile).catch(() => undefined);
-  }
-}
-
-/** Whether a process with this pid exists (signal 0 checks without sending anything). */
-function processExists(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }

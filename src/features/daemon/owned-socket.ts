@@ -1,5 +1,6 @@
 import { unlink } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
+import { LOCAL_SHORTAGE } from "../../shared/core/dial.js";
 import { UserError } from "../../shared/core/errors.js";
 import type { Log } from "../../shared/core/log.js";
 import { daemonPaths, squatOf, type DaemonPaths } from "../../shared/core/location.js";
@@ -11,7 +12,7 @@ import { createControlServer } from "./control-server.js";
 import { DirectoryGuard } from "./directory-guard.js";
 import { listenExclusively } from "./listener.js";
 import { activationDescriptor, listenOnDescriptor } from "./socket-activation.js";
-import { identityAt, letGo, sameFile, type SocketIdentity } from "./socket-identity.js";
+import { identityAt, letGo, sameFile, type BoundFile } from "./socket-identity.js";
 
 export interface OwnedSocketOptions {
   /** --socket; $SSH_ANCHOR_SOCKET and the default apply when absent. */
@@ -49,7 +50,7 @@ export class OwnedSocket {
   readonly #activation = activationDescriptor();
   #agentServer: Server | undefined;
   #controlServer: Server | undefined;
-  #socketId: SocketIdentity | undefined;
+  #socketId: BoundFile | undefined;
   /** The socket is gone and not yet taken back. */
   #lost = false;
   /** Keeps the socket directory's name ours when someone removes it. */
@@ -154,7 +155,7 @@ export class OwnedSocket {
   #reportErrors(server: Server, accepting: string, what: string): void {
     server.on("error", (error: NodeJS.ErrnoException) => {
       // accept() failing for want of descriptors: libuv has closed that connection already.
-      if (error.code === "EMFILE" || error.code === "ENFILE") this.#options.onShortage(`${accepting}: ${error.code}`);
+      if (LOCAL_SHORTAGE.has(error.code ?? "")) this.#options.onShortage(`${accepting}: ${error.code}`);
       else this.#options.log.info(`${what} error: ${error.message}`);
     });
   }

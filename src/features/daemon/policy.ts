@@ -1,4 +1,5 @@
 import { TIMING } from "../../shared/core/timing.js";
+import { MAX_MESSAGE_LENGTH } from "../../shared/protocol/messages.js";
 
 /**
  * The daemon's named limits on resources, in one place (its timing policy is in
@@ -24,6 +25,17 @@ export const LIMITS = {
   /** Heap growth since the last collection that the memory keeper hands back even while traffic
    * goes on: a few MiB keeps a sustained load's footprint bounded without a collection per look. */
   heapGrowthBytes: 4 * 1024 * 1024,
+  /** Scopes kept (`init --per-identity`): each is a listening socket and a file; a shared account
+   * has a handful of people, and a person's key set changes rarely. Past the limit the scope
+   * whose last login is oldest is forgotten (its panes then fail with "Error connecting to
+   * agent", not with someone else's keys). */
+  scopes: 64,
+  /** A scope registry file larger than this is not one of ours. */
+  registryBytes: 1024 * 1024,
+  /** Bytes a client may send before its first answer and still be moved to another agent (its
+   * requests are kept to replay): a few of the largest messages is more than any client sends
+   * before it reads. */
+  replayBytes: 4 * MAX_MESSAGE_LENGTH,
 } as const;
 
 /**

@@ -1,8 +1,8 @@
-import { lstat } from "node:fs/promises";
 import type { Server } from "node:net";
+import { lstatOrUndefined } from "../../shared/core/trust.js";
 
 /** Which file a socket path held when the daemon bound it: a file put at the path since differs. */
-export interface SocketIdentity {
+export interface BoundFile {
   readonly dev: number;
   readonly ino: number;
 }
@@ -14,13 +14,13 @@ export interface SocketIdentity {
  * const bound = await identityAt("/tmp/ssh-anchor-1000/agent.sock"); // right after listen()
  * sameFile(await identityAt("/tmp/ssh-anchor-1000/agent.sock"), bound) // -> false once replaced
  */
-export async function identityAt(path: string): Promise<SocketIdentity | undefined> {
-  const stats = await lstat(path).catch(() => undefined);
+export async function identityAt(path: string): Promise<BoundFile | undefined> {
+  const stats = await lstatOrUndefined(path);
   return stats && { dev: stats.dev, ino: stats.ino };
 }
 
 /** Whether both are known and the same file. */
-export function sameFile(a: SocketIdentity | undefined, b: SocketIdentity | undefined): boolean {
+export function sameFile(a: BoundFile | undefined, b: BoundFile | undefined): boolean {
   return a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino;
 }
 
@@ -32,7 +32,7 @@ export function sameFile(a: SocketIdentity | undefined, b: SocketIdentity | unde
  * @example
  * await letGo([agentServer, controlServer], paths.socket, bound);
  */
-export async function letGo(servers: readonly Server[], path: string, bound: SocketIdentity | undefined): Promise<void> {
+export async function letGo(servers: readonly Server[], path: string, bound: BoundFile | undefined): Promise<void> {
   const now = await identityAt(path);
   const ours = now === undefined || sameFile(now, bound);
   for (const server of servers) {

@@ -1,9 +1,9 @@
-import { rename, symlink, unlink } from "node:fs/promises";
+import { symlink } from "node:fs/promises";
 import { homedir } from "node:os";
 import { daemonPaths } from "../../shared/core/location.js";
 import { ensurePrivateDirectory } from "../../shared/core/private-dir.js";
 import { TIMING } from "../../shared/core/timing.js";
-import { currentUid, replaceOwnFile } from "../../shared/core/trust.js";
+import { currentUid, replaceEntry, replaceOwnFile } from "../../shared/core/trust.js";
 import { healthOf, rankAgents } from "../../shared/discovery/health.js";
 import { AgentDiscovery } from "../../shared/discovery/discovery.js";
 import { localHostHash } from "../../shared/discovery/host-hash.js";
@@ -40,10 +40,7 @@ export async function refreshLink(options: { uid?: number; home?: string; tmpRoo
     // The target beside the link first: the shell's check reads it (it cannot read a link
     // without a fork) and trusts the link only while that target is a socket of the user's own.
     await replaceOwnFile(`${paths.link}.target`, `${candidate.path}\n`);
-    const temporary = `${paths.link}.${process.pid}`;
-    await unlink(temporary).catch(() => undefined);
-    await symlink(candidate.path, temporary);
-    await rename(temporary, paths.link);
+    await replaceEntry(paths.link, (temporary) => symlink(candidate.path, temporary));
     return candidate.path;
   }
   return undefined;

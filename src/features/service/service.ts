@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, unlink } from "node:fs/promises";
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../../shared/core/errors.js";
@@ -6,14 +6,14 @@ import { runProgram, type ProgramRun } from "../../shared/core/exec.js";
 import { TIMING } from "../../shared/core/timing.js";
 import { CLI_ENTRY } from "../../shared/core/package-root.js";
 import { DAEMON_ENV, DAEMON_NODE_FLAGS, stopDaemon } from "../../shared/control/lifecycle.js";
-import { daemonPaths } from "../../shared/core/location.js";
-import { currentUid } from "../../shared/core/trust.js";
+import { configHome, daemonPaths } from "../../shared/core/location.js";
+import { currentUid, replaceOwnFile } from "../../shared/core/trust.js";
 import { UNIT_NAME, unitFiles } from "./units.js";
 
 export interface ServiceOptions {
   /** The stable socket (--socket); $SSH_ANCHOR_SOCKET and the default apply when absent. */
   readonly socket?: string;
-  /** Seconds without a client before the daemon exits (default 600); 0: never. */
+  /** Seconds without a client before the daemon exits (default TIMING.serviceIdleExitSeconds); 0: never. */
   readonly idleExitSeconds?: number;
   readonly agentDirs?: readonly string[];
   readonly tmpDir?: string;
@@ -60,16 +60,15 @@ const SOCKET_UNIT = `${UNIT_NAME}.socket`;
 const SERVICE_UNIT = `${UNIT_NAME}.service`;
 
 /** Where systemd looks for a user's own units: $XDG_CONFIG_HOME/systemd/user. */
-export function unitDirectory(env: NodeJS.ProcessEnv = process.env, home = homedir()): string {
-  const config = env.XDG_CONFIG_HOME?.startsWith("/") ? env.XDG_CONFIG_HOME : join(home, ".config");
-  return join(config, "systemd", "user");
+function unitDirectory(env: NodeJS.ProcessEnv = process.env, home = homedir()): string {
+  return join(configHome(home, env), "systemd", "user");
 }
 
 /**
  * The daemon's command line up to `run`: this Node with the daemon's memory flags and the
  * installed CLI, or the single executable itself (whose entry point is the executable).
  */
-export function daemonCommand(): string[] {
+function daemonCommand(): string[] {
   return CLI_ENTRY === process.execPath ? [process.execPath] : [process.execPath, ...DAEMON_NODE_FLAGS, CLI_ENTRY];
 }
 
@@ -127,18 +126,12 @@ async function systemctlOrFail(args: readonly string[], env: NodeJS.ProcessEnv, 
 }
 
 /** Whether systemd keeps this user's manager (and so the socket) after the last logout. */
-export async function lingerEnabled(env: NodeJS.ProcessEnv = process.env): Promise<boolean | undefined> {
+async function lingerEnabled(env: NodeJS.ProcessEnv = process.env): Promise<boolean | undefined> {
   const user = env.USER || userInfo().username;
   const outcome = await execute("loginctl", ["show-user", user, "--property=Linger", "--value"], env);
   if (outcome.code !== 0) return undefined;
   const value = outcome.stdout.trim();
   return value === "yes" ? true : value === "no" ? false : undefined;
-}
-
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const temporary = `${path}.ssh-anchor-${process.pid}`;
-  await writeFile(temporary, text, { mode: 0o644 });
-  await rename(temporary, path);
 }
 
 /**
@@ -151,7 +144,7 @@ export async function installService(options: ServiceOptions = {}): Promise<Inst
   const env = options.env ?? process.env;
   const plan = planService(options);
   await mkdir(plan.directory, { recursive: true, mode: 0o755 });
-  for (const unit of plan.units) await writeAtomically(unit.path, unit.text);
+  for (const unit of plan.units) await replaceOwnFile(unit.path, unit.text, 0o644);
   if (options.noStart) return { ...plan, started: false, stoppedDaemon: false, linger: await lingerEnabled(env) };
 
   await systemctlOrFail(["daemon-reload"], env, plan.directory);

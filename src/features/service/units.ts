@@ -25,7 +25,7 @@ export interface UnitFiles {
   readonly serviceUnit: string;
 }
 
-/** Escapes systemd's specifiers (%) and, in command lines, its variable expansion ($). */
+/** Escapes systemd's specifiers (%); execWord escapes the variable expansion ($) of command lines. */
 function escapeSpecifiers(text: string): string {
   return text.replace(/%/g, "%%");
 }

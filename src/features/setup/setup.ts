@@ -1,19 +1,18 @@
 import { constants as fsConstants } from "node:fs";
-import { copyFile, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { UserError } from "../../shared/core/errors.js";
+import { SOCKET_NAME } from "../../shared/core/location.js";
 import { initShell, type Shell } from "../../shared/core/shells.js";
+import { escapeRegExp } from "../../shared/core/text.js";
+import { replaceOwnFile } from "../../shared/core/trust.js";
 
 const BEGIN = "# >>> ssh-anchor >>>";
 /** The same marker, saying setup added a newline to end the line before it. */
 const BEGIN_AFTER_NEWLINE = "# >>> ssh-anchor (newline added above) >>>";
 const END = "# <<< ssh-anchor <<<";
-const BLOCK = new RegExp(`(\\n)?(${escape(BEGIN)}|${escape(BEGIN_AFTER_NEWLINE)})\\n[\\s\\S]*?${escape(END)}\\n`);
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
+const BLOCK = new RegExp(`(\\n)?(${escapeRegExp(BEGIN)}|${escapeRegExp(BEGIN_AFTER_NEWLINE)})\\n[\\s\\S]*?${escapeRegExp(END)}\\n`);
 
 export interface SetupOptions {
   readonly shell: Shell;
@@ -37,16 +36,16 @@ const TMP_DIRECTORY = "/tmp/ssh-anchor-%i";
 
 /** ssh_config's test that a directory and the socket in it are the user's own (as shell/location.sh). */
 function ownSocketTest(directory: string): string {
-  return `Match exec "test -d ${directory} -a ! -h ${directory} -a -O ${directory} -a -S ${directory}/agent.sock -a ! -h ${directory}/agent.sock -a -O ${directory}/agent.sock"`;
+  return `Match exec "test -d ${directory} -a ! -h ${directory} -a -O ${directory} -a -S ${directory}/${SOCKET_NAME} -a ! -h ${directory}/${SOCKET_NAME} -a -O ${directory}/${SOCKET_NAME}"`;
 }
 
 const SSH_CONFIG_LINES = [
   "# Every ssh uses ssh-anchor's stable socket, whatever SSH_AUTH_SOCK says, but only once the",
   "# socket and its directory are provably yours (%d: your home, %l: this host, %i: your uid).",
   ownSocketTest(HOME_DIRECTORY),
-  `    IdentityAgent ${HOME_DIRECTORY}/agent.sock`,
+  `    IdentityAgent ${HOME_DIRECTORY}/${SOCKET_NAME}`,
   ownSocketTest(TMP_DIRECTORY),
-  `    IdentityAgent ${TMP_DIRECTORY}/agent.sock`,
+  `    IdentityAgent ${TMP_DIRECTORY}/${SOCKET_NAME}`,
   "Match all",
 ];
 
@@ -100,7 +99,7 @@ export interface Backup {
 }
 
 /** The name of the copy setup keeps of a file's original. */
-export function backupPath(file: string): string {
+function backupPath(file: string): string {
   return `${file}.ssh-anchor-backup`;
 }
 
@@ -129,9 +128,7 @@ export async function applySetup(changes: readonly FileChange[]): Promise<Backup
       const earlier = await stat(backup).then(() => backup, () => null);
       backups.push({ file: change.file, backup: earlier, made: false });
     }
-    const temporary = `${change.file}.ssh-anchor-${process.pid}`;
-    await writeFile(temporary, change.after, { mode: mode !== undefined ? mode & 0o7777 : 0o644 });
-    await rename(temporary, change.file);
+    await replaceOwnFile(change.file, change.after, mode !== undefined ? mode & 0o7777 : 0o644);
   }
   return backups;
 }

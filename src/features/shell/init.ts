@@ -31,6 +31,16 @@ export function initScript(shell: string, options: InitOptions = {}): string {
 }
 
 /**
+ * The code of `ssh-anchor init --per-identity <shell>` (shell/scoped.sh, shell/scoped.fish).
+ * bin/ssh-anchor prints the same files without starting Node.
+ * @throws {UserError} for a shell it does not know.
+ * @example scopedInitScript("zsh") // the text of shell/scoped.sh
+ */
+export function scopedInitScript(shell: string): string {
+  return shellFile(`scoped.${initShell(shell).scripts}`);
+}
+
+/**
  * A ~/.ssh/rc that keeps link mode's link current at every login and still runs xauth.
  * @example process.stdout.write(sshRcScript()) // what `ssh-anchor rc` prints
  */

@@ -24,8 +24,6 @@ export interface StartResult {
   readonly alreadyRunning: boolean;
 }
 
-
-
 /**
  * V8 flags for the daemon: a 1 MiB young generation and garbage collection on the main thread
  * only keep its private memory near Node's own floor (under 10 MB idle, about 2 MB more after

@@ -2,7 +2,9 @@ import { askDaemon } from "./client.js";
 import { startInBackground } from "./lifecycle.js";
 import { daemonPaths } from "../core/location.js";
 import { UserError } from "../core/errors.js";
-import { currentUid, endpointState, printable } from "../core/trust.js";
+import { currentUid, endpointState } from "../core/trust.js";
+import { printable } from "../core/text.js";
+import { MAX_LISTED, SCOPE_ID } from "../scope/rule.js";
 import { scopedSocketPath } from "../scope/socket-path.js";
 import type { ScopeAnswer } from "./protocol.js";
 import { TIMING } from "../core/timing.js";
@@ -57,7 +59,7 @@ export async function requestScope(options: ScopeOptions = {}): Promise<ScopeAns
 function wellFormed(value: unknown): ScopeAnswer | undefined {
   if (typeof value !== "object" || value === null) return undefined;
   const { id, socket, keys, warnings } = value as Record<string, unknown>;
-  const strings = (list: unknown): list is string[] => Array.isArray(list) && list.length <= 2048 && list.every((item) => typeof item === "string");
-  if (typeof id !== "string" || !/^[0-9a-f]{16}$/.test(id) || typeof socket !== "string" || !strings(keys) || !strings(warnings)) return undefined;
+  const strings = (list: unknown): list is string[] => Array.isArray(list) && list.length <= MAX_LISTED && list.every((item) => typeof item === "string");
+  if (typeof id !== "string" || !SCOPE_ID.test(id) || typeof socket !== "string" || !strings(keys) || !strings(warnings)) return undefined;
   return { id, socket, keys, warnings: warnings.map((warning) => printable(warning)) };
 }

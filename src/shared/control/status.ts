@@ -1,4 +1,4 @@
-import { printable } from "../core/trust.js";
+import { printable } from "../core/text.js";
 import type { AgentKind } from "../discovery/candidate.js";
 import type { AgentHealth } from "../discovery/health.js";
 import { parseFingerprints, parseScopeReports, type ScopeReport } from "../scope/report.js";

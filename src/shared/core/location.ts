@@ -28,10 +28,10 @@ import { directoryRefusal } from "./trust.js";
 export const MAX_SOCKET_PATH_BYTES = 107;
 
 /** Environment variable that moves the stable socket (the --socket flag wins over it). */
-export const SOCKET_ENV = "SSH_ANCHOR_SOCKET";
+const SOCKET_ENV = "SSH_ANCHOR_SOCKET";
 
-/** The socket's file name inside its directory. */
-const SOCKET_NAME = "agent.sock";
+/** The socket's file name inside its directory (setup's ssh_config lines name it too). */
+export const SOCKET_NAME = "agent.sock";
 
 /** The directory in /tmp: `/tmp/ssh-anchor-$UID`. */
 export function tmpDirectory(uid: number): string {
@@ -39,9 +39,18 @@ export function tmpDirectory(uid: number): string {
 }
 
 /** The directory in the user's home; undefined without a usable home or host name. */
-export function homeDirectory(home: string, host: string): string | undefined {
+function homeDirectory(home: string, host: string): string | undefined {
   if (!isAbsolute(home) || host === "" || host.includes("/")) return undefined;
   return join(home, ".ssh", `anchor-${host}`);
+}
+
+/**
+ * The user's configuration directory, $XDG_CONFIG_HOME (when absolute, as the XDG spec asks)
+ * or ~/.config: where systemd looks for user units and fish for completions.
+ * @example configHome("/home/me", {}) // "/home/me/.config"
+ */
+export function configHome(home: string = homedir(), env: NodeJS.ProcessEnv = process.env): string {
+  return env.XDG_CONFIG_HOME?.startsWith("/") ? env.XDG_CONFIG_HOME : join(home, ".config");
 }
 
 /** The files that live beside the stable socket. */

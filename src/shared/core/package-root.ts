@@ -3,9 +3,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
- * The installed package's own directory. The code runs both as separate modules (the library,
- * dist/<concern>/*.js) and bundled into one file (the CLI, dist/cli.js), so paths are found from
- * the package root rather than relative to the running file.
+ * The installed package's own directory. The code runs both as separate modules (the library:
+ * dist/index.js over dist/features/ and dist/shared/) and bundled into one file (the CLI,
+ * dist/cli.js), so paths are found from the package root rather than relative to the running file.
  */
 export const PACKAGE_ROOT: string = findRoot(dirname(fileURLToPath(import.meta.url)));
 

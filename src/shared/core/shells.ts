@@ -22,6 +22,12 @@ export interface ShellRecord {
   readonly startup: { readonly login: readonly (readonly string[])[]; readonly interactive: readonly (readonly string[])[] };
   /** Whether it reads its start-up files even when it runs a command or a script. */
   readonly startupWhenScripted: boolean;
+  /**
+   * Where `setup --completions` saves its completion script, for a shell ssh-anchor has one for:
+   * `file` under the XDG base directory `base` ("data": $XDG_DATA_HOME or ~/.local/share,
+   * "config": $XDG_CONFIG_HOME or ~/.config), a place the shell loads completions from by itself.
+   */
+  readonly completion?: { readonly base: "data" | "config"; readonly file: string };
   /** The rc line that runs `ssh-anchor <mode> <shell>` at start-up (what setup writes, the README shows). */
   rcLine(mode: InitMode): string;
   /** The line that sets SSH_AUTH_SOCK to `value` in this shell (doctor's fix for a pane). */
@@ -45,6 +51,8 @@ export const SHELL_RECORDS = [
     // interactive one that is not a login shell reads ~/.bashrc.
     startup: { login: [[".bash_profile", ".bash_login", ".profile"]], interactive: [[".bashrc"]] },
     startupWhenScripted: false,
+    // bash-completion's user directory.
+    completion: { base: "data", file: "bash-completion/completions/ssh-anchor" },
     rcLine: evalLine("bash"),
     exportLine: posixExport,
   },
@@ -55,6 +63,8 @@ export const SHELL_RECORDS = [
     scripts: "sh",
     startup: { login: [[".zprofile"], [".zshrc"], [".zlogin"]], interactive: [[".zshrc"]] },
     startupWhenScripted: false,
+    // Not on zsh's default $fpath: the user adds it once (setup says so).
+    completion: { base: "data", file: "zsh/site-functions/_ssh-anchor" },
     rcLine: evalLine("zsh"),
     exportLine: posixExport,
   },
@@ -76,6 +86,7 @@ export const SHELL_RECORDS = [
     scripts: "fish",
     startup: { login: [[".config/fish/config.fish"]], interactive: [[".config/fish/config.fish"]] },
     startupWhenScripted: true,
+    completion: { base: "config", file: "fish/completions/ssh-anchor.fish" },
     rcLine: (mode) => `ssh-anchor ${mode} fish | source`,
     exportLine: (value) => `set -gx SSH_AUTH_SOCK ${value}`,
   },
@@ -89,6 +100,12 @@ export type KnownShell = ShellRecord & { readonly name: Shell };
 
 /** The names `ssh-anchor init` takes. */
 export const SHELLS: readonly Shell[] = SHELL_RECORDS.map((record) => record.name);
+
+/** A shell ssh-anchor has tab completion for. */
+export type CompletionShell = Extract<(typeof SHELL_RECORDS)[number], { completion: object }>["name"];
+
+/** The shells `ssh-anchor completion` writes for, in SHELL_RECORDS' order. */
+export const COMPLETION_SHELLS: readonly CompletionShell[] = SHELL_RECORDS.flatMap((record) => ("completion" in record ? [record.name] : []));
 
 /** Every rc file setup may have written to, relative to $HOME. */
 export const RC_FILES: readonly string[] = SHELL_RECORDS.map((record) => record.rcFile);

@@ -117,7 +117,6 @@ function ancestorRefusal(stats: Stats, path: string, uid: number): string | unde
   return undefined;
 }
 
-/** Where an identity came from, for messages: "uid 1001 (mallory)". */
 /**
  * The uid whose paths and processes count as the user's own: this process's. (0 only where Node
  * has no getuid, which is not a platform ssh-anchor serves.)
@@ -126,7 +125,8 @@ export function currentUid(): number {
   return process.getuid?.() ?? 0;
 }
 
-export function describeUid(uid: number): string {
+/** Where an identity came from, for messages: "uid 1001 (mallory)". */
+function describeUid(uid: number): string {
   const name = userName(uid);
   return name ? `uid ${uid} (${name})` : `uid ${uid}`;
 }
@@ -134,7 +134,7 @@ export function describeUid(uid: number): string {
 let passwd: Map<number, string> | undefined;
 
 /** The login name of `uid` from /etc/passwd (no fork, no NSS: a name is only for messages). */
-export function userName(uid: number): string | undefined {
+function userName(uid: number): string | undefined {
   if (!passwd) {
     passwd = new Map();
     try {
@@ -195,27 +195,29 @@ export async function ownProcessFromPidFile(pidFile: string, uid: number): Promi
   if (pid <= 1) return undefined;
   const proc = await lstatOrUndefined(`/proc/${pid}`);
   if (proc) return proc.uid === uid ? pid : undefined;
-  // No /proc (not Linux): a signal 0 that succeeds proves the process is ours (EPERM otherwise).
+  // No /proc (not Linux): a signal 0 that succeeds proves the process is ours.
+  return processPresence(pid) === "yours" ? pid : undefined;
+}
+
+/**
+ * Whether a process with this pid exists, asked with signal 0 (which sends nothing): "yours"
+ * when this process may signal it, "another's" when it exists but is someone else's (EPERM),
+ * undefined when there is none (or the pid is not one: 0 and below name process groups).
+ * @example processPresence(process.pid) // "yours"
+ */
+export function processPresence(pid: number): "yours" | "another's" | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
   try {
     process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
+    return "yours";
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM" ? "another's" : undefined;
   }
 }
 
 /** The name of a process (Linux /proc/PID/comm), or undefined where it cannot be read. */
 export async function processName(pid: number): Promise<string | undefined> {
   return (await readFile(`/proc/${pid}/comm`, "utf8").catch(() => undefined))?.trimEnd();
-}
-
-/**
- * Text from another program or a file, made safe to print on a terminal: control characters
- * (escape sequences above all) become `?`, and the length is bounded.
- */
-export function printable(text: string, maxLength = 512): string {
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
-  return clean.length > maxLength ? `${clean.slice(0, maxLength)}...` : clean;
 }
 
 /**
@@ -267,18 +269,39 @@ export async function stillTheSocket(path: string, identity: SocketIdentity, uid
 }
 
 /**
- * Replaces `path` with `content` the safe way for a directory of the user's own: a new file
- * (O_EXCL, O_NOFOLLOW, 0600) beside it, then a rename, so a reader sees the old file or the new
- * one, never a half-written one, and nothing is ever written through a planted symlink.
+ * Puts a new entry at `path` in one step: `make` creates it at a fresh name beside it (a
+ * leftover of an earlier run with this pid is removed first), then a rename puts it in place, so
+ * a reader sees the old entry or the new one, never a half-made one. When `make` fails nothing
+ * is left behind.
+ * @example await replaceEntry(link, (temporary) => symlink(agentSocket, temporary))
  */
-export async function replaceOwnFile(path: string, content: string): Promise<void> {
-  const temporary = `${path}.${process.pid}`;
+export async function replaceEntry(path: string, make: (temporary: string) => Promise<void>): Promise<void> {
+  // Named after ssh-anchor: one left by a crash in the user's home says whose it is.
+  const temporary = `${path}.ssh-anchor-${process.pid}`;
   await unlink(temporary).catch(() => undefined);
-  const handle = await open(temporary, CREATE_EXCLUSIVE, 0o600);
   try {
-    await handle.writeFile(content);
-  } finally {
-    await handle.close();
+    await make(temporary);
+    await rename(temporary, path);
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    throw error;
   }
-  await rename(temporary, path);
+}
+
+/**
+ * Replaces `path` with `content` (see replaceEntry), the new file made with O_EXCL and
+ * O_NOFOLLOW, so nothing is ever written through a planted symlink or into a file someone else
+ * made first. `mode` (before the umask) is 0600 unless given: a unit file or an rc file is
+ * written with the mode it has to have.
+ * @example await replaceOwnFile(`${socket}.pid`, `${process.pid}\n`)
+ */
+export async function replaceOwnFile(path: string, content: string, mode = 0o600): Promise<void> {
+  await replaceEntry(path, async (temporary) => {
+    const handle = await open(temporary, CREATE_EXCLUSIVE, mode);
+    try {
+      await handle.writeFile(content);
+    } finally {
+      await handle.close();
+    }
+  });
 }

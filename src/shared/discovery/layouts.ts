@@ -1,5 +1,5 @@
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { processName } from "../core/trust.js";
 import type { AgentKind } from "./candidate.js";
 
 /** OpenSSH <= 10.0: sshd's `mkdtemp("/tmp/ssh-XXXXXXXXXX")`, and ssh-agent uses the same form. */
@@ -20,12 +20,8 @@ export function homeAgentDirectory(home: string): string {
  * Without /proc (not Linux) every such socket counts as forwarded.
  */
 export async function kindOfTmpSocket(pid: string): Promise<AgentKind> {
-  try {
-    const comm = await readFile(`/proc/${pid}/comm`, "utf8");
-    return comm.startsWith("sshd") ? "forwarded" : "local";
-  } catch {
-    // The process is gone (the socket is probably stale: connecting will tell), it is hidden
-    // (hidepid), or there is no /proc at all.
-    return "forwarded";
-  }
+  const name = await processName(Number(pid));
+  // No name: the process is gone (the socket is probably stale: connecting will tell), it is
+  // hidden (hidepid), or there is no /proc at all.
+  return name === undefined || name.startsWith("sshd") ? "forwarded" : "local";
 }

@@ -1,3 +1,5 @@
+import { FINGERPRINT, MAX_LISTED, SCOPE_ID } from "./rule.js";
+
 /** One scope in `ssh-anchor status --json`. */
 export interface ScopeReport {
   readonly id: string;
@@ -9,11 +11,6 @@ export interface ScopeReport {
   /** Its agents in routing order (dead ones left out); the first is where its connections go. */
   readonly agents: readonly string[];
 }
-
-const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
-const SCOPE_ID = /^[0-9a-f]{16}$/;
-/** More scopes or keys than this in a status answer is not one of ours (MAX_SCOPES is 64). */
-const MAX_LISTED = 2048;
 
 /** Fingerprints read back from a status answer: each one checked, or undefined when absent. */
 export function parseFingerprints(value: unknown, fail: (message: string) => Error): readonly string[] | null | undefined {

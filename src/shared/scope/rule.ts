@@ -39,7 +39,7 @@ export function isCertificate(keyType: string): boolean {
 }
 
 /** The sorted, de-duplicated fingerprints of every key an agent offers (certificates included). */
-export function fingerprintsOf(identities: readonly Identity[]): string[] {
+function fingerprintsOf(identities: readonly Identity[]): string[] {
   return [...new Set(identities.map((identity) => fingerprint(identity.blob)))].sort();
 }
 
@@ -49,7 +49,19 @@ export function anchorOf(identities: readonly Identity[]): Anchor {
 }
 
 /** Characters of the scope id: 64 bits of SHA-256, so that two anchors never share a socket. */
-export const SCOPE_ID_HEX = 16;
+const SCOPE_ID_HEX = 16;
+
+/** A scope id's shape as a pattern to build on (scoped socket names hold one). */
+export const SCOPE_ID_SHAPE = `[0-9a-f]{${SCOPE_ID_HEX}}`;
+
+/** A whole scope id, what `scopeId` makes: ids read back from a socket or a file are held to it. */
+export const SCOPE_ID = new RegExp(`^${SCOPE_ID_SHAPE}$`);
+
+/** A key fingerprint as `fingerprint` writes it (SHA-256, unpadded base64): what a scope's keys are. */
+export const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+/** More entries than this in a list read back (scopes, keys, agents, warnings) is not one of ours. */
+export const MAX_LISTED = 2048;
 
 /** The scope's id, from its anchor alone: the same keys give the same id after a restart. */
 export function scopeId(anchor: Anchor): string {

@@ -1,9 +1,10 @@
 import { join } from "node:path";
 import { MAX_SOCKET_PATH_BYTES } from "../core/location.js";
 import { UserError } from "../core/errors.js";
+import { SCOPE_ID_SHAPE } from "./rule.js";
 
 /** Scoped sockets are named `id-<16 hex>.sock`; the shell code recognises them by this shape. */
-export const SCOPED_SOCKET_NAME = /^id-[0-9a-f]{16}\.sock$/;
+export const SCOPED_SOCKET_NAME = new RegExp(`^id-${SCOPE_ID_SHAPE}\\.sock$`);
 
 /**
  * The scoped socket of scope `id`: in the stable socket's own private directory (so it obeys

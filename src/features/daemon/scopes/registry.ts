@@ -1,5 +1,6 @@
 import { currentUid, readOwnFile, replaceOwnFile } from "../../../shared/core/trust.js";
-import { scopeId, type Anchor } from "../../../shared/scope/rule.js";
+import { FINGERPRINT, scopeId, type Anchor } from "../../../shared/scope/rule.js";
+import { LIMITS } from "../policy.js";
 
 /** One scope the daemon serves a socket for. */
 export interface Scope extends Anchor {
@@ -7,17 +8,6 @@ export interface Scope extends Anchor {
   /** The last login that asked for this scope (ms since the epoch): the oldest goes first. */
   readonly lastLoginMs: number;
 }
-
-/**
- * At most this many scopes. Why: each is a listening socket and a file; a shared account has a
- * handful of people, and a person's key set changes rarely. Past the limit the scope whose last
- * login is oldest is forgotten (its panes then fail with "Error connecting to agent", not with
- * someone else's keys).
- */
-export const MAX_SCOPES = 64;
-/** A registry file larger than this is not one of ours. */
-const MAX_REGISTRY_BYTES = 1024 * 1024;
-const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
 /**
  * The scopes, kept in a 0600 file beside the stable socket (in its private directory) so that a
@@ -38,7 +28,7 @@ export class ScopeRegistry {
   async load(): Promise<void> {
     const text = (await readOwnFile(this.file(), this.uid)) ?? "";
     this.#scopes = new Map();
-    if (!text || text.length > MAX_REGISTRY_BYTES) return;
+    if (!text || text.length > LIMITS.registryBytes) return;
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -60,22 +50,22 @@ export class ScopeRegistry {
     return this.#scopes.get(id);
   }
 
-  /**
-   * Records a login of the scope of `anchor` (new or known) and saves the file.
-   * @returns the scope, and the scopes forgotten to stay within MAX_SCOPES.
-   */
   /** Writes the file again (the daemon moved to another directory). */
   save(): Promise<void> {
     return this.#save();
   }
 
+  /**
+   * Records a login of the scope of `anchor` (new or known) and saves the file.
+   * @returns the scope, and the scopes forgotten to stay within LIMITS.scopes.
+   */
   async register(anchor: Anchor, now = Date.now()): Promise<{ scope: Scope; forgotten: Scope[] }> {
     const keys = [...new Set(anchor.keys)].sort();
     const scope: Scope = { id: scopeId({ keys }), keys, lastLoginMs: now };
     this.#scopes.delete(scope.id);
     this.#scopes.set(scope.id, scope);
     const forgotten: Scope[] = [];
-    while (this.#scopes.size > MAX_SCOPES) {
+    while (this.#scopes.size > LIMITS.scopes) {
       const oldest = [...this.#scopes.values()].reduce((a, b) => (b.lastLoginMs < a.lastLoginMs ? b : a));
       this.#scopes.delete(oldest.id);
       forgotten.push(oldest);

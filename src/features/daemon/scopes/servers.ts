@@ -1,8 +1,7 @@
-import { lstat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { createServer, type Server, type Socket } from "node:net";
 import { listenExclusively } from "../listener.js";
-import { identityAt, letGo, sameFile } from "../socket-identity.js";
+import { identityAt, letGo, sameFile, type BoundFile } from "../socket-identity.js";
 import { ScopeRegistry, type Scope } from "./registry.js";
 import type { Anchor } from "../../../shared/scope/rule.js";
 import { scopedSocketPath } from "../../../shared/scope/socket-path.js";
@@ -25,8 +24,8 @@ interface Listening {
   readonly scope: Scope;
   readonly path: string;
   readonly server: Server;
-  readonly dev: number;
-  readonly ino: number;
+  /** The file bound at the path; undefined when it was gone at once (the next check binds again). */
+  readonly bound: BoundFile | undefined;
 }
 
 /**
@@ -77,7 +76,7 @@ export class ScopeServers {
     for (const listening of [...this.#listening.values()]) {
       const now = await identityAt(listening.path);
       const here = dirname(listening.path) === this.#options.directory();
-      if (here && sameFile(now, listening)) continue;
+      if (here && sameFile(now, listening.bound)) continue;
       moved ||= !here;
       this.#options.log(`${listening.path} was removed or replaced, or the daemon moved; listening again`);
       await this.#close(listening.scope.id);
@@ -97,8 +96,7 @@ export class ScopeServers {
     const server = createServer({ allowHalfOpen: true }, (socket) => this.#options.onConnection(socket, scope));
     await listenExclusively(server, path, this.#options.lockFile(), this.#options.uid);
     server.on("error", (error) => this.#options.log(`${path}: ${error.message}`));
-    const stats = await lstat(path);
-    const listening: Listening = { scope, path, server, dev: stats.dev, ino: stats.ino };
+    const listening: Listening = { scope, path, server, bound: await identityAt(path) };
     this.#listening.set(scope.id, listening);
     return listening;
   }
@@ -108,6 +106,6 @@ export class ScopeServers {
     const listening = this.#listening.get(id);
     if (!listening) return;
     this.#listening.delete(id);
-    await letGo([listening.server], listening.path, listening);
+    await letGo([listening.server], listening.path, listening.bound);
   }
 }

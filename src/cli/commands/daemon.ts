@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { TIMING } from "../../shared/core/timing.js";
 import { collect, positiveInteger } from "../options.js";
 import { runCommand } from "../output.js";
+import { SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
 
 interface RunFlags {
   socket?: string;
@@ -24,7 +25,7 @@ function daemonOptions(command: Command): Command {
   return command
     .option("-s, --socket <path>", SOCKET_HELP)
     .option("-a, --agent-dir <dir>", AGENT_DIR_HELP, collect)
-    .option("--tmp-dir <dir>", TMP_DIR_HELP, "/tmp")
+    .option("--tmp-dir <dir>", TMP_DIR_HELP, SSHD_TMP_ROOT)
     .option("-v, --verbose", "log every connection's routing, not only changes");
 }
 

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { DoctorReport, Verdict } from "../../features/doctor/doctor.js";
 import { colorEnabled, paint, runCommand, type Style } from "../output.js";
+import { SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
 
 const MARK: Record<Verdict, [string, Style]> = { ok: ["ok  ", "green"], info: ["info", "dim"], warn: ["warn", "yellow"], fail: ["FAIL", "red"] };
 
@@ -9,7 +10,7 @@ export function registerDoctorCommand(program: Command): void {
     .command("doctor")
     .description("explain what is broken about SSH_AUTH_SOCK here, and how to fix it")
     .option("-s, --socket <path>", "the stable socket (default: as for start)")
-    .option("--tmp-dir <dir>", "where sshd creates its ssh-* session directories (as for run and start)", "/tmp")
+    .option("--tmp-dir <dir>", "where sshd creates its ssh-* session directories (as for run and start)", SSHD_TMP_ROOT)
     .option("--fix", "start the daemon, point tmux and screen at the stable socket, print the line for each pane")
     .option("--json", "print a JSON document for scripts")
     .addHelpText(

@@ -20,6 +20,14 @@ function flatten(spec: CommandSpec, path = ""): Entry[] {
 }
 
 /** The word a POSIX helper prints for a value kind. */
+/** The session connect attaches when none is given (its --session default), offered first. */
+function usualSession(entries: readonly Entry[]): string[] {
+  for (const { spec } of entries) {
+    for (const option of spec.options) if (option.value?.kind === "session" && option.value.usual) return [option.value.usual];
+  }
+  return [];
+}
+
 function kindWord(value: ValueKind): string {
   return value.kind === "words" ? `words ${value.words.join(" ")}` : value.kind;
 }
@@ -47,7 +55,7 @@ function posixTables(entries: readonly Entry[]): string {
   lines.push("  esac", "}");
   lines.push(
     "__ssh_anchor_sessions() {",
-    "  echo main",
+    ...usualSession(entries).map((name) => `  echo ${name}`),
     "  tmux list-sessions -F '#S' 2>/dev/null",
     "}",
     "__ssh_anchor_hosts() {",
@@ -191,7 +199,7 @@ function fishScript(entries: readonly Entry[]): string {
     "    test \"$(__ssh_anchor_path)\" = \"$argv[1]\"",
     "end",
     "function __ssh_anchor_sessions",
-    "    echo main",
+    ...usualSession(entries).map((name) => `    echo ${name}`),
     "    tmux list-sessions -F '#S' 2>/dev/null",
     "end",
     "complete -c ssh-anchor -f",

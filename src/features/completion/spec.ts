@@ -6,9 +6,15 @@ import { COMPLETION_SHELLS, SHELLS } from "../../shared/core/shells.js";
  * that they list exactly the commands and flags that --help shows.
  */
 
-/** How a value is completed: file names, directory names, fixed words, the user's tmux sessions,
- * ssh hosts, or nothing (free text). */
-export type ValueKind = { kind: "file" } | { kind: "dir" } | { kind: "words"; words: readonly string[] } | { kind: "session" } | { kind: "host" } | { kind: "text" };
+/** How a value is completed: file names, directory names, fixed words, the user's tmux sessions
+ * (and the one connect uses when none is given), ssh hosts, or nothing (free text). */
+export type ValueKind =
+  | { kind: "file" }
+  | { kind: "dir" }
+  | { kind: "words"; words: readonly string[] }
+  | { kind: "session"; usual: string | undefined }
+  | { kind: "host" }
+  | { kind: "text" };
 
 export interface OptionSpec {
   /** Every spelling: ["-s", "--socket"]. */
@@ -27,8 +33,8 @@ export interface CommandSpec {
   readonly argument?: ValueKind;
 }
 
-function valueKind(option: string, placeholder: string): ValueKind {
-  if (option === "--session") return { kind: "session" };
+function valueKind(option: string, placeholder: string, defaultValue: unknown): ValueKind {
+  if (option === "--session") return { kind: "session", usual: typeof defaultValue === "string" ? defaultValue : undefined };
   if (option === "--shell" || placeholder === "shell") return { kind: "words", words: SHELLS };
   if (/^(file|path)$/.test(placeholder)) return { kind: "file" };
   if (placeholder === "dir") return { kind: "dir" };
@@ -53,7 +59,7 @@ function describe(command: Command, path: string): CommandSpec {
       return {
         names,
         description: option.description,
-        value: takesValue ? valueKind(option.long ?? "", placeholder?.[1] ?? placeholder?.[2] ?? "") : undefined,
+        value: takesValue ? valueKind(option.long ?? "", placeholder?.[1] ?? placeholder?.[2] ?? "", option.defaultValue) : undefined,
       };
     });
   options.push({ names: ["-h", "--help"], description: "show help" });

@@ -21,6 +21,7 @@ import type { Counters, StatusReport } from "../../shared/control/status.js";
 import { ScopeServers } from "./scopes/servers.js";
 import { learnKeys, scopedContext } from "./scopes/routing.js";
 import { scopeForLogin } from "./scopes/request.js";
+import { SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
 
 export interface DaemonOptions {
   /** --socket; $SSH_ANCHOR_SOCKET and the default apply when absent. */
@@ -119,11 +120,11 @@ export class Daemon {
       log: info,
       onDead: (agent) => this.#discovery.recheck(agent.path),
     });
-    this.#tmpRoot = `${resolve(options.tmpRoot ?? "/tmp")}/`;
+    this.#tmpRoot = `${resolve(options.tmpRoot ?? SSHD_TMP_ROOT)}/`;
     this.#discovery = new AgentDiscovery({
       uid: this.#uid,
       home: options.home ?? homedir(),
-      tmpRoot: resolve(options.tmpRoot ?? "/tmp"),
+      tmpRoot: resolve(options.tmpRoot ?? SSHD_TMP_ROOT),
       extraDirs: (options.agentDirs ?? []).map((dir) => resolve(dir)),
       hostHash: localHostHash,
       onChange: () => this.#book.sync(this.#discovery.candidates()),

@@ -18,6 +18,7 @@ import { shellStart } from "./shell-start.js";
 import { socketKind } from "./socket-kind.js";
 import { listIdentities, type AgentAnswer } from "../../shared/protocol/agent-client.js";
 import { perIdentityState, scopeFindings, withoutSharedSocketFixes } from "./scopes.js";
+import { SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
 
 export type Verdict = "ok" | "info" | "warn" | "fail";
 
@@ -83,7 +84,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   const probe = (path: string) => trustedProbe(path, uid);
   findings.push(await shellFinding(env.SSH_AUTH_SOCK, stable, paths.socket, probe, await invokingShell(env)));
   findings.push(...(await daemonFindings(paths, uid)));
-  const agents = await agentFindings(paths, uid, home, options.tmpDir ?? "/tmp", probe);
+  const agents = await agentFindings(paths, uid, home, options.tmpDir ?? SSHD_TMP_ROOT, probe);
   findings.push(agentsSummary(agents));
   findings.push(...(await multiplexerFindings(uid, home, stable, paths.socket, probe, options.fix && !perIdentity.enabled ? repairs : undefined)));
   findings.push(...(await scopeFindings(perIdentity, agents, env, Boolean(options.fix))));

@@ -6,6 +6,7 @@ import type { ScopeReport } from "../../shared/scope/report.js";
 import { belongsTo, isCertificate, looksShared, widerThan } from "../../shared/scope/rule.js";
 import { SCOPED_SOCKET_NAME } from "../../shared/scope/socket-path.js";
 import { initShell, RC_FILES } from "../../shared/core/shells.js";
+import { escapeRegExp } from "../../shared/core/text.js";
 import type { AgentFinding, Finding } from "./doctor.js";
 import { runsInit } from "./init-line.js";
 import { tmuxServers } from "./multiplexers.js";
@@ -121,7 +122,7 @@ export async function scopeFindings(state: PerIdentityState, agents: readonly Ag
  * hand that pane to whoever logged in last: such lines name the person's scoped socket instead.
  */
 export function withoutSharedSocketFixes(findings: readonly Finding[], stableSocket: string): Finding[] {
-  const shared = new RegExp(`SSH_AUTH_SOCK[= ]${stableSocket.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![^\\s])`);
+  const shared = new RegExp(`SSH_AUTH_SOCK[= ]${escapeRegExp(stableSocket)}(?![^\\s])`);
   // POSIX syntax, as the fix lines it replaces.
   const { exportLine } = initShell("sh");
   return findings.map((finding) => {

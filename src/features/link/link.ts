@@ -8,6 +8,7 @@ import { healthOf, rankAgents } from "../../shared/discovery/health.js";
 import { AgentDiscovery } from "../../shared/discovery/discovery.js";
 import { localHostHash } from "../../shared/discovery/host-hash.js";
 import { listIdentities } from "../../shared/protocol/agent-client.js";
+import { SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
 
 /**
  * Link mode's stable path: a symlink in the same private directory as the daemon's socket
@@ -28,7 +29,7 @@ export async function refreshLink(options: { uid?: number; home?: string; tmpRoo
   const discovery = new AgentDiscovery({
     uid,
     home: options.home ?? homedir(),
-    tmpRoot: options.tmpRoot ?? "/tmp",
+    tmpRoot: options.tmpRoot ?? SSHD_TMP_ROOT,
     extraDirs: [],
     hostHash: localHostHash,
   });

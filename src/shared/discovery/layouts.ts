@@ -2,6 +2,9 @@ import { join } from "node:path";
 import { processName } from "../core/trust.js";
 import type { AgentKind } from "./candidate.js";
 
+/** Where OpenSSH <= 10.0's sshd makes each login's session directory (written into sshd, not
+ * taken from TMPDIR); `--tmp-dir` changes it only for tests and unusual builds. */
+export const SSHD_TMP_ROOT = "/tmp";
 /** OpenSSH <= 10.0: sshd's `mkdtemp("/tmp/ssh-XXXXXXXXXX")`, and ssh-agent uses the same form. */
 export const TMP_SESSION_DIR = /^ssh-[A-Za-z0-9]+$/;
 /** ...holding `agent.<pid>`: the per-connection sshd's pid, or the parent pid of ssh-agent. */

@@ -200,12 +200,12 @@ describe("the trust module, against real files", () => {
   });
 
   it("tells a process of the user's own from another's and from none with signal 0", () => {
-    assert.equal(processPresence(process.pid), "yours");
+    assert.equal(processPresence(process.pid), "signalable");
     assert.equal(processPresence(0), undefined, "0 names a process group, not a process");
     assert.equal(processPresence(Number.NaN), undefined);
     assert.equal(processPresence(2 ** 22 + 1), undefined, "above pid_max");
     // init is root's, and root may signal every process.
-    assert.equal(processPresence(1), ME === 0 ? "yours" : "another's");
+    assert.equal(processPresence(1), ME === 0 ? "signalable" : "not-signalable");
   });
 
   it("knows a socket from its replacement at the same path (a login ended, someone re-created it)", async (t) => {

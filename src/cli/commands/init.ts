@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { initScript } from "../../features/shell/init.js";
+import { initScript, scopedInitScript } from "../../features/shell/init.js";
 import { runCommand } from "../output.js";
 import { UserError } from "../../shared/core/errors.js";
 import { SHELL_RECORDS, SHELLS } from "../../shared/core/shells.js";
@@ -42,7 +42,6 @@ link can dangle.`,
         // --no-prompt only removes link mode's prompt hook: without --link it would do nothing.
         if (flags.prompt === false && !flags.link) throw new UserError("--no-prompt is for link mode only: use it with --link (the daemon needs no prompt hook)", 2);
         if (flags.perIdentity) {
-          const { scopedInitScript } = await import("../../features/shell/init.js");
           process.stdout.write(scopedInitScript(shell));
           return;
         }

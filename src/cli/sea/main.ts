@@ -1,5 +1,5 @@
 import { SHELLS } from "../../shared/core/shells.js";
-import { initScript } from "../../features/shell/init.js";
+import { initScript, scopedInitScript } from "../../features/shell/init.js";
 
 /**
  * The single executable's entry point (Node's single executable applications): the same CLI as
@@ -11,8 +11,13 @@ import { initScript } from "../../features/shell/init.js";
 // features/shell/init.ts, as `init` in the CLI reads them), before the rest of the CLI is loaded.
 const args = process.argv.slice(2);
 if (args[0] === "init") {
+  const known = (shell: string | undefined): shell is string => shell !== undefined && (SHELLS as readonly string[]).includes(shell);
+  if (args.length === 3 && args[1] === "--per-identity" && known(args[2])) {
+    process.stdout.write(scopedInitScript(args[2]));
+    process.exit(0);
+  }
   const [link, shell] = args.length === 2 ? [false, args[1]] : args.length === 3 && args[1] === "--link" ? [true, args[2]] : [false, undefined];
-  if (shell !== undefined && (SHELLS as readonly string[]).includes(shell)) {
+  if (known(shell)) {
     process.stdout.write(initScript(shell, { link }));
     process.exit(0);
   }

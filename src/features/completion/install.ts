@@ -21,14 +21,14 @@ export function completionFile(shell: CompletionShell, home = homedir(), env: No
   return join(base, place.file);
 }
 
-/** What the user still has to do for the shell to find the file (zsh only). */
-export function completionNote(shell: CompletionShell, file: string): string | undefined {
-  if (shell !== "zsh") return undefined;
-  return `zsh loads it from $fpath: add fpath=(${dirname(file)} $fpath) to ~/.zshrc before compinit`;
+/** What the user still has to do for the shell to find the file (its record says; zsh's $fpath). */
+function completionNote(shell: CompletionShell, file: string): string | undefined {
+  const place = shellNamed(shell)?.completion;
+  return place?.setupNote?.(dirname(file));
 }
 
 /** Writes the script; returns false when the file already holds exactly this text. */
-export async function installCompletion(file: string, script: string): Promise<boolean> {
+async function installCompletion(file: string, script: string): Promise<boolean> {
   if ((await readFile(file, "utf8").catch(() => undefined)) === script) return false;
   await mkdir(dirname(file), { recursive: true, mode: 0o755 });
   await replaceOwnFile(file, script, 0o644);
@@ -36,7 +36,7 @@ export async function installCompletion(file: string, script: string): Promise<b
 }
 
 /** Removes the script if it is there; returns whether it was. */
-export async function removeCompletion(file: string): Promise<boolean> {
+async function removeCompletion(file: string): Promise<boolean> {
   const text = await readFile(file, "utf8").catch(() => undefined);
   if (text === undefined || !text.includes("ssh-anchor completion")) return false;
   await unlink(file);

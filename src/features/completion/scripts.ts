@@ -19,15 +19,15 @@ function flatten(spec: CommandSpec, path = ""): Entry[] {
   return [{ path, spec }, ...spec.subcommands.flatMap((sub) => flatten(sub, path ? `${path} ${sub.name}` : sub.name))];
 }
 
-/** The word a POSIX helper prints for a value kind. */
 /** The session connect attaches when none is given (its --session default), offered first. */
-function usualSession(entries: readonly Entry[]): string[] {
+function defaultSession(entries: readonly Entry[]): string[] {
   for (const { spec } of entries) {
-    for (const option of spec.options) if (option.value?.kind === "session" && option.value.usual) return [option.value.usual];
+    for (const option of spec.options) if (option.value?.kind === "session" && option.value.defaultValue) return [option.value.defaultValue];
   }
   return [];
 }
 
+/** The word a POSIX helper prints for a value kind. */
 function kindWord(value: ValueKind): string {
   return value.kind === "words" ? `words ${value.words.join(" ")}` : value.kind;
 }
@@ -55,7 +55,7 @@ function posixTables(entries: readonly Entry[]): string {
   lines.push("  esac", "}");
   lines.push(
     "__ssh_anchor_sessions() {",
-    ...usualSession(entries).map((name) => `  echo ${name}`),
+    ...defaultSession(entries).map((name) => `  echo ${name}`),
     "  tmux list-sessions -F '#S' 2>/dev/null",
     "}",
     "__ssh_anchor_hosts() {",
@@ -199,7 +199,7 @@ function fishScript(entries: readonly Entry[]): string {
     "    test \"$(__ssh_anchor_path)\" = \"$argv[1]\"",
     "end",
     "function __ssh_anchor_sessions",
-    ...usualSession(entries).map((name) => `    echo ${name}`),
+    ...defaultSession(entries).map((name) => `    echo ${name}`),
     "    tmux list-sessions -F '#S' 2>/dev/null",
     "end",
     "complete -c ssh-anchor -f",

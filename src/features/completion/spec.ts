@@ -12,7 +12,7 @@ export type ValueKind =
   | { kind: "file" }
   | { kind: "dir" }
   | { kind: "words"; words: readonly string[] }
-  | { kind: "session"; usual: string | undefined }
+  | { kind: "session"; defaultValue: string | undefined }
   | { kind: "host" }
   | { kind: "text" };
 
@@ -34,7 +34,7 @@ export interface CommandSpec {
 }
 
 function valueKind(option: string, placeholder: string, defaultValue: unknown): ValueKind {
-  if (option === "--session") return { kind: "session", usual: typeof defaultValue === "string" ? defaultValue : undefined };
+  if (option === "--session") return { kind: "session", defaultValue: typeof defaultValue === "string" ? defaultValue : undefined };
   if (option === "--shell" || placeholder === "shell") return { kind: "words", words: SHELLS };
   if (/^(file|path)$/.test(placeholder)) return { kind: "file" };
   if (placeholder === "dir") return { kind: "dir" };

@@ -12,7 +12,7 @@ import { createControlServer } from "./control-server.js";
 import { DirectoryGuard } from "./directory-guard.js";
 import { listenExclusively } from "./listener.js";
 import { activationDescriptor, listenOnDescriptor } from "./socket-activation.js";
-import { identityAt, letGo, sameFile, type BoundFile } from "./socket-identity.js";
+import { boundFileAt, letGo, sameFile, type BoundFile } from "./bound-file.js";
 
 export interface OwnedSocketOptions {
   /** --socket; $SSH_ANCHOR_SOCKET and the default apply when absent. */
@@ -50,7 +50,7 @@ export class OwnedSocket {
   readonly #activation = activationDescriptor();
   #agentServer: Server | undefined;
   #controlServer: Server | undefined;
-  #socketId: BoundFile | undefined;
+  #bound: BoundFile | undefined;
   /** The socket is gone and not yet taken back. */
   #lost = false;
   /** Keeps the socket directory's name ours when someone removes it. */
@@ -86,11 +86,11 @@ export class OwnedSocket {
     else await listenOnDescriptor(agentServer, this.#activation);
     this.#reportErrors(agentServer, "accepting", "agent socket");
     this.#agentServer = agentServer;
-    const bound = await identityAt(paths.socket);
+    const bound = await boundFileAt(paths.socket);
     if (!bound) {
       throw new UserError(`socket-activated, but nothing is at ${paths.socket}: give run the same --socket as ListenStream=`);
     }
-    this.#socketId = bound;
+    this.#bound = bound;
     this.#options.onBound({ path: paths.socket, ...bound });
 
     // The agent socket is ours now, so whatever sits at the control path is a leftover.
@@ -119,7 +119,7 @@ export class OwnedSocket {
     this.#agentServer = undefined;
     this.#controlServer = undefined;
     if (!agentServer || !controlServer) return;
-    await letGo([agentServer, controlServer], this.paths.socket, this.#socketId);
+    await letGo([agentServer, controlServer], this.paths.socket, this.#bound);
   }
 
   /** The daemon is stopping: no more taking the socket back, and the sockets are let go of. */
@@ -176,7 +176,7 @@ export class OwnedSocket {
 
   async #recover(): Promise<void> {
     if (this.#stopping) return;
-    if (sameFile(await identityAt(this.paths.socket), this.#socketId)) return;
+    if (sameFile(await boundFileAt(this.paths.socket), this.#bound)) return;
     if (this.#stopping) return;
     const { log } = this.#options;
     // Said once per loss: a directory whose parent is gone for a while (XDG_RUNTIME_DIR between

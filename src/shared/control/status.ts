@@ -3,6 +3,12 @@ import type { AgentKind } from "../discovery/candidate.js";
 import type { AgentHealth } from "../discovery/health.js";
 import { parseFingerprints, parseScopeReports, type ScopeReport } from "../scope/report.js";
 
+/** More entries than this in one list of a status answer is not one of ours (agents come in
+ * tens; discovery keeps at most 64 ignored sockets). */
+const MAX_LIST_ITEMS = 10_000;
+/** A longer text field is cut when shown: paths are at most 107 bytes, reasons one line. */
+const MAX_TEXT_CHARS = 4096;
+
 /** The daemon's connection counters, as `status` shows them. */
 export interface Counters {
   served: number;
@@ -122,7 +128,7 @@ export function parseStatusReport(value: unknown): StatusReport {
       const entry = record(item, "ignored entry");
       return { path: text(entry.path, "ignored.path"), reason: text(entry.reason, "ignored.reason") };
     }),
-    ...optional("scopes", parseScopeReports(report.scopes, (message) => new MalformedStatus(message), (value) => printable(value, 4096))),
+    ...optional("scopes", parseScopeReports(report.scopes, (message) => new MalformedStatus(message), (value) => printable(value, MAX_TEXT_CHARS))),
   };
 }
 
@@ -137,13 +143,13 @@ function record(value: unknown, name: string): Record<string, unknown> {
 }
 
 function list(value: unknown, name: string): unknown[] {
-  if (!Array.isArray(value) || value.length > 10_000) throw new MalformedStatus(`${name} is not a list`);
+  if (!Array.isArray(value) || value.length > MAX_LIST_ITEMS) throw new MalformedStatus(`${name} is not a list`);
   return value;
 }
 
 function text(value: unknown, name: string): string {
   if (typeof value !== "string") throw new MalformedStatus(`${name} is not a string`);
-  return printable(value, 4096);
+  return printable(value, MAX_TEXT_CHARS);
 }
 
 function count(value: unknown, name: string): number {

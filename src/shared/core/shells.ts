@@ -27,7 +27,12 @@ export interface ShellRecord {
    * `file` under the XDG base directory `base` ("data": $XDG_DATA_HOME or ~/.local/share,
    * "config": $XDG_CONFIG_HOME or ~/.config), a place the shell loads completions from by itself.
    */
-  readonly completion?: { readonly base: "data" | "config"; readonly file: string };
+  readonly completion?: {
+    readonly base: "data" | "config";
+    readonly file: string;
+    /** What the user still has to do for the shell to look in that file's directory, if anything. */
+    readonly setupNote?: (directory: string) => string;
+  };
   /** The rc line that runs `ssh-anchor <mode> <shell>` at start-up (what setup writes, the README shows). */
   rcLine(mode: InitMode): string;
   /** The line that sets SSH_AUTH_SOCK to `value` in this shell (doctor's fix for a pane). */
@@ -64,7 +69,11 @@ export const SHELL_RECORDS = [
     startup: { login: [[".zprofile"], [".zshrc"], [".zlogin"]], interactive: [[".zshrc"]] },
     startupWhenScripted: false,
     // Not on zsh's default $fpath: the user adds it once (setup says so).
-    completion: { base: "data", file: "zsh/site-functions/_ssh-anchor" },
+    completion: {
+      base: "data",
+      file: "zsh/site-functions/_ssh-anchor",
+      setupNote: (directory) => `zsh loads it from $fpath: add fpath=(${directory} $fpath) to ~/.zshrc before compinit`,
+    },
     rcLine: evalLine("zsh"),
     exportLine: posixExport,
   },

@@ -195,23 +195,25 @@ export async function ownProcessFromPidFile(pidFile: string, uid: number): Promi
   if (pid <= 1) return undefined;
   const proc = await lstatOrUndefined(`/proc/${pid}`);
   if (proc) return proc.uid === uid ? pid : undefined;
-  // No /proc (not Linux): a signal 0 that succeeds proves the process is ours.
-  return processPresence(pid) === "yours" ? pid : undefined;
+  // No /proc (not Linux): a signal 0 that succeeds proves the process is ours, unless we are
+  // root, who may signal anyone's: then nothing here can prove it.
+  return uid !== 0 && processPresence(pid) === "signalable" ? pid : undefined;
 }
 
 /**
- * Whether a process with this pid exists, asked with signal 0 (which sends nothing): "yours"
- * when this process may signal it, "another's" when it exists but is someone else's (EPERM),
- * undefined when there is none (or the pid is not one: 0 and below name process groups).
- * @example processPresence(process.pid) // "yours"
+ * Whether a process with this pid exists, asked with signal 0 (which sends nothing):
+ * "signalable" when this process may signal it (its own uid's, or anyone's for root),
+ * "not-signalable" when it exists but may not be signalled (EPERM), undefined when there is
+ * none (or the pid is not one: 0 and below name process groups).
+ * @example processPresence(process.pid) // "signalable"
  */
-export function processPresence(pid: number): "yours" | "another's" | undefined {
+export function processPresence(pid: number): "signalable" | "not-signalable" | undefined {
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
   try {
     process.kill(pid, 0);
-    return "yours";
+    return "signalable";
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM" ? "another's" : undefined;
+    return (error as NodeJS.ErrnoException).code === "EPERM" ? "not-signalable" : undefined;
   }
 }
 

@@ -1,7 +1,7 @@
 import { dirname } from "node:path";
 import { createServer, type Server, type Socket } from "node:net";
 import { listenExclusively } from "../listener.js";
-import { identityAt, letGo, sameFile, type BoundFile } from "../socket-identity.js";
+import { boundFileAt, letGo, sameFile, type BoundFile } from "../bound-file.js";
 import { ScopeRegistry, type Scope } from "./registry.js";
 import type { Anchor } from "../../../shared/scope/rule.js";
 import { scopedSocketPath } from "../../../shared/scope/socket-path.js";
@@ -74,7 +74,7 @@ export class ScopeServers {
     if (this.#stopped) return;
     let moved = false;
     for (const listening of [...this.#listening.values()]) {
-      const now = await identityAt(listening.path);
+      const now = await boundFileAt(listening.path);
       const here = dirname(listening.path) === this.#options.directory();
       if (here && sameFile(now, listening.bound)) continue;
       moved ||= !here;
@@ -96,7 +96,7 @@ export class ScopeServers {
     const server = createServer({ allowHalfOpen: true }, (socket) => this.#options.onConnection(socket, scope));
     await listenExclusively(server, path, this.#options.lockFile(), this.#options.uid);
     server.on("error", (error) => this.#options.log(`${path}: ${error.message}`));
-    const listening: Listening = { scope, path, server, bound: await identityAt(path) };
+    const listening: Listening = { scope, path, server, bound: await boundFileAt(path) };
     this.#listening.set(scope.id, listening);
     return listening;
   }

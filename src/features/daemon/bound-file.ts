@@ -8,13 +8,13 @@ export interface BoundFile {
 }
 
 /**
- * The identity of the file at `path` now, or undefined when there is none.
+ * Which file is at `path` now (device and inode), or undefined when there is none.
  *
  * @example
- * const bound = await identityAt("/tmp/ssh-anchor-1000/agent.sock"); // right after listen()
- * sameFile(await identityAt("/tmp/ssh-anchor-1000/agent.sock"), bound) // -> false once replaced
+ * const bound = await boundFileAt("/tmp/ssh-anchor-1000/agent.sock"); // right after listen()
+ * sameFile(await boundFileAt("/tmp/ssh-anchor-1000/agent.sock"), bound) // -> false once replaced
  */
-export async function identityAt(path: string): Promise<BoundFile | undefined> {
+export async function boundFileAt(path: string): Promise<BoundFile | undefined> {
   const stats = await lstatOrUndefined(path);
   return stats && { dev: stats.dev, ino: stats.ino };
 }
@@ -33,7 +33,7 @@ export function sameFile(a: BoundFile | undefined, b: BoundFile | undefined): bo
  * await letGo([agentServer, controlServer], paths.socket, bound);
  */
 export async function letGo(servers: readonly Server[], path: string, bound: BoundFile | undefined): Promise<void> {
-  const now = await identityAt(path);
+  const now = await boundFileAt(path);
   const ours = now === undefined || sameFile(now, bound);
   for (const server of servers) {
     if (ours) server.close();

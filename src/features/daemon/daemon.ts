@@ -154,7 +154,7 @@ export class Daemon {
     });
     this.#scopes = new ScopeServers({
       directory: () => this.paths.directory,
-      registryFile: () => `${this.paths.socket}.scopes`,
+      registryFile: () => this.paths.scopes,
       lockFile: () => this.paths.lockFile,
       uid: this.#uid,
       log: info,

@@ -13,7 +13,7 @@ import { initShell, RC_FILES, shellNamed, type KnownShell } from "../../shared/c
 import { readSshConfig } from "../../shared/core/ssh-config.js";
 import { TIMING } from "../../shared/core/timing.js";
 import { fixScreen, fixTmux, screenSessions, tmuxServers, type Pane } from "./multiplexers.js";
-import { runsInit } from "./init-line.js";
+import { runsInit } from "../../shared/core/init-line.js";
 import { shellStart } from "./shell-start.js";
 import { socketKind } from "./socket-kind.js";
 import { listIdentities, type AgentAnswer } from "../../shared/protocol/agent-client.js";

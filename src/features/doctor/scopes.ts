@@ -8,7 +8,7 @@ import { SCOPED_SOCKET_NAME } from "../../shared/scope/socket-path.js";
 import { initShell, RC_FILES } from "../../shared/core/shells.js";
 import { escapeRegExp } from "../../shared/core/text.js";
 import type { AgentFinding, Finding } from "./doctor.js";
-import { runsInit } from "./init-line.js";
+import { runsInit } from "../../shared/core/init-line.js";
 import { tmuxServers } from "./multiplexers.js";
 
 /** What doctor needs to know about per-identity scopes (init --per-identity). */

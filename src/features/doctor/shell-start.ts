@@ -2,7 +2,7 @@ import { readFile, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { shellNamed } from "../../shared/core/shells.js";
 import { TIMING } from "../../shared/core/timing.js";
-import { runsInit } from "./init-line.js";
+import { runsInit } from "../../shared/core/init-line.js";
 
 /**
  * What doctor can know about a pane's shell from outside. /proc/PID/environ is the environment

@@ -67,6 +67,8 @@ export interface DaemonPaths {
   readonly logFile: string;
   /** Link mode's symlink (no daemon), in the same private directory. */
   readonly link: string;
+  /** The per-identity scopes the daemon remembers (key fingerprints only). */
+  readonly scopes: string;
   /** The directory is the one in ~/.ssh, which is created too when missing. */
   readonly inHome: boolean;
 }
@@ -152,6 +154,7 @@ function pathsIn(directory: string, socket: string, inHome: boolean): DaemonPath
     lockFile: `${socket}.lock`,
     logFile: `${socket}.log`,
     link: join(directory, "link.sock"),
+    scopes: `${socket}.scopes`,
     inHome,
   };
 }

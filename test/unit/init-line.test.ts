@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { runsInit } from "../../src/features/doctor/init-line.js";
+import { runsInit } from "../../src/shared/core/init-line.js";
 import { SHELL_RECORDS, type InitMode } from "../../src/shared/core/shells.js";
 
 const MODES: readonly InitMode[] = ["init", "init --link", "init --per-identity"];

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { dirname } from "node:path";
 import { makeAttacker, type Attacker, type FakeAgent } from "../helpers/attacker.js";
 import { TMUX } from "../helpers/panes.js";
 import { Cleanup, requireRoot, run, sleep, waitFor } from "../helpers/process.js";
@@ -163,10 +164,12 @@ describe("end to end: another local user cannot stand in for ssh-anchor", { skip
       host.asUser(`cd; export PATH=${host.binDirectory}:$PATH; unset SSH_AUTH_SOCK; eval "$(ssh-anchor init --link bash)"; ${command}`);
     assert.equal((await host.asUser(`mkdir -p -m 700 ${stableDirectory(host.home)} && ln -sfn ${newer.forwardedSocket} ${link}`)).code, 0);
     await newer.end();
-    // sshd removed the login's directory; the attacker re-creates it, with a socket of theirs.
-    const directory = newer.forwardedSocket.replace(/\/[^/]*$/, "");
+    // sshd removed the login's directory; the attacker re-creates it, with a socket of theirs
+    // (OpenSSH >= 10.1 keeps sockets in ~/.ssh/agent, which no one else can write: the attacker
+    // plants the same in /tmp, in the older layout's form).
+    const { directory, socket } = plantable(newer.forwardedSocket);
     assert.equal((await attacker.run(`mkdir -m 755 ${directory}`)).code, 0);
-    const fake = await attacker.fakeAgent(newer.forwardedSocket);
+    const fake = await attacker.fakeAgent(socket);
     const listed = await linkMode('ssh-add -l; printf "target=%s\\n" "$(readlink "$SSH_AUTH_SOCK")"');
     keyListed(listed.stdout);
     assert.match(listed.stdout, new RegExp(`target=${older.forwardedSocket}`));
@@ -187,13 +190,13 @@ describe("end to end: another local user cannot stand in for ssh-anchor", { skip
     await newer.end();
     // The attacker re-creates the dead login's directory with a symlink to the victim's live
     // socket: every -S and -O through the link passes, and the attacker can re-point it at will.
-    const directory = newer.forwardedSocket.replace(/\/[^/]*$/, "");
-    assert.equal((await attacker.run(`mkdir -m 755 ${directory} && ln -s ${older.forwardedSocket} ${newer.forwardedSocket}`)).code, 0);
+    const { directory, socket } = plantable(newer.forwardedSocket);
+    assert.equal((await attacker.run(`mkdir -m 755 ${directory} && ln -s ${older.forwardedSocket} ${socket}`)).code, 0);
     const repaired = await linkMode(`printf "link=%s\\n" "$(readlink "$SSH_AUTH_SOCK")"`);
     assert.match(repaired.stdout, new RegExp(`link=${older.forwardedSocket}\n`), "repaired to the victim's own socket, not through the attacker's directory");
     // A shell that starts with the dead login's path (a tmux server's stale environment) does not
     // point the link into the attacker's directory either.
-    const injected = await linkMode(`printf "link=%s\\n" "$(readlink "$SSH_AUTH_SOCK")"`, newer.forwardedSocket);
+    const injected = await linkMode(`printf "link=%s\\n" "$(readlink "$SSH_AUTH_SOCK")"`, socket);
     assert.match(injected.stdout, new RegExp(`link=${older.forwardedSocket}\n`));
     await older.end();
     await run("rm", ["-rf", directory]);
@@ -222,3 +225,14 @@ describe("end to end: another local user cannot stand in for ssh-anchor", { skip
     await login.end();
   });
 });
+
+/**
+ * Where the attacker plants a stand-in for a dead login's socket: its own directory, which in
+ * OpenSSH <= 10.0's layout (/tmp/ssh-XXXX/agent.N) sshd has just removed and anyone may
+ * re-create; in the >= 10.1 layout (~/.ssh/agent, the user's own) the same form in /tmp, which
+ * discovery still reads.
+ */
+function plantable(forwardedSocket: string): { directory: string; socket: string } {
+  if (forwardedSocket.startsWith("/tmp/")) return { directory: dirname(forwardedSocket), socket: forwardedSocket };
+  return { directory: "/tmp/ssh-PlantedByAttacker", socket: "/tmp/ssh-PlantedByAttacker/agent.4242" };
+}

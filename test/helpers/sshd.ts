@@ -10,6 +10,10 @@ import { Cleanup, REPO, run, spawnTracked, tempDir, waitFor } from "./process.js
  * run their suites side by side. */
 export const TEST_USER = process.env.SSH_ANCHOR_TEST_USER ?? "anchortest";
 
+/** The sshd the end-to-end tests run: Debian's (OpenSSH 9.2, sockets in /tmp/ssh-XXXX), or with
+ * SSH_ANCHOR_TEST_SSHD another build, such as .ci/run's OpenSSH 10.5 (sockets in ~/.ssh/agent). */
+export const SSHD = process.env.SSH_ANCHOR_TEST_SSHD ?? "/usr/sbin/sshd";
+
 /** Where ssh-anchor keeps the stable socket of a user whose home is `home` (src/shared/core/location.ts). */
 export function stableDirectory(home: string): string {
   return join(home, ".ssh", `anchor-${hostname()}`);
@@ -100,7 +104,7 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
   const killUser = async () => {
     await run("pkill", ["-KILL", "-u", TEST_USER]);
     await waitFor("the test user's processes to end", async () => (await run("pgrep", ["-u", TEST_USER])).code !== 0, 5000);
-    await run("rm", ["-rf", stableDirectory(home), `/tmp/ssh-anchor-${uid}`, `/tmp/tmux-${uid}`, join(home, ".screen"), join(home, ".ssh", "rc")]);
+    await run("rm", ["-rf", stableDirectory(home), `/tmp/ssh-anchor-${uid}`, `/tmp/tmux-${uid}`, join(home, ".screen"), join(home, ".ssh", "rc"), join(home, ".ssh", "agent")]);
     // Session directories of logins whose sshd was killed above, before it could remove them.
     await run("find", ["/tmp", "-maxdepth", "1", "-name", "ssh-*", "-user", TEST_USER, "-exec", "rm", "-rf", "{}", "+"]);
   };
@@ -147,7 +151,7 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
     ].join("\n"),
   );
   await mkdir("/run/sshd", { recursive: true, mode: 0o755 });
-  spawnTracked(cleanup, ...inNamespace(options.serverNamespace, "/usr/sbin/sshd", ["-D", "-e", "-f", join(base, "sshd_config")]));
+  spawnTracked(cleanup, ...inNamespace(options.serverNamespace, SSHD, ["-D", "-e", "-f", join(base, "sshd_config")]));
 
   const sshOptions = [
     "-p", String(port), "-F", "none", "-A",

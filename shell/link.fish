@@ -25,8 +25,8 @@ if test -n "$__ssh_anchor_link"; and test -n "$SSH_AUTH_SOCK"; and test "$SSH_AU
 end
 set -e __ssh_anchor_dir
 # The link works when its directory is ours and its target (as written beside it) is a socket of
-# ours in a directory of ours. Otherwise point it at another live one; after a failed look the
-# next one waits 30 s.
+# ours in a directory of ours. Otherwise remove it, then point it at another live one if there is
+# one; after a failed look the next one waits 30 s.
 function __ssh_anchor_check
     test -n "$__ssh_anchor_link"; or return 0
     set -l dir (string replace -r '/[^/]*$' '' -- $__ssh_anchor_link)
@@ -36,6 +36,12 @@ function __ssh_anchor_check
         read target <$__ssh_anchor_link.target
     end
     test -n "$target" && __ssh_anchor_own_socket $target && test -L $__ssh_anchor_link && return 0
+    # Not proven the user's: the link leads nowhere until a live agent of the user's is found
+    # (its old target's name is anyone's to re-create once a login has ended).
+    if begin; test -L $__ssh_anchor_link; or test -e $__ssh_anchor_link.target; end
+        and test -d $dir && ! test -L $dir && test -O $dir
+        command rm -f -- $__ssh_anchor_link $__ssh_anchor_link.target
+    end
     set -q __ssh_anchor_retry_at; and test (date +%s) -lt $__ssh_anchor_retry_at; and return 0
     command ssh-anchor link --quiet </dev/null >/dev/null; or set -g __ssh_anchor_retry_at (math (date +%s) + 30)
 end

@@ -28,7 +28,7 @@ if [ -n "$__ssh_anchor_link" ] && [ -n "${SSH_AUTH_SOCK:-}" ] && [ "$SSH_AUTH_SO
 fi
 # The link works when its directory is ours and its target (as written beside it) is a socket of
 # ours in a directory of ours. Otherwise, as when its login has ended or someone re-created that
-# login's directory, point it at another live one. Looking again costs a Node start, so after a
+# login's directory, remove it, then point it at another live one if there is one. Looking again costs a Node start, so after a
 # failed look the next one waits 30 s.
 __ssh_anchor_check() {
   [ -n "$__ssh_anchor_link" ] || return 0
@@ -41,6 +41,13 @@ __ssh_anchor_check() {
     return 0
   fi
   unset __ssh_anchor_target
+  # Not proven the user's: the link must lead nowhere until a live agent of the user's is found
+  # (its old target's name is anyone's to re-create once a login has ended). One fork, only when
+  # there is something to remove, and only in a directory of ours.
+  if { [ -L "$__ssh_anchor_link" ] || [ -e "$__ssh_anchor_link.target" ]; } &&
+    [ -d "${__ssh_anchor_link%/*}" ] && [ ! -L "${__ssh_anchor_link%/*}" ] && [ -O "${__ssh_anchor_link%/*}" ]; then
+    command rm -f -- "$__ssh_anchor_link" "$__ssh_anchor_link.target"
+  fi
   [ "${SECONDS:-0}" -ge "${__ssh_anchor_retry_at:-0}" ] || return 0
   command ssh-anchor link --quiet </dev/null >/dev/null || __ssh_anchor_retry_at=$((${SECONDS:-0} + 30))
 }

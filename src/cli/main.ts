@@ -13,12 +13,13 @@ import { registerServiceCommand } from "./commands/service.js";
 import { registerCompletionCommand } from "./commands/completion.js";
 import { packageVersion } from "../shared/core/package-root.js";
 import { UserError } from "../shared/core/errors.js";
+import { printError, printLines } from "./output.js";
 
 // A reader that went away (`ssh-anchor status | head -1`) is not an error worth a stack trace;
 // a standard output that cannot be written (a full disk, /dev/full) is worth one line.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
-  process.stderr.write(`ssh-anchor: cannot write to standard output: ${error.code ?? error.message}\n`);
+  printError(`cannot write to standard output: ${error.code ?? error.message}`);
   process.exit(1);
 });
 
@@ -31,7 +32,15 @@ const program = new Command("ssh-anchor")
   )
   .version(version, "-V, --version")
   .showSuggestionAfterError()
-  .configureOutput({ outputError: (text, write) => write(`ssh-anchor: ${text.replace(/^error: /, "")}`) })
+  // commander's usage errors echo what was typed: through the one sanitiser, as one line, and
+  // commander's own suggestion, its last line, as a second.
+  .configureOutput({
+    outputError: (text) => {
+      const [error, suggestion] = text.replace(/^error: /, "").replace(/\n$/, "").split(/\n(?=\(Did you mean [^\n]*\)$)/);
+      printError(error ?? "");
+      if (suggestion) printLines([suggestion], process.stderr);
+    },
+  })
   .exitOverride()
   .addHelpText(
     "after",
@@ -67,10 +76,10 @@ async function main(): Promise<void> {
     await runConnect(rest);
   } else if (command === "help" && rest[0] !== undefined && !rest[0].startsWith("-") && !known(rest[0])) {
     // commander answers `help <unknown>` with the whole help and status 1: a typo deserves a line.
-    process.stderr.write(`ssh-anchor: unknown command '${rest[0]}' (see ssh-anchor --help)\n`);
+    printError(`unknown command '${rest[0]}' (see ssh-anchor --help)`);
     process.exitCode = 2;
   } else if (nestedHelp && !commandAt(rest)) {
-    process.stderr.write(`ssh-anchor: unknown command '${rest.join(" ")}' (see ssh-anchor help ${rest[0]})\n`);
+    printError(`unknown command '${rest.join(" ")}' (see ssh-anchor help ${rest[0]})`);
     process.exitCode = 2;
   } else {
     try {
@@ -80,7 +89,7 @@ async function main(): Promise<void> {
     } catch (error) {
       if (error instanceof UserError) {
         // An option's value rejected while parsing (by a parser of options.ts): one line, as for any usage error.
-        process.stderr.write(`ssh-anchor: ${error.message}\n`);
+        printError(error.message);
         process.exitCode = error.exitCode;
       } else if (error instanceof CommanderError) {
         // Help and --version exit 0; usage errors were already printed as one line.

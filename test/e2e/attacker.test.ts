@@ -202,6 +202,46 @@ describe("end to end: another local user cannot stand in for ssh-anchor", { skip
     await run("rm", ["-rf", directory]);
   });
 
+  it("link mode with no live agent leads nowhere: a re-created login directory is never reached (bash, fish)", async () => {
+    const link = `${stableDirectory(host.home)}/link.sock`;
+    const only = await host.login();
+    const bash = (command: string, sshAuthSock = "") =>
+      host.asUser(`cd; export PATH=${host.binDirectory}:$PATH; SSH_AUTH_SOCK='${sshAuthSock}'; eval "$(ssh-anchor init --link bash)"; ${command}`);
+    const fish = (command: string) =>
+      host.asUser(`cd; export PATH=${host.binDirectory}:$PATH; SSH_AUTH_SOCK= fish -c 'ssh-anchor init --link fish | source; ${command}'`);
+    const linkState = async () => (await host.asUser(`readlink ${link} || echo no-link; cat ${link}.target 2>/dev/null || echo no-target`)).stdout;
+    // A pane that started while the login lived: its link points at the login's socket.
+    assert.equal((await bash("true", only.forwardedSocket)).code, 0);
+    assert.equal(await linkState(), `${only.forwardedSocket}\n${only.forwardedSocket}\n`);
+    await only.end();
+    // sshd removed the login's directory; the attacker re-creates the same name with a socket.
+    const directory = only.forwardedSocket.replace(/\/[^/]*$/, "");
+    assert.equal((await attacker.run(`mkdir -m 755 ${directory}`)).code, 0);
+    const fake = await attacker.fakeAgent(only.forwardedSocket);
+    // That pane's shell checks before its next command, within the 30 s after a failed look
+    // (so no `ssh-anchor link` runs): the shell alone must stop following the link.
+    const pane = await bash(`__ssh_anchor_retry_at=999999; __ssh_anchor_check; ssh-add -l; echo "rc=$?"`);
+    assert.match(pane.stdout, /rc=2\n/, `ssh-add must find no agent: ${pane.stdout}${pane.stderr}`);
+    await nothingReached(fake);
+    // A new shell with no forwarded agent: the link leads nowhere, and stays gone.
+    const fresh = await bash('ssh-add -l; echo "rc=$?"');
+    assert.match(fresh.stdout, /rc=2\n/, `ssh-add must find no agent: ${fresh.stdout}${fresh.stderr}`);
+    assert.equal(await linkState(), "no-link\nno-target\n");
+    // The same in fish, with a link left from before (planted as it was).
+    assert.equal((await host.asUser(`ln -sfn ${only.forwardedSocket} ${link} && echo ${only.forwardedSocket} > ${link}.target`)).code, 0);
+    const fishShell = await fish('set -g __ssh_anchor_retry_at 9999999999; __ssh_anchor_check; ssh-add -l; echo "rc=$status"');
+    assert.match(fishShell.stdout, /rc=2\n/, `ssh-add must find no agent in fish: ${fishShell.stdout}${fishShell.stderr}`);
+    assert.equal(await linkState(), "no-link\nno-target\n");
+    // `ssh-anchor link` with nothing live removes a link left from before instead of keeping it.
+    assert.equal((await host.asUser(`ln -sfn ${only.forwardedSocket} ${link} && echo ${only.forwardedSocket} > ${link}.target`)).code, 0);
+    const linked = await host.anchor("link");
+    assert.equal(linked.code, 1);
+    assert.match(linked.stderr, /no live agent to link to/);
+    assert.equal(await linkState(), "no-link\nno-target\n");
+    await nothingReached(fake);
+    await run("rm", ["-rf", directory]);
+  });
+
   it("the daemon takes its directory back at once when it is removed, keeping its pid; old panes keep working", async () => {
     assert.equal((await host.anchor("start")).code, 0);
     const pid = (await host.asUser(`cat ${stable}.pid`)).stdout.trim();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { BIN, Cleanup, run, tempDir } from "../helpers/process.js";
@@ -94,6 +94,49 @@ describe("shell completion", () => {
     assert.deepEqual(await fish("ssh-anchor connect --session "), ["main", "scratch", "work"]);
     assert.ok((await fish("ssh-anchor service install --")).includes("--idle-exit"));
     assert.ok(!(await fish("ssh-anchor service install --")).includes("--fix"), "only that command's flags");
+  });
+
+  it("host and tmux session names are data in bash, zsh and fish: nothing in them runs, and bash offers them quoted", async () => {
+    const home = join(base, "hostile-home");
+    const bin = join(base, "hostile-bin");
+    await mkdir(join(home, ".ssh"), { recursive: true, mode: 0o700 });
+    await mkdir(bin);
+    const marks = join(base, "ran");
+    await mkdir(marks);
+    await run("rm", ["-f", "/tmp/pwned"]);
+    const ran = async () => [...(await readdir(marks)), ...((await run("test", ["-e", "/tmp/pwned"])).code === 0 ? ["/tmp/pwned"] : [])];
+    // A Host line and tmux session names holding command substitutions, backticks and a variable.
+    const hosts = [`evil$(touch\${IFS}${marks}/host-dollar)`, `tick\`touch\${IFS}${marks}/host-tick\``, "good-host"];
+    await writeFile(join(home, ".ssh", "config"), `Host ${hosts.join(" ")}\n  User me\n`);
+    const sessions = ["$(touch /tmp/pwned)", `\`touch ${marks}/session-tick\``, `x$(touch\${IFS}${marks}/session-dollar)`, "$HOME", "plain"];
+    await writeFile(join(bin, "tmux"), `#!/bin/sh\ncat <<'EOF'\n${sessions.join("\n")}\nEOF\n`);
+    await chmod(join(bin, "tmux"), 0o755);
+    const saved = env;
+    env = { ...saved, HOME: home, PATH: `${bin}:${saved.PATH}` };
+    try {
+      // bash: every name offered, each one quoted so that the word it puts on the command line
+      // is the name itself (evaluated here the way the shell will when the line runs).
+      for (const [words, names] of [
+        [["connect", "--session", ""], ["main", ...sessions]],
+        [["connect", "-A", ""], hosts],
+      ] as const) {
+        const offered = await bash(...words);
+        assert.equal(offered.length, names.length, `offered: ${offered.join(" | ")}`);
+        const script = `for word in "$@"; do eval "printf '%s\\n' $word"; done`;
+        const meant = await run("bash", ["-c", script, "bash", ...offered], { env });
+        assert.deepEqual(meant.stdout.split("\n").filter(Boolean).sort(), [...names].sort());
+      }
+      assert.deepEqual(await bash("connect", "--session", "pl"), ["plain"], "a prefix still narrows the list");
+      assert.deepEqual(await bash("connect", "-A", "go"), ["good-host"]);
+      // zsh and fish: the names reach compadd / complete as data (both quote what they insert).
+      assert.deepEqual(await zsh("connect", "--session", ""), ["main", ...sessions].sort());
+      assert.deepEqual(await zsh("connect", ""), [...hosts].sort());
+      assert.deepEqual(await fish("ssh-anchor connect --session "), ["main", ...sessions].sort());
+      assert.ok((await fish("ssh-anchor connect ")).includes("good-host"));
+      assert.deepEqual(await ran(), [], "nothing in a host or session name ran");
+    } finally {
+      env = saved;
+    }
   });
 
   it("setup --completions saves the script where the shell finds it; setup --undo removes it", async () => {

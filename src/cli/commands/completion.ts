@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { COMPLETION_SHELLS } from "../../shared/core/shells.js";
-import { runCommand } from "../output.js";
+import { printScript, runCommand } from "../output.js";
 
 export function registerCompletionCommand(program: Command): void {
   program
@@ -22,7 +22,7 @@ session names (connect --session), with no Node start-up at tab time.`,
       runCommand(async () => {
         const { completionScript } = await import("../../features/completion/scripts.js");
         const { commandSpec } = await import("../../features/completion/spec.js");
-        process.stdout.write(completionScript(commandSpec(program), shell));
+        printScript(completionScript(commandSpec(program), shell));
       }),
     );
 }

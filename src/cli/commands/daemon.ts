@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { TIMING } from "../../shared/core/timing.js";
 import { collect, positiveInteger } from "../options.js";
-import { runCommand } from "../output.js";
+import { printLines, runCommand } from "../output.js";
 import { SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
 
 interface RunFlags {
@@ -57,11 +57,11 @@ export function registerDaemonCommands(program: Command, version: string): void 
           tmpDir: flags.tmpDir,
           verbose: flags.verbose,
         });
-        if (flags.printSocket) process.stdout.write(`${result.paths.socket}\n`);
+        if (flags.printSocket) printLines([`${result.paths.socket}`]);
         if (flags.quiet || flags.printSocket) return;
         const state = result.alreadyRunning ? "already running" : "started";
-        process.stdout.write(`ssh-anchor ${state} (pid ${result.pid}) on ${result.paths.socket}\n`);
-        process.stdout.write(`use it with: export SSH_AUTH_SOCK=${result.paths.socket}\n`);
+        printLines([`ssh-anchor ${state} (pid ${result.pid}) on ${result.paths.socket}`]);
+        printLines([`use it with: export SSH_AUTH_SOCK=${result.paths.socket}`]);
       }),
     );
 
@@ -73,7 +73,7 @@ export function registerDaemonCommands(program: Command, version: string): void 
       runCommand(async () => {
         const { stopDaemon } = await import("../../shared/control/lifecycle.js");
         const stopped = await stopDaemon({ socket: flags.socket });
-        process.stdout.write(stopped ? "ssh-anchor stopped\n" : "ssh-anchor was not running\n");
+        printLines([stopped ? "ssh-anchor stopped" : "ssh-anchor was not running"]);
       }),
     );
 }

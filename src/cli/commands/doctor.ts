@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { DoctorReport, Verdict } from "../../features/doctor/doctor.js";
-import { colorEnabled, paint, runCommand, type Style } from "../output.js";
+import { paint, printJson, printLines, runCommand, type Line, type Style } from "../output.js";
 import { SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
 
 const MARK: Record<Verdict, [string, Style]> = { ok: ["ok  ", "green"], info: ["info", "dim"], warn: ["warn", "yellow"], fail: ["FAIL", "red"] };
@@ -31,21 +31,23 @@ Exit status: 0 when nothing is broken, 1 when something is.`,
       runCommand(async () => {
         const { runDoctor } = await import("../../features/doctor/doctor.js");
         const report = await runDoctor({ socket: flags.socket, tmpDir: flags.tmpDir, fix: flags.fix });
-        process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, colorEnabled()));
+        if (flags.json) printJson(report);
+        else printLines(formatReport(report));
         return report.ok ? 0 : 1;
       }),
     );
 }
 
-function formatReport(report: DoctorReport, color: boolean): string {
-  const lines: string[] = [];
-  for (const repair of report.repairs) lines.push(`${paint("fixed", "green", color)} ${repair}`);
+/** The report as lines; every value in them is sanitised when printed (printLines). */
+export function formatReport(report: DoctorReport): Line[] {
+  const lines: Line[] = [];
+  for (const repair of report.repairs) lines.push([paint("fixed", "green"), ` ${repair}`]);
   for (const finding of report.findings) {
     const [mark, style] = MARK[finding.verdict];
-    lines.push(`${paint(mark, style, color)} ${finding.area.padEnd(10)} ${finding.title}`);
-    for (const detail of finding.details ?? []) lines.push(`                ${paint(detail, "dim", color)}`);
-    if (finding.fix && finding.verdict !== "ok") lines.push(`                fix: ${paint(finding.fix, "bold", color)}`);
+    lines.push([paint(mark, style), ` ${finding.area.padEnd(10)} ${finding.title}`]);
+    for (const detail of finding.details ?? []) lines.push(["                ", paint(detail, "dim")]);
+    if (finding.fix && finding.verdict !== "ok") lines.push(["                fix: ", paint(finding.fix, "bold")]);
   }
   lines.push(report.ok ? "nothing is broken" : "something is broken: see the fix lines above");
-  return `${lines.join("\n")}\n`;
+  return lines;
 }

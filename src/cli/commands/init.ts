@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { initScript, scopedInitScript } from "../../features/shell/init.js";
-import { runCommand } from "../output.js";
+import { printScript, runCommand } from "../output.js";
 import { UserError } from "../../shared/core/errors.js";
 import { SHELL_RECORDS, SHELLS } from "../../shared/core/shells.js";
 
@@ -42,10 +42,10 @@ link can dangle.`,
         // --no-prompt only removes link mode's prompt hook: without --link it would do nothing.
         if (flags.prompt === false && !flags.link) throw new UserError("--no-prompt is for link mode only: use it with --link (the daemon needs no prompt hook)", 2);
         if (flags.perIdentity) {
-          process.stdout.write(scopedInitScript(shell));
+          printScript(scopedInitScript(shell));
           return;
         }
-        process.stdout.write(initScript(shell, { link: flags.link, prompt: flags.prompt }));
+        printScript(initScript(shell, { link: flags.link, prompt: flags.prompt }));
       }),
     );
 }

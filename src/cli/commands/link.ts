@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { UserError } from "../../shared/core/errors.js";
-import { runCommand } from "../output.js";
+import { printLines, printScript, runCommand } from "../output.js";
 
 export function registerLinkCommands(program: Command): void {
   program
@@ -15,7 +15,7 @@ export function registerLinkCommands(program: Command): void {
           if (flags.quiet) return 1;
           throw new UserError("no live agent to link to: log in with agent forwarding (ssh -A)");
         }
-        if (!flags.quiet) process.stdout.write(`${linkPath()} -> ${target}\n`);
+        if (!flags.quiet) printLines([`${linkPath()} -> ${target}`]);
       }),
     );
 
@@ -26,7 +26,7 @@ export function registerLinkCommands(program: Command): void {
     .action(() =>
       runCommand(async () => {
         const { sshRcScript } = await import("../../features/shell/init.js");
-        process.stdout.write(sshRcScript());
+        printScript(sshRcScript());
       }),
     );
 }

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { runCommand } from "../output.js";
+import { printError, printJson, printLines, runCommand } from "../output.js";
 
 export function registerScopeCommand(program: Command): void {
   program
@@ -21,8 +21,9 @@ the login's own SSH_AUTH_SOCK.`,
       runCommand(async () => {
         const { requestScope } = await import("../../shared/control/scope.js");
         const answer = await requestScope({ socket: flags.socket });
-        for (const warning of answer.warnings) process.stderr.write(`ssh-anchor: warning: ${warning}\n`);
-        process.stdout.write(flags.json ? `${JSON.stringify(answer, null, 2)}\n` : `${answer.socket}\n`);
+        for (const warning of answer.warnings) printError(`warning: ${warning}`);
+        if (flags.json) printJson(answer);
+        else printLines([answer.socket]);
       }),
     );
 }

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { TIMING } from "../../shared/core/timing.js";
 import { EXIT_NOT_RUNNING } from "../exit-status.js";
 import { collect, wholeSeconds } from "../options.js";
-import { runCommand } from "../output.js";
+import { printJson, printLines, printScript, runCommand } from "../output.js";
 
 interface ServiceFlags {
   socket?: string;
@@ -60,15 +60,18 @@ logout; without it a tmux session that outlives the logout loses the socket.`,
       runCommand(async () => {
         const { installService, planService } = await import("../../features/service/service.js");
         if (flags.dryRun) {
-          for (const unit of planService(options(flags)).units) process.stdout.write(`# ${unit.path}\n${unit.text}\n`);
+          for (const unit of planService(options(flags)).units) {
+            printLines([`# ${unit.path}`]);
+            printScript(`${unit.text}\n`);
+          }
           return;
         }
         const result = await installService(options(flags));
-        for (const unit of result.units) process.stdout.write(`wrote ${unit.path}\n`);
-        if (result.stoppedDaemon) process.stdout.write("stopped the daemon the rc line had started: systemd serves the socket now\n");
-        if (result.started) process.stdout.write(`enabled ssh-anchor.socket: systemd listens on ${result.socket}\n`);
-        else process.stdout.write("systemd was not told (--no-start): systemctl --user daemon-reload && systemctl --user enable --now ssh-anchor.socket\n");
-        if (result.linger === false) process.stdout.write(`note: ${LINGER_NOTE}\n`);
+        for (const unit of result.units) printLines([`wrote ${unit.path}`]);
+        if (result.stoppedDaemon) printLines(["stopped the daemon the rc line had started: systemd serves the socket now"]);
+        if (result.started) printLines([`enabled ssh-anchor.socket: systemd listens on ${result.socket}`]);
+        else printLines(["systemd was not told (--no-start): systemctl --user daemon-reload && systemctl --user enable --now ssh-anchor.socket"]);
+        if (result.linger === false) printLines([`note: ${LINGER_NOTE}`]);
       }),
     );
 
@@ -81,9 +84,9 @@ logout; without it a tmux session that outlives the logout loses the socket.`,
       runCommand(async () => {
         const { uninstallService } = await import("../../features/service/service.js");
         const removed = await uninstallService(options(flags));
-        if (removed.length === 0) process.stdout.write("not installed: nothing to remove\n");
-        for (const file of removed) process.stdout.write(`removed ${file}\n`);
-        if (removed.length > 0) process.stdout.write("the rc line (ssh-anchor init) starts the daemon again at the next login\n");
+        if (removed.length === 0) printLines(["not installed: nothing to remove"]);
+        for (const file of removed) printLines([`removed ${file}`]);
+        if (removed.length > 0) printLines(["the rc line (ssh-anchor init) starts the daemon again at the next login"]);
       }),
     );
 
@@ -99,18 +102,18 @@ logout; without it a tmux session that outlives the logout loses the socket.`,
         const status = await serviceStatus(options(flags));
         const listening = status.installed && status.socketActive === "active";
         if (flags.json) {
-          process.stdout.write(`${JSON.stringify({ ...status, listening }, null, 2)}\n`);
+          printJson({ ...status, listening });
           return listening ? 0 : EXIT_NOT_RUNNING;
         }
-        process.stdout.write(`units:   ${status.installed ? "installed" : "not installed"} in ${status.directory}\n`);
+        printLines([`units:   ${status.installed ? "installed" : "not installed"} in ${status.directory}`]);
         if (status.socketActive === undefined) {
-          process.stdout.write(`socket:  ${status.socket}; systemd: no user instance reachable (systemctl --user)\n`);
+          printLines([`socket:  ${status.socket}; systemd: no user instance reachable (systemctl --user)`]);
         } else {
-          process.stdout.write(`socket:  ${status.socket}: ssh-anchor.socket ${status.socketEnabled ?? "unknown"}, ${status.socketActive}\n`);
+          printLines([`socket:  ${status.socket}: ssh-anchor.socket ${status.socketEnabled ?? "unknown"}, ${status.socketActive}`]);
           const daemon = status.serviceActive === "active" ? "running" : `${status.serviceActive ?? "unknown"} (started by the next connection)`;
-          process.stdout.write(`daemon:  ssh-anchor.service ${daemon}\n`);
+          printLines([`daemon:  ssh-anchor.service ${daemon}`]);
         }
-        process.stdout.write(`linger:  ${status.linger === undefined ? "unknown" : status.linger ? "yes" : `no: ${LINGER_NOTE}`}\n`);
+        printLines([`linger:  ${status.linger === undefined ? "unknown" : status.linger ? "yes" : `no: ${LINGER_NOTE}`}`]);
         return listening ? 0 : EXIT_NOT_RUNNING;
       }),
     );

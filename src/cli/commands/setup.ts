@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { COMPLETION_SHELLS, SHELL_RECORDS, setupShell } from "../../shared/core/shells.js";
-import { runCommand } from "../output.js";
+import { printLines, runCommand } from "../output.js";
 
 /** "bash, zsh, sh (also dash, ksh, mksh, ash) or fish": every name --shell takes. */
 function shellChoices(): string {
@@ -30,23 +30,23 @@ export function registerSetupCommand(program: Command): void {
         const shell = setupShell(flags.shell).name;
         if (flags.completions || flags.undo) {
           const { setupCompletions } = await import("../../features/completion/install.js");
-          for (const line of await setupCompletions(program, shell, flags)) process.stdout.write(`${line}\n`);
+          for (const line of await setupCompletions(program, shell, flags)) printLines([line]);
         }
         const changes = await planSetup({ shell, link: flags.link, sshConfig: flags.sshConfig }, flags.undo);
         if (changes.length === 0) {
-          process.stdout.write(flags.undo ? "nothing to undo\n" : "already set up: nothing to change\n");
+          printLines([flags.undo ? "nothing to undo" : "already set up: nothing to change"]);
           return;
         }
-        for (const change of changes) process.stdout.write(`${describeChange(change)}\n`);
+        for (const change of changes) printLines(describeChange(change).split("\n"));
         if (flags.dryRun) {
-          process.stdout.write("dry run: nothing was written\n");
+          printLines(["dry run: nothing was written"]);
           return;
         }
         for (const backup of await applySetup(changes)) {
           const note = backupNote(backup, Boolean(flags.undo));
-          if (note) process.stdout.write(`${note}\n`);
+          if (note) printLines([note]);
         }
-        process.stdout.write(flags.undo ? "removed; open a new shell (a daemon that is running keeps serving until: ssh-anchor stop)\n" : "done; open a new shell (or log in again) to use it\n");
+        printLines([flags.undo ? "removed; open a new shell (a daemon that is running keeps serving until: ssh-anchor stop)" : "done; open a new shell (or log in again) to use it"]);
       }),
     );
 }

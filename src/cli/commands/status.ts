@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { AgentReport, StatusReport } from "../../shared/control/status.js";
-import { colorEnabled, formatDuration, paint, runCommand, type Style } from "../output.js";
+import { formatDuration, paint, printJson, printLines, runCommand, type Line, type Style } from "../output.js";
 import type { ScopeReport } from "../../shared/scope/report.js";
 import { EXIT_NOT_RUNNING } from "../exit-status.js";
 
@@ -18,23 +18,24 @@ export function registerStatusCommand(program: Command): void {
         const { readStatus } = await import("../../shared/control/lifecycle.js");
         const { paths, report } = await readStatus({ socket: flags.socket });
         if (flags.json) {
-          process.stdout.write(`${JSON.stringify(report ?? { running: false, socket: paths.socket }, null, 2)}\n`);
+          printJson(report ?? { running: false, socket: paths.socket });
         } else if (report) {
-          process.stdout.write(formatStatus(report, colorEnabled()));
+          printLines(formatStatus(report));
         } else {
-          process.stdout.write(`ssh-anchor is not running on ${paths.socket}; start it with: ssh-anchor start\n`);
+          printLines([`ssh-anchor is not running on ${paths.socket}; start it with: ssh-anchor start`]);
         }
         return report ? 0 : EXIT_NOT_RUNNING;
       }),
     );
 }
 
-function formatStatus(report: StatusReport, color: boolean): string {
+/** The report as lines; every value in them is sanitised when printed (printLines). */
+export function formatStatus(report: StatusReport): Line[] {
   const c = report.connections;
-  const lines = [
-    `${paint("ssh-anchor", "bold", color)} ${report.version}: running (pid ${report.pid}, up ${formatDuration(report.uptimeSeconds)})`,
+  const lines: Line[] = [
+    [paint("ssh-anchor", "bold"), ` ${report.version}: running (pid ${report.pid}, up ${formatDuration(report.uptimeSeconds)})`],
     `socket:      ${report.socket}`,
-    `route:       ${report.route ?? paint("none: clients get an empty key list until a login with agent forwarding appears", "yellow", color)}`,
+    ["route:       ", report.route ?? paint("none: clients get an empty key list until a login with agent forwarding appears", "yellow")],
     `connections: ${c.served} accepted, ${c.active} open; ${c.failovers} moved off unresponsive agents, ` +
       `${c.answeredEmpty} answered with no keys, ${c.rejected} closed as malformed` +
       // Shown only when it happened: it means the daemon's descriptor limit is too low.
@@ -51,17 +52,17 @@ function formatStatus(report: StatusReport, color: boolean): string {
   lines.push(report.agents.length ? "agents (in routing order):" : "agents:      none found");
   const ordered = [...report.agents].sort((a, b) => (a.rank ?? Infinity) - (b.rank ?? Infinity));
   for (const agent of ordered) {
-    const state = paint(agent.state.padEnd(7), STATE_STYLE[agent.state], color);
+    const state = paint(agent.state.padEnd(7), STATE_STYLE[agent.state]);
     const keys = agent.keys === null ? "" : `${agent.keys} key${agent.keys === 1 ? "" : "s"}; `;
-    lines.push(`  ${String(agent.rank ?? "-").padStart(2)}  ${state} ${agent.kind.padEnd(9)} ${agent.path}`);
-    lines.push(`      ${paint(`${keys}${agent.reason}`, "dim", color)}`);
+    lines.push([`  ${String(agent.rank ?? "-").padStart(2)}  `, state, ` ${agent.kind.padEnd(9)} ${agent.path}`]);
+    lines.push(["      ", paint(`${keys}${agent.reason}`, "dim")]);
   }
   lines.push(...formatScopes(report.scopes));
   if (report.ignored.length) {
     lines.push("ignored:");
     for (const entry of report.ignored) lines.push(`      ${entry.path}: ${entry.reason}`);
   }
-  return `${lines.join("\n")}\n`;
+  return lines;
 }
 
 /** The `scopes:` lines of `ssh-anchor status` (nothing when no login asked for a scope). */

@@ -1,5 +1,6 @@
 import { SHELLS } from "../../shared/core/shells.js";
 import { initScript, scopedInitScript } from "../../features/shell/init.js";
+import { printScript } from "../output.js";
 
 /**
  * The single executable's entry point (Node's single executable applications): the same CLI as
@@ -13,12 +14,12 @@ const args = process.argv.slice(2);
 if (args[0] === "init") {
   const known = (shell: string | undefined): shell is string => shell !== undefined && (SHELLS as readonly string[]).includes(shell);
   if (args.length === 3 && args[1] === "--per-identity" && known(args[2])) {
-    process.stdout.write(scopedInitScript(args[2]));
+    printScript(scopedInitScript(args[2]));
     process.exit(0);
   }
   const [link, shell] = args.length === 2 ? [false, args[1]] : args.length === 3 && args[1] === "--link" ? [true, args[2]] : [false, undefined];
   if (known(shell)) {
-    process.stdout.write(initScript(shell, { link }));
+    printScript(initScript(shell, { link }));
     process.exit(0);
   }
 }

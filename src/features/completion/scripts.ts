@@ -6,7 +6,8 @@ import { UserError } from "../../shared/core/errors.js";
  * Completion scripts for bash, zsh and fish, generated from the command line's definition. They
  * run no Node at completion time: every list is written into the script; only tmux session
  * names (`connect --session`) and ssh hosts (`connect HOST`, from ~/.ssh/config) are looked up
- * when asked, both without a network round trip.
+ * when asked, both without a network round trip. Those names are data in every shell: never
+ * a word list the shell expands (bash's `compgen -W`), and offered quoted.
  */
 
 interface Entry {
@@ -93,12 +94,24 @@ function bashScript(entries: readonly Entry[]): string {
     '#   eval "$(ssh-anchor completion bash)"',
     "# or save it as ~/.local/share/bash-completion/completions/ssh-anchor (ssh-anchor setup --completions).",
     posixTables(entries),
+    "# Offers each line of standard input that starts with $1, as data: compgen -W would expand",
+    "# $(...), backticks and variables in a host or tmux session name (anyone who can name a tmux",
+    "# session or write a Host line could run commands here). Each is offered quoted (printf %q),",
+    "# so the word put on the command line is the name itself.",
+    "__ssh_anchor_offer() {",
+    "  local name quoted",
+    "  while IFS= read -r name; do",
+    '    case $name in "") continue ;; "$1"*) ;; *) continue ;; esac',
+    "    printf -v quoted '%q' \"$name\"",
+    '    COMPREPLY+=("$quoted")',
+    "  done",
+    "}",
     "__ssh_anchor_reply() {",
     "  case $1 in",
     '    file) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$2")) ;;',
     '    dir) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$2")) ;;',
-    '    session) COMPREPLY=($(compgen -W "$(__ssh_anchor_sessions)" -- "$2")) ;;',
-    '    host) COMPREPLY=($(compgen -W "$(__ssh_anchor_hosts)" -- "$2")) ;;',
+    '    session) __ssh_anchor_offer "$2" < <(__ssh_anchor_sessions) ;;',
+    '    host) __ssh_anchor_offer "$2" < <(__ssh_anchor_hosts) ;;',
     '    words\\ *) COMPREPLY=($(compgen -W "${1#words }" -- "$2")) ;;',
     "  esac",
     "}",

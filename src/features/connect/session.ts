@@ -1,3 +1,4 @@
+import { printable } from "../../shared/core/text.js";
 import { mkdtemp, rm } from "node:fs/promises";
 import { rmSync } from "node:fs";
 import { constants as osConstants, tmpdir } from "node:os";
@@ -106,7 +107,7 @@ export class ConnectSession {
       }
       if (!everConnected) {
         this.#note(`the first connection failed (status ${outcome.code ?? outcome.signal}); not retrying`);
-        process.stderr.write(`ssh-anchor: could not connect to ${destination}; fix the problem ssh reported above and run again\n`);
+        process.stderr.write(`ssh-anchor: ${printable(`could not connect to ${destination}; fix the problem ssh reported above and run again`)}\n`);
         return outcome.code ?? SSH_CONNECTION_ERROR;
       }
       const cause = outcome.droppedFor ?? (outcome.lastMessage || `ssh exited with status ${outcome.code ?? outcome.signal}`);
@@ -118,11 +119,11 @@ export class ConnectSession {
         this.#note(`attempt ${attempt} failed: ${cause}`);
       }
       if (maxAttempts !== undefined && failures >= maxAttempts) {
-        process.stderr.write(`ssh-anchor: gave up after ${failures} failed attempts to reconnect to ${destination}\n`);
+        process.stderr.write(`ssh-anchor: ${printable(`gave up after ${failures} failed attempts to reconnect to ${destination}`)}\n`);
         return SSH_CONNECTION_ERROR;
       }
       if (maxTimeSeconds !== undefined && performance.now() - this.#lostAt > maxTimeSeconds * 1000) {
-        process.stderr.write(`ssh-anchor: gave up reconnecting to ${destination} after ${maxTimeSeconds} s\n`);
+        process.stderr.write(`ssh-anchor: ${printable(`gave up reconnecting to ${destination} after ${maxTimeSeconds} s`)}\n`);
         return SSH_CONNECTION_ERROR;
       }
       // The first retry after a lost connection is at once (Backoff); so is one after dropping

@@ -1,3 +1,4 @@
+import { printable } from "../../shared/core/text.js";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { TIMING } from "../../shared/core/timing.js";
@@ -46,7 +47,8 @@ export function startSsh(args: readonly string[], marker: string, onConnected: (
   child.stderr?.on("data", (chunk: Buffer) => {
     process.stderr.write(chunk);
     const lines = chunk.toString("utf8").split(/\r?\n/).filter((line) => line.trim());
-    if (lines.length) lastMessage = (lines[lines.length - 1] as string).trim();
+    // Made printable where it is built: it is ssh's (or the remote's) text, shown again later.
+    if (lines.length) lastMessage = printable((lines[lines.length - 1] as string).trim());
   });
   const isConnected = (): boolean => {
     if (!connectedAt && existsSync(marker)) connectedAt = performance.now();

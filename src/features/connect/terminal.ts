@@ -1,5 +1,9 @@
 import { runOnTerminal } from "../../shared/core/exec.js";
+import { printable } from "../../shared/core/text.js";
 import { TIMING } from "../../shared/core/timing.js";
+
+/** A status line longer than this is cut: it is one line of a terminal. */
+const MAX_STATUS_CHARS = 1024;
 
 /**
  * Modes a full-screen program may leave behind when its connection dies under it: hidden cursor,
@@ -49,7 +53,9 @@ export class Terminal {
 
   /** Shows one status line, replacing the previous one. */
   status(text: string): void {
-    process.stderr.write(this.interactive ? `\r\u001b[2K${text}` : `${text}\n`);
+    // The one sanitiser: a status line may echo ssh's or the remote's last words.
+    const line = printable(text, MAX_STATUS_CHARS);
+    process.stderr.write(this.interactive ? `\r\u001b[2K${line}` : `${line}\n`);
   }
 
   /** Ends the status line. */

@@ -19,6 +19,7 @@ import { socketKind } from "./socket-kind.js";
 import { listIdentities, type AgentAnswer } from "../../shared/protocol/agent-client.js";
 import { perIdentityState, scopeFindings, withoutSharedSocketFixes } from "./scopes.js";
 import { SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
+import { printable } from "../../shared/core/text.js";
 
 export type Verdict = "ok" | "info" | "warn" | "fail";
 
@@ -207,7 +208,9 @@ async function agentFindings(paths: DaemonPaths, uid: number, home: string, tmpR
         reason: describeAnswer(answer),
         keys:
           answer.kind === "answered"
-            ? answer.identities.map((id) => ({ type: id.keyType, fingerprint: fingerprint(id.blob), comment: id.comment }))
+            ? // A comment is whatever the key file said (ssh-add keeps it): made printable where it
+              // enters, and again by every printer at the output boundary (src/cli/output.ts).
+              answer.identities.map((id) => ({ type: printable(id.keyType), fingerprint: fingerprint(id.blob), comment: printable(id.comment) }))
             : [],
       };
     }),

@@ -1,9 +1,10 @@
-import { symlink } from "node:fs/promises";
+import { rm, symlink } from "node:fs/promises";
 import { homedir } from "node:os";
+import { dirname } from "node:path";
 import { daemonPaths } from "../../shared/core/location.js";
 import { ensurePrivateDirectory } from "../../shared/core/private-dir.js";
 import { TIMING } from "../../shared/core/timing.js";
-import { currentUid, replaceEntry, replaceOwnFile } from "../../shared/core/trust.js";
+import { currentUid, directoryRefusal, endpointState, lstatOrUndefined, replaceEntry, replaceOwnFile } from "../../shared/core/trust.js";
 import { healthOf, rankAgents } from "../../shared/discovery/health.js";
 import { AgentDiscovery } from "../../shared/discovery/discovery.js";
 import { localHostHash } from "../../shared/discovery/host-hash.js";
@@ -21,7 +22,9 @@ export function linkPath(uid: number = currentUid(), env: NodeJS.ProcessEnv = pr
 /**
  * Points the link at the newest live agent of this user (the same discovery, trust checks and
  * order as the daemon), replacing it atomically. Returns the agent, or undefined when none
- * answers (the link is then left as it was).
+ * answers: the link is then removed, so that it leads nowhere. A link left as it was would lead
+ * to whatever is at its old target's path now, and after a login has ended that name in /tmp
+ * is anyone's to re-create, with a listening socket of their own.
  */
 export async function refreshLink(options: { uid?: number; home?: string; tmpRoot?: string } = {}): Promise<string | undefined> {
   const uid = options.uid ?? currentUid();
@@ -36,6 +39,8 @@ export async function refreshLink(options: { uid?: number; home?: string; tmpRoo
   await discovery.rescan();
   const ranked = rankAgents(discovery.candidates().map((candidate) => ({ candidate, health: "unknown" as const })));
   for (const { candidate } of ranked) {
+    // Checked again just before connecting: the scan may be older than a login's end.
+    if ((await endpointState(candidate.path, uid)) !== "ours") continue;
     if (healthOf(await listIdentities(candidate.path, TIMING.linkProbeMs)) !== "live") continue;
     await ensurePrivateDirectory(paths.directory, uid, { createParent: paths.inHome });
     // The target beside the link first: the shell's check reads it (it cannot read a link
@@ -44,5 +49,13 @@ export async function refreshLink(options: { uid?: number; home?: string; tmpRoo
     await replaceEntry(paths.link, (temporary) => symlink(candidate.path, temporary));
     return candidate.path;
   }
+  await removeLink(paths.link, uid);
   return undefined;
+}
+
+/** Removes the link and its target note, only from a directory of the user's own. */
+async function removeLink(link: string, uid: number): Promise<void> {
+  if (directoryRefusal(await lstatOrUndefined(dirname(link)), uid)) return;
+  await rm(link, { force: true });
+  await rm(`${link}.target`, { force: true });
 }

@@ -1,4 +1,5 @@
 import { closeSync, createWriteStream, fstatSync, openSync, renameSync, type WriteStream } from "node:fs";
+import { printable } from "./text.js";
 import { APPEND_NO_FOLLOW, currentUid } from "./trust.js";
 
 /** Where log lines go, and how much detail. */
@@ -9,6 +10,9 @@ export interface LogOptions {
   /** The file is rotated to `<file>.1` past this size, so the log never grows without bound. */
   readonly maxBytes?: number;
 }
+
+/** A message longer than this is cut (with "..."): no line ssh-anchor logs comes near it. */
+const MAX_LINE_CHARS = 4096;
 
 /** Lines waiting for the disk beyond this are dropped (and counted): memory stays bounded. */
 const MAX_BUFFERED_BYTES = 256 * 1024;
@@ -55,7 +59,10 @@ export class Log {
   }
 
   #write(message: string): void {
-    const line = `${new Date().toISOString()} ${message}\n`;
+    // A message may hold what others supplied (a path, ssh's last words, a remote's): through
+    // the one sanitiser, so that a log line stays one line and a terminal showing it (tail -f,
+    // stderr) is never driven by it.
+    const line = `${new Date().toISOString()} ${printable(message, MAX_LINE_CHARS)}\n`;
     if (!this.#file) {
       process.stderr.write(line);
       return;

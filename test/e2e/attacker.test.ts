@@ -215,9 +215,9 @@ describe("end to end: another local user cannot stand in for ssh-anchor", { skip
     assert.equal(await linkState(), `${only.forwardedSocket}\n${only.forwardedSocket}\n`);
     await only.end();
     // sshd removed the login's directory; the attacker re-creates the same name with a socket.
-    const directory = only.forwardedSocket.replace(/\/[^/]*$/, "");
+    const { directory, socket } = plantable(only.forwardedSocket);
     assert.equal((await attacker.run(`mkdir -m 755 ${directory}`)).code, 0);
-    const fake = await attacker.fakeAgent(only.forwardedSocket);
+    const fake = await attacker.fakeAgent(socket);
     // That pane's shell checks before its next command, within the 30 s after a failed look
     // (so no `ssh-anchor link` runs): the shell alone must stop following the link.
     const pane = await bash(`__ssh_anchor_retry_at=999999; __ssh_anchor_check; ssh-add -l; echo "rc=$?"`);

@@ -1,10 +1,18 @@
 import assert from "node:assert/strict";
-import { lstat } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { promisify } from "node:util";
+import { lstat, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { addKey, makeKey, sshAdd, startAgent, type TestAgent } from "../helpers/agent.js";
 import { forwardedSocketPath, startDaemon, type TestDaemon } from "../helpers/daemon.js";
-import { BIN, Cleanup, REPO, run, tempDir, waitFor } from "../helpers/process.js";
+import { BIN, Cleanup, REPO, run, spawnTracked, tempDir, waitFor } from "../helpers/process.js";
+import { LIMITS } from "../../src/features/daemon/policy.js";
+import { registryText, type Scope } from "../../src/features/daemon/scopes/registry.js";
+import { scopeId } from "../../src/shared/scope/rule.js";
+import { socketAcceptsConnections } from "../../src/shared/core/dial.js";
+import type { StatusReport } from "../../src/shared/control/status.js";
 
 /** Each shell: how to evaluate the per-identity code, then print the two variables. */
 const SHELLS = {
@@ -167,5 +175,89 @@ describe("per-identity scopes through the real daemon (no sshd: agents at forwar
     const scopes = status.scopes ?? [];
     assert.ok(scopes.some((entry) => entry.socket === aliceSocket && entry.agents.length === 0), JSON.stringify(scopes));
     assert.ok(scopes.some((entry) => entry.agents.includes(bob.path)), JSON.stringify(scopes));
+  });
+});
+
+/** Registry entries for these key lists, the first one's last login the oldest. */
+function scopesOf(keyLists: readonly string[][]): Scope[] {
+  return keyLists.map((list, i) => {
+    const keys = [...list].sort();
+    return { id: scopeId({ keys }), keys, lastLoginMs: 1_000_000 + i };
+  });
+}
+
+describe("a scope registry at its size bound (LIMITS.registryBytes)", () => {
+  const cleanup = new Cleanup();
+  after(() => cleanup.run());
+
+  it("loads, stays within the bound when a login is added, and survives a restart with every scoped socket served", async () => {
+    const base = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", base]));
+    for (const dir of ["home", "tmp", "anchor"]) await mkdir(join(base, dir), { mode: 0o700 });
+    const socket = join(base, "anchor", "agent.sock");
+    const registry = `${socket}.scopes`;
+    const env = { ...process.env, HOME: join(base, "home"), SSH_ANCHOR_SOCKET: socket };
+    const alice = await startAgent(cleanup, forwardedSocketPath(join(base, "tmp"), "Alice00001"));
+    await addKey(alice.path, await makeKey(base, "alice-key"));
+
+    // LIMITS.scopes - 1 people whose agents offer some 300 keys each: the file filled to the byte.
+    const fingerprint = () => `SHA256:${randomBytes(32).toString("base64").replace(/=+$/, "")}`;
+    const people = LIMITS.scopes - 1;
+    const keysEach = Math.floor(LIMITS.registryBytes / people / 53) - 2;
+    const keyLists = Array.from({ length: people }, () => Array.from({ length: keysEach }, fingerprint));
+    // Each key more is 53 bytes ("SHA256:" and 43 characters, quotes, a comma): fill the file to
+    // within one key of the bound, so that any new scope makes the writer forget one.
+    const spare = Math.floor((LIMITS.registryBytes - Buffer.byteLength(registryText(scopesOf(keyLists)))) / 53);
+    for (let i = 0; i < spare; i++) keyLists[i % people]!.push(fingerprint());
+    const scopes = scopesOf(keyLists);
+    const text = registryText(scopes);
+    assert.ok(Buffer.byteLength(text) <= LIMITS.registryBytes && Buffer.byteLength(text) > LIMITS.registryBytes - 53, `${Buffer.byteLength(text)} bytes`);
+    await writeFile(registry, text.replace(/\n$/, `${" ".repeat(LIMITS.registryBytes - Buffer.byteLength(text))}\n`), { mode: 0o600 });
+    assert.equal((await stat(registry)).size, LIMITS.registryBytes);
+
+    let log = "";
+    const start = async () => {
+      const child = spawnTracked(cleanup, BIN, ["run", "--socket", socket, "--tmp-dir", join(base, "tmp"), "--verbose"], env);
+      child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+      await waitFor(`the daemon's socket\n${log}`, () => socketAcceptsConnections(socket, 500), 10_000);
+      return child;
+    };
+    // Every key of every scope is in the report: more than run()'s 1 MiB of output.
+    const status = async () =>
+      JSON.parse((await promisify(execFile)(BIN, ["status", "--json", "--socket", socket], { env, maxBuffer: 16 * LIMITS.registryBytes, timeout: 20_000 })).stdout) as StatusReport;
+    /** Every scope the daemon reports has its socket there, answering. */
+    const served = async (report: StatusReport) => {
+      const reported = report.scopes ?? [];
+      for (const scope of reported) {
+        assert.ok(scope.socket && (await lstat(scope.socket)).isSocket(), `${scope.id}'s socket\n${log}`);
+        assert.ok(await socketAcceptsConnections(scope.socket, 1000), `${scope.socket} answers`);
+      }
+      return reported.map((scope) => scope.id).sort();
+    };
+
+    // A file exactly at the bound is read whole: every scope in it is served.
+    let daemon = await start();
+    assert.deepEqual(await served(await status()), scopes.map((scope) => scope.id).sort(), log);
+
+    // A login adds a scope: the writer forgets the oldest to stay within the bound.
+    const login = await run(BIN, ["scope"], { env: { ...env, SSH_AUTH_SOCK: alice.path } });
+    assert.equal(login.code, 0, login.stderr + log);
+    const aliceScoped = login.stdout.trim();
+    assert.ok((await stat(registry)).size <= LIMITS.registryBytes, `${(await stat(registry)).size} bytes`);
+    const remembered = (JSON.parse(await readFile(registry, "utf8")) as Scope[]).map((scope) => scope.id).sort();
+    assert.ok(remembered.length >= people - 2 && remembered.length <= LIMITS.scopes, `${remembered.length} scopes kept`);
+    assert.ok(!remembered.includes(scopes[0]!.id), "the oldest login was forgotten");
+
+    // A restart (upgrade, reboot, an idle exit): the same scopes, each socket served again.
+    const exited = new Promise((resolve) => daemon.once("exit", resolve));
+    daemon.kill("SIGTERM");
+    await exited;
+    await assert.rejects(lstat(aliceScoped), { code: "ENOENT" });
+    daemon = await start();
+    assert.deepEqual(await served(await status()), remembered, log);
+    const listed = await sshAdd(aliceScoped, ["-l"]);
+    assert.equal(listed.code, 0, listed.stderr + log);
+    assert.match(listed.stdout, /alice-key/);
+    daemon.kill("SIGTERM");
   });
 });

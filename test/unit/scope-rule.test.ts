@@ -8,6 +8,7 @@ import { fingerprint } from "../../src/shared/protocol/identities.js";
 import { ScopeRegistry } from "../../src/features/daemon/scopes/registry.js";
 import { LIMITS } from "../../src/features/daemon/policy.js";
 import { anchorOf, belongsTo, isCertificate, looksShared, scopeId, subsetRefusal, widerThan, type Anchor } from "../../src/shared/scope/rule.js";
+import { perIdentityEvidence } from "../../src/shared/scope/account.js";
 import { scopedSocketPath, SCOPED_SOCKET_NAME } from "../../src/shared/scope/socket-path.js";
 import { run, tempDir } from "../helpers/process.js";
 
@@ -187,5 +188,39 @@ describe("the scope registry", async () => {
     const { forgotten } = await registry.register(anchor(key("newcomer")), 6000);
     assert.deepEqual(forgotten.map((s) => s.id), [scopeId(anchor(key("person-1")))]);
     assert.equal(registry.all().length, LIMITS.scopes);
+  });
+  it(`never writes more than LIMITS.registryBytes, and reads back a file of exactly that size`, async () => {
+    const file = join(dir, "large.scopes");
+    const registry = new ScopeRegistry(() => file);
+    // Agents of 400 keys each: 64 such scopes would be about 1.3 MiB.
+    const person = (i: number): Anchor => anchor(...Array.from({ length: 400 }, (_, k) => key(`person-${i}-key-${k}`)));
+    let forgottenForSize = 0;
+    for (let i = 0; i < LIMITS.scopes; i++) {
+      const { scope, forgotten } = await registry.register(person(i), 1000 + i);
+      forgottenForSize += forgotten.length;
+      assert.ok((await stat(file)).size <= LIMITS.registryBytes, `after login ${i}: ${(await stat(file)).size} bytes`);
+      assert.ok(forgotten.every((old) => old.lastLoginMs < 1000 + i) && registry.get(scope.id), "the oldest go, never the new one");
+    }
+    assert.ok(forgottenForSize > 0, "the byte bound, not the count, forgot scopes");
+    const back = new ScopeRegistry(() => file);
+    await back.load();
+    assert.deepEqual(back.all().map((s) => s.id), registry.all().map((s) => s.id), "what was written is what is read");
+
+    // Filled to the byte: still read whole (writer and reader share one bound).
+    const text = await readFile(file, "utf8");
+    const padded = text.replace(/\n$/, " ".repeat(LIMITS.registryBytes - Buffer.byteLength(text)) + "\n");
+    assert.equal(Buffer.byteLength(padded), LIMITS.registryBytes);
+    await writeFile(file, padded);
+    await back.load();
+    assert.equal(back.all().length, registry.all().length);
+    assert.ok(back.all().length > 0);
+    // The per-identity rule reads the same file within the same bound.
+    const socket = join(dir, "agent.sock");
+    await writeFile(`${socket}.scopes`, padded, { mode: 0o600 });
+    const evidence = await perIdentityEvidence({ socket, home: join(dir, "no-home"), env: {} });
+    assert.deepEqual(evidence, { kind: "scopes", file: `${socket}.scopes` });
+    await writeFile(file, `${padded} `);
+    await back.load();
+    assert.deepEqual(back.all(), [], "one byte over the bound is not one of ours");
   });
 });

@@ -37,7 +37,7 @@ export function registerDaemonCommands(program: Command, version: string): void 
     .option("--reply-timeout <ms>", "probe an agent that leaves a request unanswered this long", positiveInteger("--reply-timeout"), TIMING.replyTimeoutMs)
     .option("--probe-timeout <ms>", "an agent that does not answer a probe this fast is a zombie", positiveInteger("--probe-timeout"), TIMING.probeTimeoutMs)
     .option("--max-wait <seconds>", "never keep a request waiting on an unresponsive agent longer", positiveInteger("--max-wait"), TIMING.maxWaitMs / 1000)
-    .option("--idle-exit <seconds>", "socket-activated only: exit after this long with no client connection", positiveInteger("--idle-exit"))
+    .option("--idle-exit <seconds>", "socket-activated only: exit after this long with no client connection (never while it serves per-identity sockets)", positiveInteger("--idle-exit"))
     .addHelpText(
       "after",
       "\nSignals: SIGTERM and SIGINT stop it (the socket is removed, exit 0); SIGHUP rescans agents.\n" +

@@ -39,7 +39,8 @@ export function registerServiceCommand(program: Command): void {
 install writes ~/.config/systemd/user/ssh-anchor.socket and ssh-anchor.service and enables the
 socket: systemd holds the stable socket and starts the daemon on the first connection; the
 daemon exits after --idle-exit seconds without a client and is started again by the next one
-(no request is lost: the socket stays with systemd). Run it again after moving or upgrading
+(no request is lost: the socket stays with systemd). A daemon serving per-identity sockets
+(init --per-identity) does not exit: systemd cannot hold those, and panes hold their paths. Run it again after moving or upgrading
 Node or ssh-anchor. The rc line (ssh-anchor init) keeps working beside it.
 
 loginctl enable-linger keeps your systemd user instance, and so the socket, after your last

@@ -75,6 +75,10 @@ export class Daemon {
   readonly #startedAt = new Date();
   readonly #upkeep: Upkeep;
   #idleExit: IdleExit | undefined;
+  /** Control commands being answered (a login's scope request): no idle exit meanwhile. */
+  #answeringControl = 0;
+  /** The idle exit found scoped sockets to keep serving, and said so (once). */
+  #toldStayingUp = false;
   /** The first full scan while it runs (the socket already answers). */
   #firstScan: Promise<void> | undefined;
   #stopping = false;
@@ -103,7 +107,7 @@ export class Daemon {
       logFile: options.logFile,
       log: this.log,
       onConnection: (socket) => this.#connections.accept(socket, this.#context),
-      onControl: (command) => dispatchControl(command, control),
+      onControl: (command) => this.#answering(() => dispatchControl(command, control)),
       onShortage: (what) => this.#shortOfDescriptors(what),
       onBound: (own) => this.#discovery.setOwnSocket(own),
     });
@@ -145,7 +149,12 @@ export class Daemon {
     this.#upkeep = new Upkeep({
       rescan: () => this.rescan(),
       shortOfDescriptors: () => this.#shortage.now(),
-      checkSockets: this.#owned.activated ? undefined : () => this.#owned.check().catch(() => undefined).then(() => this.#scopes.check()),
+      // The stable socket only when it is the daemon's own (under socket activation it is
+      // systemd's); the scoped sockets always: they are the daemon's in every mode.
+      checkSockets: async () => {
+        if (!this.#owned.activated) await this.#owned.check().catch(() => undefined);
+        await this.#scopes.check();
+      },
       memory: new MemoryKeeper(
         () => this.#counters.served + this.#counters.requests,
         (before, after, ms) =>
@@ -180,7 +189,6 @@ export class Daemon {
     daemon.#firstScan = scanning.catch(() => undefined).finally(() => (daemon.#firstScan = undefined));
     try {
       await daemon.#owned.open();
-      await scanning;
     } catch (error) {
       scanning.catch(() => undefined);
       daemon.#discovery.stop();
@@ -188,7 +196,16 @@ export class Daemon {
       await daemon.#owned.release();
       throw error;
     }
+    // The scoped sockets too while the scan runs: a start that found the daemon's pid file and
+    // control socket (a pane's `ssh-anchor start` after a restart) finds them a moment later.
     await daemon.#scopes.start();
+    await scanning.catch(async (error: unknown) => {
+      daemon.#discovery.stop();
+      daemon.#book.stop();
+      await daemon.#scopes.stop();
+      await daemon.#owned.release();
+      throw error;
+    });
     daemon.#upkeep.start();
     daemon.#startIdleExit();
     daemon.#book.onRouteChange((agent) => daemon.#logRoute(agent));
@@ -231,7 +248,13 @@ export class Daemon {
     return this.#options.probeTimeoutMs ?? TIMING.probeTimeoutMs;
   }
 
-  /** --idle-exit: only a socket-activated daemon may exit when idle (systemd holds its socket). */
+  /**
+   * --idle-exit: only a socket-activated daemon may exit when idle (systemd holds its socket), and
+   * only while it serves no scoped socket. systemd holds the stable socket but not the scoped ones
+   * (their names come and go with the people who log in, and Node cannot hand a descriptor to
+   * systemd's descriptor store); panes hold those paths, and an exit would leave them with "No
+   * such file or directory". So a daemon that has a scope registered stays up, idle or not.
+   */
   #startIdleExit(): void {
     const ms = this.#options.idleExitMs;
     if (ms === undefined) return;
@@ -240,7 +263,18 @@ export class Daemon {
       return;
     }
     this.#idleExit = new IdleExit(ms, () => {
-      if (this.#connections.size > 0 || this.#stopping) return;
+      if (this.#connections.size > 0 || this.#answeringControl > 0 || this.#stopping) return;
+      const scopes = this.#scopes.scopes().length;
+      if (scopes > 0) {
+        if (!this.#toldStayingUp) {
+          this.log.info(
+            `no connection for ${ms / 1000} s, but staying up: ${scopes} per-identity socket${scopes === 1 ? "" : "s"} ` +
+              "would be gone with the daemon (systemd holds only the stable socket)",
+          );
+        }
+        this.#toldStayingUp = true;
+        return;
+      }
       // Stop accepting now, synchronously: whoever connects from here on waits in the listening
       // socket, which systemd keeps, and is served by the next start. Nothing accepted is dropped.
       this.#owned.stopAccepting();
@@ -248,6 +282,18 @@ export class Daemon {
       void this.stop();
     });
     this.#idleExit.idle();
+  }
+
+  /** Answers a control command; the idle exit waits for it (it may register a scope). */
+  async #answering<T>(answer: () => Promise<T>): Promise<T> {
+    this.#answeringControl += 1;
+    this.#idleExit?.busy();
+    try {
+      return await answer();
+    } finally {
+      this.#answeringControl -= 1;
+      if (this.#answeringControl === 0 && this.#connections.size === 0 && !this.#stopping) this.#idleExit?.idle();
+    }
   }
 
   /** A connection found no agent: a fresh, bounded look (a login may have just appeared),

@@ -1,5 +1,6 @@
 import { TIMING } from "../../shared/core/timing.js";
 import { MAX_MESSAGE_LENGTH } from "../../shared/protocol/messages.js";
+import { REGISTRY_MAX_BYTES } from "../../shared/scope/registry-file.js";
 
 /**
  * The daemon's named limits on resources, in one place (its timing policy is in
@@ -30,8 +31,10 @@ export const LIMITS = {
    * whose last login is oldest is forgotten (its panes then fail with "Error connecting to
    * agent", not with someone else's keys). */
   scopes: 64,
-  /** A scope registry file larger than this is not one of ours. */
-  registryBytes: 1024 * 1024,
+  /** The scope registry file's size: its writer stays within it, and every reader reads up to it
+   * (the bound and its reason are shared/scope/registry-file.ts's, which the per-identity rule
+   * reads too). */
+  registryBytes: REGISTRY_MAX_BYTES,
   /** Bytes a client may send before its first answer and still be moved to another agent (its
    * requests are kept to replay): a few of the largest messages is more than any client sends
    * before it reads. */

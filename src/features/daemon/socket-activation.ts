@@ -24,9 +24,11 @@ export function listenOnDescriptor(server: Server, fd: number): Promise<void> {
 }
 
 /**
- * The idle exit of a socket-activated daemon: after `ms` with no client connection open, `onIdle`
- * runs once. The daemon then stops accepting at once; a client that connects from that moment
- * waits in the listening socket, which systemd keeps, and systemd starts the daemon again for it.
+ * The idle exit of a socket-activated daemon: after `ms` with nothing open (no client
+ * connection, no control command being answered), `onIdle` runs once; it decides whether to
+ * exit (the daemon does not while it serves scoped sockets: see Daemon). When it exits, the
+ * daemon stops accepting at once; a client that connects from that moment waits in the listening
+ * socket, which systemd keeps, and systemd starts the daemon again for it.
  */
 export class IdleExit {
   readonly #ms: number;
@@ -38,15 +40,17 @@ export class IdleExit {
     this.#onIdle = onIdle;
   }
 
-  /** A connection opened: no exit while it lasts. */
+  /** Something opened: no exit while it lasts. */
   busy(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
-  /** No connection is open (any more): the countdown starts again. */
+  /** Nothing is open (any more): the countdown starts again. It never keeps the process alive
+   * by itself (the listening sockets do), so a daemon stopped otherwise exits at once. */
   idle(): void {
     this.busy();
     this.#timer = setTimeout(this.#onIdle, this.#ms);
+    this.#timer.unref();
   }
 }

@@ -6,9 +6,9 @@ export interface UpkeepOptions {
   readonly rescan: () => Promise<void>;
   /** Out of descriptors now: directories that cannot be read would look empty, so no rescan. */
   readonly shortOfDescriptors: () => boolean;
-  /** Takes the socket files back when they were removed; absent under socket activation,
-   * where the socket file is systemd's to look after. */
-  readonly checkSockets: (() => Promise<void>) | undefined;
+  /** Takes the socket files back when they were removed, in every mode (under socket
+   * activation the stable socket is systemd's, but the scoped sockets are the daemon's). */
+  readonly checkSockets: () => Promise<void>;
   readonly memory: MemoryKeeper;
 }
 
@@ -36,8 +36,8 @@ export class Upkeep {
       setInterval(() => {
         if (!shortOfDescriptors()) void rescan().catch(() => undefined);
       }, TIMING.rescanMs),
+      setInterval(() => void checkSockets().catch(() => undefined), TIMING.socketCheckMs),
     ];
-    if (checkSockets) this.#timers.push(setInterval(() => void checkSockets().catch(() => undefined), TIMING.socketCheckMs));
     for (const timer of this.#timers) timer.unref();
     memory.start();
   }

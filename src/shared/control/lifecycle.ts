@@ -4,7 +4,7 @@ import { UserError } from "../core/errors.js";
 import { daemonPaths, type DaemonPaths } from "../core/location.js";
 import { ensurePrivateDirectory } from "../core/private-dir.js";
 import { currentUid, endpointState, ownProcessFromPidFile, processName, readOwnFile } from "../core/trust.js";
-import { socketAcceptsConnections } from "../core/dial.js";
+import { dial, socketAcceptsConnections } from "../core/dial.js";
 import { TIMING } from "../core/timing.js";
 import { askDaemon } from "./client.js";
 import { EXIT_ALREADY_RUNNING } from "./protocol.js";
@@ -72,7 +72,7 @@ export async function startInBackground(options: LifecycleOptions = {}): Promise
   // or connected to.
   await ensurePrivateDirectory(paths.directory, uid, { createParent: paths.inHome });
   if (await ownDaemonServes(paths, uid)) {
-    return { paths, pid: await pidOf(paths, uid), alreadyRunning: true };
+    return { paths, pid: await daemonBehind(paths, uid), alreadyRunning: true };
   }
   // --socket only when the user chose it: otherwise `run` makes the same choice, and may move to
   // the fallback directory by itself if its own is taken from it later.
@@ -99,6 +99,37 @@ export async function startInBackground(options: LifecycleOptions = {}): Promise
   }
   child.kill();
   throw new UserError(`the daemon did not start within ${TIMING.daemonStartMs / 1000} s; see ${paths.logFile}`);
+}
+
+/**
+ * The pid of the daemon behind a stable socket that accepts connections. Usually it is running
+ * (its pid file names it). Under socket activation, while the daemon is idle (exited), systemd
+ * holds the socket alone: no pid file, no control socket, no scoped sockets. The connection that
+ * found the socket accepting has started the daemon; wait for it, bounded, with a connection held
+ * open so that it does not exit idle before this login has asked for what it came for (its
+ * scope). A daemon of ours that is starting right now (another shell started it) is waited for
+ * the same way.
+ * @throws {UserError} when nothing comes up behind the socket in time.
+ */
+async function daemonBehind(paths: DaemonPaths, uid: number): Promise<number> {
+  const pid = await pidOf(paths, uid);
+  if (pid !== 0 || (await endpointState(paths.control, uid)) !== "missing") return pid;
+  const held = await dial({ path: paths.socket }, TIMING.aliveCheckMs);
+  if (held.kind === "connected") held.socket.on("error", () => undefined);
+  try {
+    const deadline = Date.now() + TIMING.daemonStartMs;
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, TIMING.lifecyclePollMs));
+      const started = await pidOf(paths, uid);
+      if (started !== 0 && (await endpointState(paths.control, uid)) === "ours") return started;
+    }
+  } finally {
+    if (held.kind === "connected") held.socket.destroy();
+  }
+  throw new UserError(
+    `${paths.socket} accepts connections but no daemon came up behind it within ${TIMING.daemonStartMs / 1000} s ` +
+      "(socket activation: see ssh-anchor service status)",
+  );
 }
 
 async function lastLogLine(logFile: string, uid: number): Promise<string> {

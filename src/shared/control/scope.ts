@@ -1,6 +1,6 @@
 import { askDaemon } from "./client.js";
 import { startInBackground } from "./lifecycle.js";
-import { daemonPaths } from "../core/location.js";
+import { daemonPaths, type DaemonPaths } from "../core/location.js";
 import { UserError } from "../core/errors.js";
 import { currentUid, endpointState } from "../core/trust.js";
 import { printable } from "../core/text.js";
@@ -33,20 +33,17 @@ export async function requestScope(options: ScopeOptions = {}): Promise<ScopeAns
     );
   }
   if (!own.startsWith("/")) throw new UserError(`SSH_AUTH_SOCK is not an absolute path: ${own}`);
-  // The flag as given, not the path: lifecycle makes the same choice of directory (and creates
-  // ~/.ssh for the default one).
-  const started = await startInBackground({ socket: options.socket, uid });
-  if (started.paths.control !== paths.control) {
-    throw new UserError(`the daemon serves ${started.paths.socket}, not ${paths.socket}`);
-  }
-  // Only a control socket that is provably the user's own is told which agent this login has.
-  const state = await endpointState(paths.control, uid);
-  if (state !== "ours") throw new UserError(`no per-identity socket for this login: ${paths.control} is not the daemon's (${state})`);
   let answer: unknown;
-  try {
-    answer = await askDaemon<unknown>(paths.control, `scope ${own}`, TIMING.scopeRequestMs);
-  } catch (error) {
-    throw new UserError(`no per-identity socket for this login: ${(error as Error).message}`);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      answer = await askForScope(options.socket, paths, uid, own);
+      break;
+    } catch (error) {
+      // The daemon exited as the request arrived (a socket-activated daemon's idle exit): its
+      // control socket is gone. Once more: the start finds systemd's socket and waits for the next.
+      if (attempt === 1 && !(error instanceof UserError) && (await endpointState(paths.control, uid)) === "missing") continue;
+      throw error instanceof UserError ? error : new UserError(`no per-identity socket for this login: ${(error as Error).message}`);
+    }
   }
   // What is exported must be provably the scoped socket of the user's own daemon.
   const scope = wellFormed(answer);
@@ -54,6 +51,20 @@ export async function requestScope(options: ScopeOptions = {}): Promise<ScopeAns
     throw new UserError(`no per-identity socket for this login: the daemon's answer is not a scoped socket of yours`);
   }
   return scope;
+}
+
+/** Starts the daemon when it does not run (or waits for a socket-activated one) and asks it. */
+async function askForScope(socket: string | undefined, paths: DaemonPaths, uid: number, own: string): Promise<unknown> {
+  // The flag as given, not the path: lifecycle makes the same choice of directory (and creates
+  // ~/.ssh for the default one).
+  const started = await startInBackground({ socket, uid });
+  if (started.paths.control !== paths.control) {
+    throw new UserError(`the daemon serves ${started.paths.socket}, not ${paths.socket}`);
+  }
+  // Only a control socket that is provably the user's own is told which agent this login has.
+  const state = await endpointState(paths.control, uid);
+  if (state !== "ours") throw new UserError(`no per-identity socket for this login: ${paths.control} is not the daemon's (${state})`);
+  return askDaemon<unknown>(paths.control, `scope ${own}`, TIMING.scopeRequestMs);
 }
 
 function wellFormed(value: unknown): ScopeAnswer | undefined {

@@ -151,15 +151,17 @@ function userName(uid: number): string | undefined {
   return passwd.get(uid);
 }
 
-/** Files beside the socket stay small; anything larger is not ours. */
+/** Files beside the socket stay small; anything larger is not ours (unless the caller gives its
+ * own bound: the scope registry's, which its writer keeps to). */
 const MAX_OWN_FILE_BYTES = 64 * 1024;
 
 /**
  * Reads a file that must be the user's own (the pid file, a note beside the socket): opened
  * without following a symlink and without blocking on a FIFO, then checked with fstat, so what is
- * read is what was checked. Undefined when it is missing or not provably the user's.
+ * read is what was checked. Undefined when it is missing, larger than `maxBytes`, or not provably
+ * the user's. A file exactly `maxBytes` long is read.
  */
-export async function readOwnFile(path: string, uid: number): Promise<string | undefined> {
+export async function readOwnFile(path: string, uid: number, maxBytes: number = MAX_OWN_FILE_BYTES): Promise<string | undefined> {
   let handle;
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -168,8 +170,10 @@ export async function readOwnFile(path: string, uid: number): Promise<string | u
   }
   try {
     const stats = await handle.stat();
-    if (!stats.isFile() || stats.uid !== uid || stats.size > MAX_OWN_FILE_BYTES) return undefined;
-    return await handle.readFile("utf8");
+    if (!stats.isFile() || stats.uid !== uid || stats.size > maxBytes) return undefined;
+    const bytes = await handle.readFile();
+    // It grew between the fstat and the read: not the file that was checked.
+    return bytes.length > maxBytes ? undefined : bytes.toString("utf8");
   } catch {
     return undefined;
   } finally {

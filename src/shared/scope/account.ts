@@ -4,6 +4,7 @@ import { runsInit } from "../core/init-line.js";
 import { daemonPaths } from "../core/location.js";
 import { SHELL_RECORDS } from "../core/shells.js";
 import { currentUid, readOwnFile } from "../core/trust.js";
+import { readRegistryFile } from "./registry-file.js";
 
 /**
  * Every start-up file a shell ssh-anchor knows may read, relative to $HOME: where a hand-written
@@ -47,6 +48,6 @@ export async function perIdentityEvidence(options: AccountOptions = {}): Promise
   } catch {
     return undefined; // no usable location: no daemon has remembered anything
   }
-  const text = await readOwnFile(scopes, uid);
+  const text = await readRegistryFile(scopes, uid);
   return text !== undefined && /"keys"\s*:\s*\[\s*"/.test(text) ? { kind: "scopes", file: scopes } : undefined;
 }

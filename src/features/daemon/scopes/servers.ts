@@ -38,20 +38,31 @@ export class ScopeServers {
   readonly #registry: ScopeRegistry;
   readonly #listening = new Map<string, Listening>();
   #stopped = false;
+  /** Resolves once the registry was read: a login registered before that would be saved over
+   * the scopes remembered (the control socket answers before the scopes are loaded). */
+  readonly #loaded: Promise<void>;
+  #resolveLoaded!: () => void;
 
   constructor(options: ScopeServersOptions) {
     this.#options = options;
     this.#registry = new ScopeRegistry(options.registryFile, options.uid);
+    this.#loaded = new Promise((resolve) => (this.#resolveLoaded = resolve));
   }
 
   /** Serves every scope registered before (a restarted daemon: panes keep their paths). */
   async start(): Promise<void> {
-    await this.#registry.load();
+    try {
+      await this.#registry.load();
+    } finally {
+      this.#resolveLoaded();
+    }
     for (const scope of this.#registry.all()) await this.#listen(scope).catch((error: Error) => this.#options.log(`scope ${scope.id}: ${error.message}`));
   }
 
   /** Registers a login of the scope of `anchor` and makes sure its socket is served. */
   async open(anchor: Anchor): Promise<{ scope: Scope; path: string }> {
+    await this.#loaded;
+    if (this.#stopped) throw new Error("the daemon is stopping");
     const { scope, forgotten } = await this.#registry.register(anchor);
     for (const old of forgotten) {
       this.#options.log(`scope ${old.id} forgotten: more than the limit of scopes`);

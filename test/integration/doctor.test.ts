@@ -164,3 +164,140 @@ describe("doctor", () => {
     assert.ok(report?.findings.some((f) => f.area === "rc" && f.verdict === "ok"));
   });
 });
+
+/**
+ * doctor on a per-identity account (issue 18): anything that hands a shell, a pane, a tmux or
+ * screen session the shared stable socket reaches whoever logged in last, and fails.
+ */
+describe("doctor on a per-identity account", () => {
+  const cleanup = new Cleanup();
+  let base: string;
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+  let socket: string;
+  let scoped: string;
+  const tmuxName = `perid${process.pid}`;
+  const screenName = `perid${process.pid}`;
+  before(async () => {
+    base = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", base]));
+    home = join(base, "home");
+    socket = join(base, "anchor", "agent.sock");
+    env = { ...withoutLocale(process.env), HOME: home, TMUX_TMPDIR: join(base, "tmux"), SCREENDIR: join(base, "screen"), SSH_ANCHOR_SOCKET: socket, NO_COLOR: "1" };
+    for (const directory of [home, join(base, "tmux"), join(base, "screen")]) await mkdir(directory, { mode: 0o700 });
+    const live = await startAgent(cleanup, `/tmp/ssh-DocPerId${process.pid}/agent.9000005`);
+    cleanup.add(() => run("rm", ["-rf", `/tmp/ssh-DocPerId${process.pid}`]));
+    await addKey(live.path, await makeKey(base, "alice-key"));
+    await writeFile(join(home, ".bashrc"), 'eval "$(ssh-anchor init bash)"\n');
+    assert.equal((await run(BIN, ["start"], { env })).code, 0);
+    cleanup.add(() => run(BIN, ["stop"], { env }));
+    await waitFor("the daemon to see the live agent", async () => JSON.parse((await run(BIN, ["status", "--json"], { env })).stdout).route !== null, 10_000);
+    const scope = await run(BIN, ["scope"], { env: { ...env, SSH_AUTH_SOCK: live.path } });
+    assert.equal(scope.code, 0, scope.stderr);
+    scoped = scope.stdout.trim();
+  });
+  after(async () => {
+    await run("tmux", ["-L", tmuxName, "kill-server"], { env });
+    await run("screen", ["-S", screenName, "-X", "quit"], { env });
+    await cleanup.run();
+  });
+
+  const doctor = async (shellSocket: string) => {
+    const result = await run(BIN, ["doctor", "--json"], { env: { ...env, SSH_AUTH_SOCK: shellSocket }, timeoutMs: 30_000 });
+    const report = JSON.parse(result.stdout) as DoctorReport;
+    const text = (await run(BIN, ["doctor"], { env: { ...env, SSH_AUTH_SOCK: shellSocket }, timeoutMs: 30_000 })).stdout;
+    return { code: result.code, report, text, fails: report.findings.filter((f) => f.verdict === "fail") };
+  };
+  const perIdentityLine = 'eval "$(ssh-anchor init --per-identity bash)"';
+
+  it("fails a shell holding the stable socket, per-identity on by the registry or the rc line, and names the per-identity line", async () => {
+    // The daemon remembers a scope now (scope registered one): per-identity is on by the registry alone.
+    const registryOnly = await doctor(socket);
+    assert.equal(registryOnly.code, 1, registryOnly.text);
+    assert.match(registryOnly.fails.find((f) => f.area === "shell")?.title ?? "", /per-identity is on \(the daemon remembers per-identity scopes in /);
+    assert.equal(registryOnly.fails.find((f) => f.area === "rc")?.fix, 'in ~/.bashrc line 1: put eval "$(ssh-anchor init --per-identity bash)" in its place');
+    // With the per-identity line by hand and this shell on the stable socket (a stale login).
+    await writeFile(join(home, ".bashrc"), `${perIdentityLine}\n`);
+    const { code, fails, text } = await doctor(socket);
+    assert.equal(code, 1, text);
+    const shell = fails.find((f) => f.area === "shell");
+    assert.ok(shell, text);
+    assert.match(shell.title, /SSH_AUTH_SOCK is the shared stable socket .*per-identity is on \(~\/\.bashrc line 1 runs init --per-identity\): this shell signs with whoever logged in last/);
+    assert.match(shell.fix ?? "", /init --per-identity bash.*log in again/);
+    assert.match(text, /^FAIL shell +SSH_AUTH_SOCK is the shared stable socket/m);
+    assert.doesNotMatch(text, /nothing is broken/);
+    // The person's own scoped socket: healthy, exit 0.
+    const healthy = await doctor(scoped);
+    assert.equal(healthy.code, 0, JSON.stringify(healthy.fails, null, 2));
+    assert.match(healthy.text, /nothing is broken/);
+  });
+
+  it("fails an rc file whose plain init line follows (or precedes) the per-identity line", async () => {
+    await writeFile(join(home, ".bashrc"), `${perIdentityLine}\nalias ll='ls -l'\neval "$(ssh-anchor init bash)"\n`);
+    const after = await doctor(scoped);
+    assert.equal(after.code, 1, after.text);
+    const rc = after.fails.find((f) => f.area === "rc");
+    assert.ok(rc, after.text);
+    assert.match(rc.title, /~\/\.bashrc line 3 runs init after line 1's init --per-identity: the last one run wins.*shared stable socket/);
+    assert.equal(rc.fix, "in ~/.bashrc line 3: delete that line");
+    assert.doesNotMatch(after.text, /nothing is broken/);
+    await writeFile(join(home, ".bashrc"), `eval "$(ssh-anchor init bash)"\n${perIdentityLine}\n`);
+    const before = (await doctor(scoped)).fails.find((f) => f.area === "rc");
+    assert.match(before?.title ?? "", /line 1 runs init before line 2's init --per-identity, which then finds the stable socket/);
+    // Another shell's file with the plain line: its logins get the stable socket.
+    await writeFile(join(home, ".bashrc"), `${perIdentityLine}\n`);
+    await writeFile(join(home, ".zshrc"), 'eval "$(ssh-anchor init zsh)"\n');
+    const zsh = (await doctor(scoped)).fails.find((f) => f.area === "rc");
+    assert.equal(zsh?.fix, `in ~/.zshrc line 1: put eval "$(ssh-anchor init --per-identity zsh)" in its place`);
+    await run("rm", ["-f", join(home, ".zshrc")]);
+    assert.equal((await doctor(scoped)).code, 0);
+  });
+
+  it("fails a tmux session or global environment holding the stable socket, and the pane it gives", async () => {
+    const tmux = (...args: string[]) => run("tmux", ["-L", tmuxName, ...args], { env: { ...env, SSH_AUTH_SOCK: scoped } });
+    assert.equal((await tmux("new", "-d", "-s", "alice")).code, 0);
+    assert.equal((await doctor(scoped)).code, 0, "a session on the person's scope is healthy");
+    // What connect's prelude did (issue 18, item 1): the session now hands out the stable socket.
+    assert.equal((await tmux("set-environment", "-t", "alice", "SSH_AUTH_SOCK", socket)).code, 0);
+    const session = await doctor(scoped);
+    assert.equal(session.code, 1, session.text);
+    const finding = session.fails.find((f) => f.area === "tmux" && f.title.includes("session alice"));
+    assert.ok(finding, session.text);
+    assert.match(finding.title, /hands new panes the shared stable socket, and per-identity is on/);
+    assert.match(finding.fix ?? "", /set-environment -t '\$\d+' SSH_AUTH_SOCK <that person's scoped socket>/);
+    // A pane opened there holds it.
+    const pid = Number((await tmux("new-window", "-t", "alice", "-P", "-F", "#{pane_pid}", "sleep 300")).stdout.trim());
+    await waitFor("the new pane's environment", async () => (await environmentVariable(pid, "SSH_AUTH_SOCK")) === socket, 5000);
+    const pane = (await doctor(scoped)).fails.find((f) => f.area === "tmux" && /alice:1\.0 \(sleep\) holds the shared stable socket/.test(f.title));
+    assert.ok(pane, "the pane holding the stable socket fails");
+    await tmux("kill-window", "-t", "alice:1");
+    await tmux("set-environment", "-t", "alice", "-u", "SSH_AUTH_SOCK");
+    await tmux("set-environment", "-g", "SSH_AUTH_SOCK", socket);
+    const global = await doctor(scoped);
+    assert.equal(global.code, 1, global.text);
+    const globalFinding = global.fails.find((f) => f.area === "tmux" && f.title.includes("its global environment"));
+    assert.ok(globalFinding, global.text);
+    assert.match(globalFinding.fix ?? "", /set-environment -g -u SSH_AUTH_SOCK/);
+    // --fix does not point tmux anywhere on a per-identity account: it still fails afterwards.
+    const fixed = await run(BIN, ["doctor", "--fix", "--json"], { env: { ...env, SSH_AUTH_SOCK: scoped }, timeoutMs: 30_000 });
+    assert.ok(!(JSON.parse(fixed.stdout) as DoctorReport).repairs.some((r) => r.includes("tmux")), fixed.stdout);
+    assert.equal((await tmux("show-environment", "-g", "SSH_AUTH_SOCK")).stdout.trim(), `SSH_AUTH_SOCK=${socket}`);
+    await tmux("kill-server");
+  });
+
+  it("fails a screen session whose environment holds the stable socket", async () => {
+    const screen = (...args: string[]) => run("screen", args, { env: { ...env, SSH_AUTH_SOCK: scoped } });
+    assert.equal((await screen("-dmS", screenName, "bash")).code, 0);
+    await waitFor("the screen session", async () => (await screen("-ls")).stdout.includes(`.${screenName}`), 5000);
+    assert.equal((await doctor(scoped)).code, 0, "a session on the person's scope is healthy");
+    // What connect's screen path did: screen -X setenv.
+    assert.equal((await screen("-S", screenName, "-X", "setenv", "SSH_AUTH_SOCK", socket)).code, 0);
+    const { code, fails, text } = await doctor(scoped);
+    assert.equal(code, 1, text);
+    const finding = fails.find((f) => f.area === "screen");
+    assert.ok(finding, text);
+    assert.match(finding.title, new RegExp(`screen session \\d+\\.${screenName}: new windows get the shared stable socket .*per-identity is on`));
+    assert.match(finding.fix ?? "", /-X setenv SSH_AUTH_SOCK <that person's scoped socket>.*unsetenv SSH_AUTH_SOCK/);
+    assert.match(text, /^FAIL screen /m);
+  });
+});

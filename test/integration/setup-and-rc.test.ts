@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { lstat, mkdir, readFile, readlink, writeFile } from "node:fs/promises";
+import { chown, lstat, mkdir, readFile, readlink, symlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startAgent } from "../helpers/agent.js";
 import { BIN, Cleanup, run, tempDir } from "../helpers/process.js";
+import { SHELL_RECORDS, type InitMode } from "../../src/shared/core/shells.js";
 
 describe("setup", () => {
   const cleanup = new Cleanup();
@@ -92,6 +93,149 @@ describe("setup", () => {
       assert.match(result.stdout, /^\+eval "\$\(ssh-anchor init sh\)"$/m);
     }
     assert.equal((await setup(["--shell", "dash", "--dry-run"])).code, 0);
+  });
+});
+
+describe("setup: one init line per shell, never the shared socket where per-identity is on (issue 18)", () => {
+  const cleanup = new Cleanup();
+  after(() => cleanup.run());
+
+  /** A fresh home of its own for each case. */
+  const freshHome = async () => {
+    const home = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", home]));
+    return home;
+  };
+  const setupIn = (home: string, args: string[]) => run(BIN, ["setup", ...args], { env: { ...process.env, HOME: home, SSH_ANCHOR_SOCKET: "" } });
+  const write = async (home: string, file: string, text: string) => {
+    await mkdir(join(home, file, ".."), { recursive: true });
+    await writeFile(join(home, file), text);
+  };
+
+  it("adds nothing after a hand-written per-identity line, in every shell's syntax, and says where it is", async () => {
+    for (const shell of SHELL_RECORDS) {
+      const home = await freshHome();
+      const original = `# my own\n${shell.rcLine("init --per-identity")}\nalias ll='ls -l'\n`;
+      await write(home, shell.rcFile, original);
+      const result = await setupIn(home, ["--shell", shell.name]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(await readFile(join(home, shell.rcFile), "utf8"), original, `${shell.name}: the file is unchanged`);
+      assert.match(result.stdout, new RegExp(`per-identity is on for this account \\(~/${shell.rcFile.replaceAll(".", "\\.")} line 2 runs init --per-identity\\)`));
+      assert.match(result.stdout, new RegExp(`^~/${shell.rcFile.replaceAll(".", "\\.")} line 2 already runs ssh-anchor init --per-identity$`, "m"));
+      assert.match(result.stdout, /^already set up: nothing to change$/m);
+      // Asked for link mode or IdentityAgent there: refused in one line, nothing written.
+      for (const flag of ["--link", "--ssh-config"]) {
+        const refused = await setupIn(home, ["--shell", shell.name, flag]);
+        assert.equal(refused.code, 1, `${flag}: ${refused.stdout}`);
+        assert.match(refused.stderr, /^ssh-anchor: per-identity is on for this account \(.* line 2 runs init --per-identity\): .*whoever logged in last.*\n$/);
+        assert.equal(await readFile(join(home, shell.rcFile), "utf8"), original);
+      }
+      assert.equal(await lstat(join(home, ".ssh", "config")).catch(() => undefined), undefined, "no IdentityAgent written");
+    }
+  });
+
+  it("recognises every form, written by hand or sourced from a saved script, and refuses a second line of another form", async () => {
+    const forms: InitMode[] = ["init", "init --link", "init --per-identity"];
+    for (const shell of SHELL_RECORDS) {
+      const saved = join(".config", `ssh-anchor-saved.${shell.scripts}`);
+      for (const present of forms) {
+        for (const how of ["line", "saved script"] as const) {
+          const home = await freshHome();
+          let line = shell.rcLine(present);
+          if (how === "saved script") {
+            // The saved script init's help suggests, its form read from its text.
+            const script = await run(BIN, ["init", ...present.split(" ").slice(1), shell.name]);
+            await write(home, saved, script.stdout);
+            line = shell.scripts === "fish" ? `test -r ~/${saved}; and source ~/${saved}` : `[ -r "$HOME/${saved}" ] && . "$HOME/${saved}"`;
+          }
+          const original = `export EDITOR=vi\n${line}\n`;
+          await write(home, shell.rcFile, original);
+          const label = `${shell.name}, ${present} as a ${how}`;
+          // setup without a flag: per-identity where the line is that one, else the daemon's line.
+          const plain = await setupIn(home, ["--shell", shell.name]);
+          if (present === "init --link") {
+            assert.equal(plain.code, 1, `${label}: ${plain.stdout}`);
+            assert.match(plain.stderr, new RegExp(`^ssh-anchor: ~/${shell.rcFile.replaceAll(".", "\\.")} line 2 already runs ssh-anchor init --link: setup adds no second init line \\(the last one run wins\\); change that line to: .*\n$`), label);
+          } else {
+            assert.equal(plain.code, 0, `${label}: ${plain.stderr}`);
+            assert.match(plain.stdout, new RegExp(`line 2 already runs ssh-anchor ${present}$`, "m"), label);
+          }
+          assert.equal(await readFile(join(home, shell.rcFile), "utf8"), original, `${label}: unchanged`);
+          // Another form asked for: refused, naming the file and the line, never a second line.
+          const other = present === "init --link" ? "--per-identity" : "--link";
+          const asked = await setupIn(home, ["--shell", shell.name, other]);
+          assert.equal(asked.code, 1, `${label} then setup ${other}: ${asked.stdout}`);
+          assert.match(asked.stderr, /^ssh-anchor: (~\/\S+ line 2 already runs ssh-anchor init|per-identity is on for this account \(~\/\S+ line 2 runs)/, label);
+          assert.equal(await readFile(join(home, shell.rcFile), "utf8"), original, `${label}: unchanged after ${other}`);
+        }
+      }
+    }
+  });
+
+  it("writes the per-identity line where another shell's file or the daemon's scope registry says per-identity is on", async () => {
+    const home = await freshHome();
+    await write(home, ".zshrc", `${SHELL_RECORDS[1].rcLine("init --per-identity")}\n`);
+    const result = await setupIn(home, ["--shell", "bash"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^per-identity is on for this account \(~\/\.zshrc line 1 runs init --per-identity\): setup writes the per-identity line$/m);
+    assert.match(await readFile(join(home, ".bashrc"), "utf8"), /^eval "\$\(ssh-anchor init --per-identity bash\)"$/m);
+    assert.doesNotMatch(await readFile(join(home, ".bashrc"), "utf8"), /init bash\)/);
+
+    // No rc line anywhere, but the daemon remembers a scope (someone logged in with the line).
+    const other = await freshHome();
+    const socket = join(other, "anchor", "agent.sock");
+    await mkdir(join(other, "anchor"), { mode: 0o700 });
+    // Where and how the daemon keeps it (the registry beside the socket: key fingerprints only).
+    await writeFile(`${socket}.scopes`, `${JSON.stringify([{ id: "0123456789abcdef", keys: ["SHA256:x"], lastLoginMs: 0 }], null, 1)}\n`);
+    const registry = await run(BIN, ["setup", "--shell", "sh"], { env: { ...process.env, HOME: other, SSH_ANCHOR_SOCKET: socket } });
+    assert.equal(registry.code, 0, registry.stderr);
+    assert.match(registry.stdout, /per-identity is on for this account \(the daemon remembers per-identity scopes in .*agent\.sock\.scopes\)/);
+    assert.match(await readFile(join(other, ".profile"), "utf8"), /^eval "\$\(ssh-anchor init --per-identity sh\)"$/m);
+  });
+
+  it("edits the file a symlinked ~/.bashrc leads to, keeps the link, and --undo restores it there", async () => {
+    const home = await freshHome();
+    const dotfiles = join(home, "dotfiles");
+    await mkdir(dotfiles, { mode: 0o700 });
+    const original = "alias ll='ls -l'\n";
+    await writeFile(join(dotfiles, "bashrc"), original);
+    await symlink("dotfiles/bashrc", join(home, ".bashrc"));
+    const applied = await setupIn(home, ["--shell", "bash"]);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stdout, new RegExp(`~/\\.bashrc is a symlink: setup changes the file it leads to, ${dotfiles}/bashrc, and keeps the link`));
+    assert.ok((await lstat(join(home, ".bashrc"))).isSymbolicLink(), "still a link");
+    assert.equal(await readlink(join(home, ".bashrc")), "dotfiles/bashrc", "leading where it did");
+    const changed = await readFile(join(dotfiles, "bashrc"), "utf8");
+    assert.ok(changed.startsWith(original) && changed.includes('eval "$(ssh-anchor init bash)"'), changed);
+    assert.equal(await readFile(join(home, ".bashrc.ssh-anchor-backup"), "utf8"), original, "the backup beside the link holds the original");
+    assert.deepEqual((await run("ls", ["-A", dotfiles])).stdout.split("\n").filter(Boolean), ["bashrc"], "nothing left in the dotfiles directory");
+    assert.match((await setupIn(home, ["--shell", "bash"])).stdout, /already set up/);
+
+    const undone = await setupIn(home, ["--shell", "bash", "--undo"]);
+    assert.equal(undone.code, 0, undone.stderr);
+    assert.ok((await lstat(join(home, ".bashrc"))).isSymbolicLink(), "still a link after --undo");
+    assert.equal(await readlink(join(home, ".bashrc")), "dotfiles/bashrc");
+    assert.equal(await readFile(join(dotfiles, "bashrc"), "utf8"), original, "--undo restores the target byte for byte");
+  });
+
+  it("refuses a symlinked ~/.bashrc that leads to another user's file or nowhere, and changes nothing", async () => {
+    const home = await freshHome();
+    const foreign = join(home, "foreign");
+    await writeFile(foreign, "theirs\n");
+    await chown(foreign, 65534, 65534);
+    await symlink(foreign, join(home, ".bashrc"));
+    const refused = await setupIn(home, ["--shell", "bash"]);
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(refused.stderr, /^ssh-anchor: .*\.bashrc leads to .*foreign, owned by uid 65534.*, not you: setup changes only a regular file of yours.*nothing was changed\n$/);
+    assert.equal(await readFile(foreign, "utf8"), "theirs\n");
+    assert.ok((await lstat(join(home, ".bashrc"))).isSymbolicLink());
+
+    const dangling = await freshHome();
+    await symlink(join(dangling, "gone"), join(dangling, ".bashrc"));
+    const nowhere = await setupIn(dangling, ["--shell", "bash"]);
+    assert.equal(nowhere.code, 1);
+    assert.match(nowhere.stderr, /is a symlink that leads nowhere: .*nothing was changed\n$/);
+    assert.equal(await lstat(join(dangling, "gone")).catch(() => undefined), undefined, "nothing created where it leads");
   });
 });
 

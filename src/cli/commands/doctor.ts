@@ -25,6 +25,9 @@ A pane's environment is read from /proc/PID/environ: what its process started wi
 shell exported since. A shell whose start-up file runs the init line pointed itself at the stable
 socket when it started: doctor says so (info), it does not fail it. A shell without the line, or
 any other program (an editor, a long job), really holds the socket it started with.
+Where per-identity is on (a start-up file runs init --per-identity, or the daemon remembers a
+scope), a shell, pane, tmux or screen environment holding the shared stable socket fails, and so
+does a plain or link init line in a start-up file; --fix then leaves tmux and screen alone.
 Exit status: 0 when nothing is broken, 1 when something is.`,
     )
     .action((flags: { socket?: string; tmpDir?: string; fix?: boolean; json?: boolean }) =>

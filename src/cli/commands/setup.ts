@@ -14,6 +14,7 @@ export function registerSetupCommand(program: Command): void {
     .description("add the init line to your shell rc (and, if asked, IdentityAgent to ~/.ssh/config)")
     .option("--shell <shell>", `${shellChoices()} (default: from $SHELL)`)
     .option("--link", "set up link mode (no daemon) instead")
+    .option("--per-identity", "the line of shared accounts: each login gets its own person's socket (chosen by itself where per-identity is on)")
     .option("--ssh-config", "also point every ssh at the stable socket in ~/.ssh/config")
     .option("--dry-run", "show what would change, change nothing")
     .option("--undo", "remove exactly what setup added")
@@ -22,9 +23,15 @@ export function registerSetupCommand(program: Command): void {
       "after",
       "\nIdempotent: a second run changes nothing. The first change to a file keeps its original as\n" +
         "<file>.ssh-anchor-backup (setup says where); that copy is never overwritten, not by --undo either.\n" +
-        "--dry-run prints the change and writes nothing.",
+        "--dry-run prints the change and writes nothing. A symlinked file (dotfiles) is changed where\n" +
+        "it leads, if that is a regular file of yours, and stays a link (--undo too).\n\n" +
+        "One init line per shell: where the shell's start-up files already run one (written by hand\n" +
+        "or by setup, a sourced saved script too), setup adds none; if that one is another form, it\n" +
+        "refuses and names the file and line. Where per-identity is on for the account (a start-up\n" +
+        "file runs init --per-identity, or the daemon remembers a scope) it writes the per-identity\n" +
+        "line, and refuses --link and --ssh-config: both would reach whoever logged in last.",
     )
-    .action((flags: { shell?: string; link?: boolean; sshConfig?: boolean; dryRun?: boolean; undo?: boolean; completions?: boolean }) =>
+    .action((flags: { shell?: string; link?: boolean; perIdentity?: boolean; sshConfig?: boolean; dryRun?: boolean; undo?: boolean; completions?: boolean }) =>
       runCommand(async () => {
         const { applySetup, backupNote, describeChange, planSetup } = await import("../../features/setup/setup.js");
         const shell = setupShell(flags.shell).name;
@@ -32,7 +39,8 @@ export function registerSetupCommand(program: Command): void {
           const { setupCompletions } = await import("../../features/completion/install.js");
           for (const line of await setupCompletions(program, shell, flags)) printLines([line]);
         }
-        const changes = await planSetup({ shell, link: flags.link, sshConfig: flags.sshConfig }, flags.undo);
+        const note = (line: string) => process.stdout.write(`${line}\n`);
+        const changes = await planSetup({ shell, link: flags.link, perIdentity: flags.perIdentity, sshConfig: flags.sshConfig, note }, flags.undo);
         if (changes.length === 0) {
           printLines([flags.undo ? "nothing to undo" : "already set up: nothing to change"]);
           return;

@@ -1,6 +1,6 @@
-import { readFile, readlink } from "node:fs/promises";
+import { readlink } from "node:fs/promises";
 import { homedir } from "node:os";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { readStatus, startInBackground } from "../../shared/control/lifecycle.js";
 import { daemonPaths, squatOf, tmpDirectory, type DaemonPaths } from "../../shared/core/location.js";
 import { currentUid, directoryRefusal, endpointState, lstatOrUndefined, octal, processName } from "../../shared/core/trust.js";
@@ -9,15 +9,15 @@ import { AgentDiscovery } from "../../shared/discovery/discovery.js";
 import { localHostHash } from "../../shared/discovery/host-hash.js";
 import type { AgentKind } from "../../shared/discovery/candidate.js";
 import { fingerprint } from "../../shared/protocol/identities.js";
-import { initShell, RC_FILES, shellNamed, type KnownShell } from "../../shared/core/shells.js";
+import { initShell, SHELL_RECORDS, shellNamed, startupFilesOf, STARTUP_FILES, type KnownShell } from "../../shared/core/shells.js";
 import { readSshConfig } from "../../shared/core/ssh-config.js";
 import { TIMING } from "../../shared/core/timing.js";
 import { fixScreen, fixTmux, screenSessions, tmuxServers, type Pane } from "./multiplexers.js";
-import { runsInit } from "../../shared/core/init-line.js";
+import { initLinesIn, tildePath, type FoundInitLine } from "../../shared/scope/account.js";
 import { shellStart } from "./shell-start.js";
 import { socketKind } from "./socket-kind.js";
 import { listIdentities, type AgentAnswer } from "../../shared/protocol/agent-client.js";
-import { perIdentityState, scopeFindings, withoutSharedSocketFixes } from "./scopes.js";
+import { perIdentityState, scopeFindings, withoutSharedSocketFixes, type PerIdentityState } from "./scopes.js";
 import { SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
 import { printable } from "../../shared/core/text.js";
 
@@ -83,15 +83,21 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   const squat = squatOf(tmpDirectory(uid), uid);
   if (squat) findings.push(squatFinding(squat, paths));
   const probe = (path: string) => trustedProbe(path, uid);
-  findings.push(await shellFinding(env.SSH_AUTH_SOCK, stable, paths.socket, probe, await invokingShell(env)));
+  const shell = await invokingShell(env);
+  const initLines = await initLinesIn(STARTUP_FILES, { home, uid });
+  findings.push(
+    perIdentity.enabled && env.SSH_AUTH_SOCK && perIdentity.shared?.includes(env.SSH_AUTH_SOCK)
+      ? sharedShellFinding(env.SSH_AUTH_SOCK, perIdentity, shell, initLines, home)
+      : await shellFinding(env.SSH_AUTH_SOCK, stable, paths.socket, probe, shell),
+  );
   findings.push(...(await daemonFindings(paths, uid)));
   const agents = await agentFindings(paths, uid, home, options.tmpDir ?? SSHD_TMP_ROOT, probe);
   findings.push(agentsSummary(agents));
-  findings.push(...(await multiplexerFindings(uid, home, stable, paths.socket, probe, options.fix && !perIdentity.enabled ? repairs : undefined)));
+  findings.push(...(await multiplexerFindings(uid, home, stable, paths.socket, probe, options.fix && !perIdentity.enabled ? repairs : undefined, perIdentity)));
   findings.push(...(await scopeFindings(perIdentity, agents, env, Boolean(options.fix))));
   if (perIdentity.enabled) findings.splice(0, findings.length, ...withoutSharedSocketFixes(findings, paths.socket));
-  findings.push(await sshConfigFinding(paths.socket));
-  findings.push(await rcFinding(home));
+  findings.push(await sshConfigFinding(paths.socket, perIdentity));
+  findings.push(rcFinding(initLines, perIdentity, home));
   return { ok: !findings.some((f) => f.verdict === "fail"), socket: paths.socket, findings, agents, repairs };
 }
 
@@ -134,6 +140,23 @@ function squatFinding(squat: string, paths: DaemonPaths): Finding {
 async function invokingShell(env: NodeJS.ProcessEnv): Promise<KnownShell> {
   const parent = (await processName(process.ppid))?.replace(/^-/, "");
   return (parent && shellNamed(parent)) || (env.SHELL && shellNamed(basename(env.SHELL))) || initShell("sh");
+}
+
+/**
+ * This shell holds the shared stable socket (or link mode's link) on a per-identity account: it
+ * signs with whoever logged in last. The fix is the rc line: the per-identity line alone.
+ */
+function sharedShellFinding(value: string, state: PerIdentityState, shell: KnownShell, lines: readonly FoundInitLine[], home: string): Finding {
+  const unscoped = lines.find((line) => line.form === "init" || line.form === "init --link");
+  const rcFix = unscoped
+    ? `delete the ${unscoped.form} line, ${tildePath(unscoped.file, home)} line ${unscoped.line}, and keep only ${shell.rcLine("init --per-identity")}`
+    : `put ${shell.rcLine("init --per-identity")} in ~/${shell.rcFile}, in place of any other init line`;
+  return {
+    area: "shell",
+    verdict: "fail",
+    title: `SSH_AUTH_SOCK is the shared stable socket ${value}, and per-identity is on (${state.reason}): this shell signs with whoever logged in last`,
+    fix: `${rcFix}; then log in again (each login gets its own person's socket)`,
+  };
 }
 
 async function shellFinding(value: string | undefined, stable: readonly string[], socket: string, probe: Probe, shell: KnownShell): Promise<Finding> {
@@ -236,10 +259,40 @@ function agentsSummary(agents: readonly AgentFinding[]): Finding {
   return { area: "agents", verdict: "ok", title: `${live.length} live agent${live.length === 1 ? "" : "s"} found`, details };
 }
 
-async function multiplexerFindings(uid: number, home: string, stable: readonly string[], socket: string, probe: Probe, repairs: string[] | undefined): Promise<Finding[]> {
+async function multiplexerFindings(
+  uid: number,
+  home: string,
+  stable: readonly string[],
+  socket: string,
+  probe: Probe,
+  repairs: string[] | undefined,
+  perIdentity: PerIdentityState,
+): Promise<Finding[]> {
   const findings: Finding[] = [];
+  // With per-identity on, an environment that hands new panes the shared socket is a failure.
+  const shared = (value: string | undefined) => perIdentity.enabled && value !== undefined && (perIdentity.shared ?? []).includes(value);
   for (const server of await tmuxServers(uid)) {
     const envs = [server.global, ...server.sessions.values()];
+    const held = [...(shared(server.global) ? ["global"] : []), ...[...server.sessions].filter(([, value]) => shared(value)).map(([name]) => name)];
+    if (held.length > 0) {
+      const id = (session: string) => server.sessionIds.get(session) ?? session;
+      findings.push({
+        area: "tmux",
+        verdict: "fail",
+        title: `tmux server ${server.socket}: ${held.map((where) => (where === "global" ? "its global environment" : `session ${where}`)).join(", ")} hand${held.length === 1 && held[0] !== "global" ? "s" : ""} new panes the shared stable socket, and per-identity is on (${perIdentity.reason}): they reach whoever logged in last`,
+        details: [...server.sessions].map(([session, value]) => `session ${session}: ${describeValue(value)}`),
+        fix: held
+          .map((where) =>
+            where === "global"
+              ? `tmux -S ${server.socket} set-environment -g -u SSH_AUTH_SOCK`
+              : `tmux -S ${server.socket} set-environment -t '${id(where)}' SSH_AUTH_SOCK <that person's scoped socket>`,
+          )
+          .join("; ")
+          .concat("   (ssh-anchor status lists the scopes; --fix does not guess whose a session is)"),
+      });
+      findings.push(...(await paneFindings("tmux", server.panes, home, stable, socket, probe)));
+      continue;
+    }
     const bad = envs.some((value) => socketKind(value, stable) !== "stable");
     if (bad && repairs && (await fixTmux(server, socket))) {
       repairs.push(`tmux ${server.socket}: new panes now get SSH_AUTH_SOCK=${socket}`);
@@ -258,7 +311,17 @@ async function multiplexerFindings(uid: number, home: string, stable: readonly s
     if (repairs && panes.length > 0 && (await fixScreen(session, socket))) {
       repairs.push(`screen ${session.name}: new windows now get SSH_AUTH_SOCK=${socket}`);
     }
-    findings.push({ area: "screen", verdict: "info", title: `screen session ${session.name}: ${session.panes.length} window(s)` }, ...panes);
+    findings.push(
+      shared(session.socket ?? undefined)
+        ? {
+            area: "screen",
+            verdict: "fail",
+            title: `screen session ${session.name}: new windows get the shared stable socket ${session.socket}, and per-identity is on (${perIdentity.reason}): they reach whoever logged in last`,
+            fix: `screen -S ${session.name} -X setenv SSH_AUTH_SOCK <that person's scoped socket>   (ssh-anchor status lists the scopes), or: screen -S ${session.name} -X unsetenv SSH_AUTH_SOCK`,
+          }
+        : { area: "screen", verdict: "info", title: `screen session ${session.name}: ${session.panes.length} window(s)` },
+      ...panes,
+    );
   }
   return findings;
 }
@@ -315,12 +378,20 @@ function describeValue(value: string | undefined): string {
   return value === undefined ? "no SSH_AUTH_SOCK" : `SSH_AUTH_SOCK=${value}`;
 }
 
-async function sshConfigFinding(socket: string): Promise<Finding> {
+async function sshConfigFinding(socket: string, perIdentity: PerIdentityState): Promise<Finding> {
   // Any name does: what matters is the IdentityAgent that applies to hosts in general.
   const read = await readSshConfig([], "doctor.invalid", TIMING.doctorProgramMs);
   const agent = read.kind === "read" ? read.settings.get("identityagent") : undefined;
   if (!agent) return { area: "ssh_config", verdict: "info", title: "ssh_config sets no IdentityAgent: ssh uses SSH_AUTH_SOCK" };
   const expanded = agent.replace(/^~/, homedir());
+  if (perIdentity.enabled && (perIdentity.shared ?? []).includes(expanded)) {
+    return {
+      area: "ssh_config",
+      verdict: "fail",
+      title: `ssh_config: IdentityAgent ${agent}, the shared stable socket, and per-identity is on (${perIdentity.reason}): every ssh signs with whoever logged in last`,
+      fix: "remove the ssh-anchor block from ~/.ssh/config (the lines between # >>> ssh-anchor >>> and # <<< ssh-anchor <<<)",
+    };
+  }
   return expanded === socket || /ssh-anchor/.test(agent)
     ? { area: "ssh_config", verdict: "ok", title: `ssh_config: IdentityAgent ${agent}` }
     : {
@@ -331,13 +402,50 @@ async function sshConfigFinding(socket: string): Promise<Finding> {
       };
 }
 
-async function rcFinding(home: string): Promise<Finding> {
-  const installed: string[] = [];
-  for (const file of RC_FILES) {
-    const text = await readFile(join(home, file), "utf8").catch(() => "");
-    if (runsInit(text)) installed.push(`~/${file}`);
+/** The shell whose start-up file this is (its rc file first: ~/.profile is sh's), for a line in its syntax. */
+function shellOfFile(relative: string): KnownShell {
+  return SHELL_RECORDS.find((record) => record.rcFile === relative) ?? SHELL_RECORDS.find((record) => startupFilesOf(record).includes(relative)) ?? initShell("sh");
+}
+
+/**
+ * The init lines of the start-up files. With per-identity on, every plain or link line fails:
+ * after the per-identity line it wins (the last one run does), before it the per-identity line
+ * finds the stable socket instead of the login's own and cannot scope it; in another shell's file
+ * that shell's logins get the stable socket. Either way a shell reaches whoever logged in last.
+ */
+function rcFinding(lines: readonly FoundInitLine[], perIdentity: PerIdentityState, home: string): Finding {
+  const where = (line: FoundInitLine) => `${tildePath(line.file, home)} line ${line.line}`;
+  const files = [...new Set(lines.map((line) => tildePath(line.file, home)))];
+  if (lines.length === 0) {
+    return { area: "rc", verdict: "warn", title: "no shell rc file runs ssh-anchor init: new logins will not use the stable socket", fix: perIdentity.enabled ? "ssh-anchor setup --per-identity" : "ssh-anchor setup" };
   }
-  return installed.length
-    ? { area: "rc", verdict: "ok", title: `the init line is in ${installed.join(", ")}` }
-    : { area: "rc", verdict: "warn", title: "no shell rc file runs ssh-anchor init: new logins will not use the stable socket", fix: "ssh-anchor setup" };
+  if (!perIdentity.enabled) return { area: "rc", verdict: "ok", title: `the init line is in ${files.join(", ")}` };
+  const unscoped = lines.filter((line) => line.form === "init" || line.form === "init --link");
+  if (unscoped.length === 0) {
+    const unknown = lines.filter((line) => line.form === undefined);
+    return unknown.length
+      ? {
+          area: "rc",
+          verdict: "warn",
+          title: `per-identity is on (${perIdentity.reason}), and ${unknown.map(where).join(", ")} sources a saved init script doctor cannot read: if it is not the per-identity one, its shells get the stable socket`,
+          fix: `ssh-anchor init --per-identity <shell> > that file`,
+        }
+      : { area: "rc", verdict: "ok", title: `the per-identity init line is in ${files.join(", ")}` };
+  }
+  const scoped = lines.filter((line) => line.form === "init --per-identity");
+  const why = (line: FoundInitLine): string => {
+    const before = scoped.find((other) => other.file === line.file && other.line < line.line);
+    const after = scoped.find((other) => other.file === line.file && other.line > line.line);
+    if (before) return `${where(line)} runs ${line.form} after line ${before.line}'s init --per-identity: the last one run wins`;
+    if (after) return `${where(line)} runs ${line.form} before line ${after.line}'s init --per-identity, which then finds the stable socket instead of the login's own and cannot scope it`;
+    return `${where(line)} runs ${line.form}`;
+  };
+  return {
+    area: "rc",
+    verdict: "fail",
+    title: `per-identity is on (${perIdentity.reason}), but ${unscoped.map(why).join("; ")}: new shells get the shared stable socket, which reaches whoever logged in last`,
+    fix: unscoped
+      .map((line) => `in ${where(line)}: ${scoped.some((other) => other.file === line.file) ? "delete that line" : `put ${shellOfFile(tildePath(line.file, home).replace(/^~\//, "")).rcLine("init --per-identity")} in its place`}`)
+      .join("; "),
+  };
 }

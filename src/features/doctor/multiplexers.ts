@@ -27,6 +27,8 @@ export interface TmuxServer {
 
 export interface ScreenSession {
   readonly name: string;
+  /** The session's SSH_AUTH_SOCK, what new windows get (`screen -X setenv` changes it); null when screen would not say. */
+  readonly socket: string | undefined | null;
   readonly panes: readonly Pane[];
 }
 
@@ -102,7 +104,10 @@ export async function screenSessions(): Promise<ScreenSession[]> {
     for (const [index, pid] of (await childrenOf(serverPid)).entries()) {
       panes.push({ name: `screen ${name} window ${index}`, pid, command: (await processName(pid)) ?? "", socket: await environmentVariable(pid, "SSH_AUTH_SOCK") });
     }
-    sessions.push({ name, panes });
+    // screen expands $VARIABLE in a command from its own environment: what a new window gets.
+    const echoed = await command("screen", ["-S", name, "-Q", "echo", "SSH_AUTH_SOCK=$SSH_AUTH_SOCK"]);
+    const socket = echoed === undefined ? null : echoed.startsWith("SSH_AUTH_SOCK=") ? echoed.slice("SSH_AUTH_SOCK=".length).trimEnd() || undefined : null;
+    sessions.push({ name, socket, panes });
   }
   return sessions;
 }

@@ -1,23 +1,26 @@
-import { readFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname } from "node:path";
 import { readStatus } from "../../shared/control/lifecycle.js";
 import type { DaemonPaths } from "../../shared/core/location.js";
 import type { ScopeReport } from "../../shared/scope/report.js";
 import { belongsTo, isCertificate, looksShared, widerThan } from "../../shared/scope/rule.js";
 import { SCOPED_SOCKET_NAME } from "../../shared/scope/socket-path.js";
-import { initShell, RC_FILES } from "../../shared/core/shells.js";
+import { describeEvidence, perIdentityEvidence } from "../../shared/scope/account.js";
+import { initShell } from "../../shared/core/shells.js";
 import { escapeRegExp } from "../../shared/core/text.js";
 import type { AgentFinding, Finding } from "./doctor.js";
-import { runsInit } from "../../shared/core/init-line.js";
-import { tmuxServers } from "./multiplexers.js";
+import { screenSessions, tmuxServers, type Pane } from "./multiplexers.js";
 
 /** What doctor needs to know about per-identity scopes (init --per-identity). */
 export interface PerIdentityState {
-  /** An rc file runs `init --per-identity`, this shell holds a scoped socket, or the daemon serves scopes. */
+  /** An rc file runs `init --per-identity`, this shell holds a scoped socket, or the daemon serves or remembers scopes. */
   readonly enabled: boolean;
+  /** Why it is on, in words, for messages ("~/.bashrc line 3 runs init --per-identity"). */
+  readonly reason?: string;
   readonly scopes: readonly ScopeReport[];
   /** The scoped sockets: stable paths too, for the other checks. */
   readonly sockets: readonly string[];
+  /** The stable socket and link mode's link: what no pane, session or shell may hold while per-identity is on. */
+  readonly shared?: readonly string[];
   readonly uid: number;
   readonly directory: string;
 }
@@ -27,15 +30,33 @@ export function isScopedSocket(path: string | undefined, directory: string): boo
   return path !== undefined && dirname(path) === directory && SCOPED_SOCKET_NAME.test(basename(path));
 }
 
+/** Per-identity is on by the one rule (src/shared/scope/account.ts), or by what this shell and the daemon show. */
 export async function perIdentityState(paths: DaemonPaths, uid: number, home: string, env: NodeJS.ProcessEnv): Promise<PerIdentityState> {
   const { report } = await readStatus({ socket: paths.socket, uid });
   const scopes = report?.scopes ?? [];
-  let inRc = false;
-  for (const file of RC_FILES) {
-    if (runsInit(await readFile(join(home, file), "utf8").catch(() => ""), "per-identity")) inRc = true;
-  }
+  const evidence = await perIdentityEvidence({ uid, home, env, socket: paths.socket });
+  const reason = evidence
+    ? describeEvidence(evidence, home)
+    : isScopedSocket(env.SSH_AUTH_SOCK, paths.directory)
+      ? "this shell holds a per-identity socket"
+      : scopes.length > 0
+        ? "the daemon serves per-identity scopes"
+        : undefined;
   const sockets = scopes.map((scope) => scope.socket).filter((socket): socket is string => socket !== null);
-  return { enabled: inRc || isScopedSocket(env.SSH_AUTH_SOCK, paths.directory) || scopes.length > 0, scopes, sockets, uid, directory: paths.directory };
+  return { enabled: reason !== undefined, reason, scopes, sockets, shared: [paths.socket, paths.link], uid, directory: paths.directory };
+}
+
+/** A pane or window that holds the shared stable socket (or link mode's link) while per-identity is on: a failure. */
+function sharedSocketPane(area: "tmux" | "screen", pane: Pane, state: PerIdentityState): Finding {
+  return {
+    area,
+    verdict: "fail",
+    title: `${pane.name} (${pane.command || `pid ${pane.pid}`}) holds the shared stable socket ${pane.socket}, and per-identity is on (${state.reason}): it reaches whoever logged in last`,
+    details: [
+      "doctor sees the environment the process started with; with the stable socket there, the per-identity line cannot scope it (echo $SSH_AUTH_SOCK in that pane tells)",
+    ],
+    fix: `${initShell("sh").exportLine("<that person's scoped socket>")}   (ssh-anchor status lists the scopes), or close it and open a new one from a per-identity login`,
+  };
 }
 
 /**
@@ -98,21 +119,20 @@ export async function scopeFindings(state: PerIdentityState, agents: readonly Ag
   if (fixing) {
     findings.push({ area: "tmux", verdict: "info", title: "per-identity is on: --fix leaves tmux and screen alone (the shared stable socket would reach whoever logged in last)" });
   }
+  const shared = (socket: string) => (state.shared ?? []).includes(socket) || (dirname(socket) === state.directory && !isScopedSocket(socket, state.directory));
   for (const server of await tmuxServers(state.uid)) {
     for (const pane of server.panes) {
       if (!pane.socket) continue;
       const scope = state.scopes.find((candidate) => candidate.socket === pane.socket);
       if (scope) {
         findings.push({ area: "tmux", verdict: "info", title: `${pane.name} (${pane.command || `pid ${pane.pid}`}) is in scope ${scope.id}` });
-      } else if (dirname(pane.socket) === state.directory && !isScopedSocket(pane.socket, state.directory)) {
-        findings.push({
-          area: "tmux",
-          verdict: "warn",
-          title: `${pane.name} (${pane.command || `pid ${pane.pid}`}) holds the shared stable socket ${pane.socket}: it reaches whoever logged in last`,
-          details: ["in a shared account, open a new pane from a per-identity login, or paste that person's scoped socket (ssh-anchor status lists them)"],
-        });
+      } else if (shared(pane.socket)) {
+        findings.push(sharedSocketPane("tmux", pane, state));
       }
     }
+  }
+  for (const session of await screenSessions()) {
+    for (const pane of session.panes) if (pane.socket && shared(pane.socket)) findings.push(sharedSocketPane("screen", pane, state));
   }
   return findings;
 }

@@ -4,9 +4,10 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { UserError } from "../../shared/core/errors.js";
 import { SOCKET_NAME } from "../../shared/core/location.js";
-import { initShell, type Shell } from "../../shared/core/shells.js";
-import { escapeRegExp } from "../../shared/core/text.js";
-import { replaceOwnFile } from "../../shared/core/trust.js";
+import { initShell, startupFilesOf, type InitMode, type KnownShell, type Shell } from "../../shared/core/shells.js";
+import { escapeRegExp, printable } from "../../shared/core/text.js";
+import { currentUid, ownFileBehindLink, replaceOwnFile } from "../../shared/core/trust.js";
+import { describeEvidence, initLinesIn, perIdentityEvidence, tildePath, type FoundInitLine, type PerIdentityEvidence } from "../../shared/scope/account.js";
 
 const BEGIN = "# >>> ssh-anchor >>>";
 /** The same marker, saying setup added a newline to end the line before it. */
@@ -18,14 +19,22 @@ export interface SetupOptions {
   readonly shell: Shell;
   /** Link mode (no daemon) instead of the daemon. */
   readonly link?: boolean;
+  /** The per-identity line of shared accounts (chosen without asking where per-identity is on already). */
+  readonly perIdentity?: boolean;
   /** Also point ssh at the stable socket in ~/.ssh/config. */
   readonly sshConfig?: boolean;
   readonly home?: string;
+  readonly uid?: number;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Told, one line each, what setup decided on its own (the per-identity line chosen, a line already there, a symlink followed). */
+  readonly note?: (line: string) => void;
 }
 
 /** One file setup would change: its text before and after. */
 export interface FileChange {
   readonly file: string;
+  /** Where the text is written: `file`, or the regular file a symlink at `file` leads to (the link stays). */
+  readonly target: string;
   readonly before: string;
   readonly after: string;
 }
@@ -72,20 +81,114 @@ async function readText(file: string): Promise<string> {
 }
 
 /**
- * What setup (or, with `undo`, setup --undo) would change. Changes nothing.
+ * Where a file setup may change keeps its text: itself, or the regular file of the user's own a
+ * symlink there leads to (dotfiles), or nothing yet.
+ * @throws {UserError} for anything else (another user's file, a link leading nowhere or out of the user's hands).
+ */
+async function whereToWrite(file: string, uid: number): Promise<{ target: string; exists: boolean }> {
+  const where = await ownFileBehindLink(file, uid);
+  if (where.kind === "refused") {
+    throw new UserError(`${where.reason}: setup changes only a regular file of yours, or the one a symlink of yours leads to; nothing was changed`);
+  }
+  return where.kind === "missing" ? { target: file, exists: false } : { target: where.path, exists: true };
+}
+
+/** The form of the init line setup writes: the one asked for, else per-identity where it is on, else the daemon's. */
+function chosenForm(options: SetupOptions, evidence: PerIdentityEvidence | undefined, home: string): InitMode {
+  if (options.link && options.perIdentity) {
+    throw new UserError("--per-identity and --link do not go together: link mode has no daemon to tell people apart", 2);
+  }
+  if (evidence && options.link) {
+    throw new UserError(
+      `per-identity is on for this account (${describeEvidence(evidence, home)}): link mode would point every shell at whoever logged in last; run ssh-anchor setup without --link (it writes the per-identity line)`,
+    );
+  }
+  if (evidence && options.sshConfig) {
+    throw new UserError(
+      `per-identity is on for this account (${describeEvidence(evidence, home)}): --ssh-config would point every ssh at the stable socket, which reaches whoever logged in last; run setup without it`,
+    );
+  }
+  if (options.perIdentity) return "init --per-identity";
+  if (options.link) return "init --link";
+  if (evidence) {
+    options.note?.(`per-identity is on for this account (${describeEvidence(evidence, home)}): setup writes the per-identity line`);
+    return "init --per-identity";
+  }
+  return "init";
+}
+
+/** Whether a found line is the one inside setup's own block (the marker just above it). */
+async function inSetupBlock(line: FoundInitLine, uid: number): Promise<boolean> {
+  const { target, exists } = await whereToWrite(line.file, uid).catch(() => ({ target: line.file, exists: false }));
+  if (!exists) return false;
+  const above = (await readText(target)).split("\n")[line.line - 2] ?? "";
+  return above === BEGIN || above === BEGIN_AFTER_NEWLINE;
+}
+
+/**
+ * Whether the rc line may be added: never a second init line where the shell already runs one
+ * (the last one run wins). The same form already there: nothing to add. A line setup cannot
+ * read the form of (a saved script of someone else's): nothing to add either. Another form:
+ * refused, with the file, the line and the fix.
+ */
+async function mayAddRcLine(shell: KnownShell, form: InitMode, evidence: PerIdentityEvidence | undefined, home: string, uid: number, note: SetupOptions["note"]): Promise<boolean> {
+  const present = await initLinesIn(startupFilesOf(shell), { home, uid });
+  const where = (line: FoundInitLine) => `${tildePath(line.file, home)} line ${line.line}`;
+  const other = present.find((line) => line.form !== undefined && line.form !== form);
+  if (other) {
+    const danger =
+      form === "init --per-identity" && evidence
+        ? `; per-identity is on for this account (${describeEvidence(evidence, home)}) and that line points the shell at ${other.form === "init --link" ? "the newest login" : "the stable socket"}, which reaches whoever logged in last`
+        : "";
+    const fix = (await inSetupBlock(other, uid))
+      ? `to change it: ssh-anchor setup --undo, then ssh-anchor setup${form === "init --link" ? " --link" : form === "init --per-identity" ? " --per-identity" : ""}`
+      : `change that line to: ${shell.rcLine(form)}`;
+    throw new UserError(`${where(other)} already runs ssh-anchor ${other.form}: setup adds no second init line (the last one run wins)${danger}; ${fix}`);
+  }
+  const same = present.find((line) => line.form === form);
+  if (same) {
+    note?.(`${where(same)} already runs ssh-anchor ${form}`);
+    return false;
+  }
+  const unknown = present.find((line) => line.form === undefined);
+  if (unknown) {
+    note?.(
+      `${where(unknown)} sources ${printable(unknown.sources ?? "a saved init script")}, which setup cannot read as one of yours: it counts as the init line, and setup adds no second one (to change its form: ssh-anchor ${form} ${shell.name} > that file)`,
+    );
+    return false;
+  }
+  return true;
+}
+
+/**
+ * What setup (or, with `undo`, setup --undo) would change. Changes nothing. Never adds an init
+ * line where the shell's start-up files run one already, and never the plain or link line where
+ * per-identity is on (src/shared/scope/account.ts): there it writes the per-identity line.
+ * @throws {UserError} when another form of the init line is there, or what is asked for would
+ * point shells at the stable socket on a per-identity account.
  * @example for (const change of await planSetup({ shell: "zsh" })) console.log(describeChange(change))
  */
 export async function planSetup(options: SetupOptions, undo = false): Promise<FileChange[]> {
   const home = options.home ?? homedir();
+  const uid = options.uid ?? currentUid();
   const shell = initShell(options.shell);
-  const rcLine = shell.rcLine(options.link ? "init --link" : "init");
-  const targets: Array<[string, readonly string[], "end" | "start"]> = [[join(home, shell.rcFile), [rcLine], "end"]];
+  const targets: Array<[string, readonly string[], "end" | "start"]> = [];
+  if (undo) {
+    targets.push([join(home, shell.rcFile), [], "end"]);
+  } else {
+    const evidence = await perIdentityEvidence({ uid, home, env: options.env });
+    const form = chosenForm(options, evidence, home);
+    if (await mayAddRcLine(shell, form, evidence, home, uid, options.note)) targets.push([join(home, shell.rcFile), [shell.rcLine(form)], "end"]);
+  }
   if (options.sshConfig || undo) targets.push([join(home, ".ssh", "config"), SSH_CONFIG_LINES, "start"]);
   const changes: FileChange[] = [];
   for (const [file, lines, where] of targets) {
-    const before = await readText(file);
+    const { target, exists } = await whereToWrite(file, uid);
+    const before = exists ? await readText(target) : "";
     const after = undo ? withoutBlock(before) : withBlock(before, lines, where);
-    if (after !== before) changes.push({ file, before, after });
+    if (after === before) continue;
+    if (target !== file) options.note?.(`${tildePath(file, home)} is a symlink: setup changes the file it leads to, ${target}, and keeps the link`);
+    changes.push({ file, target, before, after });
   }
   return changes;
 }
@@ -109,14 +212,18 @@ function backupPath(file: string): string {
  * setup, not by --undo); files keep their mode; a missing ~/.ssh is created 0700.
  * @example await applySetup(await planSetup({ shell: "bash", sshConfig: true }))
  */
-export async function applySetup(changes: readonly FileChange[]): Promise<Backup[]> {
+export async function applySetup(changes: readonly FileChange[], uid = currentUid()): Promise<Backup[]> {
   const backups: Backup[] = [];
   for (const change of changes) {
     await mkdir(dirname(change.file), { recursive: true, mode: 0o700 });
-    const mode = (await stat(change.file).catch(() => undefined))?.mode;
+    // Asked again: what the plan saw must still be where it writes (a link re-pointed since is refused).
+    const { target, exists } = await whereToWrite(change.file, uid);
+    if (target !== change.target) throw new UserError(`${change.file} changed since setup read it (it now leads to ${target}); nothing was changed in it: run setup again`);
+    const mode = exists ? (await stat(target)).mode : undefined;
+    // The backup sits beside the name the user knows (~/.bashrc.ssh-anchor-backup), not in a dotfiles repository.
     const backup = backupPath(change.file);
     if (mode !== undefined) {
-      const made = await copyFile(change.file, backup, fsConstants.COPYFILE_EXCL).then(
+      const made = await copyFile(target, backup, fsConstants.COPYFILE_EXCL).then(
         () => true,
         (error: NodeJS.ErrnoException) => {
           if (error.code === "EEXIST") return false;
@@ -128,7 +235,8 @@ export async function applySetup(changes: readonly FileChange[]): Promise<Backup
       const earlier = await stat(backup).then(() => backup, () => null);
       backups.push({ file: change.file, backup: earlier, made: false });
     }
-    await replaceOwnFile(change.file, change.after, mode !== undefined ? mode & 0o7777 : 0o644);
+    // A new file beside the target, renamed over it: a symlink that led there still does.
+    await replaceOwnFile(target, change.after, mode !== undefined ? mode & 0o7777 : 0o644);
   }
   return backups;
 }

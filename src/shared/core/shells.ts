@@ -120,6 +120,23 @@ export const COMPLETION_SHELLS: readonly CompletionShell[] = SHELL_RECORDS.flatM
 export const RC_FILES: readonly string[] = SHELL_RECORDS.map((record) => record.rcFile);
 
 /**
+ * Every start-up file a shell ssh-anchor knows may read, relative to $HOME: where a hand-written
+ * or setup-written init line can be.
+ */
+export const STARTUP_FILES: readonly string[] = [
+  ...new Set(SHELL_RECORDS.flatMap((record) => [record.rcFile, ...record.startup.login.flat(), ...record.startup.interactive.flat()])),
+];
+
+/**
+ * The start-up files one shell may read, relative to $HOME: its rc file and every file of its
+ * login and interactive start-up (where a second init line would stack on the first).
+ * @example startupFilesOf(initShell("bash")) // [".bashrc", ".bash_profile", ".bash_login", ".profile"]
+ */
+export function startupFilesOf(record: ShellRecord): string[] {
+  return [...new Set([record.rcFile, ...record.startup.login.flat(), ...record.startup.interactive.flat()])];
+}
+
+/**
  * The record of a shell by its name or one of its aliases, or undefined for a shell ssh-anchor
  * does not know.
  * @example shellNamed("dash")?.rcFile // ".profile"

@@ -181,6 +181,40 @@ export async function readOwnFile(path: string, uid: number, maxBytes: number = 
   }
 }
 
+/**
+ * Where the content of a file of the user's lives, for reading it and for replacing it in
+ * place: the path itself when it is a regular file of the user's own; when it is a symlink (a
+ * dotfiles manager's ~/.bashrc), the regular file it leads to, if that is the user's own, in a
+ * directory of the user's own that nobody else may write to, below directories nobody else can
+ * swap (parentsRefusal). Writing there (replaceOwnFile: a new file beside it, renamed over it)
+ * keeps the link. "missing" when nothing is at the path; "refused" with why otherwise.
+ * @example await ownFileBehindLink(join(homedir(), ".bashrc"), currentUid()) // { kind: "file", path: "/home/me/dotfiles/bashrc", linked: true }
+ */
+export async function ownFileBehindLink(
+  path: string,
+  uid: number,
+): Promise<{ kind: "missing" } | { kind: "file"; path: string; linked: boolean } | { kind: "refused"; reason: string }> {
+  const stats = await lstatOrUndefined(path);
+  if (!stats) return { kind: "missing" };
+  if (!stats.isSymbolicLink()) {
+    if (!stats.isFile()) return { kind: "refused", reason: `${path} is not a regular file` };
+    if (stats.uid !== uid) return { kind: "refused", reason: `${path} is owned by ${describeUid(stats.uid)}, not you` };
+    return { kind: "file", path, linked: false };
+  }
+  if (stats.uid !== uid && stats.uid !== 0) return { kind: "refused", reason: `${path} is a symlink owned by ${describeUid(stats.uid)}` };
+  const target = await realpath(path).catch(() => undefined);
+  if (!target) return { kind: "refused", reason: `${path} is a symlink that leads nowhere` };
+  const targetStats = await lstatOrUndefined(target);
+  if (!targetStats?.isFile()) return { kind: "refused", reason: `${path} leads to ${target}, which is not a regular file` };
+  if (targetStats.uid !== uid) return { kind: "refused", reason: `${path} leads to ${target}, owned by ${describeUid(targetStats.uid)}, not you` };
+  const directory = dirname(target);
+  const badDirectory = directoryRefusal(await lstatOrUndefined(directory), uid);
+  if (badDirectory) return { kind: "refused", reason: `${path} leads to ${target}, whose directory ${directory} ${badDirectory}` };
+  const badParents = await parentsRefusal(directory, uid);
+  if (badParents) return { kind: "refused", reason: `${path} leads to ${target}: ${badParents}` };
+  return { kind: "file", path: target, linked: true };
+}
+
 /** Flags that create a new file and never follow a symlink or reuse an existing file. */
 const CREATE_EXCLUSIVE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 /** Flags that append to a file of our own, never through a symlink, never blocking on a FIFO. */

@@ -39,7 +39,7 @@ export function registerSetupCommand(program: Command): void {
           const { setupCompletions } = await import("../../features/completion/install.js");
           for (const line of await setupCompletions(program, shell, flags)) printLines([line]);
         }
-        const note = (line: string) => process.stdout.write(`${line}\n`);
+        const note = (line: string) => printLines([line]);
         const changes = await planSetup({ shell, link: flags.link, perIdentity: flags.perIdentity, sshConfig: flags.sshConfig, note }, flags.undo);
         if (changes.length === 0) {
           printLines([flags.undo ? "nothing to undo" : "already set up: nothing to change"]);

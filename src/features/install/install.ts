@@ -235,6 +235,8 @@ async function verdict(host: string, checked: Answers, say: (line: string) => vo
     process.stderr.write(
       `ssh-anchor: warning: a new login shell on ${host} does not get the stable socket (its SSH_AUTH_SOCK is ${shellSock || "unset"}${error ? `; it said: ${error}` : ""}): run ~/.local/bin/ssh-anchor doctor there\n`,
     );
+    say(`done: ssh-anchor is installed on ${host} and its daemon answers, but new login shells there do not use it yet (the warning above)`);
+    return 0;
   }
   say(`done: ${host} is set up; log in again with ssh -A (or ssh-anchor connect -A ${host})`);
   return 0;

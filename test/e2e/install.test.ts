@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess } from "node:child_process";
 import { chmod, cp, lstat, mkdir, readFile, readlink, stat, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { addKey, makeKey, startAgent, type TestAgent } from "../helpers/agent.js";
@@ -29,6 +30,15 @@ interface Account {
   readonly home: string;
   readonly port: number;
   readonly log: () => string;
+}
+
+/** A free TCP port on loopback. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 async function must(command: string, args: string[]): Promise<string> {
@@ -81,7 +91,7 @@ describe("install HOST: the package where Node is, the single executable where i
     const home = (await must("getent", ["passwd", user])).split(":")[5] as string;
     const dir = join(base, user);
     await mkdir(dir, { recursive: true });
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = await freePort();
     await must("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "hostkey")]);
     const config = join(dir, "sshd_config");
     await writeFile(

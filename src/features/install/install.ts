@@ -108,7 +108,12 @@ function sshFailure(host: string, what: string, run: ProgramRun): string {
   const said = printable(run.stderr.trim().split("\n").filter(Boolean).pop() ?? "", 200);
   if (run.missing) return "ssh is not installed here (not found on PATH): install OpenSSH's client";
   if (run.code === null) return `${what} on ${host} did not finish (${run.failure}): check the connection, and try again`;
-  if (run.code === 255) return `cannot log in to ${host}${said ? ` (${said})` : ""}: check that ssh ${host} works without a prompt (your key in the agent: ssh-add)`;
+  if (run.code === 255) {
+    const fix = /permission denied|host key verification/i.test(said)
+      ? `check that ssh ${host} true works without a prompt (your key in the agent: ssh-add; the host key known)`
+      : `check that ssh ${host} true works`;
+    return `cannot log in to ${host}${said ? ` (${said})` : ""}: ${fix}`;
+  }
   return `${what} on ${host} failed (status ${run.code}${said ? `: ${said}` : ""}): is its shell a POSIX-like one with sh on PATH?`;
 }
 

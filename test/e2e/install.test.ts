@@ -15,8 +15,8 @@ import { stableDirectory, TEST_USER } from "../helpers/sshd.js";
  *
  * - `<test user>-node`: Node is where the system has it (/usr/bin, on sshd's PATH): the package.
  * - `<test user>-bare`: a host without Node. Its sshd runs in a mount namespace of its own in
- *   which /usr/bin is an overlay whose upper layer holds whiteouts for node, nodejs, npm, npx and
- *   corepack: for that sshd and everything it starts (logins, login shells, the daemon) Node does
+ *   which each directory holding node, nodejs, npm, npx or corepack (here /usr/bin) is an
+ *   overlay whose upper layer holds whiteouts for them: for that sshd and everything it starts (logins, login shells, the daemon) Node does
  *   not exist at all, whatever PATH a start-up file sets, while the rest of the machine keeps it.
  *   A PATH without /usr/bin would not do: /etc/profile gives login shells /usr/bin back.
  */
@@ -106,17 +106,26 @@ describe("install HOST: the package where Node is, the single executable where i
     const sshd = `exec /usr/sbin/sshd -D -e -f ${config}`;
     let child: ChildProcess;
     if (hideNode) {
+      // Every directory that holds one of them (wherever this machine's Node is installed),
+      // each overlaid with whiteouts for those it holds.
+      const found = new Map<string, string[]>();
+      for (const name of HIDDEN) {
+        for (const directory of ["/usr/local/bin", "/usr/bin", "/bin", ...(process.env.PATH ?? "").split(":")]) {
+          const path = join(directory, name);
+          if (!directory.startsWith("/") || (await run("test", ["-e", path])).code !== 0) continue;
+          const real = (await must("realpath", [directory])).trim();
+          if (!(found.get(real) ?? []).includes(name)) found.set(real, [...(found.get(real) ?? []), name]);
+        }
+      }
       const layer = join(dir, "layer");
       await mkdir(layer);
-      const script = [
-        "set -e",
-        `mount -t tmpfs tmpfs ${layer}`,
-        `mkdir ${layer}/upper ${layer}/work`,
-        ...HIDDEN.map((name) => `mknod ${layer}/upper/${name} c 0 0`),
-        `mount -t overlay overlay -o lowerdir=/usr/bin,upperdir=${layer}/upper,workdir=${layer}/work /usr/bin`,
-        sshd,
-      ].join("\n");
-      child = spawnTracked(cleanup, "unshare", ["--mount", "--propagation", "private", "sh", "-c", script]);
+      const script = ["set -e", `mount -t tmpfs tmpfs ${layer}`];
+      [...found].forEach(([directory, names], i) => {
+        script.push(`mkdir ${layer}/upper${i} ${layer}/work${i}`, ...names.map((name) => `mknod ${layer}/upper${i}/${name} c 0 0`));
+        script.push(`mount -t overlay overlay -o lowerdir=${directory},upperdir=${layer}/upper${i},workdir=${layer}/work${i} ${directory}`);
+      });
+      script.push(sshd);
+      child = spawnTracked(cleanup, "unshare", ["--mount", "--propagation", "private", "sh", "-c", script.join("\n")]);
     } else {
       child = spawnTracked(cleanup, "sh", ["-c", sshd]);
     }

@@ -6,6 +6,7 @@ import { registerDaemonCommands } from "./commands/daemon.js";
 import { registerDoctorCommand } from "./commands/doctor.js";
 import { registerLinkCommands } from "./commands/link.js";
 import { registerInitCommand } from "./commands/init.js";
+import { registerInstallCommand, runInstall, wantsInstallHelp } from "./commands/install.js";
 import { registerSetupCommand } from "./commands/setup.js";
 import { registerStatusCommand } from "./commands/status.js";
 import { registerScopeCommand } from "./commands/scope.js";
@@ -54,6 +55,7 @@ registerDaemonCommands(program, version);
 registerStatusCommand(program);
 registerInitCommand(program);
 registerConnectCommand(program);
+registerInstallCommand(program);
 registerDoctorCommand(program);
 registerLinkCommands(program);
 registerSetupCommand(program);
@@ -74,6 +76,8 @@ async function main(): Promise<void> {
   const nestedHelp = command === "help" && rest.length >= 2 && !rest.some((word) => word.startsWith("-"));
   if (command === "connect" && !wantsConnectHelp(rest)) {
     await runConnect(rest);
+  } else if (command === "install" && !wantsInstallHelp(rest)) {
+    await runInstall(rest);
   } else if (command === "help" && rest[0] !== undefined && !rest[0].startsWith("-") && !known(rest[0])) {
     // commander answers `help <unknown>` with the whole help and status 1: a typo deserves a line.
     printError(`unknown command '${rest[0]}' (see ssh-anchor --help)`);

@@ -7,7 +7,7 @@ import { REPO, run } from "../helpers/process.js";
 
 /** The README and docs/ must work from a clone of this repository alone. */
 describe("README and docs", () => {
-  const documents = ["README.md", "docs/benchmarks.md"];
+  const documents = ["README.md", "docs/benchmarks.md", "docs/install.md"];
   const tracked = async (): Promise<Set<string>> => {
     const listed = await run("git", ["ls-files"], { cwd: REPO });
     assert.equal(listed.code, 0, listed.stderr);

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 // another, and within the shared layer each folder may use only those listed for it.
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), "../../src");
 const ENTRY_POINTS = ["cli", "index.ts"];
-const FEATURES = ["daemon", "link", "connect", "doctor", "setup", "service", "completion", "shell"];
+const FEATURES = ["daemon", "link", "connect", "doctor", "setup", "service", "completion", "shell", "install"];
 const SHARED: Record<string, readonly string[]> = {
   control: ["scope", "discovery", "protocol", "core"],
   discovery: ["protocol", "core"],

@@ -42,7 +42,7 @@ function valueKind(option: string, placeholder: string, defaultValue: unknown): 
 }
 
 function argumentKind(path: string, name: string | undefined): ValueKind | undefined {
-  if (path === "connect") return { kind: "host" };
+  if (path === "connect" || path === "install") return { kind: "host" };
   if (path === "completion") return { kind: "words", words: COMPLETION_SHELLS };
   if (name === "shell") return { kind: "words", words: SHELLS };
   if (name !== undefined) return { kind: "text" };

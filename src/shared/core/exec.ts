@@ -1,4 +1,5 @@
-import { execFile, spawnSync } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
+import type { Readable } from "node:stream";
 
 /**
  * Output kept from a program run for its output (Node's own default for execFile, named here
@@ -74,4 +75,67 @@ export function runOnTerminal(file: string, args: readonly string[], options: Ru
     encoding: "utf8",
   });
   return ended(file, options, result.error ? null : result.status, result.stdout ?? "", result.stderr ?? "", result.error);
+}
+
+export interface InputRunOptions extends RunOptions {
+  /** What the program reads on its standard input (ended after it); none: /dev/null. */
+  readonly input?: Buffer | Readable;
+  /** Where the program's standard error goes: kept (the default), or shown as it comes (a prompt ssh writes there). */
+  readonly stderr?: "keep" | "inherit";
+}
+
+/**
+ * The same as runProgram, with `input` written to the program's standard input as it reads it
+ * (a payload streamed to `ssh host 'cat > file'`). Stopped with SIGTERM after `timeoutMs`, then
+ * SIGKILL a second later. Never rejects.
+ *
+ * @example
+ * const run = await runProgramWithInput("ssh", ["host", "cat > f"], { timeoutMs: 60_000, input: Buffer.from("hi") });
+ */
+export function runProgramWithInput(file: string, args: readonly string[], options: InputRunOptions): Promise<ProgramRun> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, {
+      env: options.env ?? process.env,
+      stdio: [options.input ? "pipe" : "ignore", "pipe", options.stderr === "inherit" ? "inherit" : "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    let kept = 0;
+    let error: ChildError | undefined;
+    const keep = (append: (text: string) => void) => (chunk: Buffer) => {
+      kept += chunk.length;
+      if (kept > MAX_OUTPUT_BYTES) {
+        error ??= Object.assign(new Error(`${file} wrote more than ${MAX_OUTPUT_BYTES} bytes`), { code: "ENOBUFS" });
+        child.kill("SIGTERM");
+        return;
+      }
+      append(chunk.toString("utf8"));
+    };
+    child.stdout?.on("data", keep((text) => (stdout += text)));
+    child.stderr?.on("data", keep((text) => (stderr += text)));
+    let killer: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      error ??= Object.assign(new Error("timed out"), { killed: true });
+      child.kill("SIGTERM");
+      killer = setTimeout(() => child.kill("SIGKILL"), 1000);
+    }, options.timeoutMs);
+    if (options.input && child.stdin) {
+      // The program may exit without reading all of it (it failed): that is its outcome, not ours.
+      child.stdin.on("error", () => undefined);
+      if (Buffer.isBuffer(options.input)) child.stdin.end(options.input);
+      else {
+        options.input.on("error", (cause: Error) => {
+          error ??= cause;
+          child.kill("SIGTERM");
+        });
+        options.input.pipe(child.stdin);
+      }
+    }
+    child.on("error", (cause: ChildError) => (error ??= cause));
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      clearTimeout(killer);
+      resolve(ended(file, options, error ? null : code, stdout, stderr, error ?? (code === 0 ? undefined : null)));
+    });
+  });
 }

@@ -194,4 +194,25 @@ export const TIMING = {
   /** A wall-clock jump this much larger than the time that passed counts as sleep: well above
    * a tick's scheduling delay, well below any real suspend. */
   sleepGapMs: 3000,
+
+  // install: each ssh round trip to the host is bounded (ssh's ConnectTimeout is
+  // sshConnectTimeoutSeconds unless the user's config sets one).
+
+  /** The probe: a login, `uname`, `node --version` and the installed ssh-anchor's `--version`
+   * and `setup --dry-run` (a Node start-up each, about 0.1 s, several on a loaded host). */
+  installProbeMs: 45_000,
+  /** The copy's bound before the payload's own share: a login, writing the files, `npm install`
+   * of a local tarball (a few seconds, no network needed) and setup. */
+  installCopyBaseMs: 120_000,
+  /** ...plus one second for every this many bytes sent: a link slower than 64 KiB/s (the single
+   * executable, 34 MiB gzipped, in about nine minutes) is taken for a stalled one. */
+  installCopyBytesPerSecond: 64 * 1024,
+  /** The check in a fresh login: the daemon's start, `ssh-add -l` through it, and one
+   * interactive login shell reading the user's start-up files. */
+  installVerifyMs: 60_000,
+  /** Of those, the login shell's own bound (when the host has `timeout`): a start-up file that
+   * waits for input or hangs is reported, not waited for. */
+  installShellCheckSeconds: 20,
+  /** Running a single executable on the laptop to read its version before it is sent. */
+  installLocalVersionMs: 15_000,
 } as const;

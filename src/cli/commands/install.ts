@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { parseInstallArgs } from "../../features/install/args.js";
-import { runCommand } from "../output.js";
+import { printError, printLines, runCommand } from "../output.js";
 
 /**
  * `install` takes ssh's own options mixed with its own, so its arguments are parsed by ssh's
@@ -46,8 +46,8 @@ export function runInstall(argv: readonly string[]): Promise<void> {
     const request = parseInstallArgs(argv);
     const { installOnHost } = await import("../../features/install/install.js");
     return installOnHost(request, (line) => {
-      if (!request.quiet) process.stdout.write(`${line}\n`);
-    });
+      if (!request.quiet) printLines([line]);
+    }, printError);
   });
 }
 

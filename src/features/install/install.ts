@@ -147,11 +147,12 @@ function size(bytes: number): string {
 }
 
 /**
- * Installs ssh-anchor on the host, sets it up and checks it; `say` is told each step in one line.
+ * Installs ssh-anchor on the host, sets it up and checks it; `say` is told each step in one line,
+ * `warn` what is installed but not yet right.
  * Resolves with the exit status.
  * @throws {UserError} one line saying what happened and what to do, for every expected failure.
  */
-export async function installOnHost(request: InstallRequest, say: (line: string) => void): Promise<number> {
+export async function installOnHost(request: InstallRequest, say: (line: string) => void, warn: (line: string) => void): Promise<number> {
   const host = request.destination;
   const version = packageVersion();
   const read = await readSshConfig(request.sshOptions, host, TIMING.sshConfigMs);
@@ -213,11 +214,11 @@ export async function installOnHost(request: InstallRequest, say: (line: string)
 
   // 4. The check, in a fresh login.
   const checked = await ssh.run("the check", verifyScript(), { timeoutMs: TIMING.installVerifyMs, forwardAgent: true });
-  return verdict(host, checked, say);
+  return verdict(host, checked, say, warn);
 }
 
 /** What the check in a fresh login says, compared with this laptop's agent. */
-async function verdict(host: string, checked: Answers, say: (line: string) => void): Promise<number> {
+async function verdict(host: string, checked: Answers, say: (line: string) => void, warn: (line: string) => void): Promise<number> {
   const socket = answer(checked, "socket") ?? "";
   if (!checked.has("keys-status")) throw new UserError(`${host} has no ssh-add on its PATH, so the stable socket ${socket} could not be checked: install OpenSSH's client there`);
   const remote = fingerprints(checked.get("key") ?? []);
@@ -237,8 +238,8 @@ async function verdict(host: string, checked: Answers, say: (line: string) => vo
   const shellSock = answer(checked, "shell-sock");
   if (checked.has("shell-status") && shellSock !== socket) {
     const error = answer(checked, "shell-error");
-    process.stderr.write(
-      `ssh-anchor: warning: a new login shell on ${host} does not get the stable socket (its SSH_AUTH_SOCK is ${shellSock || "unset"}${error ? `; it said: ${error}` : ""}): run ~/.local/bin/ssh-anchor doctor there\n`,
+    warn(
+      `warning: a new login shell on ${host} does not get the stable socket (its SSH_AUTH_SOCK is ${shellSock || "unset"}${error ? `; it said: ${error}` : ""}): run ~/.local/bin/ssh-anchor doctor there`,
     );
     say(`done: ssh-anchor is installed on ${host} and its daemon answers, but new login shells there do not use it yet (the warning above)`);
     return 0;

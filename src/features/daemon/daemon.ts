@@ -214,8 +214,10 @@ export class Daemon {
     return this.#stopped;
   }
 
-  /** What `ssh-anchor status` shows: the agents (each probed first), counters and memory. */
-  status(): Promise<StatusReport> {
+  /** What `ssh-anchor status` shows: the agents (each probed first), counters and memory. A
+   * login that appeared since the last look is looked for first, as a connection would. */
+  async status(): Promise<StatusReport> {
+    await this.#freshen();
     return statusReport({
       version: this.#options.version ?? "",
       socket: this.paths.socket,

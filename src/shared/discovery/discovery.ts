@@ -4,7 +4,7 @@ import type { Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
 import { TIMING } from "../core/timing.js";
 import { lstatOrUndefined } from "../core/trust.js";
 import { homeAgentDirectory, TMP_SESSION_DIR } from "./layouts.js";
-import { ownSessionDirectoriesIn, scanDirectory, type DirectoryLayout, type OwnerCache, type ScanContext } from "./scan.js";
+import { ownerCache, ownSessionDirectoriesIn, scanDirectory, type DirectoryLayout, type OwnerCache, type ScanContext } from "./scan.js";
 
 export interface DiscoveryOptions extends ScanContext {
   /** The user's home: `~/.ssh/agent` (OpenSSH >= 10.1) is read there. */
@@ -238,7 +238,7 @@ export class AgentDiscovery {
     const cached = this.#rootListings.get(root);
     if (mtimeMs !== undefined && cached && settled(cached, mtimeMs)) return cached.directories;
     let owners = this.#owners.get(root);
-    if (!owners) this.#owners.set(root, (owners = new Map()));
+    if (!owners) this.#owners.set(root, (owners = ownerCache()));
     const directories = await ownSessionDirectoriesIn(root, this.#options.uid, owners);
     if (mtimeMs !== undefined) this.#rootListings.set(root, { mtimeMs, listedAtMs, directories });
     return directories;

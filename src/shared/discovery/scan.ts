@@ -121,13 +121,37 @@ async function kindFromName(
 
 /** Entries looked at between two turns of the event loop, so a huge /tmp never stalls the proxy. */
 const ENTRIES_PER_TURN = 512;
+/** New names asked together (through the gate, a few at a time) before the listing goes on. */
+const ASKED_PER_BATCH = 256;
 
 /**
- * Who owns each `ssh-*` name of a root, as far as known from earlier listings: a name keeps its
- * owner while it exists (sshd's names are random, nobody can make one of ours theirs), so only
- * new names cost an lstat. Kept per root by the caller; names gone from the root are dropped.
+ * Who owns the `ssh-*` names of a root, as far as earlier listings learnt: a name keeps its owner
+ * while it exists (sshd's names are random: nobody can make one of ours theirs), so only new
+ * names cost an lstat. Other users' names are kept as 52-bit hashes, not strings (a /tmp may hold
+ * a million of them: a few MiB, not tens); a hash shared by a new name of ours and an old one of
+ * theirs (about one in 2^52 per name) would only delay that login to the next full look. Kept per
+ * root by the caller; names gone from the root are dropped at each listing.
  */
-export type OwnerCache = Map<string, number>;
+export interface OwnerCache {
+  own: Set<string>;
+  foreign: Set<number>;
+}
+
+export function ownerCache(): OwnerCache {
+  return { own: new Set(), foreign: new Set() };
+}
+
+/** Two 32-bit FNV-1a variants, 52 bits of them as one number (exact in a double). */
+function nameHash(name: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
+  }
+  return (a >>> 0) * 0x100000 + ((b >>> 0) & 0xfffff);
+}
 
 /**
  * The user's own `ssh-*` session directories directly inside a temporary directory such as
@@ -136,16 +160,34 @@ export type OwnerCache = Map<string, number>;
  * carries) are looked at: other users' files cost nothing. Each new such name costs one lstat
  * through the bounded gate (a name that is a mount point none: someone else's file system);
  * an owner learnt once is remembered in `owners`. /tmp may hold a million directories of someone
- * else's: neither memory (names only) nor a stalled event loop may be the price.
+ * else's: neither memory nor a stalled event loop may be the price.
  */
-export async function ownSessionDirectoriesIn(root: string, uid: number, owners: OwnerCache = new Map()): Promise<string[]> {
+export async function ownSessionDirectoriesIn(root: string, uid: number, owners: OwnerCache = ownerCache()): Promise<string[]> {
   let dir;
   try {
     dir = await opendir(root);
   } catch {
     return [];
   }
-  const names: string[] = [];
+  const own = new Set<string>();
+  const foreign = new Set<number>();
+  // New names are asked a batch at a time, as the stream goes: nothing holds every name.
+  const mounts = await mountPoints();
+  let batch: string[] = [];
+  const askBatch = async (): Promise<void> => {
+    const queue = batch.filter((name) => !mounts.has(join(root, name)));
+    batch = [];
+    const worker = async (): Promise<void> => {
+      for (let name = queue.pop(); name !== undefined; name = queue.pop()) {
+        const stats = await foreignFs.lstat(join(root, name));
+        // No answer: skipped now, and not asked again while that call is out (the gate says).
+        if (stats === UNANSWERED || !stats) continue;
+        if (stats.uid === uid) own.add(name);
+        else foreign.add(nameHash(name));
+      }
+    };
+    await Promise.all(Array.from({ length: FOREIGN_CALLS_IN_FLIGHT }, worker));
+  };
   try {
     for (let seen = 1; ; seen++) {
       // The root itself is the system's /tmp (or a directory the user named): not a name another
@@ -154,28 +196,22 @@ export async function ownSessionDirectoriesIn(root: string, uid: number, owners:
       if (!entry) break;
       // d_type says "not a directory" for most junk without a system call; unknown types are looked at.
       const maybeDirectory = entry.isDirectory() || !(entry.isFile() || entry.isSocket() || entry.isFIFO() || entry.isSymbolicLink());
-      if (maybeDirectory && TMP_SESSION_DIR.test(entry.name)) names.push(entry.name);
-      if (seen % ENTRIES_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+      if (maybeDirectory && TMP_SESSION_DIR.test(entry.name)) {
+        const hash = nameHash(entry.name);
+        if (owners.own.has(entry.name)) own.add(entry.name);
+        else if (owners.foreign.has(hash)) foreign.add(hash);
+        else batch.push(entry.name);
+      }
+      if (batch.length >= ASKED_PER_BATCH) await askBatch();
+      else if (seen % ENTRIES_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
     }
   } catch {
     // The directory went away while being read: what was found so far stands.
   } finally {
     dir.closeSync();
   }
-  const present = new Set(names);
-  for (const name of owners.keys()) if (!present.has(name)) owners.delete(name);
-  const unknown = names.filter((name) => !owners.has(name));
-  if (unknown.length > 0) {
-    const mounts = await mountPoints();
-    const queue = unknown.filter((name) => !mounts.has(join(root, name)));
-    const worker = async (): Promise<void> => {
-      for (let name = queue.pop(); name !== undefined; name = queue.pop()) {
-        const stats = await foreignFs.lstat(join(root, name));
-        // No answer: skipped now, and not asked again while that call is out (the gate says).
-        if (stats !== UNANSWERED && stats) owners.set(name, stats.uid);
-      }
-    };
-    await Promise.all(Array.from({ length: FOREIGN_CALLS_IN_FLIGHT }, worker));
-  }
-  return names.filter((name) => owners.get(name) === uid).map((name) => join(root, name));
+  await askBatch();
+  owners.own = own;
+  owners.foreign = foreign;
+  return [...own].map((name) => join(root, name));
 }

@@ -112,7 +112,10 @@ describe("discovery", () => {
     assert.match(scan.ignored[0]?.reason ?? "", new RegExp(`owned by uid ${NOBODY}`));
   });
 
-  it("notices a new session directory and its socket without a rescan", async () => {
+  // Issue 18: the root is no longer watched (another user's churn there woke every daemon at
+  // each change); a connection asks rootsChanged() and looks again. A login ending is still
+  // noticed without a look: the session directory of ours is watched.
+  it("tells a new session directory by the root's mtime, finds it with one look, and notices its removal without one", async () => {
     const root = join(base, "watched");
     const emptyHome = join(base, "empty-home");
     await mkdir(root, { mode: 0o700 });
@@ -122,10 +125,18 @@ describe("discovery", () => {
     await discovery.start();
     cleanup.add(() => discovery.stop());
     assert.equal(discovery.candidates().length, 0);
+    // Just made and listed: a change in the same clock tick could hide, so a listing is trusted
+    // only once it began a moment after the root's last change (each look lists again till then).
+    await waitFor("the root's listing to settle", async () => {
+      await discovery.lookAgain(1000);
+      return !discovery.rootsChanged();
+    }, 3000);
     const dir = join(root, "ssh-New1");
     await mkdir(dir, { mode: 0o700 });
     await socketAt(cleanup, join(dir, "agent.9000040"));
-    await waitFor("the new socket to be discovered", () => discovery.candidates().some((c) => c.path === join(dir, "agent.9000040")), 3000);
+    assert.ok(discovery.rootsChanged(), "a new entry in the root must count as a change");
+    await discovery.lookAgain(3000);
+    assert.ok(discovery.candidates().some((c) => c.path === join(dir, "agent.9000040")), "one look finds the new login");
     await run("rm", ["-rf", dir]);
     await waitFor("the removed socket to be forgotten", () => discovery.candidates().length === 0, 3000);
     assert.ok(changes >= 2);

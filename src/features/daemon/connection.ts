@@ -23,6 +23,12 @@ export interface ConnectionContext {
   /** Looks for agents again (a login may have appeared since the last look), bounded in time. */
   findAgents(): Promise<void>;
   /**
+   * Asked when a connection's first request is complete, before it is routed: a bounded look
+   * when the place new logins appear changed since it was last read (a new login's own first
+   * command must find that login's agent), or undefined when nothing changed.
+   */
+  freshen?(): Promise<void> | undefined;
+  /**
    * Whether the socket an upstream connection reached is still the candidate that passed the
    * trust checks (not a socket put at the same path since). Awaited after 'connect' and before
    * any client byte is written; false: the agent counts as gone.
@@ -187,6 +193,17 @@ export class ProxiedConnection {
     return this.#phase === "awaiting-first-answer" || this.#phase === "paired";
   }
 
+  /** Routes the first request, after a fresh look if a login may have appeared since the last. */
+  #beginRouting(): void {
+    const look = this.#context.freshen?.();
+    if (!look) {
+      this.#connectNext();
+      return;
+    }
+    this.#phase = "connecting";
+    void look.then(() => this.#connectNext());
+  }
+
   #connectNext(): void {
     if (this.#phase === "closed") return;
     this.#phase = "connecting";
@@ -332,7 +349,7 @@ export class ProxiedConnection {
       }
       if (!this.#send(piece)) return;
       // The first complete request: routing begins.
-      if (released > 0 && this.#phase === "waiting-for-request") this.#connectNext();
+      if (released > 0 && this.#phase === "waiting-for-request") this.#beginRouting();
     }
     if (this.#held.length === 0 && this.#clientEnded && this.#upstreamReady()) this.#upstream?.end();
     this.#updateClientFlow();

@@ -141,6 +141,7 @@ export class Daemon {
       counters: this.#counters,
       maxWaitMs: options.maxWaitMs ?? TIMING.maxWaitMs,
       findAgents: () => this.#findAgents(),
+      freshen: () => this.#freshen(),
       verifyUpstream: (agent) => stillTheSocket(agent.path, agent.candidate, this.#uid, { local: agent.path.startsWith(this.#tmpRoot) }),
       shortOfDescriptors: (what) => this.#shortOfDescriptors(what),
       noAgent: (reason) => noAgent(`answering as an agent with no keys: ${reason}`),
@@ -230,8 +231,10 @@ export class Daemon {
     return this.#stopped;
   }
 
-  /** What `ssh-anchor status` shows: the agents (each probed first), counters and memory. */
-  status(): Promise<StatusReport> {
+  /** What `ssh-anchor status` shows: the agents (each probed first), counters and memory. A
+   * login that appeared since the last look is looked for first, as a connection would. */
+  async status(): Promise<StatusReport> {
+    await this.#freshen();
     return statusReport({
       version: this.#options.version ?? "",
       socket: this.paths.socket,
@@ -304,6 +307,17 @@ export class Daemon {
     // A client that came while the first scan runs waits for it: it is the complete look.
     if (this.#firstScan) return this.#firstScan;
     await this.#discovery.lookAgain(TIMING.lookAgainMs);
+  }
+
+  /**
+   * Before a connection is routed: when the session directories' root changed since its last
+   * listing (a login may have just appeared there), the same bounded look as on a miss. The
+   * root is not watched (another user's churn in /tmp would wake the daemon at every change):
+   * this one lstat per connection is what a fresh login's first command is found by.
+   */
+  #freshen(): Promise<void> | undefined {
+    if (this.#firstScan || this.#shortage.now() || !this.#discovery.rootsChanged()) return undefined;
+    return this.#discovery.lookAgain(TIMING.lookAgainMs);
   }
 
   /** Out of file descriptors: shed new connections for a moment, log it now and then. */

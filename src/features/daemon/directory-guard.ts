@@ -1,5 +1,6 @@
 import { existsSync, lstatSync, mkdirSync, watch, type FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { mountPointsSync } from "../../shared/core/foreign-fs.js";
 import { TIMING } from "../../shared/core/timing.js";
 
 /**
@@ -27,7 +28,10 @@ export class DirectoryGuard {
     this.stop();
     const name = basename(this.#directory);
     this.#watch(this.#directory, (event, changed) => {
-      if (event === "rename" && changed !== null && this.#names.has(changed) && !existsSync(join(this.#directory, changed))) this.#reclaim();
+      // The directory may be someone else's mount already (removed, and the name taken): asked
+      // only when it is not a mount point, which the mount table (procfs) tells without asking it.
+      if (event !== "rename" || changed === null || !this.#names.has(changed)) return;
+      if (mountPointsSync().has(this.#directory) || !existsSync(join(this.#directory, changed))) this.#reclaim();
     });
     this.#watch(dirname(this.#directory), (_event, changed) => {
       if (changed === name) this.#reclaim();
@@ -64,7 +68,9 @@ export class DirectoryGuard {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") break;
       }
       // Still there: ours, and being emptied (keep trying), or someone else's already (give up:
-      // the daemon moves to the fallback directory).
+      // the daemon moves to the fallback directory). A mount point is someone else's, and is
+      // not asked: their file system may never answer.
+      if (mountPointsSync().has(this.#directory)) break;
       const stats = lstatSync(this.#directory, { throwIfNoEntry: false });
       if (stats && (stats.isSymbolicLink() || !stats.isDirectory() || stats.uid !== this.#uid)) break;
     }

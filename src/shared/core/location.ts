@@ -2,6 +2,7 @@ import { lstatSync, statSync } from "node:fs";
 import { hostname, homedir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { UserError } from "./errors.js";
+import { mountPointsSync } from "./foreign-fs.js";
 import { directoryRefusal } from "./trust.js";
 
 /**
@@ -80,8 +81,13 @@ export interface LocationOptions {
   readonly host?: string;
 }
 
-/** Why a directory is someone else's (a squat), or undefined when it is missing or ours. */
+/**
+ * Why a directory is someone else's (a squat), or undefined when it is missing or ours. The
+ * directory is in /tmp, where another user can make the name: a mount point there (another
+ * user's FUSE file system, which may never answer an lstat) is a squat found without asking it.
+ */
 export function squatOf(directory: string, uid: number): string | undefined {
+  if (mountPointsSync().has(directory)) return `${directory} is a mount point (another file system was mounted there)`;
   let stats;
   try {
     stats = lstatSync(directory);

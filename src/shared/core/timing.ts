@@ -126,6 +126,16 @@ export const TIMING = {
   /** How often the memory keeper looks at the heap and the traffic: often enough that a burst's
    * pages go back soon after it, rarely enough to cost nothing while idle. */
   memoryCheckMs: 5000,
+  /** A file-system call on a path another user can create (an entry of /tmp) gives up after this
+   * long: on a local file system such a call takes microseconds, so a second means a file system
+   * that does not answer (another user's FUSE mount); the path is then skipped, and not asked
+   * again while the call is still out (src/shared/core/foreign-fs.ts). */
+  foreignCallMs: 1000,
+  /** The session directories' root (/tmp) is not watched (another user's churn there would wake
+   * the daemon at every change): a connection compares its mtime with the last listing's. An
+   * mtime this close to the listing's start may hide a change made in the same clock tick
+   * (tmpfs keeps a coarse clock, a few ms), so such a listing is not trusted and read again. */
+  racyListingMs: 50,
   /** A directory that changed is read again after this delay, so a burst of events costs one read. */
   settleMs: 15,
   /** A new session directory of ours is watched this long for its socket to appear: sshd

@@ -1,10 +1,10 @@
-import { watch, type FSWatcher } from "node:fs";
+import { lstatSync, watch, type FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
 import { TIMING } from "../core/timing.js";
 import { lstatOrUndefined } from "../core/trust.js";
 import { homeAgentDirectory, TMP_SESSION_DIR } from "./layouts.js";
-import { ownSessionDirectoriesIn, scanDirectory, type DirectoryLayout, type ScanContext } from "./scan.js";
+import { ownerCache, ownSessionDirectoriesIn, scanDirectory, type DirectoryLayout, type OwnerCache, type ScanContext } from "./scan.js";
 
 export interface DiscoveryOptions extends ScanContext {
   /** The user's home: `~/.ssh/agent` (OpenSSH >= 10.1) is read there. */
@@ -25,6 +25,15 @@ const LOOK_AGAIN_CONCURRENCY = 8;
 /** Directories waiting to be read again, at most: past that (someone filling /tmp with
  * directories), one full scan soon replaces them all (TIMING.overflowRescanFirstMs). */
 const MAX_PENDING = 256;
+/** Session directories of ours watched for their socket going away (a login ending), at most. */
+const MAX_WATCHED_SESSIONS = 64;
+
+/** One listing of a root: when it began (wall clock, as mtimes are), the root's mtime then. */
+interface RootListing {
+  readonly mtimeMs: number;
+  readonly listedAtMs: number;
+  readonly directories: string[];
+}
 
 interface KnownDirectory {
   readonly layout: DirectoryLayout;
@@ -34,8 +43,12 @@ interface KnownDirectory {
 /**
  * Keeps the set of candidate agent sockets current without scanning on every connection: one
  * full scan at start, then the file system's change notifications re-read only the directory
- * that changed. `rescan()` forces a full scan (SIGHUP, a periodic safety net, or when no agent
- * is left and a new login may have appeared unnoticed).
+ * that changed. The session directories' root (/tmp) is not watched: every change another user
+ * makes there would wake the daemon. Instead `rootsChanged()` (one lstat of the root, asked by
+ * each new connection) says whether it changed since its last listing, and `lookAgain()` then
+ * lists it; the user's own session directories are watched, for their sockets going away.
+ * `rescan()` forces a full scan (SIGHUP, a periodic safety net, or when no agent is left and a
+ * new login may have appeared unnoticed).
  *
  * @example
  * const discovery = new AgentDiscovery({ uid, home, tmpRoot: "/tmp", extraDirs: [], hostHash: localHostHash });
@@ -48,7 +61,10 @@ export class AgentDiscovery {
   readonly #directories = new Map<string, KnownDirectory>();
   readonly #pending = new Map<string, NodeJS.Timeout>();
   readonly #watchers = new Map<string, FSWatcher>();
-  readonly #rootListings = new Map<string, { readonly mtimeMs: number; readonly directories: string[] }>();
+  /** Watchers with a lifetime (a new session directory's, until its socket appears). */
+  readonly #shortWatches = new Set<string>();
+  readonly #rootListings = new Map<string, RootListing>();
+  readonly #owners = new Map<string, OwnerCache>();
   #candidates: Candidate[] = [];
   #ignored: IgnoredEntry[] = [];
   #scanning: Promise<void> | undefined;
@@ -154,7 +170,7 @@ export class AgentDiscovery {
     jobs.set(agentDir, "home-agent");
     for (const directory of extraDirs) jobs.set(directory, "extra");
     for (const root of [tmpRoot, ...extraDirs]) {
-      for (const directory of await ownSessionDirectoriesIn(root, this.#options.uid)) {
+      for (const directory of await this.#ownSessionDirectories(root)) {
         if (!this.#directories.has(directory) && !jobs.has(directory)) jobs.set(directory, "tmp-session");
       }
     }
@@ -183,22 +199,48 @@ export class AgentDiscovery {
     for (const directory of extraDirs) jobs.push([directory, "extra"]);
     const scans = await Promise.all(jobs.map(([dir, layout]) => scanDirectory(dir, layout, this.#context)));
     if (this.#stopped) return;
+    const before = new Set(this.#directories.keys());
     this.#directories.clear();
     jobs.forEach(([directory, layout], i) => this.#remember(directory, layout, scans[i] as DirectoryScan));
+    for (const directory of before) if (!this.#directories.has(directory) && directory !== homeAgentDirectory(home)) this.#unwatch(directory);
     this.#publish();
   }
 
   /**
+   * Whether the session directories' root changed since its last listing (or that listing may
+   * have missed a change made in the same clock tick): a new login may be there. One lstat of
+   * the root, made at once: it is the system's /tmp (or a directory the user named), not a name
+   * another user can make; what is in it is only ever asked through the bounded gate.
+   */
+  rootsChanged(): boolean {
+    const root = this.#options.tmpRoot;
+    const listing = this.#rootListings.get(root);
+    if (!listing) return true;
+    let mtimeMs: number | undefined;
+    try {
+      mtimeMs = lstatSync(root).mtimeMs;
+    } catch {
+      return false;
+    }
+    return !settled(listing, mtimeMs);
+  }
+
+  /**
    * The user's session directories in `root`, read again only when `root` changed since the last
-   * full scan (its mtime moves whenever an entry is added or removed): a /tmp full of other
-   * users' directories is then walked once, not at every periodic rescan.
+   * listing (its mtime moves whenever an entry is added or removed): a /tmp full of other
+   * users' directories is then walked once, not at every look, and another user's files being
+   * rewritten there cost nothing. A listing begun within TIMING.racyListingMs of the root's last
+   * change is not trusted (the change may hide in the same clock tick): the next look lists again.
    */
   async #ownSessionDirectories(root: string): Promise<string[]> {
+    const listedAtMs = Date.now();
     const mtimeMs = (await lstatOrUndefined(root))?.mtimeMs;
     const cached = this.#rootListings.get(root);
-    if (mtimeMs !== undefined && cached?.mtimeMs === mtimeMs) return cached.directories;
-    const directories = await ownSessionDirectoriesIn(root, this.#options.uid);
-    if (mtimeMs !== undefined) this.#rootListings.set(root, { mtimeMs, directories });
+    if (mtimeMs !== undefined && cached && settled(cached, mtimeMs)) return cached.directories;
+    let owners = this.#owners.get(root);
+    if (!owners) this.#owners.set(root, (owners = ownerCache()));
+    const directories = await ownSessionDirectoriesIn(root, this.#options.uid, owners);
+    if (mtimeMs !== undefined) this.#rootListings.set(root, { mtimeMs, listedAtMs, directories });
     return directories;
   }
 
@@ -219,8 +261,39 @@ export class AgentDiscovery {
   }
 
   #remember(directory: string, layout: DirectoryLayout, scan: DirectoryScan): void {
-    if (scan.candidates.length > 0 || scan.ignored.length > 0) this.#directories.set(directory, { layout, scan });
-    else this.#directories.delete(directory);
+    if (scan.candidates.length > 0 || scan.ignored.length > 0) {
+      this.#directories.set(directory, { layout, scan });
+      if (layout === "tmp-session" && scan.trusted) this.#watchSession(directory);
+    } else {
+      this.#directories.delete(directory);
+      if (layout === "tmp-session") this.#unwatch(directory);
+    }
+  }
+
+  /**
+   * Watches a session directory of ours (the root is not watched): when a login ends, sshd
+   * removes its socket, then the directory. The socket is forgotten at the first word of it, so
+   * nothing connects to that path once someone else may make the name again; then the directory
+   * is read again. Only our own logins change it: this costs nothing under others' churn.
+   */
+  #watchSession(directory: string): void {
+    // A new directory's short watch (its socket about to appear) gives way to this one.
+    if (this.#shortWatches.delete(directory)) this.#unwatch(directory);
+    if (this.#watchers.has(directory) || this.#watchers.size >= MAX_WATCHED_SESSIONS) return;
+    this.#watch(directory, (name) => {
+      const known = this.#directories.get(directory);
+      if (known && known.scan.candidates.some((candidate) => basename(candidate.path) === name)) {
+        const scan = { ...known.scan, candidates: known.scan.candidates.filter((candidate) => basename(candidate.path) !== name) };
+        this.#directories.set(directory, { layout: known.layout, scan });
+        this.#publish();
+      }
+      this.#schedule(directory, "tmp-session");
+    });
+  }
+
+  #unwatch(directory: string): void {
+    this.#watchers.get(directory)?.close();
+    this.#watchers.delete(directory);
   }
 
   #publish(): void {
@@ -255,12 +328,13 @@ export class AgentDiscovery {
     this.#pending.set(directory, timer);
   }
 
+  /** Watches the directories the user named and ~/.ssh/agent, never the tmp root (see rootsChanged). */
   #watchRoots(): void {
-    const { tmpRoot, extraDirs, home } = this.#options;
-    for (const root of [tmpRoot, ...extraDirs]) {
+    const { extraDirs, home } = this.#options;
+    for (const root of extraDirs) {
       this.#watch(root, (name) => {
         if (TMP_SESSION_DIR.test(name)) this.#schedule(join(root, name), "tmp-session");
-        else if (extraDirs.includes(root)) this.#schedule(root, "extra");
+        else this.#schedule(root, "extra");
       });
     }
     const agentDir = homeAgentDirectory(home);
@@ -291,11 +365,22 @@ export class AgentDiscovery {
         forget(watcher);
       });
       this.#watchers.set(directory, watcher);
-      if (lifetimeMs !== undefined) setTimeout(() => forget(watcher), lifetimeMs).unref();
+      if (lifetimeMs !== undefined) {
+        this.#shortWatches.add(directory);
+        setTimeout(() => {
+          if (this.#watchers.get(directory) === watcher) this.#shortWatches.delete(directory);
+          forget(watcher);
+        }, lifetimeMs).unref();
+      }
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       // A directory that does not exist yet is normal; anything else is worth a line.
       if (code !== "ENOENT") this.#options.log?.(`cannot watch ${directory}: ${code ?? (error as Error).message}`);
     }
   }
+}
+
+/** Whether a listing still stands for a root whose mtime is now `mtimeMs`. */
+function settled(listing: RootListing, mtimeMs: number): boolean {
+  return listing.mtimeMs === mtimeMs && mtimeMs < listing.listedAtMs - TIMING.racyListingMs;
 }

@@ -1,7 +1,8 @@
-import { lstatSync } from "node:fs";
+import type { Stats } from "node:fs";
 import { opendir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { AgentKind, Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
+import { FOREIGN_CALLS_IN_FLIGHT, foreignFs, mountPoints, UNANSWERED } from "../core/foreign-fs.js";
 import { createdMsOf, directoryRefusal, lstatOrUndefined, socketRefusal, type TrustContext } from "../core/trust.js";
 import { HOME_AGENT_SOCKET, kindOfTmpSocket, TMP_AGENT_SOCKET, TMP_SESSION_DIR } from "./layouts.js";
 
@@ -23,7 +24,11 @@ export type DirectoryLayout =
 
 const EMPTY: DirectoryScan = { candidates: [], ignored: [], trusted: false };
 
-async function namesIn(directory: string): Promise<string[]> {
+async function namesIn(directory: string, foreign: boolean): Promise<string[]> {
+  if (foreign) {
+    const entries = await foreignFs.readdir(directory);
+    return entries === UNANSWERED ? [] : entries.map((entry) => entry.name);
+  }
   try {
     return await readdir(directory);
   } catch {
@@ -32,12 +37,27 @@ async function namesIn(directory: string): Promise<string[]> {
 }
 
 /**
+ * lstat of an entry: for a session directory in the tmp root (a name another user can make
+ * again once the login ended) through the bounded gate, a mount point never; elsewhere (the
+ * user's home, directories the user named) a plain lstat.
+ */
+async function lstatEntry(path: string, foreign: boolean): Promise<Stats | undefined> {
+  if (!foreign) return lstatOrUndefined(path);
+  const stats = await foreignFs.lstat(path);
+  return stats === UNANSWERED ? undefined : stats;
+}
+
+/**
  * Reads one directory that may hold agent sockets. The directory itself must pass the trust
  * checks first (see directoryRefusal): if it does not, nothing in it is used, and the refusal is
- * reported once for the directory rather than for each entry.
+ * reported once for the directory rather than for each entry. A session directory in the tmp
+ * root is asked only through the bounded gate (src/shared/core/foreign-fs.ts), and not at all
+ * when it is a mount point (someone else's file system, which may never answer).
  */
 export async function scanDirectory(directory: string, layout: DirectoryLayout, context: ScanContext): Promise<DirectoryScan> {
-  const stats = await lstatOrUndefined(directory);
+  const foreign = layout === "tmp-session";
+  if (foreign && (await mountPoints()).has(directory)) return EMPTY;
+  const stats = await lstatEntry(directory, foreign);
   if (!stats) return EMPTY;
   const refusal = directoryRefusal(stats, context.uid);
   if (refusal) {
@@ -47,11 +67,11 @@ export async function scanDirectory(directory: string, layout: DirectoryLayout, 
   }
   const candidates: Candidate[] = [];
   const ignored: IgnoredEntry[] = [];
-  for (const name of await namesIn(directory)) {
+  for (const name of await namesIn(directory, foreign)) {
     const kind = await kindFromName(name, layout, context, directory, ignored);
     if (!kind) continue;
     const path = join(directory, name);
-    const entry = await lstatOrUndefined(path);
+    const entry = await lstatEntry(path, foreign);
     // Gone between listing and looking (a login ending): nothing to say about it.
     if (!entry) continue;
     // A directory the user named may hold anything: only socket-like entries are worth a word.
@@ -101,45 +121,97 @@ async function kindFromName(
 
 /** Entries looked at between two turns of the event loop, so a huge /tmp never stalls the proxy. */
 const ENTRIES_PER_TURN = 512;
+/** New names asked together (through the gate, a few at a time) before the listing goes on. */
+const ASKED_PER_BATCH = 256;
+
+/**
+ * Who owns the `ssh-*` names of a root, as far as earlier listings learnt: a name keeps its owner
+ * while it exists (sshd's names are random: nobody can make one of ours theirs), so only new
+ * names cost an lstat. Other users' names are kept as 52-bit hashes, not strings (a /tmp may hold
+ * a million of them: a few MiB, not tens); a hash shared by a new name of ours and an old one of
+ * theirs (about one in 2^52 per name) would only delay that login to the next full look. Kept per
+ * root by the caller; names gone from the root are dropped at each listing.
+ */
+export interface OwnerCache {
+  own: Set<string>;
+  foreign: Set<number>;
+}
+
+export function ownerCache(): OwnerCache {
+  return { own: new Set(), foreign: new Set() };
+}
+
+/** Two 32-bit FNV-1a variants, 52 bits of them as one number (exact in a double). */
+function nameHash(name: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
+  }
+  return (a >>> 0) * 0x100000 + ((b >>> 0) & 0xfffff);
+}
 
 /**
  * The user's own `ssh-*` session directories directly inside a temporary directory such as
- * /tmp. Other users' entries cost one lstat each and are never kept: /tmp may hold a million
- * directories of someone else's, and neither memory nor a stalled event loop may be the price.
- * The directory is read as a stream (no list of every name), a few hundred entries per turn.
+ * /tmp. The root is read as a stream (no list of every name), a few hundred entries per turn,
+ * and only names that may be session directories (by name, and by the type the directory entry
+ * carries) are looked at: other users' files cost nothing. Each new such name costs one lstat
+ * through the bounded gate (a name that is a mount point none: someone else's file system);
+ * an owner learnt once is remembered in `owners`. /tmp may hold a million directories of someone
+ * else's: neither memory nor a stalled event loop may be the price.
  */
-export async function ownSessionDirectoriesIn(root: string, uid: number): Promise<string[]> {
+export async function ownSessionDirectoriesIn(root: string, uid: number, owners: OwnerCache = ownerCache()): Promise<string[]> {
   let dir;
   try {
     dir = await opendir(root);
   } catch {
     return [];
   }
-  const own: string[] = [];
+  const own = new Set<string>();
+  const foreign = new Set<number>();
+  // New names are asked a batch at a time, as the stream goes: nothing holds every name.
+  const mounts = await mountPoints();
+  let batch: string[] = [];
+  const askBatch = async (): Promise<void> => {
+    const queue = batch.filter((name) => !mounts.has(join(root, name)));
+    batch = [];
+    const worker = async (): Promise<void> => {
+      for (let name = queue.pop(); name !== undefined; name = queue.pop()) {
+        const stats = await foreignFs.lstat(join(root, name));
+        // No answer: skipped now, and not asked again while that call is out (the gate says).
+        if (stats === UNANSWERED || !stats) continue;
+        if (stats.uid === uid) own.add(name);
+        else foreign.add(nameHash(name));
+      }
+    };
+    await Promise.all(Array.from({ length: FOREIGN_CALLS_IN_FLIGHT }, worker));
+  };
   try {
     for (let seen = 1; ; seen++) {
+      // The root itself is the system's /tmp (or a directory the user named): not a name another
+      // user can make, so its listing is read at once; what is in it is never asked that way.
       const entry = dir.readSync();
       if (!entry) break;
       // d_type says "not a directory" for most junk without a system call; unknown types are looked at.
       const maybeDirectory = entry.isDirectory() || !(entry.isFile() || entry.isSocket() || entry.isFIFO() || entry.isSymbolicLink());
       if (maybeDirectory && TMP_SESSION_DIR.test(entry.name)) {
-        const path = join(root, entry.name);
-        if (lstatUidSync(path) === uid) own.push(path);
+        const hash = nameHash(entry.name);
+        if (owners.own.has(entry.name)) own.add(entry.name);
+        else if (owners.foreign.has(hash)) foreign.add(hash);
+        else batch.push(entry.name);
       }
-      if (seen % ENTRIES_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+      if (batch.length >= ASKED_PER_BATCH) await askBatch();
+      else if (seen % ENTRIES_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
     }
   } catch {
     // The directory went away while being read: what was found so far stands.
   } finally {
     dir.closeSync();
   }
-  return own;
-}
-
-function lstatUidSync(path: string): number | undefined {
-  try {
-    return lstatSync(path).uid;
-  } catch {
-    return undefined;
-  }
+  await askBatch();
+  owners.own = own;
+  owners.foreign = foreign;
+  return [...own].map((name) => join(root, name));
 }

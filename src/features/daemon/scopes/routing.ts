@@ -36,5 +36,6 @@ export function scopedContext(base: ConnectionContext, anchor: Anchor): Connecti
       await base.findAgents();
       await learnKeys(base.book);
     },
+    freshen: () => base.freshen?.()?.then(() => learnKeys(base.book)),
   };
 }

@@ -232,9 +232,11 @@ export class Daemon {
   }
 
   /** What `ssh-anchor status` shows: the agents (each probed first), counters and memory. A
-   * login that appeared since the last look is looked for first, as a connection would. */
+   * login that appeared since the last look is looked for first, as a connection would, and the
+   * remembered scopes' sockets are bound before they are reported. */
   async status(): Promise<StatusReport> {
     await this.#freshen();
+    await this.#scopes.served();
     return statusReport({
       version: this.#options.version ?? "",
       socket: this.paths.socket,

@@ -42,11 +42,16 @@ export class ScopeServers {
    * the scopes remembered (the control socket answers before the scopes are loaded). */
   readonly #loaded: Promise<void>;
   #resolveLoaded!: () => void;
+  /** Resolves once every remembered scope's socket was bound (or failed to be): what `status`
+   * reports must be there to connect to. */
+  readonly #served: Promise<void>;
+  #resolveServed!: () => void;
 
   constructor(options: ScopeServersOptions) {
     this.#options = options;
     this.#registry = new ScopeRegistry(options.registryFile, options.uid);
     this.#loaded = new Promise((resolve) => (this.#resolveLoaded = resolve));
+    this.#served = new Promise((resolve) => (this.#resolveServed = resolve));
   }
 
   /** Serves every scope registered before (a restarted daemon: panes keep their paths). */
@@ -56,7 +61,16 @@ export class ScopeServers {
     } finally {
       this.#resolveLoaded();
     }
-    for (const scope of this.#registry.all()) await this.#listen(scope).catch((error: Error) => this.#options.log(`scope ${scope.id}: ${error.message}`));
+    try {
+      for (const scope of this.#registry.all()) await this.#listen(scope).catch((error: Error) => this.#options.log(`scope ${scope.id}: ${error.message}`));
+    } finally {
+      this.#resolveServed();
+    }
+  }
+
+  /** Resolves once the scopes remembered at start are served (at once after a stop). */
+  served(): Promise<void> {
+    return this.#served;
   }
 
   /** Registers a login of the scope of `anchor` and makes sure its socket is served. */
@@ -99,6 +113,7 @@ export class ScopeServers {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#resolveServed();
     for (const id of [...this.#listening.keys()]) await this.#close(id);
   }
 

@@ -163,11 +163,12 @@ describe("connect: the remote tmux session gets the stable socket", { skip }, ()
     cleanup.add(() => run("rm", ["-rf", home]));
     cleanup.add(() => run(BIN, ["stop"], { env }));
     cleanup.add(() => run("tmux", ["-S", join(home, `tmux-${process.getuid?.() ?? 0}`, "default"), "kill-server"]));
-    // The shells, tmux and node on PATH (as /usr/bin holds them), ssh-anchor only in ~/.local/bin.
+    // The shells, tmux, node and what the launcher uses on PATH (as /usr/bin holds them),
+    // ssh-anchor only in ~/.local/bin.
     const bin = join(home, "bin");
     const local = join(home, ".local", "bin");
     await run("mkdir", ["-p", bin, local]);
-    for (const tool of ["bash", "sh", "tmux", "node"]) {
+    for (const tool of ["bash", "sh", "tmux", "node", "readlink", "id"]) {
       assert.equal((await run("sh", ["-c", `ln -s "$(command -v ${tool})" ${bin}/${tool}`])).code, 0);
     }
     assert.equal((await run("ln", ["-s", BIN, join(local, "ssh-anchor")])).code, 0);
@@ -178,10 +179,12 @@ describe("connect: the remote tmux session gets the stable socket", { skip }, ()
     const session = await waitFor("the session to start", async () => {
       const shown = await run("tmux", ["-S", server, "show-environment", "-t", "=local", "SSH_AUTH_SOCK"]);
       return shown.code === 0 && shown.stdout.trim();
-    }, 15_000, 100);
+    }, 15_000, 100).catch(async (error: Error) => {
+      throw new Error(`${error.message}\n--- screen:\n${await laptop.screen(pane)}`);
+    });
     const stable = (JSON.parse((await run(BIN, ["status", "--json"], { env })).stdout) as { socket: string }).socket;
     assert.ok(stable.startsWith(home), stable);
-    assert.equal(session, `SSH_AUTH_SOCK=${stable}`, "the session got the stable socket of the install in ~/.local/bin");
+    assert.equal(session, `SSH_AUTH_SOCK=${stable}`, `the session got the stable socket of the install in ~/.local/bin\n--- screen:\n${await laptop.screen(pane)}`);
     await run("tmux", ["-S", server, "detach-client", "-s", "local"]);
     await laptop.waitForScreen(pane, /EXIT=0/, "the session to detach");
     assert.doesNotMatch(await laptop.screen(pane), /ssh-anchor: /, "nothing to say");

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { runCommand } from "../output.js";
+import { printError, printScript, runCommand } from "../output.js";
 import { UserError } from "../../shared/core/errors.js";
 import { printable } from "../../shared/core/text.js";
 
@@ -28,8 +28,8 @@ environment), at the socket this login should hold:
         if (multiplexer !== "tmux" && multiplexer !== "screen") throw new UserError(`unknown multiplexer "${printable(multiplexer)}": tmux or screen`, 2);
         const { sessionEnv } = await import("../../features/shell/session-env.js");
         const result = await sessionEnv({ multiplexer, session: name, target: target || undefined });
-        if (!flags.quiet) for (const notice of result.notices) process.stderr.write(`ssh-anchor: ${notice}\n`);
-        process.stdout.write(result.script);
+        if (!flags.quiet) for (const notice of result.notices) printError(notice);
+        printScript(result.script);
       }),
     );
 }

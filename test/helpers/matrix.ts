@@ -69,18 +69,23 @@ let markers = 0;
  */
 export async function typeIn(host: TestHost, mux: Mux, session: string, command: string, timeoutMs = 10_000): Promise<Typed> {
   const marker = `MX${++markers}X`;
-  const line = `s=$(date +%s%N); echo "${marker}-BEGIN"; ${command}; echo "${marker} rc=$? ms=$(( ($(date +%s%N) - s) / 1000000 ))"`;
+  let line = `s=$(date +%s%N); echo "${marker}-BEGIN"; ${command}; echo "${marker} rc=$? ms=$(( ($(date +%s%N) - s) / 1000000 ))"`;
   const quoted = (text: string) => `'${text.replaceAll("'", `'"'"'`)}'`;
-  const copy = join(host.home, `.matrix-${session}.hardcopy`);
+  // screen: the window's output goes to a file too. Reading the screen means a hardcopy, and
+  // each one shows a message that holds up the next for seconds while a client is attached.
+  const out = join(host.home, `.matrix-${marker}.out`);
+  if (mux === "screen") line = `{ ${line}; } 2>&1 | tee ${out}`;
   const read = async (): Promise<string> => {
     if (mux === "tmux") return (await host.asUser(`tmux capture-pane -p -J -S -300 -t ${session}`)).stdout;
-    await host.asUser(`screen -S ${session} -X hardcopy ${copy}`);
-    return readFile(copy, "utf8").catch(() => "");
+    return readFile(out, "utf8").catch(() => "");
   };
+  // screen expands $VARIABLES in what -X stuff types (from its own environment): the line goes
+  // into a file the window's shell sources, so that shell's own environment is what is seen.
+  if (mux === "screen") await writeAccountFile(host, `.matrix-${marker}.sh`, `${line}\n`);
   const sent =
     mux === "tmux"
       ? await host.asUser(`tmux send-keys -t ${session} -l ${quoted(line)} && tmux send-keys -t ${session} Enter`)
-      : await host.asUser(`screen -S ${session} -X stuff ${quoted(`${line}\n`)}`);
+      : await host.asUser(`screen -S ${session} -X stuff ${quoted(`. ~/.matrix-${marker}.sh\n`)}`);
   if (sent.code !== 0) throw new Error(`typing into ${mux} session ${session} failed: ${sent.stderr}`);
   const pattern = new RegExp(`^${marker}-BEGIN[ \\t]*\n([\\s\\S]*?)^${marker} rc=(\\d+) ms=(\\d+)`, "m");
   try {
@@ -106,7 +111,12 @@ export async function dumpPanes(host: TestHost): Promise<string> {
   const global = await host.asUser("tmux show-environment -g SSH_AUTH_SOCK");
   if (global.code === 0) parts.push(`--- tmux global: ${global.stdout.trim()}`);
   const screens = await host.asUser("screen -ls");
-  if (/\d+\.\S+/.test(screens.stdout)) parts.push(`--- screen -ls:\n${screens.stdout.trim()}`);
+  if (/\d+\.\S+/.test(screens.stdout)) {
+    parts.push(`--- screen -ls:\n${screens.stdout.trim()}`);
+    // What the commands typed into screen windows printed (typeIn keeps a copy of each).
+    const outputs = await host.asUser("for f in ~/.matrix-*.out; do [ -f \"$f\" ] && printf -- '--- %s:\\n' \"${f##*/}\" && cat \"$f\"; done");
+    if (outputs.stdout.trim()) parts.push(outputs.stdout.trimEnd());
+  }
   return parts.join("\n");
 }
 
@@ -133,7 +143,11 @@ export async function executableOf(pid: number): Promise<string> {
  */
 export async function resetAccount(host: TestHost, rc: string): Promise<void> {
   await run("pkill", ["-KILL", "-u", TEST_USER]);
-  await waitFor("the test user's processes to end", async () => (await run("pgrep", ["-u", TEST_USER])).code !== 0, 5000);
+  // Zombies do not count: their parents (sshd's root monitors, the laptop's ssh) reap them in their own time.
+  const living = async () => (await run("ps", ["-u", TEST_USER, "-o", "stat=,pid=,comm="])).stdout.split("\n").filter((line) => line.trim() && !line.trim().startsWith("Z"));
+  await waitFor("the test user's processes to end", async () => (await living()).length === 0, 5000).catch(async (error: Error) => {
+    throw new Error(`${error.message}: ${(await living()).join("; ")}`);
+  });
   const home = host.home;
   await run("rm", [
     "-rf",
@@ -217,6 +231,8 @@ export async function activateForUser(cleanup: Cleanup, host: TestHost, scriptDi
     },
   };
   cleanup.add(() => activator.stop());
-  await activator.nth("listening", 1, 5000);
+  await activator.nth("listening", 1, 5000).catch((error: Error) => {
+    throw new Error(`${error.message}; the activator said: ${stderr.trim() || "nothing"} (exit ${child.exitCode ?? child.signalCode})`);
+  });
   return activator;
 }

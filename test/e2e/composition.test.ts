@@ -98,6 +98,7 @@ class CellRun {
   readonly problems = new Problems();
   readonly #dumps: Array<[string, () => Promise<string>]> = [];
   #raw = 0;
+  #laptop: LaptopTerminal | undefined;
   constructor(readonly world: World) {}
 
   get host(): TestHost {
@@ -210,19 +211,22 @@ class CellRun {
    * Runs `ssh-anchor connect` in a laptop terminal with `agent` (the default laptop's), as a
    * user types it, and waits until the session runs on the host.
    */
-  async connect(options: { session: string; mux: Mux; agent?: TestAgent; exe?: string }) {
+  async connect(options: { session: string; mux: Mux; agent?: TestAgent; exe?: string; waitForSession?: boolean }) {
     const { session, mux } = options;
-    const laptop = new LaptopTerminal(SAME_NETWORK, this.cleanup);
+    this.#laptop ??= new LaptopTerminal(SAME_NETWORK, this.cleanup);
+    const laptop = this.#laptop;
     const pane = await laptop.open({ SSH_AUTH_SOCK: (options.agent ?? this.host.laptopAgent).path, TERM: "xterm-256color" });
     const log = join(this.world.logs, `${session}-${Date.now()}.log`);
     const flags = `--log ${log} ${mux === "screen" ? "--screen " : ""}--session ${session}`;
     await laptop.type(pane, `${options.exe ?? BIN} connect ${flags} ${this.host.sshOptions.join(" ")}; echo "EXIT=$?"`);
     this.dump(`connect --session ${session} (log, then the laptop's terminal)`, async () => `${await readFile(log, "utf8").catch(() => "")}--- laptop:\n${await laptop.screen(pane)}`);
     await waitFor(`connect to attach ${session}`, async () => /connected in/.test(await readFile(log, "utf8").catch(() => "")), 15_000, 100);
-    await waitFor(`the ${mux} session ${session} on the host`, async () =>
-      mux === "tmux"
-        ? (await this.host.asUser(`tmux has-session -t ${session}`)).code === 0
-        : new RegExp(`\\d+\\.${session}\\s`).test((await this.host.asUser("screen -ls")).stdout), 10_000, 100);
+    if (options.waitForSession !== false) {
+      await waitFor(`the ${mux} session ${session} on the host`, async () =>
+        mux === "tmux"
+          ? (await this.host.asUser(`tmux has-session -t ${session}`)).code === 0
+          : new RegExp(`\\d+\\.${session}\\s`).test((await this.host.asUser("screen -ls")).stdout), 10_000, 100);
+    }
     return {
       /** Detaches (as the user would), waits for connect to exit; its login then ends. */
       detach: async () => {
@@ -426,6 +430,17 @@ function perIdentityAndConnect(mux: Mux): Cell {
         const bobRaw = await t.rawWindowView(mux, "bob");
         t.expect(!bobRaw.keys.includes("alice-key"), `a window without a shell in Bob's connect session reaches Alice's key: ${describeView(bobRaw)}`);
       }
+      if (mux === "screen") {
+        // screen finds a session by a prefix of its name: Bob's `--session al` must be a session
+        // of his own, not Alice's "alice" (attached, her other client detached, her environment set).
+        await t.connect({ session: "al", mux, agent: bob, waitForSession: false });
+        const own = await waitFor('a screen session named "al"', async () => /\d+\.al\s/.test((await host.asUser("screen -ls")).stdout), 4000, 100).then(() => true, () => false);
+        const listed = (await host.asUser("screen -ls")).stdout.replace(/\s+/g, " ").trim();
+        t.expect(own, `Bob's \`connect --screen --session al\` made no session "al": screen matched Alice's session "alice" by a prefix of its name, so connect's prelude set her SSH_AUTH_SOCK and attached her session (screen -ls: ${listed})`);
+        await host.asUser("screen -S alice -X screen");
+        const aliceLast = await t.paneView(mux, "alice");
+        t.expect(aliceLast.sock === aliceScope && sameKeys(aliceLast, ["alice-key"]), `a new window in Alice's session after Bob's \`connect --screen --session al\` must be in her scope and list only her key: ${describeView(aliceLast)}`);
+      }
       // doctor: a multiplexer pointing new panes at the stable socket on this account is not "ok".
       const doctor = await t.doctor(aliceScope);
       const falseOk = doctor.findings.filter((finding) => finding.verdict === "ok" && (finding.area === "tmux" || finding.area === "screen") && finding.title.includes(t.stable));
@@ -536,7 +551,9 @@ function linkAndConnect(mux: Mux): Cell {
     title: "connect on a link-mode host starts no daemon; its session reaches the agent through the link, and nothing else once the login ends",
     async check(t) {
       const { host, attacker } = t.world;
-      await t.rc(LINK);
+      // Debian's rc: connect's remote command runs without the rc line, so the session starts
+      // with the login's own socket unless connect's prelude gives it something that lasts.
+      await t.rc(LINK, { guard: true });
       const session = `lk${mux}`;
       const connected = await t.connect({ session, mux });
       const pids = await daemonPids();
@@ -561,7 +578,9 @@ function linkAndConnect(mux: Mux): Cell {
         const received = await fake.received();
         t.expect(received === "", `with its login ended, ssh-add -l in connect's pane reached the other user's socket at ${target} (issue 18 #4: ${received.split("\n").length - 1} lines received): ${describeView(orphan)}`);
       }
-      // A new login: the pane's link is repaired, and a window without a shell reaches it too.
+      // A new login (an interactive one: the rc line runs): the pane's link is repaired, and a
+      // window without a shell reaches it too.
+      await t.rc(LINK);
       const login = await host.login();
       const back = await t.paneView(mux, session);
       t.expect(sameKeys(back, ["laptop-key"]), `after a new login connect's pane must reach the agent again through the link: ${describeView(back)}`);

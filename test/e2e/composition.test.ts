@@ -439,7 +439,7 @@ function perIdentityAndConnect(mux: Mux): Cell {
         t.expect(own, `Bob's \`connect --screen --session al\` made no session "al": screen matched Alice's session "alice" by a prefix of its name, so connect's prelude set her SSH_AUTH_SOCK and attached her session (screen -ls: ${listed})`);
         await host.asUser("screen -S alice -X screen");
         const aliceLast = await t.paneView(mux, "alice");
-        t.expect(aliceLast.sock === aliceScope && sameKeys(aliceLast, ["alice-key"]), `a new window in Alice's session after Bob's \`connect --screen --session al\` must be in her scope and list only her key: ${describeView(aliceLast)}`);
+        t.expect(aliceLast.sock === aliceScope && sameKeys(aliceLast, ["alice-deploy", "alice-key"]), `a new window in Alice's session after Bob's \`connect --screen --session al\` must be in her scope and list only her keys (with the one she added): ${describeView(aliceLast)}`);
       }
       // doctor: a multiplexer pointing new panes at the stable socket on this account is not "ok".
       const doctor = await t.doctor(aliceScope);

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { COMPLETION_SHELLS, SHELL_RECORDS, setupShell } from "../../shared/core/shells.js";
-import { printLines, runCommand } from "../output.js";
+import { printError, printLines, runCommand } from "../output.js";
 
 /** "bash, zsh, sh (also dash, ksh, mksh, ash) or fish": every name --shell takes. */
 function shellChoices(): string {
@@ -40,7 +40,8 @@ export function registerSetupCommand(program: Command): void {
           for (const line of await setupCompletions(program, shell, flags)) printLines([line]);
         }
         const note = (line: string) => printLines([line]);
-        const changes = await planSetup({ shell, link: flags.link, perIdentity: flags.perIdentity, sshConfig: flags.sshConfig, note }, flags.undo);
+        const warn = (line: string) => printError(line);
+        const changes = await planSetup({ shell, link: flags.link, perIdentity: flags.perIdentity, sshConfig: flags.sshConfig, note, warn }, flags.undo);
         if (changes.length === 0) {
           printLines([flags.undo ? "nothing to undo" : "already set up: nothing to change"]);
           return;

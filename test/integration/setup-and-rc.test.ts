@@ -31,7 +31,8 @@ describe("setup", () => {
 
       const dry = await setup(["--shell", "bash", "--ssh-config", "--dry-run"]);
       assert.equal(dry.code, 0, dry.stderr);
-      assert.match(dry.stdout, /^\+eval "\$\(ssh-anchor init bash\)"$/m);
+      // The absolute path setup was run as, on PATH or not at login.
+      assert.match(dry.stdout, new RegExp(`^\\+eval "\\$\\(${BIN.replaceAll(".", "\\.")} init bash\\)"$`, "m"));
       assert.match(dry.stdout, /^\+    IdentityAgent \/tmp\/ssh-anchor-%i\/agent\.sock$/m);
       assert.equal(await readFile(rc, "utf8"), original, "--dry-run changes nothing");
       assert.match(dry.stdout, /^dry run: nothing was written$/m, "--dry-run says so");
@@ -41,7 +42,8 @@ describe("setup", () => {
       assert.equal(applied.code, 0, applied.stderr);
       assert.match(applied.stdout, new RegExp(`^backup of ${rc.replaceAll(".", "\\.")}: ${rc.replaceAll(".", "\\.")}\\.ssh-anchor-backup$`, "m"), "says where the backup is");
       const once = await readFile(rc, "utf8");
-      assert.ok(once.startsWith(original));
+      // First in ~/.bashrc: Debian's returns early in a non-interactive shell (ssh host cmd).
+      assert.ok(once.startsWith(`# >>> ssh-anchor >>>\neval "$(${BIN} init bash)"\n# <<< ssh-anchor <<<\n`) && once.endsWith(original), once);
       assert.equal((once.match(/ssh-anchor init bash/g) ?? []).length, 1);
       assert.ok((await readFile(config, "utf8")).startsWith("# >>> ssh-anchor >>>\n"), "IdentityAgent first: ssh takes the first value");
       assert.equal(await readFile(`${rc}.ssh-anchor-backup`, "utf8"), original);
@@ -90,7 +92,7 @@ describe("setup", () => {
       const result = await run(BIN, ["setup", "--dry-run"], { env: { ...process.env, HOME: home, ...env } });
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, /\.profile/);
-      assert.match(result.stdout, /^\+eval "\$\(ssh-anchor init sh\)"$/m);
+      assert.match(result.stdout, /^\+eval "\$\(\S*\/ssh-anchor init sh\)"$/m);
     }
     assert.equal((await setup(["--shell", "dash", "--dry-run"])).code, 0);
   });
@@ -178,7 +180,7 @@ describe("setup: one init line per shell, never the shared socket where per-iden
     const result = await setupIn(home, ["--shell", "bash"]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^per-identity is on for this account \(~\/\.zshrc line 1 runs init --per-identity\): setup writes the per-identity line$/m);
-    assert.match(await readFile(join(home, ".bashrc"), "utf8"), /^eval "\$\(ssh-anchor init --per-identity bash\)"$/m);
+    assert.match(await readFile(join(home, ".bashrc"), "utf8"), /^eval "\$\(\S*\/ssh-anchor init --per-identity bash\)"$/m);
     assert.doesNotMatch(await readFile(join(home, ".bashrc"), "utf8"), /init bash\)/);
 
     // No rc line anywhere, but the daemon remembers a scope (someone logged in with the line).
@@ -190,7 +192,7 @@ describe("setup: one init line per shell, never the shared socket where per-iden
     const registry = await run(BIN, ["setup", "--shell", "sh"], { env: { ...process.env, HOME: other, SSH_ANCHOR_SOCKET: socket } });
     assert.equal(registry.code, 0, registry.stderr);
     assert.match(registry.stdout, /per-identity is on for this account \(the daemon remembers per-identity scopes in .*agent\.sock\.scopes\)/);
-    assert.match(await readFile(join(other, ".profile"), "utf8"), /^eval "\$\(ssh-anchor init --per-identity sh\)"$/m);
+    assert.match(await readFile(join(other, ".profile"), "utf8"), /^eval "\$\(\S*\/ssh-anchor init --per-identity sh\)"$/m);
   });
 
   it("edits the file a symlinked ~/.bashrc leads to, keeps the link, and --undo restores it there", async () => {
@@ -206,7 +208,7 @@ describe("setup: one init line per shell, never the shared socket where per-iden
     assert.ok((await lstat(join(home, ".bashrc"))).isSymbolicLink(), "still a link");
     assert.equal(await readlink(join(home, ".bashrc")), "dotfiles/bashrc", "leading where it did");
     const changed = await readFile(join(dotfiles, "bashrc"), "utf8");
-    assert.ok(changed.startsWith(original) && changed.includes('eval "$(ssh-anchor init bash)"'), changed);
+    assert.ok(changed.endsWith(original) && changed.includes(`eval "$(${BIN} init bash)"`), changed);
     assert.equal(await readFile(join(home, ".bashrc.ssh-anchor-backup"), "utf8"), original, "the backup beside the link holds the original");
     assert.deepEqual((await run("ls", ["-A", dotfiles])).stdout.split("\n").filter(Boolean), ["bashrc"], "nothing left in the dotfiles directory");
     assert.match((await setupIn(home, ["--shell", "bash"])).stdout, /already set up/);

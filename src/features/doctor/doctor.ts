@@ -510,7 +510,7 @@ function startupFinding(run: ShellRun, shell: KnownShell, line: FoundInitLine | 
     ? `ssh-anchor setup --shell ${shell.name}   (no start-up file ${shell.name} reads runs the init line)`
     : interactiveOk && kind.env
       ? `move the init line (${where}) to the top of ~/${shell.rcFile}, before its early return for shells that are not interactive (ssh-anchor setup --undo, then ssh-anchor setup, does it)`
-      : `in ${where}: ${written}${shell.rcAt === "start" ? `, moved to the top of ~/${shell.rcFile} (before its early return for shells that are not interactive)` : ""}   (ssh-anchor by its absolute path; ssh-anchor setup writes it so, and replaces an older line of its own)`;
+      : `in ${where}: ${written}${shell.rcAt === "start" && line.line > 1 ? `, moved to the top of ~/${shell.rcFile} (before its early return for shells that are not interactive)` : ""}   (ssh-anchor by its absolute path; ssh-anchor setup writes it so, and replaces an older line of its own)`;
   const got = run.socket === undefined ? "no SSH_AUTH_SOCK it printed" : run.socket.startsWith("/nonexistent/ssh-anchor-doctor/") ? "the login's own socket still (the init line did not run, or failed)" : `SSH_AUTH_SOCK=${run.socket}`;
   return {
     area: "rc",

@@ -80,6 +80,10 @@ describe("doctor", () => {
     const { result, report } = await doctor(["--fix", "--json"], { SSH_AUTH_SOCK: "" });
     assert.ok(report?.repairs.some((r) => r.startsWith("started the daemon")), result.stdout);
     assert.ok(report?.repairs.some((r) => r.includes("new panes now get")), result.stdout);
+    // Right after "fixed", the tmux finding says what new panes get now, not what they had (issue 19).
+    const tmux = report?.findings.find((f) => f.area === "tmux");
+    assert.equal(tmux?.verdict, "ok", result.stdout);
+    assert.match(tmux?.title ?? "", new RegExp(`new panes get SSH_AUTH_SOCK=${socket.replaceAll(".", "\\.")}$`), result.stdout);
     const window = await run("tmux", ["-L", "doc", "new-window", "-t", "broken", "-P", "-F", "#{pane_pid}"], { env });
     const pid = Number(window.stdout.trim());
     // Until the pane's process has exec'd its shell, /proc shows the tmux server's environment.

@@ -5,7 +5,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { addKey, makeKey, startAgent, type TestAgent } from "../helpers/agent.js";
-import { Cleanup, REPO, requireRoot, run, spawnTracked, tempDir, waitFor, type RunResult } from "../helpers/process.js";
+import { Cleanup, requireRoot, run, spawnTracked, tempDir, waitFor, type RunResult } from "../helpers/process.js";
 import { stableDirectory, TEST_USER } from "../helpers/sshd.js";
 
 /**

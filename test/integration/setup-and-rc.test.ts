@@ -87,6 +87,52 @@ describe("setup", () => {
     assert.match(unset.stderr, /^ssh-anchor: cannot tell your shell \(\$SHELL is not set\): name it with --shell bash\|zsh\|sh\|fish\n$/);
   });
 
+  // Issue 19: ssh-anchor in ~/.local/bin (npm's link to the package), never on the PATH a shell
+  // starts with; Debian's ~/.bashrc returns at once when not interactive.
+  for (const [shell, runs] of [
+    ["bash", [["-i", "-c"], ["-l", "-c"], ["-c"]]],
+    ["zsh", [["-i", "-c"], ["-l", "-i", "-c"]]],
+    ["sh", [["-l", "-c"]]],
+    ["fish", [["-c"], ["-l", "-i", "-c"]]],
+  ] as const) {
+    it(`${shell}: the line setup writes runs ssh-anchor by its absolute path, with ssh-anchor on no PATH`, async () => {
+      const own = await tempDir();
+      cleanup.add(() => run("rm", ["-rf", own]));
+      await mkdir(join(own, ".local", "bin"), { recursive: true });
+      await symlink(BIN, join(own, ".local", "bin", "ssh-anchor"));
+      await writeFile(join(own, ".bashrc"), "# If not running interactively, don't do anything\ncase $- in\n    *i*) ;;\n      *) return;;\nesac\n");
+      await writeFile(join(own, ".profile"), 'if [ -n "$BASH_VERSION" ]; then\n    if [ -f "$HOME/.bashrc" ]; then\n\t. "$HOME/.bashrc"\n    fi\nfi\nif [ -d "$HOME/.local/bin" ] ; then\n    PATH="$HOME/.local/bin:$PATH"\nfi\n');
+      const bare = { HOME: own, PATH: "/usr/local/bin:/usr/bin:/bin:/usr/games", TERM: "dumb" };
+      const setup = await run(join(own, ".local", "bin", "ssh-anchor"), ["setup", "--shell", shell], { env: bare });
+      assert.equal(setup.code, 0, setup.stderr);
+      assert.equal(setup.stderr, "", "no warning: the line will run");
+      assert.match(setup.stdout, shell === "fish" ? /^\+"\$HOME\/\.local\/bin\/ssh-anchor" init fish \| source$/m : new RegExp(`^\\+eval "\\$\\("\\$HOME/\\.local/bin/ssh-anchor" init ${shell}\\)"$`, "m"));
+      const socket = join(own, "a", "agent.sock");
+      cleanup.add(() => run(BIN, ["stop", "--socket", socket]));
+      for (const args of runs) {
+        const started = await run(shell, [...args, 'printf "sock=%s\\n" "$SSH_AUTH_SOCK"'], {
+          // SSH_CLIENT: bash reads ~/.bashrc for a command sshd runs (ssh host cmd).
+          env: { ...bare, SSH_ANCHOR_SOCKET: socket, SSH_AUTH_SOCK: "/tmp/ssh-Forwarded9/agent.1", ...(shell === "bash" ? { SSH_CLIENT: "127.0.0.1 1 22" } : {}) },
+          timeoutMs: 15_000,
+        });
+        assert.match(started.stdout, new RegExp(`^sock=${socket}$`, "m"), `${shell} ${args.join(" ")}: ${started.stdout}${started.stderr}`);
+        assert.doesNotMatch(started.stderr, /not found|ssh-anchor/, `${shell} ${args.join(" ")}`);
+      }
+    });
+  }
+
+  it("warns when the line would run an ssh-anchor in a temporary directory, or one it cannot name", async () => {
+    const elsewhere = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", elsewhere]));
+    await symlink(BIN, join(elsewhere, "ssh-anchor"));
+    const transient = await run(join(elsewhere, "ssh-anchor"), ["setup", "--shell", "bash", "--dry-run"], { env: { ...process.env, HOME: home } });
+    assert.equal(transient.code, 0, transient.stderr);
+    assert.match(transient.stderr, /^ssh-anchor: warning: the line runs \/tmp\/\S+\/ssh-anchor, which is in a temporary directory and will not be there at a later login: install ssh-anchor/m);
+    const unnamed = await run(process.execPath, [join(BIN, "..", "..", "dist", "cli.js"), "setup", "--shell", "bash", "--dry-run"], { env: { ...process.env, HOME: home } });
+    assert.match(unnamed.stdout, /^\+eval "\$\(ssh-anchor init bash\)"$/m, "by name, when it cannot tell its own path");
+    assert.match(unnamed.stderr, /^ssh-anchor: warning: setup cannot tell where this ssh-anchor is .*the line runs it by name/m);
+  });
+
   it("sets up dash and ksh as sh, in ~/.profile", async () => {
     for (const env of [{ SHELL: "/bin/dash" }, { SHELL: "/bin/ksh" }]) {
       const result = await run(BIN, ["setup", "--dry-run"], { env: { ...process.env, HOME: home, ...env } });

@@ -189,14 +189,16 @@ const TRANSIENT = [/^\/tmp\//, /^\/var\/tmp\//, /^\/dev\/shm\//, /^\/run\/user\/
  * Why the rc line setup writes may not run at a later login, one line each: the command is not
  * known (it runs ssh-anchor by name), lives where it will not be at login, or cannot be run.
  */
-async function lineWarnings(command: string | undefined, line: string, env: NodeJS.ProcessEnv): Promise<string[]> {
+async function lineWarnings(command: string | undefined, line: string, env: NodeJS.ProcessEnv, home: string): Promise<string[]> {
   if (command === undefined) {
     return [
       `warning: setup cannot tell where this ssh-anchor is (not run as bin/ssh-anchor or the single executable), so the line runs it by name: it works only where ssh-anchor is on PATH when a shell starts; run setup as the installed ssh-anchor (for example ~/.local/bin/ssh-anchor setup)`,
     ];
   }
   const runtime = env.XDG_RUNTIME_DIR && env.XDG_RUNTIME_DIR.startsWith("/") ? `${env.XDG_RUNTIME_DIR.replace(/\/+$/, "")}/` : undefined;
-  if (TRANSIENT.some((pattern) => pattern.test(command)) || (runtime && command.startsWith(runtime))) {
+  // Under the home it lasts as long as the home does (wherever that is).
+  const transient = TRANSIENT.some((pattern) => pattern.test(command)) || (runtime !== undefined && command.startsWith(runtime));
+  if (transient && !command.startsWith(`${home}/`)) {
     return [`warning: the line runs ${printable(command)}, which is in a temporary directory and will not be there at a later login: install ssh-anchor (npm install -g --prefix ~/.local, or the single executable in ~/.local/bin) and run setup as that one`];
   }
   const runnable = await access(command, fsConstants.X_OK).then(() => true, () => false);
@@ -226,7 +228,7 @@ export async function planSetup(options: SetupOptions, undo = false): Promise<Fi
     const action = await rcLineAction(shell, form, line, evidence, home, uid, options);
     if (action !== "keep") {
       targets.push([join(home, shell.rcFile), [line], shell.rcAt, action === "replace"]);
-      for (const warning of await lineWarnings(command, line, options.env ?? process.env)) options.warn?.(warning);
+      for (const warning of await lineWarnings(command, line, options.env ?? process.env, home)) options.warn?.(warning);
     }
   }
   if (options.sshConfig || undo) targets.push([join(home, ".ssh", "config"), SSH_CONFIG_LINES, "start"]);

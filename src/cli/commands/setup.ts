@@ -29,7 +29,13 @@ export function registerSetupCommand(program: Command): void {
         "or by setup, a sourced saved script too), setup adds none; if that one is another form, it\n" +
         "refuses and names the file and line. Where per-identity is on for the account (a start-up\n" +
         "file runs init --per-identity, or the daemon remembers a scope) it writes the per-identity\n" +
-        "line, and refuses --link and --ssh-config: both would reach whoever logged in last.",
+        "line, and refuses --link and --ssh-config: both would reach whoever logged in last.\n\n" +
+        "The line runs ssh-anchor by the absolute path setup was run as (\"$HOME/...\" under your home),\n" +
+        "and the code it prints calls that same path: it works whether ssh-anchor is on PATH when a\n" +
+        "shell starts or not (Debian's ~/.profile adds ~/.local/bin only after ~/.bashrc ran; sshd's\n" +
+        "PATH never has it). In ~/.bashrc the block goes first, before the early return of a shell\n" +
+        "that is not interactive (ssh host cmd reads it too). An older setup's line by name is\n" +
+        "replaced. setup warns when the line would not run at a later login (a temporary directory).",
     )
     .action((flags: { shell?: string; link?: boolean; perIdentity?: boolean; sshConfig?: boolean; dryRun?: boolean; undo?: boolean; completions?: boolean }) =>
       runCommand(async () => {

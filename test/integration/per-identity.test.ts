@@ -84,7 +84,7 @@ describe("per-identity scopes through the real daemon (no sshd: agents at forwar
       const node = await run(process.execPath, [join(REPO, "dist", "cli.js"), "init", "--per-identity", shell], { env: { ...process.env, SSH_ANCHOR_LAUNCHER: BIN } });
       assert.equal(fast.code, 0);
       assert.equal(fast.stdout, node.stdout);
-      assert.match(fast.stdout, /ssh-anchor scope/);
+      assert.match(fast.stdout, /command "?\$__ssh_anchor_bin"? scope/);
     }
   });
 

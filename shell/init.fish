@@ -34,7 +34,7 @@ set -l __ssh_anchor_running
 if string match -q 'ssh-anchor*' -- "$__ssh_anchor_name"
     set __ssh_anchor_running 1
 else if test -n "$__ssh_anchor_dir"
-    set -l __ssh_anchor_started (command ssh-anchor start --print-socket </dev/null)
+    set -l __ssh_anchor_started (command $__ssh_anchor_bin start --print-socket </dev/null)
     and test -n "$__ssh_anchor_started"
     and set __ssh_anchor_sock $__ssh_anchor_started
     and set __ssh_anchor_running 1
@@ -43,3 +43,4 @@ if test -n "$__ssh_anchor_running"
     set -gx SSH_AUTH_SOCK $__ssh_anchor_sock
 end
 set -e __ssh_anchor_dir
+set -e __ssh_anchor_bin

@@ -32,7 +32,7 @@ fi
 case $__ssh_anchor_name in
   ssh-anchor*) __ssh_anchor_name=running ;;
   *)
-    if [ -n "$__ssh_anchor_dir" ] && __ssh_anchor_sock=$(command ssh-anchor start --print-socket </dev/null) && [ -n "$__ssh_anchor_sock" ]; then
+    if [ -n "$__ssh_anchor_dir" ] && __ssh_anchor_sock=$(command "$__ssh_anchor_bin" start --print-socket </dev/null) && [ -n "$__ssh_anchor_sock" ]; then
       __ssh_anchor_name=running
     fi
     ;;
@@ -41,4 +41,4 @@ if [ "$__ssh_anchor_name" = running ]; then
   SSH_AUTH_SOCK="$__ssh_anchor_sock"
   export SSH_AUTH_SOCK
 fi
-unset __ssh_anchor_dir __ssh_anchor_sock __ssh_anchor_pid __ssh_anchor_name
+unset __ssh_anchor_dir __ssh_anchor_sock __ssh_anchor_pid __ssh_anchor_name __ssh_anchor_bin

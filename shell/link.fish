@@ -43,7 +43,7 @@ function __ssh_anchor_check
         command rm -f -- $__ssh_anchor_link $__ssh_anchor_link.target
     end
     set -q __ssh_anchor_retry_at; and test (date +%s) -lt $__ssh_anchor_retry_at; and return 0
-    command ssh-anchor link --quiet </dev/null >/dev/null; or set -g __ssh_anchor_retry_at (math (date +%s) + 30)
+    command $__ssh_anchor_bin link --quiet </dev/null >/dev/null; or set -g __ssh_anchor_retry_at (math (date +%s) + 30)
 end
 __ssh_anchor_check
 test -n "$__ssh_anchor_link"; and set -gx SSH_AUTH_SOCK $__ssh_anchor_link

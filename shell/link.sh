@@ -49,7 +49,7 @@ __ssh_anchor_check() {
     command rm -f -- "$__ssh_anchor_link" "$__ssh_anchor_link.target"
   fi
   [ "${SECONDS:-0}" -ge "${__ssh_anchor_retry_at:-0}" ] || return 0
-  command ssh-anchor link --quiet </dev/null >/dev/null || __ssh_anchor_retry_at=$((${SECONDS:-0} + 30))
+  command "$__ssh_anchor_bin" link --quiet </dev/null >/dev/null || __ssh_anchor_retry_at=$((${SECONDS:-0} + 30))
 }
 __ssh_anchor_check
 if [ -n "$__ssh_anchor_link" ]; then

@@ -8,12 +8,13 @@
 if set -q SSH_AUTH_SOCK; and test -n "$SSH_AUTH_SOCK"
     if string match -q -r '/id-[0-9a-f]{16}\.sock$' -- $SSH_AUTH_SOCK
         # The daemon serves it again after a restart (it remembers its scopes).
-        test -S $SSH_AUTH_SOCK; or command ssh-anchor start --quiet </dev/null >/dev/null
+        test -S $SSH_AUTH_SOCK; or command $__ssh_anchor_bin start --quiet </dev/null >/dev/null
     else
         # The login's own (forwarded) socket, kept for `ssh-anchor doctor` and for debugging.
         set -gx SSH_ANCHOR_ORIGINAL_SOCK $SSH_AUTH_SOCK
-        set -l __ssh_anchor_scoped (command ssh-anchor scope </dev/null)
+        set -l __ssh_anchor_scoped (command $__ssh_anchor_bin scope </dev/null)
         and test -n "$__ssh_anchor_scoped"
         and set -gx SSH_AUTH_SOCK $__ssh_anchor_scoped
     end
 end
+set -e __ssh_anchor_bin

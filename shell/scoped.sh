@@ -9,16 +9,17 @@ case ${SSH_AUTH_SOCK:-} in
   "") ;;
   */id-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f].sock)
     # The daemon serves it again after a restart (it remembers its scopes).
-    [ -S "$SSH_AUTH_SOCK" ] || command ssh-anchor start --quiet </dev/null >/dev/null
+    [ -S "$SSH_AUTH_SOCK" ] || command "$__ssh_anchor_bin" start --quiet </dev/null >/dev/null
     ;;
   *)
     # The login's own (forwarded) socket, kept for `ssh-anchor doctor` and for debugging.
     SSH_ANCHOR_ORIGINAL_SOCK=$SSH_AUTH_SOCK
     export SSH_ANCHOR_ORIGINAL_SOCK
-    if __ssh_anchor_scoped=$(command ssh-anchor scope </dev/null) && [ -n "$__ssh_anchor_scoped" ]; then
+    if __ssh_anchor_scoped=$(command "$__ssh_anchor_bin" scope </dev/null) && [ -n "$__ssh_anchor_scoped" ]; then
       SSH_AUTH_SOCK=$__ssh_anchor_scoped
       export SSH_AUTH_SOCK
     fi
     unset __ssh_anchor_scoped
     ;;
 esac
+unset __ssh_anchor_bin

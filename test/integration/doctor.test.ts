@@ -80,6 +80,10 @@ describe("doctor", () => {
     const { result, report } = await doctor(["--fix", "--json"], { SSH_AUTH_SOCK: "" });
     assert.ok(report?.repairs.some((r) => r.startsWith("started the daemon")), result.stdout);
     assert.ok(report?.repairs.some((r) => r.includes("new panes now get")), result.stdout);
+    // Right after "fixed", the tmux finding says what new panes get now, not what they had (issue 19).
+    const tmux = report?.findings.find((f) => f.area === "tmux");
+    assert.equal(tmux?.verdict, "ok", result.stdout);
+    assert.match(tmux?.title ?? "", new RegExp(`new panes get SSH_AUTH_SOCK=${socket.replaceAll(".", "\\.")}$`), result.stdout);
     const window = await run("tmux", ["-L", "doc", "new-window", "-t", "broken", "-P", "-F", "#{pane_pid}"], { env });
     const pid = Number(window.stdout.trim());
     // Until the pane's process has exec'd its shell, /proc shows the tmux server's environment.
@@ -110,7 +114,8 @@ describe("doctor", () => {
     const shell = report?.findings.find((f) => f.title.includes("repointed:0.0"));
     assert.ok(shell, JSON.stringify(report?.findings, null, 2));
     assert.equal(shell.verdict, "info", shell.title);
-    assert.match(shell.title, /started with a dead socket .*; ~\/\.profile -> ~\/\.bashrc runs the init line/);
+    // Not "it ran": doctor cannot see that from outside; it says the line is there, and starts shells to see whether it works.
+    assert.match(shell.title, /started with a dead socket .*; ~\/\.profile -> ~\/\.bashrc has the init line, which re-points a shell at start-up when it runs/);
     const program = report?.findings.find((f) => f.title.includes("repointed:1.0"));
     assert.ok(program, JSON.stringify(report?.findings, null, 2));
     assert.equal(program.verdict, "fail");
@@ -153,7 +158,8 @@ describe("doctor", () => {
 
   it("exits 0 on a healthy setup", async () => {
     await run("tmux", ["-L", "doc", "kill-server"], { env });
-    await writeFile(join(base, "home", ".bashrc"), 'eval "$(ssh-anchor init bash)"\n');
+    // By its absolute path, as setup writes it: doctor starts shells with sshd's bare PATH, where ssh-anchor is not.
+    await writeFile(join(base, "home", ".bashrc"), `eval "$(${BIN} init bash)"\n`);
     await waitFor("the daemon to see the live agent", async () => {
       const status = await run(BIN, ["status", "--json"], { env });
       return JSON.parse(status.stdout).route !== null;

@@ -80,10 +80,11 @@ describe("per-identity scopes through the real daemon (no sshd: agents at forwar
   it("prints the same per-identity code from the Node-free launcher as from the CLI", async () => {
     for (const shell of ["bash", "zsh", "sh", "fish"]) {
       const fast = await run(BIN, ["init", "--per-identity", shell]);
-      const node = await run(process.execPath, [join(REPO, "dist", "cli.js"), "init", "--per-identity", shell]);
+      // As the launcher starts Node: with the path it was run as (the scripts call it).
+      const node = await run(process.execPath, [join(REPO, "dist", "cli.js"), "init", "--per-identity", shell], { env: { ...process.env, SSH_ANCHOR_LAUNCHER: BIN } });
       assert.equal(fast.code, 0);
       assert.equal(fast.stdout, node.stdout);
-      assert.match(fast.stdout, /ssh-anchor scope/);
+      assert.match(fast.stdout, /command "?\$__ssh_anchor_bin"? scope/);
     }
   });
 

@@ -31,7 +31,8 @@ describe("setup", () => {
 
       const dry = await setup(["--shell", "bash", "--ssh-config", "--dry-run"]);
       assert.equal(dry.code, 0, dry.stderr);
-      assert.match(dry.stdout, /^\+eval "\$\(ssh-anchor init bash\)"$/m);
+      // The absolute path setup was run as, on PATH or not at login.
+      assert.match(dry.stdout, new RegExp(`^\\+eval "\\$\\(${BIN.replaceAll(".", "\\.")} init bash\\)"$`, "m"));
       assert.match(dry.stdout, /^\+    IdentityAgent \/tmp\/ssh-anchor-%i\/agent\.sock$/m);
       assert.equal(await readFile(rc, "utf8"), original, "--dry-run changes nothing");
       assert.match(dry.stdout, /^dry run: nothing was written$/m, "--dry-run says so");
@@ -41,7 +42,8 @@ describe("setup", () => {
       assert.equal(applied.code, 0, applied.stderr);
       assert.match(applied.stdout, new RegExp(`^backup of ${rc.replaceAll(".", "\\.")}: ${rc.replaceAll(".", "\\.")}\\.ssh-anchor-backup$`, "m"), "says where the backup is");
       const once = await readFile(rc, "utf8");
-      assert.ok(once.startsWith(original));
+      // First in ~/.bashrc: Debian's returns early in a non-interactive shell (ssh host cmd).
+      assert.ok(once.startsWith(`# >>> ssh-anchor >>>\neval "$(${BIN} init bash)"\n# <<< ssh-anchor <<<\n`) && once.endsWith(original), once);
       assert.equal((once.match(/ssh-anchor init bash/g) ?? []).length, 1);
       assert.ok((await readFile(config, "utf8")).startsWith("# >>> ssh-anchor >>>\n"), "IdentityAgent first: ssh takes the first value");
       assert.equal(await readFile(`${rc}.ssh-anchor-backup`, "utf8"), original);
@@ -85,12 +87,58 @@ describe("setup", () => {
     assert.match(unset.stderr, /^ssh-anchor: cannot tell your shell \(\$SHELL is not set\): name it with --shell bash\|zsh\|sh\|fish\n$/);
   });
 
+  // Issue 19: ssh-anchor in ~/.local/bin (npm's link to the package), never on the PATH a shell
+  // starts with; Debian's ~/.bashrc returns at once when not interactive.
+  for (const [shell, runs] of [
+    ["bash", [["-i", "-c"], ["-l", "-c"], ["-c"]]],
+    ["zsh", [["-i", "-c"], ["-l", "-i", "-c"]]],
+    ["sh", [["-l", "-c"]]],
+    ["fish", [["-c"], ["-l", "-i", "-c"]]],
+  ] as const) {
+    it(`${shell}: the line setup writes runs ssh-anchor by its absolute path, with ssh-anchor on no PATH`, async () => {
+      const own = await tempDir();
+      cleanup.add(() => run("rm", ["-rf", own]));
+      await mkdir(join(own, ".local", "bin"), { recursive: true });
+      await symlink(BIN, join(own, ".local", "bin", "ssh-anchor"));
+      await writeFile(join(own, ".bashrc"), "# If not running interactively, don't do anything\ncase $- in\n    *i*) ;;\n      *) return;;\nesac\n");
+      await writeFile(join(own, ".profile"), 'if [ -n "$BASH_VERSION" ]; then\n    if [ -f "$HOME/.bashrc" ]; then\n\t. "$HOME/.bashrc"\n    fi\nfi\nif [ -d "$HOME/.local/bin" ] ; then\n    PATH="$HOME/.local/bin:$PATH"\nfi\n');
+      const bare = { HOME: own, PATH: "/usr/local/bin:/usr/bin:/bin:/usr/games", TERM: "dumb" };
+      const setup = await run(join(own, ".local", "bin", "ssh-anchor"), ["setup", "--shell", shell], { env: bare });
+      assert.equal(setup.code, 0, setup.stderr);
+      assert.equal(setup.stderr, "", "no warning: the line will run");
+      assert.match(setup.stdout, shell === "fish" ? /^\+"\$HOME\/\.local\/bin\/ssh-anchor" init fish \| source$/m : new RegExp(`^\\+eval "\\$\\("\\$HOME/\\.local/bin/ssh-anchor" init ${shell}\\)"$`, "m"));
+      const socket = join(own, "a", "agent.sock");
+      cleanup.add(() => run(BIN, ["stop", "--socket", socket]));
+      for (const args of runs) {
+        const started = await run(shell, [...args, 'printf "sock=%s\\n" "$SSH_AUTH_SOCK"'], {
+          // SSH_CLIENT: bash reads ~/.bashrc for a command sshd runs (ssh host cmd).
+          env: { ...bare, SSH_ANCHOR_SOCKET: socket, SSH_AUTH_SOCK: "/tmp/ssh-Forwarded9/agent.1", ...(shell === "bash" ? { SSH_CLIENT: "127.0.0.1 1 22" } : {}) },
+          timeoutMs: 15_000,
+        });
+        assert.match(started.stdout, new RegExp(`^sock=${socket}$`, "m"), `${shell} ${args.join(" ")}: ${started.stdout}${started.stderr}`);
+        assert.doesNotMatch(started.stderr, /not found|ssh-anchor/, `${shell} ${args.join(" ")}`);
+      }
+    });
+  }
+
+  it("warns when the line would run an ssh-anchor in a temporary directory, or one it cannot name", async () => {
+    const elsewhere = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", elsewhere]));
+    await symlink(BIN, join(elsewhere, "ssh-anchor"));
+    const transient = await run(join(elsewhere, "ssh-anchor"), ["setup", "--shell", "bash", "--dry-run"], { env: { ...process.env, HOME: home } });
+    assert.equal(transient.code, 0, transient.stderr);
+    assert.match(transient.stderr, /^ssh-anchor: warning: the line runs \/tmp\/\S+\/ssh-anchor, which is in a temporary directory and will not be there at a later login: install ssh-anchor/m);
+    const unnamed = await run(process.execPath, [join(BIN, "..", "..", "dist", "cli.js"), "setup", "--shell", "bash", "--dry-run"], { env: { ...process.env, HOME: home } });
+    assert.match(unnamed.stdout, /^\+eval "\$\(ssh-anchor init bash\)"$/m, "by name, when it cannot tell its own path");
+    assert.match(unnamed.stderr, /^ssh-anchor: warning: setup cannot tell where this ssh-anchor is .*the line runs it by name/m);
+  });
+
   it("sets up dash and ksh as sh, in ~/.profile", async () => {
     for (const env of [{ SHELL: "/bin/dash" }, { SHELL: "/bin/ksh" }]) {
       const result = await run(BIN, ["setup", "--dry-run"], { env: { ...process.env, HOME: home, ...env } });
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, /\.profile/);
-      assert.match(result.stdout, /^\+eval "\$\(ssh-anchor init sh\)"$/m);
+      assert.match(result.stdout, /^\+eval "\$\(\S*\/ssh-anchor init sh\)"$/m);
     }
     assert.equal((await setup(["--shell", "dash", "--dry-run"])).code, 0);
   });
@@ -178,7 +226,7 @@ describe("setup: one init line per shell, never the shared socket where per-iden
     const result = await setupIn(home, ["--shell", "bash"]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^per-identity is on for this account \(~\/\.zshrc line 1 runs init --per-identity\): setup writes the per-identity line$/m);
-    assert.match(await readFile(join(home, ".bashrc"), "utf8"), /^eval "\$\(ssh-anchor init --per-identity bash\)"$/m);
+    assert.match(await readFile(join(home, ".bashrc"), "utf8"), /^eval "\$\(\S*\/ssh-anchor init --per-identity bash\)"$/m);
     assert.doesNotMatch(await readFile(join(home, ".bashrc"), "utf8"), /init bash\)/);
 
     // No rc line anywhere, but the daemon remembers a scope (someone logged in with the line).
@@ -190,7 +238,7 @@ describe("setup: one init line per shell, never the shared socket where per-iden
     const registry = await run(BIN, ["setup", "--shell", "sh"], { env: { ...process.env, HOME: other, SSH_ANCHOR_SOCKET: socket } });
     assert.equal(registry.code, 0, registry.stderr);
     assert.match(registry.stdout, /per-identity is on for this account \(the daemon remembers per-identity scopes in .*agent\.sock\.scopes\)/);
-    assert.match(await readFile(join(other, ".profile"), "utf8"), /^eval "\$\(ssh-anchor init --per-identity sh\)"$/m);
+    assert.match(await readFile(join(other, ".profile"), "utf8"), /^eval "\$\(\S*\/ssh-anchor init --per-identity sh\)"$/m);
   });
 
   it("edits the file a symlinked ~/.bashrc leads to, keeps the link, and --undo restores it there", async () => {
@@ -206,7 +254,7 @@ describe("setup: one init line per shell, never the shared socket where per-iden
     assert.ok((await lstat(join(home, ".bashrc"))).isSymbolicLink(), "still a link");
     assert.equal(await readlink(join(home, ".bashrc")), "dotfiles/bashrc", "leading where it did");
     const changed = await readFile(join(dotfiles, "bashrc"), "utf8");
-    assert.ok(changed.startsWith(original) && changed.includes('eval "$(ssh-anchor init bash)"'), changed);
+    assert.ok(changed.endsWith(original) && changed.includes(`eval "$(${BIN} init bash)"`), changed);
     assert.equal(await readFile(join(home, ".bashrc.ssh-anchor-backup"), "utf8"), original, "the backup beside the link holds the original");
     assert.deepEqual((await run("ls", ["-A", dotfiles])).stdout.split("\n").filter(Boolean), ["bashrc"], "nothing left in the dotfiles directory");
     assert.match((await setupIn(home, ["--shell", "bash"])).stdout, /already set up/);

@@ -18,7 +18,7 @@ describe("the shell record", () => {
   // bin/ssh-anchor is POSIX sh, so it cannot read the record: these two tests hold it to it.
   it("is what bin/ssh-anchor's case lines answer, shell by shell and file by file", async () => {
     const launcher = await readFile(BIN, "utf8");
-    const cases = [...launcher.matchAll(/^\s*([a-z][a-z |]*)\) print_file "\$root\/shell\/(scoped|location)\.(\w+)"/gm)];
+    const cases = [...launcher.matchAll(/^\s*([a-z][a-z |]*)\) command_line (?:sh|fish) && print_file "\$root\/shell\/(scoped|location)\.(\w+)"/gm)];
     const found: Record<string, Record<string, string[]>> = {};
     for (const [, labels, file, suffix] of cases) ((found[file as string] ??= {})[suffix as string] = (labels as string).split("|").map((label) => label.trim()));
     assert.deepEqual(found, { scoped: namesBySuffix(), location: namesBySuffix() });
@@ -27,9 +27,10 @@ describe("the shell record", () => {
   it("makes bin/ssh-anchor print, without Node, the bytes the library gives for every shell and mode", async () => {
     for (const shell of SHELLS) {
       const forms: Array<[string[], string]> = [
-        [["init", shell], initScript(shell)],
-        [["init", "--link", shell], initScript(shell, { link: true })],
-        [["init", "--per-identity", shell], scopedInitScript(shell)],
+        // The scripts call the command as it was run (here by its absolute path).
+        [["init", shell], initScript(shell, { command: BIN })],
+        [["init", "--link", shell], initScript(shell, { link: true, command: BIN })],
+        [["init", "--per-identity", shell], scopedInitScript(shell, BIN)],
       ];
       for (const [args, expected] of forms) {
         const result = await run(BIN, args);

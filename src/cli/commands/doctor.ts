@@ -19,7 +19,11 @@ export function registerDoctorCommand(program: Command): void {
 Looks at: this shell's SSH_AUTH_SOCK; the daemon and its socket's mode; every candidate agent
 with its keys (found under --tmp-dir and ~/.ssh/agent, as the daemon finds them); your tmux
 servers and screen sessions, and every pane that started with a dead or login-bound socket;
-IdentityAgent in ssh_config; the init line in your shell rc files.
+IdentityAgent in ssh_config; the init line in your shell rc files, and whether it works: each
+kind of shell you get (bash: -lic for a login or tmux pane, -ic for a screen window, -c as sshd
+runs ssh host cmd, -lc; zsh, sh or fish likewise when that is your login shell) is started under
+your start-up files with sshd's bare PATH and no LANG, bounded in time, and FAILs when it does
+not end up at the stable socket, with what it said and the fix.
 
 A pane's environment is read from /proc/PID/environ: what its process started with, not what a
 shell exported since. A shell whose start-up file runs the init line pointed itself at the stable

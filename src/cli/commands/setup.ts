@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { COMPLETION_SHELLS, SHELL_RECORDS, setupShell } from "../../shared/core/shells.js";
-import { printLines, runCommand } from "../output.js";
+import { printError, printLines, runCommand } from "../output.js";
 
 /** "bash, zsh, sh (also dash, ksh, mksh, ash) or fish": every name --shell takes. */
 function shellChoices(): string {
@@ -29,7 +29,13 @@ export function registerSetupCommand(program: Command): void {
         "or by setup, a sourced saved script too), setup adds none; if that one is another form, it\n" +
         "refuses and names the file and line. Where per-identity is on for the account (a start-up\n" +
         "file runs init --per-identity, or the daemon remembers a scope) it writes the per-identity\n" +
-        "line, and refuses --link and --ssh-config: both would reach whoever logged in last.",
+        "line, and refuses --link and --ssh-config: both would reach whoever logged in last.\n\n" +
+        "The line runs ssh-anchor by the absolute path setup was run as (\"$HOME/...\" under your home),\n" +
+        "and the code it prints calls that same path: it works whether ssh-anchor is on PATH when a\n" +
+        "shell starts or not (Debian's ~/.profile adds ~/.local/bin only after ~/.bashrc ran; sshd's\n" +
+        "PATH never has it). In ~/.bashrc the block goes first, before the early return of a shell\n" +
+        "that is not interactive (ssh host cmd reads it too). An older setup's line by name is\n" +
+        "replaced. setup warns when the line would not run at a later login (a temporary directory).",
     )
     .action((flags: { shell?: string; link?: boolean; perIdentity?: boolean; sshConfig?: boolean; dryRun?: boolean; undo?: boolean; completions?: boolean }) =>
       runCommand(async () => {
@@ -40,7 +46,8 @@ export function registerSetupCommand(program: Command): void {
           for (const line of await setupCompletions(program, shell, flags)) printLines([line]);
         }
         const note = (line: string) => printLines([line]);
-        const changes = await planSetup({ shell, link: flags.link, perIdentity: flags.perIdentity, sshConfig: flags.sshConfig, note }, flags.undo);
+        const warn = (line: string) => printError(line);
+        const changes = await planSetup({ shell, link: flags.link, perIdentity: flags.perIdentity, sshConfig: flags.sshConfig, note, warn }, flags.undo);
         if (changes.length === 0) {
           printLines([flags.undo ? "nothing to undo" : "already set up: nothing to change"]);
           return;

@@ -21,3 +21,8 @@ export function packageVersion(): string {
 export function readPackageFile(relative: string): string {
   return getAsset(relative, "utf8");
 }
+
+/** The absolute path of the command this process was run as: the executable itself. */
+export function ownCommand(): string | undefined {
+  return process.execPath;
+}

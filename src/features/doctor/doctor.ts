@@ -1,5 +1,5 @@
 import { readlink } from "node:fs/promises";
-import { homedir } from "node:os";
+import { homedir, userInfo } from "node:os";
 import { basename, dirname, resolve } from "node:path";
 import { readStatus, startInBackground } from "../../shared/control/lifecycle.js";
 import { daemonPaths, squatOf, tmpDirectory, type DaemonPaths } from "../../shared/core/location.js";
@@ -15,6 +15,8 @@ import { TIMING } from "../../shared/core/timing.js";
 import { fixScreen, fixTmux, screenSessions, tmuxServers, type Pane } from "./multiplexers.js";
 import { initLinesIn, tildePath, type FoundInitLine } from "../../shared/scope/account.js";
 import { shellStart } from "./shell-start.js";
+import { runShellKinds, type ShellRun } from "./shell-runs.js";
+import { ownCommand } from "../../shared/core/package-root.js";
 import { socketKind } from "./socket-kind.js";
 import { listIdentities, type AgentAnswer } from "../../shared/protocol/agent-client.js";
 import { perIdentityState, scopeFindings, withoutSharedSocketFixes, type PerIdentityState } from "./scopes.js";
@@ -93,11 +95,15 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   findings.push(...(await daemonFindings(paths, uid)));
   const agents = await agentFindings(paths, uid, home, options.tmpDir ?? SSHD_TMP_ROOT, probe);
   findings.push(agentsSummary(agents));
-  findings.push(...(await multiplexerFindings(uid, home, stable, paths.socket, probe, options.fix && !perIdentity.enabled ? repairs : undefined, perIdentity)));
+  // Each kind of shell started for real: whether the init line works, not only whether it is written.
+  const starts = initLines.length > 0 && !perIdentity.enabled ? await startupFindings(initLines, env, uid, home, stable, options.socket) : [];
+  const lineWorks = !starts.some((finding) => finding.verdict === "fail");
+  findings.push(...(await multiplexerFindings(uid, home, stable, paths.socket, probe, options.fix && !perIdentity.enabled ? repairs : undefined, perIdentity, lineWorks)));
   findings.push(...(await scopeFindings(perIdentity, agents, env, Boolean(options.fix))));
   if (perIdentity.enabled) findings.splice(0, findings.length, ...withoutSharedSocketFixes(findings, paths.socket));
   findings.push(await sshConfigFinding(paths.socket, perIdentity));
   findings.push(rcFinding(initLines, perIdentity, home));
+  findings.push(...starts);
   return { ok: !findings.some((f) => f.verdict === "fail"), socket: paths.socket, findings, agents, repairs };
 }
 
@@ -267,6 +273,7 @@ async function multiplexerFindings(
   probe: Probe,
   repairs: string[] | undefined,
   perIdentity: PerIdentityState,
+  lineWorks = true,
 ): Promise<Finding[]> {
   const findings: Finding[] = [];
   // With per-identity on, an environment that hands new panes the shared socket is a failure.
@@ -290,24 +297,25 @@ async function multiplexerFindings(
           .join("; ")
           .concat("   (ssh-anchor status lists the scopes; --fix does not guess whose a session is)"),
       });
-      findings.push(...(await paneFindings("tmux", server.panes, home, stable, socket, probe)));
+      findings.push(...(await paneFindings("tmux", server.panes, home, stable, socket, probe, lineWorks)));
       continue;
     }
     const bad = envs.some((value) => socketKind(value, stable) !== "stable");
-    if (bad && repairs && (await fixTmux(server, socket))) {
-      repairs.push(`tmux ${server.socket}: new panes now get SSH_AUTH_SOCK=${socket}`);
-    }
+    // After --fix, what tmux holds now (not the value it had before the repair).
+    const fixed = bad && repairs !== undefined && (await fixTmux(server, socket));
+    if (fixed) repairs.push(`tmux ${server.socket}: new panes now get SSH_AUTH_SOCK=${socket}`);
+    const now = (value: string | undefined) => describeValue(fixed ? socket : value);
     findings.push({
       area: "tmux",
-      verdict: bad && !repairs ? "warn" : "ok",
-      title: `tmux server ${server.socket}: new panes get ${describeValue(server.global)}`,
-      details: [...server.sessions].map(([session, value]) => `session ${session}: ${describeValue(value)}`),
-      fix: bad ? `tmux -S ${server.socket} set-environment -g SSH_AUTH_SOCK ${socket}   (or: ssh-anchor doctor --fix)` : undefined,
+      verdict: bad && !fixed ? "warn" : "ok",
+      title: `tmux server ${server.socket}: new panes get ${now(server.global)}`,
+      details: [...server.sessions].map(([session, value]) => `session ${session}: ${now(value)}`),
+      fix: bad && !fixed ? `tmux -S ${server.socket} set-environment -g SSH_AUTH_SOCK ${socket}   (or: ssh-anchor doctor --fix)` : undefined,
     });
-    findings.push(...(await paneFindings("tmux", server.panes, home, stable, socket, probe)));
+    findings.push(...(await paneFindings("tmux", server.panes, home, stable, socket, probe, lineWorks)));
   }
   for (const session of await screenSessions()) {
-    const panes = await paneFindings("screen", session.panes, home, stable, socket, probe);
+    const panes = await paneFindings("screen", session.panes, home, stable, socket, probe, lineWorks);
     if (repairs && panes.length > 0 && (await fixScreen(session, socket))) {
       repairs.push(`screen ${session.name}: new windows now get SSH_AUTH_SOCK=${socket}`);
     }
@@ -332,7 +340,7 @@ async function multiplexerFindings(
  * the init line re-pointed itself then, and doctor says so instead of failing it; a shell
  * without the line, or any other program (an editor, a long job), really holds that socket.
  */
-async function paneFindings(area: "tmux" | "screen", panes: readonly Pane[], home: string, stable: readonly string[], socket: string, probe: Probe): Promise<Finding[]> {
+async function paneFindings(area: "tmux" | "screen", panes: readonly Pane[], home: string, stable: readonly string[], socket: string, probe: Probe, lineWorks: boolean): Promise<Finding[]> {
   const findings: Finding[] = [];
   for (const pane of panes) {
     const kind = socketKind(pane.socket ?? undefined, stable);
@@ -342,13 +350,13 @@ async function paneFindings(area: "tmux" | "screen", panes: readonly Pane[], hom
     const what = health === "live" ? "its login's forwarded socket" : "a dead socket";
     const who = `${pane.name} (${pane.command || "pid " + pane.pid})`;
     const start = await shellStart(pane.pid, pane.command, home);
-    if (start.kind === "ran-init") {
+    if (start.kind === "ran-init" && lineWorks) {
       findings.push({
         area,
         verdict: "info",
-        title: `${who} started with ${what} ${pane.socket}; ${start.file} runs the init line, which pointed this shell at the stable socket at start-up`,
+        title: `${who} started with ${what} ${pane.socket}; ${start.file} has the init line, which re-points a shell at start-up when it runs (the rc lines below say whether it does for each kind of shell)`,
         details: [
-          "doctor sees only a process's start-up environment, not what its shell exported since; to be sure, run echo $SSH_AUTH_SOCK in that pane",
+          "doctor sees only a process's start-up environment, not what its shell exported since; whether the line ran in that pane is known there only: echo $SSH_AUTH_SOCK",
         ],
       });
       continue;
@@ -360,6 +368,8 @@ async function paneFindings(area: "tmux" | "screen", panes: readonly Pane[], hom
         ? `${pane.command || "this program"} is not a shell: it keeps the environment it started with, and so does everything it starts; restart it from a shell that uses the stable socket`
         : start.kind === "non-interactive"
           ? `this ${pane.command} runs a command or a script, which reads no start-up file: it keeps the environment it started with, and so does everything it starts; restart it from a shell that uses the stable socket`
+        : start.kind === "ran-init"
+          ? `${start.file} has the init line, but a shell started now does not get the stable socket from it (the rc lines below say which kinds and why): this one most likely still holds that socket (echo $SSH_AUTH_SOCK there tells); paste the fix line into that pane`
         : start.kind === "changed-since"
           ? `${start.file} runs the init line now but changed after this shell started: unless it had the line then, the shell still holds that socket (echo $SSH_AUTH_SOCK there tells); paste the fix line into that pane`
           : `this shell's start-up files${start.files.length ? ` (${start.files.join(", ")})` : ""} do not run the init line (ssh-anchor setup adds it); a running shell's environment cannot be changed from outside: paste the fix line into that pane`;
@@ -419,7 +429,7 @@ function rcFinding(lines: readonly FoundInitLine[], perIdentity: PerIdentityStat
   if (lines.length === 0) {
     return { area: "rc", verdict: "warn", title: "no shell rc file runs ssh-anchor init: new logins will not use the stable socket", fix: perIdentity.enabled ? "ssh-anchor setup --per-identity" : "ssh-anchor setup" };
   }
-  if (!perIdentity.enabled) return { area: "rc", verdict: "ok", title: `the init line is in ${files.join(", ")}` };
+  if (!perIdentity.enabled) return { area: "rc", verdict: "ok", title: `the init line is in ${files.join(", ")} (whether each kind of shell runs it: below)` };
   const unscoped = lines.filter((line) => line.form === "init" || line.form === "init --link");
   if (unscoped.length === 0) {
     const unknown = lines.filter((line) => line.form === undefined);
@@ -447,5 +457,66 @@ function rcFinding(lines: readonly FoundInitLine[], perIdentity: PerIdentityStat
     fix: unscoped
       .map((line) => `in ${where(line)}: ${scoped.some((other) => other.file === line.file) ? "delete that line" : `put ${shellOfFile(tildePath(line.file, home).replace(/^~\//, "")).rcLine("init --per-identity")} in its place`}`)
       .join("; "),
+  };
+}
+
+/** The user's login shell: the account's (passwd), else $SHELL. */
+function loginShell(env: NodeJS.ProcessEnv, uid: number): string | undefined {
+  let account: string | undefined;
+  try {
+    const info = userInfo();
+    if (info.uid === uid && info.shell) account = info.shell;
+  } catch {
+    account = undefined;
+  }
+  return account ?? env.SHELL;
+}
+
+/**
+ * Every kind of shell the user gets (login, interactive, a command over ssh), started for real
+ * under the user's start-up files with sshd's bare PATH: does it end up at the stable socket? A
+ * line in a file is not proof (it may run a command that is not on PATH yet, or sit after the
+ * `return` of Debian's ~/.bashrc for a shell that is not interactive).
+ */
+async function startupFindings(lines: readonly FoundInitLine[], env: NodeJS.ProcessEnv, uid: number, home: string, stable: readonly string[], socket: string | undefined): Promise<Finding[]> {
+  const program = loginShell(env, uid);
+  const shell = program ? shellNamed(basename(program)) : undefined;
+  if (!program || !shell) {
+    return [{ area: "rc", verdict: "info", title: `your login shell (${program ?? "unknown"}) is not one doctor can start to check (bash, zsh, sh, fish)` }];
+  }
+  const runs = await runShellKinds(program, shell, { home, user: userName(uid), stable, socketOverride: socket ?? env.SSH_ANCHOR_SOCKET });
+  const own = lines.filter((line) => startupFilesOf(shell).includes(tildePath(line.file, home).replace(/^~\//, "")));
+  const line = own[0];
+  const written = shell.rcLine(line?.form ?? "init", ownCommand(), home);
+  const interactiveOk = runs.filter((run) => run.kind.needed && !run.kind.env).every((run) => run.stable);
+  return runs.map((run) => startupFinding(run, shell, line, written, interactiveOk, home));
+}
+
+function userName(uid: number): string | undefined {
+  try {
+    const info = userInfo();
+    return info.uid === uid ? info.username : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function startupFinding(run: ShellRun, shell: KnownShell, line: FoundInitLine | undefined, written: string, interactiveOk: boolean, home: string): Finding {
+  const { kind } = run;
+  if (run.stable) return { area: "rc", verdict: "ok", title: `${kind.what} gets the stable socket (${kind.shown}, sshd's PATH)` };
+  if (kind.cannot) return { area: "rc", verdict: "info", title: `${kind.what}: ${kind.cannot}` };
+  const where = line ? `${tildePath(line.file, home)} line ${line.line}` : undefined;
+  const fix = !line
+    ? `ssh-anchor setup --shell ${shell.name}   (no start-up file ${shell.name} reads runs the init line)`
+    : interactiveOk && kind.env
+      ? `move the init line (${where}) to the top of ~/${shell.rcFile}, before its early return for shells that are not interactive (ssh-anchor setup --undo, then ssh-anchor setup, does it)`
+      : `in ${where}: ${written}${shell.rcAt === "start" && line.line > 1 ? `, moved to the top of ~/${shell.rcFile} (before its early return for shells that are not interactive)` : ""}   (ssh-anchor by its absolute path; ssh-anchor setup writes it so, and replaces an older line of its own)`;
+  const got = run.socket === undefined ? "no SSH_AUTH_SOCK it printed" : run.socket.startsWith("/nonexistent/ssh-anchor-doctor/") ? "the login's own socket still (the init line did not run, or failed)" : `SSH_AUTH_SOCK=${run.socket}`;
+  return {
+    area: "rc",
+    verdict: kind.needed ? "fail" : "warn",
+    title: `${kind.what} does not get the stable socket: ${kind.shown} with your start-up files and sshd's PATH ends with ${got}`,
+    details: run.said ? [`it said: ${run.said}`] : undefined,
+    fix,
   };
 }

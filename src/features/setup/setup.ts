@@ -1,9 +1,10 @@
 import { constants as fsConstants } from "node:fs";
-import { copyFile, mkdir, readFile, stat } from "node:fs/promises";
+import { access, copyFile, mkdir, readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { UserError } from "../../shared/core/errors.js";
 import { SOCKET_NAME } from "../../shared/core/location.js";
+import { ownCommand } from "../../shared/core/package-root.js";
 import { initShell, startupFilesOf, type InitMode, type KnownShell, type Shell } from "../../shared/core/shells.js";
 import { escapeRegExp, printable } from "../../shared/core/text.js";
 import { currentUid, ownFileBehindLink, replaceOwnFile } from "../../shared/core/trust.js";
@@ -28,6 +29,10 @@ export interface SetupOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Told, one line each, what setup decided on its own (the per-identity line chosen, a line already there, a symlink followed). */
   readonly note?: (line: string) => void;
+  /** Told, one line each, why the line setup writes may not run at login. */
+  readonly warn?: (line: string) => void;
+  /** The command the rc line runs, by absolute path (default: the one running, ownCommand()); undefined: by name. */
+  readonly command?: string;
 }
 
 /** One file setup would change: its text before and after. */
@@ -58,7 +63,7 @@ const SSH_CONFIG_LINES = [
   "Match all",
 ];
 
-/** Appends the block (rc files: last word wins) or prepends it (ssh_config: first value wins). */
+/** Appends the block (rc files: last word wins) or prepends it (ssh_config: first value wins; bash's ~/.bashrc: see ShellRecord.rcAt). */
 function withBlock(text: string, lines: readonly string[], where: "end" | "start"): string {
   if (BLOCK.test(text)) return text;
   if (where === "start") return `${BEGIN}\n${lines.join("\n")}\n${END}\n${text}`;
@@ -126,12 +131,23 @@ async function inSetupBlock(line: FoundInitLine, uid: number): Promise<boolean> 
 }
 
 /**
- * Whether the rc line may be added: never a second init line where the shell already runs one
- * (the last one run wins). The same form already there: nothing to add. A line setup cannot
- * read the form of (a saved script of someone else's): nothing to add either. Another form:
- * refused, with the file, the line and the fix.
+ * Whether the rc line may be added ("add"), must replace setup's own older line ("replace"), or
+ * nothing is to be done ("keep"): never a second init line where the shell already runs one
+ * (the last one run wins). The same form already there: kept, unless it is in setup's own block
+ * and not the line setup writes now (an older setup's, which ran ssh-anchor by name): that one
+ * is replaced. A line setup cannot read the form of (a saved script of someone else's): kept
+ * too. Another form: refused, with the file, the line and the fix.
  */
-async function mayAddRcLine(shell: KnownShell, form: InitMode, evidence: PerIdentityEvidence | undefined, home: string, uid: number, note: SetupOptions["note"]): Promise<boolean> {
+async function rcLineAction(
+  shell: KnownShell,
+  form: InitMode,
+  line: string,
+  evidence: PerIdentityEvidence | undefined,
+  home: string,
+  uid: number,
+  options: SetupOptions,
+): Promise<"add" | "replace" | "keep"> {
+  const note = options.note;
   const present = await initLinesIn(startupFilesOf(shell), { home, uid });
   const where = (line: FoundInitLine) => `${tildePath(line.file, home)} line ${line.line}`;
   const other = present.find((line) => line.form !== undefined && line.form !== form);
@@ -142,22 +158,51 @@ async function mayAddRcLine(shell: KnownShell, form: InitMode, evidence: PerIden
         : "";
     const fix = (await inSetupBlock(other, uid))
       ? `to change it: ssh-anchor setup --undo, then ssh-anchor setup${form === "init --link" ? " --link" : form === "init --per-identity" ? " --per-identity" : ""}`
-      : `change that line to: ${shell.rcLine(form)}`;
+      : `change that line to: ${line}`;
     throw new UserError(`${where(other)} already runs ssh-anchor ${other.form}: setup adds no second init line (the last one run wins)${danger}; ${fix}`);
   }
-  const same = present.find((line) => line.form === form);
+  const same = present.find((found) => found.form === form);
   if (same) {
+    if (same.text !== line && line !== shell.rcLine(form) && (await inSetupBlock(same, uid))) {
+      note?.(`${where(same)} is an older setup's line: setup replaces it with one that runs ssh-anchor by its path, on PATH or not`);
+      return "replace";
+    }
     note?.(`${where(same)} already runs ssh-anchor ${form}`);
-    return false;
+    if (!/^\s*(?:eval\s+"\$\(\s*)?ssh-anchor\s/.test(same.text)) return "keep";
+    note?.(`that line runs ssh-anchor by name: it works only where ssh-anchor is on PATH when the shell starts (ssh-anchor doctor runs each kind of shell and says)`);
+    return "keep";
   }
   const unknown = present.find((line) => line.form === undefined);
   if (unknown) {
     note?.(
       `${where(unknown)} sources ${printable(unknown.sources ?? "a saved init script")}, which setup cannot read as one of yours: it counts as the init line, and setup adds no second one (to change its form: ssh-anchor ${form} ${shell.name} > that file)`,
     );
-    return false;
+    return "keep";
   }
-  return true;
+  return "add";
+}
+
+/** Directories whose contents do not outlive a reboot or a login, or are a cache (npx). */
+const TRANSIENT = [/^\/tmp\//, /^\/var\/tmp\//, /^\/dev\/shm\//, /^\/run\/user\//, /\/_npx\//];
+
+/**
+ * Why the rc line setup writes may not run at a later login, one line each: the command is not
+ * known (it runs ssh-anchor by name), lives where it will not be at login, or cannot be run.
+ */
+async function lineWarnings(command: string | undefined, line: string, env: NodeJS.ProcessEnv, home: string): Promise<string[]> {
+  if (command === undefined) {
+    return [
+      `warning: setup cannot tell where this ssh-anchor is (not run as bin/ssh-anchor or the single executable), so the line runs it by name: it works only where ssh-anchor is on PATH when a shell starts; run setup as the installed ssh-anchor (for example ~/.local/bin/ssh-anchor setup)`,
+    ];
+  }
+  const runtime = env.XDG_RUNTIME_DIR && env.XDG_RUNTIME_DIR.startsWith("/") ? `${env.XDG_RUNTIME_DIR.replace(/\/+$/, "")}/` : undefined;
+  // Under the home it lasts as long as the home does (wherever that is).
+  const transient = TRANSIENT.some((pattern) => pattern.test(command)) || (runtime !== undefined && command.startsWith(runtime));
+  if (transient && !command.startsWith(`${home}/`)) {
+    return [`warning: the line runs ${printable(command)}, which is in a temporary directory and will not be there at a later login: install ssh-anchor (npm install -g --prefix ~/.local, or the single executable in ~/.local/bin) and run setup as that one`];
+  }
+  const runnable = await access(command, fsConstants.X_OK).then(() => true, () => false);
+  return runnable ? [] : [`warning: the line runs ${printable(command)}, which cannot be run (${printable(line)}): run setup as the installed ssh-anchor`];
 }
 
 /**
@@ -172,20 +217,26 @@ export async function planSetup(options: SetupOptions, undo = false): Promise<Fi
   const home = options.home ?? homedir();
   const uid = options.uid ?? currentUid();
   const shell = initShell(options.shell);
-  const targets: Array<[string, readonly string[], "end" | "start"]> = [];
+  const targets: Array<[string, readonly string[], "end" | "start", boolean?]> = [];
   if (undo) {
     targets.push([join(home, shell.rcFile), [], "end"]);
   } else {
     const evidence = await perIdentityEvidence({ uid, home, env: options.env });
     const form = chosenForm(options, evidence, home);
-    if (await mayAddRcLine(shell, form, evidence, home, uid, options.note)) targets.push([join(home, shell.rcFile), [shell.rcLine(form)], "end"]);
+    const command = "command" in options ? options.command : ownCommand();
+    const line = shell.rcLine(form, command, home);
+    const action = await rcLineAction(shell, form, line, evidence, home, uid, options);
+    if (action !== "keep") {
+      targets.push([join(home, shell.rcFile), [line], shell.rcAt, action === "replace"]);
+      for (const warning of await lineWarnings(command, line, options.env ?? process.env, home)) options.warn?.(warning);
+    }
   }
   if (options.sshConfig || undo) targets.push([join(home, ".ssh", "config"), SSH_CONFIG_LINES, "start"]);
   const changes: FileChange[] = [];
-  for (const [file, lines, where] of targets) {
+  for (const [file, lines, where, replace] of targets) {
     const { target, exists } = await whereToWrite(file, uid);
     const before = exists ? await readText(target) : "";
-    const after = undo ? withoutBlock(before) : withBlock(before, lines, where);
+    const after = undo ? withoutBlock(before) : withBlock(replace ? withoutBlock(before) : before, lines, where);
     if (after === before) continue;
     if (target !== file) options.note?.(`${tildePath(file, home)} is a symlink: setup changes the file it leads to, ${target}, and keeps the link`);
     changes.push({ file, target, before, after });

@@ -1,8 +1,10 @@
 import { join } from "node:path";
 import { initShell } from "../../shared/core/shells.js";
-import { readPackageFile } from "../../shared/core/package-root.js";
+import { ownCommand, readPackageFile } from "../../shared/core/package-root.js";
 
 export interface InitOptions {
+  /** The command the scripts call for start, scope and link (default: the one running, ownCommand()). */
+  readonly command?: string;
   /** Link mode: a symlink kept current by the shell, no daemon. */
   readonly link?: boolean;
   /** Link mode only: also check the link before every prompt and command (default). */
@@ -17,6 +19,20 @@ function shellFile(name: string): string {
 }
 
 /**
+ * The first line of every init script: the command its code calls (start, scope, link), as
+ * bin/ssh-anchor writes it without Node (keep the two in step): the absolute path this ssh-anchor
+ * was run as, bare when it holds only plain characters, else in single quotes; `ssh-anchor` by
+ * name when the path holds a quote or a backslash, or the path is not known. Not by name
+ * otherwise: a login's PATH may not hold it (Debian's ~/.profile runs ~/.bashrc before it adds
+ * ~/.local/bin; sshd's non-interactive PATH never has it).
+ * @example commandLine("sh", "/home/me/.local/bin/ssh-anchor") // "__ssh_anchor_bin=/home/me/.local/bin/ssh-anchor\n"
+ */
+export function commandLine(scripts: "sh" | "fish", command: string | undefined = ownCommand()): string {
+  const word = command === undefined || /['\\]/.test(command) ? "ssh-anchor" : /^[A-Za-z0-9_./+@%,:-]+$/.test(command) ? command : `'${command}'`;
+  return scripts === "fish" ? `set -g __ssh_anchor_bin ${word}\n` : `__ssh_anchor_bin=${word}\n`;
+}
+
+/**
  * The code a shell rc evaluates: `eval "$(ssh-anchor init bash)"`. It lives in shell/ as plain
  * files because bin/ssh-anchor prints them without starting Node (every shell start runs it).
  * @throws {UserError} for a shell it does not know.
@@ -26,7 +42,7 @@ export function initScript(shell: string, options: InitOptions = {}): string {
   const { scripts } = initShell(shell);
   // Every script starts with the choice of directory it shares with the others (as bin/ssh-anchor
   // prints them).
-  const script = shellFile(`location.${scripts}`) + shellFile(`${options.link ? "link" : "init"}.${scripts}`);
+  const script = commandLine(scripts, options.command ?? ownCommand()) + shellFile(`location.${scripts}`) + shellFile(`${options.link ? "link" : "init"}.${scripts}`);
   return options.link && options.prompt === false ? script.replace(PROMPT_HOOK, "") : script;
 }
 
@@ -36,8 +52,9 @@ export function initScript(shell: string, options: InitOptions = {}): string {
  * @throws {UserError} for a shell it does not know.
  * @example scopedInitScript("zsh") // the text of shell/scoped.sh
  */
-export function scopedInitScript(shell: string): string {
-  return shellFile(`scoped.${initShell(shell).scripts}`);
+export function scopedInitScript(shell: string, command: string | undefined = ownCommand()): string {
+  const { scripts } = initShell(shell);
+  return commandLine(scripts, command) + shellFile(`scoped.${scripts}`);
 }
 
 /**

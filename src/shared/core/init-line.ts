@@ -8,8 +8,12 @@ import type { InitMode } from "./shells.js";
  * init's help suggests for a shell that should not run Node at start-up). A comment is not one.
  */
 
-/** `ssh-anchor init` as a command (any directory before it), and what follows up to the end of that command. */
-const RUNS_INIT = /(?:^|[^\w.-])ssh-anchor[ \t]+init(?![\w-])([^)|;&"'`<>]*)/;
+/**
+ * `ssh-anchor init` as a command (any directory before it, quoted or not: setup writes
+ * `"$HOME/.local/bin/ssh-anchor" init bash`; a single executable may be named
+ * ssh-anchor-linux-x64), and what follows up to the end of that command.
+ */
+const RUNS_INIT = /(?:^|[^\w.-])ssh-anchor[\w.-]*["']?[ \t]+init(?![\w-])([^)|;&"'`<>]*)/;
 
 /** `. FILE` or `source FILE` where FILE's name says ssh-anchor: a saved init script. */
 const SOURCES_SAVED = /(?:^|[\s;&|(!{])(?:\.|source)[ \t]+["']?([^\s"';&|)]*ssh-anchor[^\s"';&|)/]*)/;

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
@@ -26,4 +26,20 @@ export function packageVersion(): string {
 /** A file shipped with the package, such as shell/init.sh (the single executable embeds them). */
 export function readPackageFile(relative: string): string {
   return readFileSync(join(PACKAGE_ROOT, relative), "utf8");
+}
+
+// Read once and taken out of the environment: the programs this process starts (the daemon, the
+// shells doctor runs) must not take it for their own.
+const launcher = process.env.SSH_ANCHOR_LAUNCHER;
+delete process.env.SSH_ANCHOR_LAUNCHER;
+
+/**
+ * The absolute path of the command this process was run as, for an rc line and the init scripts
+ * to call it by (not by name: ~/.local/bin is not on PATH when Debian's ~/.profile runs ~/.bashrc,
+ * nor on sshd's non-interactive PATH). bin/ssh-anchor passes its own path (as run, not through
+ * the symlink npm puts on PATH: both survive an upgrade, and that one is the one the user knows)
+ * as SSH_ANCHOR_LAUNCHER. Undefined when Node was started some other way (node dist/cli.js).
+ */
+export function ownCommand(): string | undefined {
+  return launcher !== undefined && launcher.startsWith("/") && !launcher.includes("\n") ? normalize(launcher) : undefined;
 }

@@ -33,8 +33,19 @@ export interface ShellRecord {
     /** What the user still has to do for the shell to look in that file's directory, if anything. */
     readonly setupNote?: (directory: string) => string;
   };
-  /** The rc line that runs `ssh-anchor <mode> <shell>` at start-up (what setup writes, the README shows). */
-  rcLine(mode: InitMode): string;
+  /**
+   * Where setup puts its block in the rc file. bash's is first: Debian's and Ubuntu's ~/.bashrc
+   * return at once when the shell is not interactive, and a non-interactive bash reads it all the
+   * same (`ssh host cmd`, through bash's SSH_SOURCE_BASHRC; `bash -lc` through ~/.profile), so a
+   * line after that guard never runs there. The others last (the last word wins).
+   */
+  readonly rcAt: "start" | "end";
+  /**
+   * The rc line that runs `<command> <mode> <shell>` at start-up: with no command, `ssh-anchor`
+   * by name (the README's line, for ssh-anchor on every PATH); setup gives the absolute path it
+   * was run as, written from $HOME when it is under `home`.
+   */
+  rcLine(mode: InitMode, command?: string, home?: string): string;
   /** The line that sets SSH_AUTH_SOCK to `value` in this shell (doctor's fix for a pane). */
   exportLine(value: string): string;
 }
@@ -43,7 +54,25 @@ export interface ShellRecord {
 export type InitMode = "init" | "init --link" | "init --per-identity";
 
 const posixExport = (value: string): string => `export SSH_AUTH_SOCK=${value}`;
-const evalLine = (shell: string) => (mode: InitMode) => `eval "$(ssh-anchor ${mode} ${shell})"`;
+
+/** Characters a path may hold to be written bare, or inside double quotes after $HOME. */
+const PLAIN_PATH = /^[A-Za-z0-9_./+@%,:-]+$/;
+
+/**
+ * A command as a word of an rc line, in the syntax of both sh and fish: `ssh-anchor` by name
+ * when there is none; `"$HOME/.local/bin/ssh-anchor"` under the home (a dotfiles repository
+ * keeps working for another user name); the plain path when it needs no quoting; else quoted
+ * for `scripts` (sh: '...' with '\'' for a quote; fish: '...' with \' and \\).
+ * @example commandWord("/home/me/.local/bin/ssh-anchor", "/home/me", "sh") // "\"$HOME/.local/bin/ssh-anchor\""
+ */
+export function commandWord(command: string | undefined, home: string | undefined, scripts: "sh" | "fish"): string {
+  if (command === undefined) return "ssh-anchor";
+  if (home && home !== "/" && command.startsWith(`${home}/`) && PLAIN_PATH.test(command.slice(home.length))) return `"$HOME${command.slice(home.length)}"`;
+  if (PLAIN_PATH.test(command)) return command;
+  return scripts === "fish" ? `'${command.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'` : `'${command.replaceAll("'", "'\\''")}'`;
+}
+
+const evalLine = (shell: string) => (mode: InitMode, command?: string, home?: string) => `eval "$(${commandWord(command, home, "sh")} ${mode} ${shell})"`;
 
 /** The shells, in the order help and errors list them. */
 export const SHELL_RECORDS = [
@@ -58,6 +87,7 @@ export const SHELL_RECORDS = [
     startupWhenScripted: false,
     // bash-completion's user directory.
     completion: { base: "data", file: "bash-completion/completions/ssh-anchor" },
+    rcAt: "start",
     rcLine: evalLine("bash"),
     exportLine: posixExport,
   },
@@ -74,6 +104,7 @@ export const SHELL_RECORDS = [
       file: "zsh/site-functions/_ssh-anchor",
       setupNote: (directory) => `zsh loads it from $fpath: add fpath=(${directory} $fpath) to ~/.zshrc before compinit`,
     },
+    rcAt: "end",
     rcLine: evalLine("zsh"),
     exportLine: posixExport,
   },
@@ -85,6 +116,7 @@ export const SHELL_RECORDS = [
     // Not a login shell: only $ENV, which doctor cannot see.
     startup: { login: [[".profile"]], interactive: [] },
     startupWhenScripted: false,
+    rcAt: "end",
     rcLine: evalLine("sh"),
     exportLine: posixExport,
   },
@@ -96,7 +128,8 @@ export const SHELL_RECORDS = [
     startup: { login: [[".config/fish/config.fish"]], interactive: [[".config/fish/config.fish"]] },
     startupWhenScripted: true,
     completion: { base: "config", file: "fish/completions/ssh-anchor.fish" },
-    rcLine: (mode) => `ssh-anchor ${mode} fish | source`,
+    rcAt: "end",
+    rcLine: (mode: InitMode, command?: string, home?: string) => `${commandWord(command, home, "fish")} ${mode} fish | source`,
     exportLine: (value) => `set -gx SSH_AUTH_SOCK ${value}`,
   },
 ] as const satisfies readonly ShellRecord[];

@@ -160,6 +160,11 @@ export const TIMING = {
   /** How long doctor waits for tmux, screen or `ssh -G` to answer: each is local and answers
    * in milliseconds; a hung tmux server must not make doctor hang. */
   doctorProgramMs: 5000,
+  /** How long doctor lets one shell it starts (bash -lic, bash -ic, ...) run the user's start-up
+   * files and print its SSH_AUTH_SOCK: the init line may start the daemon (a Node start-up, about
+   * a second on a loaded machine), and the user's own files may do slow things of their own. A
+   * shell that takes longer is reported as not getting the socket, with the time it was given. */
+  doctorShellStartMs: 10_000,
   /** How long connect waits for `ssh -G` before the first connection: longer than doctor's, as
    * a config's `Match exec` may run a command of its own. */
   sshConfigMs: 10_000,

@@ -10,7 +10,9 @@ function __ssh_anchor_own_socket
     set -l dir (string replace -r '/[^/]*$' '' -- $argv[1])
     test -d "$dir" && ! test -L "$dir" && test -O "$dir" && test -S "$argv[1]" && ! test -L "$argv[1]" && test -O "$argv[1]"
 end
-if test -n "$__ssh_anchor_link"; and test -n "$SSH_AUTH_SOCK"; and test "$SSH_AUTH_SOCK" != "$__ssh_anchor_link"
+# Any socket in ssh-anchor's own directory (the link, the daemon's stable or a scoped socket,
+# which a tmux session or connect may have handed this shell) is not a login's agent.
+if test -n "$__ssh_anchor_link"; and test -n "$SSH_AUTH_SOCK"; and test (string replace -r '/[^/]*$' '' -- $SSH_AUTH_SOCK) != (string replace -r '/[^/]*$' '' -- $__ssh_anchor_link)
     # The login's own (forwarded) socket, kept for `ssh-anchor doctor` and for debugging.
     set -gx SSH_ANCHOR_ORIGINAL_SOCK $SSH_AUTH_SOCK
     # A new login: its socket is the newest, so the link follows it, in a directory of ours. Its

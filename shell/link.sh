@@ -10,7 +10,9 @@ unset __ssh_anchor_dir
 __ssh_anchor_own_socket() {
   [ -d "${1%/*}" ] && [ ! -L "${1%/*}" ] && [ -O "${1%/*}" ] && [ -S "$1" ] && [ ! -L "$1" ] && [ -O "$1" ]
 }
-if [ -n "$__ssh_anchor_link" ] && [ -n "${SSH_AUTH_SOCK:-}" ] && [ "$SSH_AUTH_SOCK" != "$__ssh_anchor_link" ]; then
+# Any socket in ssh-anchor's own directory (the link, the daemon's stable or a scoped socket,
+# which a tmux session or connect may have handed this shell) is not a login's agent.
+if [ -n "$__ssh_anchor_link" ] && [ -n "${SSH_AUTH_SOCK:-}" ] && [ "${SSH_AUTH_SOCK%/*}" != "${__ssh_anchor_link%/*}" ]; then
   # The login's own (forwarded) socket, kept for `ssh-anchor doctor` and for debugging.
   SSH_ANCHOR_ORIGINAL_SOCK="$SSH_AUTH_SOCK"
   export SSH_ANCHOR_ORIGINAL_SOCK

@@ -21,6 +21,8 @@ environment), at the socket this login should hold:
     remembers a scope): the scope of the agent this login forwarded (as ssh-anchor scope),
     never the stable socket, which reaches whoever logged in last; when the login cannot be
     scoped, its own socket, and one line on stderr says why;
+  - where the account chose link mode (an rc file runs "ssh-anchor init --link" and none the
+    daemon's line): the link, as "ssh-anchor init --link sh" gives it; no daemon is started;
   - otherwise the stable socket, as "ssh-anchor init sh" gives it.`,
     )
     .action((multiplexer: string, name: string, target: string | undefined, flags: { quiet?: boolean }) =>

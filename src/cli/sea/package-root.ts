@@ -1,3 +1,5 @@
+import { statSync } from "node:fs";
+import { delimiter, isAbsolute, join, resolve } from "node:path";
 import { getAsset } from "node:sea";
 
 /**
@@ -22,7 +24,21 @@ export function readPackageFile(relative: string): string {
   return getAsset(relative, "utf8");
 }
 
-/** The absolute path of the command this process was run as: the executable itself. */
+/**
+ * The absolute path of the command this process was run as: the path it was called by when that
+ * leads to the executable (a symlink in ~/.local/bin stays that symlink, the name the user
+ * knows, which survives the executable being replaced), else the executable itself. Only the
+ * CLI asks (setup, init), never the daemon.
+ */
 export function ownCommand(): string | undefined {
+  const invoked = process.argv0;
+  const self = statSync(process.execPath, { throwIfNoEntry: false });
+  const candidates = invoked.includes("/")
+    ? [resolve(invoked)]
+    : (process.env.PATH ?? "").split(delimiter).filter(isAbsolute).map((directory) => join(directory, invoked));
+  for (const candidate of candidates) {
+    const found = statSync(candidate, { throwIfNoEntry: false });
+    if (self && found && found.dev === self.dev && found.ino === self.ino) return candidate;
+  }
   return process.execPath;
 }

@@ -5,7 +5,7 @@ import { daemonPaths } from "../../shared/core/location.js";
 import { screenTargetPattern, SESSION_NAME, tmuxSessionName } from "../../shared/core/session-name.js";
 import { printable } from "../../shared/core/text.js";
 import { currentUid } from "../../shared/core/trust.js";
-import { perIdentityEvidence } from "../../shared/scope/account.js";
+import { linkModeChosen, perIdentityEvidence } from "../../shared/scope/account.js";
 import { initScript } from "./init.js";
 
 export type SessionMultiplexer = "tmux" | "screen";
@@ -37,7 +37,9 @@ export interface SessionEnv {
  * Which socket is the one rule's (`perIdentityEvidence`): on a per-identity account, the scope
  * of the agent this login forwarded, never the stable socket, which reaches whoever logged in
  * last; when the login cannot be scoped, the login's own socket, with a notice saying why.
- * Otherwise the stable socket, exactly as `ssh-anchor init sh` gives it (starting the daemon).
+ * Where the account chose link mode (`linkModeChosen`), the link, as `ssh-anchor init --link sh`
+ * gives it, and no daemon. Otherwise the stable socket, exactly as `ssh-anchor init sh` gives it
+ * (starting the daemon).
  *
  * The script may set the positional parameters: the prelude runs
  * `exec tmux new-session -A -D -s NAME "$@"`, and tmux >= 3.0 gets `-e SSH_AUTH_SOCK=...` there
@@ -54,7 +56,11 @@ export async function sessionEnv(request: SessionEnvRequest): Promise<SessionEnv
   const env = request.env ?? process.env;
   const uid = request.uid ?? currentUid();
   const point = pointSession(request);
-  if (!(await perIdentityEvidence({ uid, env, home: request.home }))) return { script: initScript("sh") + point, notices: [] };
+  if (!(await perIdentityEvidence({ uid, env, home: request.home }))) {
+    // Link mode's code where the account chose it: the link, and no daemon.
+    const link = await linkModeChosen({ uid, env, home: request.home });
+    return { script: initScript("sh", link ? { link: true, prompt: false } : {}) + point, notices: [] };
+  }
 
   const own = loginSocket(env, uid);
   const notices: string[] = [];

@@ -97,3 +97,15 @@ export async function perIdentityEvidence(options: AccountOptions = {}): Promise
   const text = await readRegistryFile(scopes, uid);
   return text !== undefined && /"keys"\s*:\s*\[\s*"/.test(text) ? { kind: "scopes", file: scopes } : undefined;
 }
+
+/**
+ * Whether the account chose link mode: a start-up file runs `ssh-anchor init --link` and none
+ * runs the daemon's plain line (per-identity is asked first, by perIdentityEvidence). connect's
+ * session then gets the link, and no daemon is started: the user chose not to have one.
+ */
+export async function linkModeChosen(options: AccountOptions = {}): Promise<boolean> {
+  const uid = options.uid ?? currentUid();
+  const home = options.home ?? (options.env ?? process.env).HOME ?? homedir();
+  const forms = (await initLinesIn(STARTUP_FILES, { home, uid })).map((line) => line.form);
+  return forms.includes("init --link") && !forms.includes("init");
+}

@@ -10,6 +10,7 @@ import { registerInstallCommand, runInstall, wantsInstallHelp } from "./commands
 import { registerSetupCommand } from "./commands/setup.js";
 import { registerStatusCommand } from "./commands/status.js";
 import { registerScopeCommand } from "./commands/scope.js";
+import { registerSessionEnvCommand } from "./commands/session-env.js";
 import { registerServiceCommand } from "./commands/service.js";
 import { registerCompletionCommand } from "./commands/completion.js";
 import { packageVersion } from "../shared/core/package-root.js";
@@ -60,6 +61,7 @@ registerDoctorCommand(program);
 registerLinkCommands(program);
 registerSetupCommand(program);
 registerScopeCommand(program);
+registerSessionEnvCommand(program);
 registerServiceCommand(program);
 registerCompletionCommand(program);
 

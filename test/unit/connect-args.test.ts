@@ -44,20 +44,36 @@ describe("parseConnectArgs", () => {
 
 describe("remoteCommand", () => {
   it("attaches or creates the session and detaches other clients", () => {
-    assert.match(remoteCommand(parseConnectArgs(["h"])), /exec tmux new-session -A -D -s main'$/);
-    assert.match(remoteCommand(parseConnectArgs(["--screen", "--session", "w", "h"])), /exec screen -D -R w'$/);
+    assert.match(remoteCommand(parseConnectArgs(["h"])), /exec tmux new-session -A -D -s main "\$@"'$/);
+    // screen matches names by prefix: the exact <pid>.<name>, or a new session of that name.
+    const screen = remoteCommand(parseConnectArgs(["--screen", "--session", "w.x", "h"]));
+    assert.match(screen, /^exec sh -c 't=\$\(screen -ls 2>\/dev\/null \| sed -n "s\/\^\[\[:space:\]\]\*\\\(\[0-9\]\[0-9\]\*\\\.w\\\.x\\\)\[\[:space:\]\]\.\*\/\\1\/p" \| head -n 1\); /);
+    assert.match(screen, /if \[ -n "\$t" \]; then exec screen -D -R "\$t"; fi; exec screen -S w\.x'$/);
     assert.equal(remoteCommand(parseConnectArgs(["h", "--", "top", "-d", "1"])), "top -d 1");
   });
 
-  it("gives the session the stable socket when ssh-anchor is on the host's PATH, in one sh -c any login shell passes on", () => {
-    for (const command of [remoteCommand(parseConnectArgs(["h"])), remoteCommand(parseConnectArgs(["--screen", "h"]))]) {
+  it("asks ssh-anchor on the host (PATH, then ~/.local/bin) for the one session's socket, in one sh -c any login shell passes on", () => {
+    for (const [command, what] of [
+      [remoteCommand(parseConnectArgs(["h"])), "tmux main"],
+      [remoteCommand(parseConnectArgs(["--screen", "--session", "w", "h"])), "screen w $t"],
+    ] as const) {
       const script = /^exec sh -c '(.*)'$/.exec(command)?.[1];
       assert.ok(script, command);
       assert.doesNotMatch(script, /['!\n]/, "no quote, no history expansion (csh), one line");
-      assert.match(script, /^if command -v ssh-anchor >\/dev\/null 2>&1; then eval "\$\(ssh-anchor init sh\)"; /);
+      assert.ok(
+        script.includes(`command -v ssh-anchor >/dev/null 2>&1 || PATH=$PATH:$HOME/.local/bin; if command -v ssh-anchor >/dev/null 2>&1; then eval "$(ssh-anchor session-env ${what})"; else printf `),
+        script,
+      );
+      assert.match(script, /ssh-anchor: not found on the host \(PATH, ~\/\.local\/bin\): the (tmux|screen) session keeps the socket of this login/);
+      // Nothing global, nothing for other sessions: that is session-env's, for one session only.
+      assert.doesNotMatch(script, /set-environment|setenv|list-sessions|init sh/);
     }
-    assert.match(remoteCommand(parseConnectArgs(["h"])), /tmux set-environment -g SSH_AUTH_SOCK "\$SSH_AUTH_SOCK"; for s in \$\(tmux list-sessions -F "#\{session_id\}"\)/);
-    assert.match(remoteCommand(parseConnectArgs(["--screen", "--session", "w", "h"])), /screen -S w -X setenv SSH_AUTH_SOCK "\$SSH_AUTH_SOCK"/);
+  });
+
+  it("says what it has to say once: reconnects are quiet", () => {
+    const again = remoteCommand(parseConnectArgs(["h"]), { quiet: true });
+    assert.match(again, /eval "\$\(ssh-anchor session-env --quiet tmux main\)"; fi; exec tmux/);
+    assert.doesNotMatch(again, /printf/);
   });
 });
 

@@ -32,7 +32,7 @@ describe("README and docs", () => {
     const files = await tracked();
     const scripts = (JSON.parse(await readFile(join(REPO, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
     const help = (await run(join(REPO, "bin", "ssh-anchor"), ["--help"])).stdout;
-    const commands = new Set([...help.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]));
+    const commands = new Set([...help.matchAll(/^ {2}([a-z][a-z-]*) /gm)].map((m) => m[1]));
     for (const document of documents) {
       const text = await readFile(join(REPO, document), "utf8");
       for (const [, script] of text.matchAll(/npm run ([a-z:]+)/g)) {
@@ -44,7 +44,7 @@ describe("README and docs", () => {
         const isDirectory = [...files].some((file) => file.startsWith(`${clean}/`));
         assert.ok(files.has(clean) || isDirectory, `${document} names ${path}, which is not in the repository`);
       }
-      for (const [, command] of text.matchAll(/`ssh-anchor ([a-z]+)\b/g)) {
+      for (const [, command] of text.matchAll(/`ssh-anchor ([a-z][a-z-]*)\b/g)) {
         assert.ok(commands.has(command as string), `${document}: ssh-anchor ${command} is not a command`);
       }
     }

@@ -30,10 +30,14 @@ master whose network died would stall every reconnect.
 
 The remote side runs "tmux new-session -A -D -s <name>" (or "screen -D -R <name>"): the session is
 created when missing, and other clients attached to it are detached, so that a client left
-behind by a dead connection cannot keep the window small. When ssh-anchor is on the host's PATH,
-a short sh prelude first evaluates "ssh-anchor init sh" and points tmux's global and session
-environments (screen's session) at the stable socket, so that windows opened after a reconnect
-reach your agent; without ssh-anchor on the host nothing changes.
+behind by a dead connection cannot keep the window small (screen: the session named exactly
+<name>, never one whose name merely begins so). When the host has ssh-anchor (on PATH or in
+~/.local/bin), a short sh prelude first runs "ssh-anchor session-env", which points that one
+session, and no other (nor tmux's global environment), at the socket this login should hold, so
+that windows opened after a reconnect reach your agent: the stable socket; or, where the
+account is per-identity, this login's own scope (never the stable socket, never another
+person's scope; when the login cannot be scoped it keeps its own socket, and one line says
+why). Without ssh-anchor on the host nothing changes, and one line says so.
 
 Reconnects when the connection is lost (keepalives), at once when this machine's addresses or
 default route change or it wakes from sleep. Every lost connection is retried at once, then

@@ -1,4 +1,5 @@
 import { UserError } from "../../shared/core/errors.js";
+import { SESSION_NAME } from "../../shared/core/session-name.js";
 
 /** ssh(1) options that take no argument, and those that take one (OpenSSH 7 to 10). */
 const SSH_FLAGS = new Set("46AaCfGgKkMNnqsTtVvXxYy");
@@ -80,7 +81,7 @@ export function parseConnectArgs(argv: readonly string[]): ConnectRequest {
   }
   if (!destination) throw new UserError("no destination: ssh-anchor connect [options] [user@]host", 2);
   const session = typeof own["--session"] === "string" ? own["--session"] : DEFAULT_SESSION;
-  if (!/^[A-Za-z0-9_.@-]+$/.test(session)) {
+  if (!SESSION_NAME.test(session)) {
     throw new UserError(`session name "${session}" may hold only letters, digits and _ . @ -`, 2);
   }
   return {

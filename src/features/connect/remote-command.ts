@@ -1,45 +1,69 @@
 import type { ConnectRequest } from "./args.js";
 
+export interface RemoteCommandOptions {
+  /** A reconnect: what the first attempt said on the terminal is not said again. */
+  readonly quiet?: boolean;
+}
+
 /**
- * The prelude that gives the session the stable socket when the host runs ssh-anchor. ssh runs
- * the remote command without an interactive shell, so the rc line has not run: tmux would take
- * the login's own forwarded socket into its environment at every attach (update-environment),
- * and that socket dies with this connection. With `ssh-anchor` on the host's PATH the prelude
- * evaluates its init code (which starts the daemon when needed and exports the stable path, or
- * leaves SSH_AUTH_SOCK alone if it cannot), then points a running multiplexer's environment for
- * new windows at that path (tmux: the global environment and every session's, as doctor --fix
- * does; screen: the session's). Without ssh-anchor on the host it does nothing.
+ * Finds ssh-anchor on the host and lets it say what the one session connect attaches should
+ * hold. ssh runs the remote command without an interactive shell, so the rc line has not run
+ * (or has, for bash under sshd, but for a shell rather than a session): tmux would take the
+ * login's own forwarded socket into the session at every attach (update-environment), and that
+ * socket dies with this connection. `ssh-anchor session-env` (src/features/shell/session-env.ts)
+ * decides on the host, by the one per-identity rule: that login's own scope on a per-identity
+ * account (never the stable socket, never another person's scope; the login's own socket, said
+ * in one line, when it cannot be scoped), the stable socket otherwise. It exports it and points
+ * that session only: no other session, not tmux's global environment.
+ *
+ * sshd's non-interactive PATH (/usr/local/bin:/usr/bin:/bin:/usr/games) does not hold
+ * ~/.local/bin, where an install without root goes: the prelude looks there too. Without
+ * ssh-anchor at all it changes nothing, and says once (not on reconnects) that the session
+ * keeps the login's own socket.
  *
  * POSIX sh on one line, with no ' and no ! in it: the user's login shell (bash, zsh, fish, csh)
  * passes it to `sh -c '...'` untouched.
  */
-function prelude(point: string): string {
+function prelude(multiplexer: string, args: string, quiet: boolean): string {
+  const notFound = quiet
+    ? ""
+    : "else printf " +
+      `"%s\\n" "ssh-anchor: not found on the host (PATH, ~/.local/bin): the ${multiplexer} session keeps the socket of this login, ` +
+      `which ends with it; to fix, install ssh-anchor there (~/.local/bin will do) and run ssh-anchor setup" >&2; `;
   return (
+    "command -v ssh-anchor >/dev/null 2>&1 || PATH=$PATH:$HOME/.local/bin; " +
     "if command -v ssh-anchor >/dev/null 2>&1; then " +
-    'eval "$(ssh-anchor init sh)"; ' +
-    // Only when init switched to the stable socket (it leaves SSH_AUTH_SOCK alone otherwise).
-    'case "${SSH_AUTH_SOCK:-}" in ""|"${SSH_ANCHOR_ORIGINAL_SOCK:-}") ;; ' +
-    `*) ${point} >/dev/null 2>&1 ;; esac; ` +
+    `eval "$(ssh-anchor session-env${quiet ? " --quiet" : ""} ${multiplexer} ${args})"; ` +
+    notFound +
     "fi; "
   );
+}
+
+/** `name` in a sed basic regular expression: of its characters (SESSION_NAME) only "." is special. */
+function sedLiteral(name: string): string {
+  return name.replaceAll(".", "\\.");
 }
 
 /**
  * The command ssh runs on the remote host: attach the named session, creating it when missing,
  * and detach every other client of it, so that a client left behind by a dead connection (or
  * a smaller terminal elsewhere) does not constrain the window size. tmux and screen start with
- * the stable socket when the host has ssh-anchor (see `prelude`); a command after `--` runs as
- * given.
+ * this login's socket when the host has ssh-anchor (see `prelude`); a command after `--` runs
+ * as given.
+ *
+ * screen matches a name by prefix (`-R bob` reattaches "bobby" when there is no "bob"): the
+ * session is found by its exact `<pid>.<name>` in `screen -ls`, and made with `-S` when there
+ * is none.
  */
-export function remoteCommand(request: ConnectRequest): string {
+export function remoteCommand(request: ConnectRequest, options: RemoteCommandOptions = {}): string {
   if (request.command.length > 0) return request.command.join(" ");
-  const name = request.session; // letters, digits and _ . @ - only (parseConnectArgs)
+  const name = request.session; // letters, digits and _ . @ - only (SESSION_NAME, parseConnectArgs)
+  const quiet = options.quiet ?? false;
   const script =
     request.multiplexer === "screen"
-      ? `${prelude(`screen -S ${name} -X setenv SSH_AUTH_SOCK "$SSH_AUTH_SOCK"`)}exec screen -D -R ${name}`
-      : `${prelude(
-          '{ tmux set-environment -g SSH_AUTH_SOCK "$SSH_AUTH_SOCK"; ' +
-            'for s in $(tmux list-sessions -F "#{session_id}"); do tmux set-environment -t "$s" SSH_AUTH_SOCK "$SSH_AUTH_SOCK"; done; }',
-        )}exec tmux new-session -A -D -s ${name}`;
+      ? `t=$(screen -ls 2>/dev/null | sed -n "s/^[[:space:]]*\\([0-9][0-9]*\\.${sedLiteral(name)}\\)[[:space:]].*/\\1/p" | head -n 1); ` +
+        `${prelude("screen", `${name} $t`, quiet)}` +
+        `if [ -n "$t" ]; then exec screen -D -R "$t"; fi; exec screen -S ${name}`
+      : `${prelude("tmux", name, quiet)}exec tmux new-session -A -D -s ${name} "$@"`;
   return `exec sh -c '${script}'`;
 }

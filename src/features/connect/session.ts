@@ -153,7 +153,8 @@ export class ConnectSession {
   async #runSsh(attempt: number): Promise<SshOutcome> {
     const marker = join(this.#markerDir, `connected.${attempt}`);
     this.#note(`attempt ${attempt}: ssh ${this.#request.destination}`);
-    const ssh = startSsh(sshArgs(this.#request, this.#settings, marker), marker, (tookMs, at) => {
+    // What the remote side has to say (no ssh-anchor there, a login it cannot scope) is said once.
+    const ssh = startSsh(sshArgs(this.#request, this.#settings, marker, { quiet: attempt > 1 }), marker, (tookMs, at) => {
       this.#note(`attempt ${attempt}: connected in ${tookMs} ms`);
       if (this.#lostAt > 0) this.#note(`re-attached ${Math.round(at - this.#lostAt)} ms after the connection was lost`);
       this.#lostAt = 0;

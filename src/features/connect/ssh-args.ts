@@ -1,7 +1,7 @@
 import type { SshSettings } from "../../shared/core/ssh-config.js";
 import { TIMING } from "../../shared/core/timing.js";
 import type { ConnectRequest } from "./args.js";
-import { remoteCommand } from "./remote-command.js";
+import { remoteCommand, type RemoteCommandOptions } from "./remote-command.js";
 
 /**
  * ssh's command line for one attempt: the user's own options and settings, plus what connect
@@ -12,7 +12,7 @@ import { remoteCommand } from "./remote-command.js";
  * sshArgs(parseConnectArgs(["-A", "devbox"]), settings, "/tmp/ssh-anchor-connect-x/connected.1")
  * // ["-t", "-o", "PermitLocalCommand=yes", "-o", "LocalCommand=touch '...'", "-A", ..., "devbox", "..."]
  */
-export function sshArgs(request: ConnectRequest, settings: SshSettings, marker: string): string[] {
+export function sshArgs(request: ConnectRequest, settings: SshSettings, marker: string, remote: RemoteCommandOptions = {}): string[] {
   const { sshOptions, destination, aliveInterval, aliveCountMax } = request;
   const configured = (key: string): number => {
     const value = Number(settings.get(key));
@@ -34,7 +34,7 @@ export function sshArgs(request: ConnectRequest, settings: SshSettings, marker: 
   // master whose network died would stall every reconnect until its own keepalive gives up:
   // connect makes connections of its own (an explicit -S or -o ControlPath above still wins).
   args.push("-o", "ControlPath=none");
-  args.push(destination, remoteCommand(request));
+  args.push(destination, remoteCommand(request, remote));
   return args;
 }
 

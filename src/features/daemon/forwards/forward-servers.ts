@@ -6,6 +6,8 @@ import { gpgAgentSocketPath, gpgPathState, redirectText } from "../../../shared/
 import { lstatOrUndefined, replaceOwnFile } from "../../../shared/core/trust.js";
 import { boundFileAt, letGo, sameFile, type BoundFile } from "../bound-file.js";
 import { bindPrivately } from "../listener.js";
+import { dial } from "../../../shared/core/dial.js";
+import { TIMING } from "../../../shared/core/timing.js";
 
 export interface ForwardServersOptions {
   /** The daemon's private directory (asked each time: the daemon may move). */
@@ -119,8 +121,14 @@ export class ForwardServers {
         if (!state.target.endsWith("/gpg.sock")) why = `${path} redirects to ${state.target}, not ssh-anchor's: left alone`;
         break;
       case "socket":
-        if (state.live) why = `a local gpg-agent listens on ${path}: gpg does not reach the forwarded one (see ssh-anchor doctor)`;
-        else if (!state.own) why = `${path} is a socket that is not yours`;
+        if (!state.own) why = `${path} is a socket that is not yours: left alone`;
+        else if (state.live) {
+          // A gpg-agent that gpg autostarted (an import, a verify) before the first forward came:
+          // the forwarded one is what this user wants here. It is asked to exit (its passphrase
+          // cache goes, its keys stay on disk) and its path is taken.
+          this.#options.log(`a local gpg-agent held ${path}: asked to exit (KILLAGENT), the path now leads to the forwarded one`);
+          await killLocalAgent(path);
+        }
         break;
       case "other":
         why = `${path} ${state.reason}: left alone`;
@@ -148,4 +156,29 @@ export class ForwardServers {
     for (const listening of [...this.#listening.values()]) await letGo([listening.server], listening.path, listening.bound);
     this.#listening.clear();
   }
+}
+
+/** Asks the gpg-agent listening at `path` to exit (Assuan KILLAGENT), bounded in time. */
+async function killLocalAgent(path: string): Promise<void> {
+  const dialed = await dial({ path }, TIMING.forwardGreetingMs);
+  if (dialed.kind !== "connected") return;
+  const socket = dialed.socket;
+  socket.on("error", () => undefined);
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, TIMING.forwardGreetingMs);
+    let lines = 0;
+    socket.on("data", (chunk: Buffer) => {
+      lines += chunk.toString("latin1").split("\n").length - 1;
+      if (lines === 1) socket.write("KILLAGENT\n");
+      if (lines >= 2) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  socket.destroy();
 }

@@ -107,6 +107,12 @@ describe("end to end: forwarded gpg-agent and named forwards survive reconnects"
     assert.equal(gpg.upstreams.length, 1, JSON.stringify(gpg));
     assert.equal(gpg.upstreams[0].path, second.socket);
     assert.equal(gpg.upstreams[0].restricted, true, "the extra socket is the restricted one");
+    const text = (await host.anchor("status")).stdout;
+    assert.match(text, /forwards \(each login's forwarded socket/);
+    assert.match(text, /restricted \(extra\) socket/);
+    const doctor = (await host.anchor("doctor")).stdout;
+    assert.match(doctor, /gpg's agent socket \S+ leads to the daemon's \S+gpg\.sock/);
+    assert.match(doctor, /forward gpg: 1 live login/);
     await second.login.end();
   });
 

@@ -105,22 +105,22 @@ export class ForwardConnection {
     }
     const upstream = dialed.socket;
     upstream.on("error", () => undefined);
-    if (!(await this.#context.verify(target).catch(() => false))) {
+    // gpg: its greeting is the liveness answer, awaited while the trust check runs (nothing of
+    // either side is passed on before both are done).
+    const greeted = target.kind === "gpg" ? firstBytes(upstream, last ? TIMING.forwardLastGreetingMs : TIMING.forwardGreetingMs) : Promise.resolve([]);
+    const trusted = await this.#context.verify(target).catch(() => false);
+    if (!trusted) {
       upstream.destroy();
+      await greeted;
       await book.refused(target, "ENOENT");
       return this.#connectNext();
     }
+    const greeting = await greeted;
     if (this.#closed) {
       upstream.destroy();
       return;
     }
     if (target.kind === "named") return this.#pair(target, upstream, []);
-    // gpg: its greeting is the liveness answer.
-    const greeting = await firstBytes(upstream, last ? TIMING.forwardLastGreetingMs : TIMING.forwardGreetingMs);
-    if (this.#closed) {
-      upstream.destroy();
-      return;
-    }
     if (!greeting) {
       const closed = upstream.closed || upstream.readableEnded;
       upstream.destroy();

@@ -9,6 +9,7 @@ import { registerInitCommand } from "./commands/init.js";
 import { registerInstallCommand, runInstall, wantsInstallHelp } from "./commands/install.js";
 import { registerSetupCommand } from "./commands/setup.js";
 import { registerStatusCommand } from "./commands/status.js";
+import { registerForwardPathCommand } from "./commands/forward-path.js";
 import { registerScopeCommand } from "./commands/scope.js";
 import { registerSessionEnvCommand } from "./commands/session-env.js";
 import { registerServiceCommand } from "./commands/service.js";
@@ -54,6 +55,7 @@ Something wrong?     ssh-anchor doctor              says what is broken and how 
 
 registerDaemonCommands(program, version);
 registerStatusCommand(program);
+registerForwardPathCommand(program);
 registerInitCommand(program);
 registerConnectCommand(program);
 registerInstallCommand(program);

@@ -56,8 +56,9 @@ export interface TestHost {
   readonly keyComment: string;
   /** Runs a command in a fresh `ssh -A` login that ends when the command does (forwarding `agent`, default the laptop's). */
   ssh(command: string, timeoutMs?: number, agent?: TestAgent): ReturnType<typeof run>;
-  /** Opens a login that stays until ended (forwarding `agent`, default the laptop's). */
-  login(agent?: TestAgent): Promise<Login>;
+  /** Opens a login that stays until ended (forwarding `agent`, default the laptop's; and each
+   * `-R remote:local` of `forwards`, Unix socket forwards). */
+  login(agent?: TestAgent, forwards?: readonly string[]): Promise<Login>;
   /**
    * Another person's laptop agent: a new key of its own (unless `ownKey` is false) plus
    * `extraKeys` (a team key), all accepted by the one test account's authorized_keys; each
@@ -104,7 +105,7 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
   const killUser = async () => {
     await run("pkill", ["-KILL", "-u", TEST_USER]);
     await waitFor("the test user's processes to end", async () => (await run("pgrep", ["-u", TEST_USER])).code !== 0, 5000);
-    await run("rm", ["-rf", stableDirectory(home), `/tmp/ssh-anchor-${uid}`, `/tmp/tmux-${uid}`, join(home, ".screen"), join(home, ".ssh", "rc"), join(home, ".ssh", "agent")]);
+    await run("rm", ["-rf", stableDirectory(home), `/tmp/ssh-anchor-${uid}`, `/tmp/tmux-${uid}`, join(home, ".screen"), join(home, ".ssh", "rc"), join(home, ".ssh", "agent"), join(home, ".ssh", "anchor-forwards"), join(home, ".gnupg")]);
     // Session directories of logins whose sshd was killed above, before it could remove them.
     await run("find", ["/tmp", "-maxdepth", "1", "-name", "ssh-*", "-user", TEST_USER, "-exec", "rm", "-rf", "{}", "+"]);
   };
@@ -164,8 +165,8 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
     run(...inNamespace(options.clientNamespace, "ssh", [...sshOptions, command]), { env: envFor(agent), timeoutMs });
   await waitFor("sshd to accept logins", async () => (await ssh("true", 5000)).code === 0, 10_000, 200);
 
-  const login = async (agent?: TestAgent): Promise<Login> => {
-    const child: ChildProcess = spawn(...inNamespace(options.clientNamespace, "ssh", [...sshOptions, 'printf "%s\\n" "$SSH_ANCHOR_ORIGINAL_SOCK"; exec sleep 600']), {
+  const login = async (agent?: TestAgent, forwards: readonly string[] = []): Promise<Login> => {
+    const child: ChildProcess = spawn(...inNamespace(options.clientNamespace, "ssh", [...forwards.flatMap((spec) => ["-R", spec]), ...sshOptions, 'printf "%s\\n" "$SSH_ANCHOR_ORIGINAL_SOCK"; exec sleep 600']), {
       env: envFor(agent),
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -58,10 +58,27 @@ export function formatStatus(report: StatusReport): Line[] {
     lines.push(["      ", paint(`${keys}${agent.reason}`, "dim")]);
   }
   lines.push(...formatScopes(report.scopes));
+  lines.push(...formatForwards(report));
   if (report.ignored.length) {
     lines.push("ignored:");
     for (const entry of report.ignored) lines.push(`      ${entry.path}: ${entry.reason}`);
   }
+  return lines;
+}
+
+/** The `forwards:` lines (gpg and named forwards, docs/forwards.md); nothing when there are none. */
+function formatForwards(report: StatusReport): Line[] {
+  const forwards = (report.forwards ?? []).filter((forward) => forward.upstreams.length > 0 || forward.name !== "gpg" || report.gpgAgentSocket);
+  if (forwards.length === 0) return [];
+  const lines: Line[] = ["forwards (each login's forwarded socket, newest live first):"];
+  for (const forward of forwards) {
+    lines.push(`  ${forward.name.padEnd(10)} ${forward.stable}  ${forward.live} live of ${forward.upstreams.length}`);
+    for (const upstream of [...forward.upstreams].sort((a, b) => (a.rank ?? Infinity) - (b.rank ?? Infinity))) {
+      const restricted = upstream.restricted === null ? "" : upstream.restricted ? ", restricted (extra) socket" : ", FULL gpg-agent socket";
+      lines.push(["      ", paint(upstream.state.padEnd(7), STATE_STYLE[upstream.state]), ` ${upstream.path}`, paint(` (${upstream.reason}${restricted})`, "dim")]);
+    }
+  }
+  if (report.gpgAgentSocket) lines.push(`  gpg looks for its agent at ${report.gpgAgentSocket}`);
   return lines;
 }
 

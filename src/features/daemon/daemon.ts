@@ -19,7 +19,8 @@ import { TIMING } from "../../shared/core/timing.js";
 import { currentUid, stillTheSocket } from "../../shared/core/trust.js";
 import type { Counters, StatusReport } from "../../shared/control/status.js";
 import { ScopeServers } from "./scopes/servers.js";
-import { learnKeys, scopedContext } from "./scopes/routing.js";
+import { admits, learnKeys, scopedContext } from "./scopes/routing.js";
+import { Forwards } from "./forwards/forwards.js";
 import { scopeForLogin } from "./scopes/request.js";
 import { SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
 
@@ -72,6 +73,8 @@ export class Daemon {
   readonly #context: ConnectionContext;
   /** Per-identity sockets (init --per-identity), beside the stable one. */
   readonly #scopes: ScopeServers;
+  /** gpg-agent and named forwards (docs/forwards.md), beside the agent's path. */
+  readonly #forwards: Forwards;
   readonly #startedAt = new Date();
   readonly #upkeep: Upkeep;
   #idleExit: IdleExit | undefined;
@@ -155,12 +158,32 @@ export class Daemon {
       checkSockets: async () => {
         if (!this.#owned.activated) await this.#owned.check().catch(() => undefined);
         await this.#scopes.check();
+        await this.#forwards.setScopes(this.#scopes.scopes().map((scope) => scope.id));
+        await this.#forwards.check();
       },
       memory: new MemoryKeeper(
         () => this.#counters.served + this.#counters.requests,
         (before, after, ms) =>
           this.log.detail(`memory: collected garbage in ${ms.toFixed(1)} ms, resident ${before >> 10} KiB -> ${after >> 10} KiB`),
       ),
+    });
+    this.#forwards = new Forwards({
+      home: options.home ?? homedir(),
+      uid: this.#uid,
+      directory: () => this.paths.directory,
+      log: info,
+      verbose: options.verbose ?? false,
+      agentHealth: (path) => this.#book.all().find((agent) => agent.path === path)?.health,
+      scopeAdmits: (id, path) => {
+        const scope = this.#scopes.scopes().find((known) => known.id === id);
+        const agent = this.#book.all().find((known) => known.path === path);
+        return scope !== undefined && agent !== undefined && admits(scope)(agent);
+      },
+      shortOfDescriptors: (what) => this.#shortOfDescriptors(what),
+      onBusy: () => this.#idleExit?.busy(),
+      onIdle: () => {
+        if (this.#connections.size === 0) this.#idleExit?.idle();
+      },
     });
     this.#scopes = new ScopeServers({
       directory: () => this.paths.directory,
@@ -200,10 +223,13 @@ export class Daemon {
     // The scoped sockets too while the scan runs: a start that found the daemon's pid file and
     // control socket (a pane's `ssh-anchor start` after a restart) finds them a moment later.
     await daemon.#scopes.start();
+    await daemon.#forwards.start();
+    await daemon.#forwards.setScopes(daemon.#scopes.scopes().map((scope) => scope.id));
     await scanning.catch(async (error: unknown) => {
       daemon.#discovery.stop();
       daemon.#book.stop();
       await daemon.#scopes.stop();
+      await daemon.#forwards.stop();
       await daemon.#owned.release();
       throw error;
     });
@@ -237,7 +263,8 @@ export class Daemon {
   async status(): Promise<StatusReport> {
     await this.#freshen();
     await this.#scopes.served();
-    return statusReport({
+    const [forwards, gpgAgentSocket] = await Promise.all([this.#forwards.report(), this.#forwards.gpgAgentSocket()]);
+    const report = await statusReport({
       version: this.#options.version ?? "",
       socket: this.paths.socket,
       logFile: this.#options.logFile ?? null,
@@ -247,6 +274,7 @@ export class Daemon {
       discovery: this.#discovery,
       scopes: this.#scopes,
     });
+    return { ...report, forwards, gpgAgentSocket: gpgAgentSocket ?? null };
   }
 
   get #probeTimeoutMs(): number {
@@ -268,7 +296,7 @@ export class Daemon {
       return;
     }
     this.#idleExit = new IdleExit(ms, () => {
-      if (this.#connections.size > 0 || this.#answeringControl > 0 || this.#stopping) return;
+      if (this.#connections.size > 0 || this.#forwards.size > 0 || this.#answeringControl > 0 || this.#stopping) return;
       const scopes = this.#scopes.scopes().length;
       if (scopes > 0) {
         if (!this.#toldStayingUp) {
@@ -341,6 +369,7 @@ export class Daemon {
     this.#book.stop();
     await this.#owned.close();
     await this.#scopes.stop();
+    await this.#forwards.stop();
     await this.#owned.removePidFile();
     this.#connections.destroyAll();
     this.log.info("stopped");

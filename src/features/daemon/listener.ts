@@ -30,7 +30,7 @@ export function listening(server: Server, listen: () => void): Promise<void> {
 }
 
 /** Binds `server` to `path` with mode 0600 from the first moment: no chmod window. */
-function bindPrivately(server: Server, path: string): Promise<void> {
+export function bindPrivately(server: Server, path: string): Promise<void> {
   return listening(server, () => {
     const previous = process.umask(0o177);
     try {

@@ -20,6 +20,7 @@ import { ownCommand } from "../../shared/core/package-root.js";
 import { socketKind } from "./socket-kind.js";
 import { listIdentities, type AgentAnswer } from "../../shared/protocol/agent-client.js";
 import { perIdentityState, scopeFindings, withoutSharedSocketFixes, type PerIdentityState } from "./scopes.js";
+import { forwardFindings } from "./forwards.js";
 import { SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
 import { printable } from "../../shared/core/text.js";
 
@@ -27,7 +28,7 @@ export type Verdict = "ok" | "info" | "warn" | "fail";
 
 /** One finding: what was looked at, what it means, and the command that fixes it. */
 export interface Finding {
-  readonly area: "shell" | "daemon" | "agents" | "tmux" | "screen" | "ssh_config" | "rc";
+  readonly area: "shell" | "daemon" | "agents" | "tmux" | "screen" | "ssh_config" | "rc" | "forwards";
   readonly verdict: Verdict;
   readonly title: string;
   readonly details?: readonly string[];
@@ -93,6 +94,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
       : await shellFinding(env.SSH_AUTH_SOCK, stable, paths.socket, probe, shell),
   );
   findings.push(...(await daemonFindings(paths, uid)));
+  findings.push(...(await forwardFindings(paths, uid, (await readStatus({ socket: paths.socket, uid })).report)));
   const agents = await agentFindings(paths, uid, home, options.tmpDir ?? SSHD_TMP_ROOT, probe);
   findings.push(agentsSummary(agents));
   // Each kind of shell started for real: whether the init line works, not only whether it is written.

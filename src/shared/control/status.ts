@@ -53,6 +53,32 @@ export interface StatusReport {
   readonly ignored: readonly { readonly path: string; readonly reason: string }[];
   /** Per-identity scopes (init --per-identity); absent from daemons that predate them. */
   readonly scopes?: readonly ScopeReport[];
+  /** Forwarded sockets beyond the agent (gpg, named forwards); absent from daemons that predate them. */
+  readonly forwards?: readonly ForwardReport[];
+  /** Where gpg looks for its agent (`gpgconf --list-dirs agent-socket`), null without gpgconf. */
+  readonly gpgAgentSocket?: string | null;
+}
+
+/** One forward name: its stable socket and its logins' forwarded sockets. */
+export interface ForwardReport {
+  readonly name: string;
+  /** The stable socket clients use (`ssh-anchor forward-path NAME`). */
+  readonly stable: string;
+  /** Upstreams that are not known to be zombies or dead. */
+  readonly live: number;
+  readonly upstreams: readonly ForwardUpstreamReport[];
+}
+
+export interface ForwardUpstreamReport {
+  readonly path: string;
+  readonly state: AgentHealth;
+  readonly reason: string;
+  readonly createdAt: string;
+  readonly rank: number | null;
+  /** The agent socket of the same login (its sshd holds both), null when not found. */
+  readonly login: string | null;
+  /** gpg: whether it is gpg-agent's restricted (extra) socket; null when not known. */
+  readonly restricted: boolean | null;
 }
 
 export interface AgentReport {
@@ -128,7 +154,32 @@ export function parseStatusReport(value: unknown): StatusReport {
       const entry = record(item, "ignored entry");
       return { path: text(entry.path, "ignored.path"), reason: text(entry.reason, "ignored.reason") };
     }),
+    ...optional("forwards", report.forwards === undefined ? undefined : list(report.forwards, "forwards").map(parseForward)),
+    ...optional("gpgAgentSocket", report.gpgAgentSocket === undefined ? undefined : report.gpgAgentSocket === null ? null : text(report.gpgAgentSocket, "gpgAgentSocket")),
     ...optional("scopes", parseScopeReports(report.scopes, (message) => new MalformedStatus(message), (value) => printable(value, MAX_TEXT_CHARS))),
+  };
+}
+
+function parseForward(item: unknown): ForwardReport {
+  const forward = record(item, "forward");
+  return {
+    name: text(forward.name, "forward.name"),
+    stable: text(forward.stable, "forward.stable"),
+    live: count(forward.live, "forward.live"),
+    upstreams: list(forward.upstreams, "forward.upstreams").map((entry) => {
+      const upstream = record(entry, "forward.upstream");
+      const restricted = upstream.restricted;
+      if (restricted !== null && typeof restricted !== "boolean") throw new MalformedStatus("forward.upstream.restricted is not a boolean");
+      return {
+        path: text(upstream.path, "forward.upstream.path"),
+        state: oneOf(upstream.state, ["live", "unknown", "zombie", "dead"] as const, "forward.upstream.state"),
+        reason: text(upstream.reason, "forward.upstream.reason"),
+        createdAt: text(upstream.createdAt, "forward.upstream.createdAt"),
+        rank: upstream.rank === null ? null : count(upstream.rank, "forward.upstream.rank"),
+        login: upstream.login === null ? null : text(upstream.login, "forward.upstream.login"),
+        restricted,
+      };
+    }),
   };
 }
 

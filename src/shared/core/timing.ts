@@ -59,6 +59,25 @@ export const TIMING = {
    * (`ssh -A host git pull`) races the change notification for its socket. */
   lookAgainMs: 300,
 
+  // Forwarded sockets beyond the agent (gpg-agent, named forwards: docs/forwards.md).
+
+  /** A forwarded gpg-agent that has not greeted this long after the connect (gpg-agent greets
+   * at once: one round trip through sshd to the laptop) is a zombie login and the next newest is
+   * tried: well under the 1 s target, above a far laptop's round trip. Also bounds the connect
+   * to a forward and a probe of one. */
+  forwardGreetingMs: 500,
+  /** ...but the last forward left is waited for this long: a very slow laptop is better than
+   * none (gpg's own connect gives up after about as long). */
+  forwardLastGreetingMs: 10_000,
+  /** How often the forwards' logins are checked (their sshd still there, by pid; a signal 0
+   * each): a dead forward's socket is removed within this plus a connect of the 1 s target. */
+  forwardSweepMs: 250,
+  /** A zombie forward is probed again this long after it was judged silent: a laptop that wakes
+   * is used again (one forwarded channel each time, only for zombies). */
+  forwardRecheckMs: 2000,
+  /** `gpgconf --list-dirs agent-socket` (a local program, a few ms). */
+  gpgconfMs: 5000,
+
   // Probes outside the daemon: one at a time, with no history to judge by.
 
   /** How long doctor waits for any one agent: a zombie must not make it hang, and a live one

@@ -1,0 +1,85 @@
+import { readdir, readFile, readlink, stat } from "node:fs/promises";
+
+/**
+ * Which login a listening socket belongs to: the user's own sshd process that holds it. sshd's
+ * per-login process (run as the user: `sshd: me@pts/0`, or `sshd-session` since OpenSSH 9.8)
+ * holds both the agent socket it made for the login and every socket it listens on for that
+ * login's RemoteForwards; so a forwarded gpg socket and an agent socket held by the same process
+ * are the same person's login. Read from /proc: the listening sockets' inodes by path
+ * (/proc/net/unix), and the socket inodes each of the user's own sshd processes holds
+ * (/proc/PID/fd). Nothing of another user's is read (their /proc/PID/fd is not readable anyway).
+ */
+
+/** Listening Unix sockets bound to a path: inode -> path (/proc/net/unix, this namespace). */
+export async function listeningUnixPaths(): Promise<Map<number, string>> {
+  const found = new Map<number, string>();
+  let text: string;
+  try {
+    text = await readFile("/proc/net/unix", "latin1");
+  } catch {
+    return found;
+  }
+  for (const line of text.split("\n").slice(1)) {
+    // Num RefCount Protocol Flags Type St Inode Path
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 8) continue;
+    // __SO_ACCEPTCON: a listening socket.
+    if ((Number.parseInt(fields[3] as string, 16) & 0x10000) === 0) continue;
+    const path = fields.slice(7).join(" ");
+    if (!path.startsWith("/")) continue;
+    found.set(Number(fields[6]), path);
+  }
+  return found;
+}
+
+/** The user's own sshd processes (by /proc/PID's owner and its comm). */
+async function ownSshdPids(uid: number): Promise<number[]> {
+  let entries: string[];
+  try {
+    entries = await readdir("/proc");
+  } catch {
+    return [];
+  }
+  const pids: number[] = [];
+  await Promise.all(
+    entries
+      .filter((entry) => /^\d+$/.test(entry))
+      .map(async (entry) => {
+        try {
+          const stats = await stat(`/proc/${entry}`);
+          if (stats.uid !== uid) return;
+          const comm = (await readFile(`/proc/${entry}/comm`, "latin1")).trim();
+          if (comm === "sshd" || comm.startsWith("sshd-")) pids.push(Number(entry));
+        } catch {
+          // Gone meanwhile.
+        }
+      }),
+  );
+  return pids;
+}
+
+/**
+ * The listening socket paths held by each of the user's own sshd processes: path -> pid.
+ * @example (await loginSockets(1000)).get("/home/me/.ssh/anchor-forwards/gpg.a1.sock") // -> 4242
+ */
+export async function loginSockets(uid: number): Promise<Map<string, number>> {
+  const [listening, pids] = await Promise.all([listeningUnixPaths(), ownSshdPids(uid)]);
+  const held = new Map<string, number>();
+  await Promise.all(
+    pids.map(async (pid) => {
+      let fds: string[];
+      try {
+        fds = await readdir(`/proc/${pid}/fd`);
+      } catch {
+        return;
+      }
+      for (const fd of fds) {
+        const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "");
+        const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+        const path = inode === undefined ? undefined : listening.get(Number(inode));
+        if (path !== undefined) held.set(path, pid);
+      }
+    }),
+  );
+  return held;
+}

@@ -129,6 +129,6 @@ export async function gpgExtraSocket(env: NodeJS.ProcessEnv = process.env): Prom
   if (listed.failure || !isAbsolute(path)) return { refusal: `gpgconf --list-dirs agent-extra-socket failed: ${listed.failure ?? "no path"}` };
   // An agent that is not running has no socket (unless systemd listens for it): start it.
   const launched = await runProgram("gpgconf", ["--launch", "gpg-agent"], { timeoutMs: TIMING.gpgconfMs, env });
-  if (launched.failure) return { refusal: `gpgconf --launch gpg-agent failed: ${launched.failure}` };
+  if (launched.failure) return { refusal: `gpgconf --launch gpg-agent failed: ${launched.stderr.trim().split("\n").pop() || launched.failure}` };
   return { path };
 }

@@ -42,6 +42,40 @@ describe("parseConnectArgs", () => {
   });
 });
 
+describe("parseConnectArgs: forwards", () => {
+  it("takes --gpg and repeated --forward NAME=SOCKET (also --forward=...), ~/ as the laptop's home", () => {
+    const request = parseConnectArgs(["--gpg", "--forward", "opener=~/.opener.sock", "--forward=clip=/run/clip.sock", "-A", "h"], "/home/me");
+    assert.equal(request.gpg, true);
+    assert.deepEqual(request.forwards, [
+      { name: "opener", local: "/home/me/.opener.sock" },
+      { name: "clip", local: "/run/clip.sock" },
+    ]);
+    assert.deepEqual(request.sshOptions, ["-A"]);
+    const plain = parseConnectArgs(["h"]);
+    assert.equal(plain.gpg, false);
+    assert.deepEqual(plain.forwards, []);
+    // Another socket as gpg (the full one) is said explicitly.
+    assert.deepEqual(parseConnectArgs(["--forward", "gpg=/run/g/S.gpg-agent", "h"]).forwards, [{ name: "gpg", local: "/run/g/S.gpg-agent" }]);
+  });
+
+  it("rejects bad names, reserved ones, relative sockets, a name twice and two gpg sockets, as usage errors", () => {
+    for (const argv of [
+      ["--forward", "Opener=/s", "h"],
+      ["--forward", "1x=/s", "h"],
+      ["--forward", "agent=/s", "h"],
+      ["--forward", "a".repeat(33) + "=/s", "h"],
+      ["--forward", "opener", "h"],
+      ["--forward", "=/s", "h"],
+      ["--forward", "opener=s.sock", "h"],
+      ["--forward", "x=/a", "--forward", "x=/b", "h"],
+      ["--gpg", "--forward", "gpg=/s", "h"],
+      ["--forward"],
+    ]) {
+      assert.throws(() => parseConnectArgs(argv, "/home/me"), (error: unknown) => error instanceof UserError && error.exitCode === 2, argv.join(" "));
+    }
+  });
+});
+
 describe("remoteCommand", () => {
   it("attaches or creates the session and detaches other clients", () => {
     assert.match(remoteCommand(parseConnectArgs(["h"])), /exec tmux new-session -A -D -s main "\$@"'$/);
@@ -74,6 +108,19 @@ describe("remoteCommand", () => {
     const again = remoteCommand(parseConnectArgs(["h"]), { quiet: true });
     assert.match(again, /eval "\$\(ssh-anchor session-env --quiet tmux main\)"; fi; exec tmux/);
     assert.doesNotMatch(again, /printf/);
+  });
+});
+
+describe("remoteCommand: forwards", () => {
+  it("says in one line which of this login's forwards did not bind, and makes a missing directory for the next", () => {
+    const paths = ["/home/me/.ssh/anchor-forwards/gpg.Ab12.sock", "/home/me/.ssh/anchor-forwards/opener.Ab12.sock"];
+    const command = remoteCommand(parseConnectArgs(["h"]), { forwards: { directory: "/home/me/.ssh/anchor-forwards", paths } });
+    const script = /^exec sh -c '(.*)'$/.exec(command)?.[1] as string;
+    assert.doesNotMatch(script, /['!\n]/);
+    assert.ok(script.startsWith(`m=; for f in ${paths.join(" ")}; do [ -S "$f" ] || `), script);
+    assert.match(script, /\(umask 077; mkdir -p \/home\/me\/\.ssh\/anchor-forwards\)/);
+    assert.match(script, /exec tmux new-session -A -D -s main "\$@"$/);
+    assert.doesNotMatch(remoteCommand(parseConnectArgs(["h"])), /for f in/);
   });
 });
 

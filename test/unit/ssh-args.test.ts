@@ -44,4 +44,25 @@ describe("ssh's command line for one attempt", () => {
     assert.deepEqual(options(sshArgs(parseConnectArgs(["h"]), new Map(), MARKER), "ConnectTimeout"), [String(TIMING.sshConnectTimeoutSeconds)]);
     assert.deepEqual(options(sshArgs(parseConnectArgs(["h"]), new Map([["connecttimeout", "30"]]), MARKER), "ConnectTimeout"), []);
   });
+
+  it("forwards each socket to ~/.ssh/anchor-forwards/NAME.TOKEN.sock of the remote home, absolute, and a failed forward does not end ssh", () => {
+    const request = parseConnectArgs(["-o", "ExitOnForwardFailure=yes", "me@devbox"]);
+    const forwarding = { forwards: [{ name: "gpg", local: "/run/user/1000/gnupg/S.gpg-agent.extra" }, { name: "opener", local: "/home/me/.opener.sock" }], home: "/srv/me", token: "Tok3n_x-12ab" };
+    const args = sshArgs(request, new Map(), MARKER, {}, forwarding);
+    const remote = args.flatMap((arg, i) => (args[i - 1] === "-R" ? [arg] : []));
+    assert.deepEqual(remote, [
+      "/srv/me/.ssh/anchor-forwards/gpg.Tok3n_x-12ab.sock:/run/user/1000/gnupg/S.gpg-agent.extra",
+      "/srv/me/.ssh/anchor-forwards/opener.Tok3n_x-12ab.sock:/home/me/.opener.sock",
+    ]);
+    // The user's own -o (first) still wins; the config's yes would lose to ours.
+    assert.deepEqual(options(args, "ExitOnForwardFailure"), ["yes", "no"]);
+    assert.ok(args.indexOf("-R") < args.indexOf("me@devbox"));
+    assert.match(args.at(-1) as string, /for f in \/srv\/me\/\.ssh\/anchor-forwards\/gpg\.Tok3n_x-12ab\.sock \/srv\/me\/\.ssh\/anchor-forwards\/opener\.Tok3n_x-12ab\.sock;/);
+  });
+
+  it("adds nothing for forwards when there are none", () => {
+    const args = sshArgs(parseConnectArgs(["h"]), new Map(), MARKER, {}, undefined);
+    assert.ok(!args.includes("-R"));
+    assert.deepEqual(options(args, "ExitOnForwardFailure"), []);
+  });
 });

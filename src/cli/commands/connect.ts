@@ -19,6 +19,8 @@ export function registerConnectCommand(program: Command): void {
     .option("--max-time <seconds>", "give up after reconnecting for this long")
     .option("--alive-interval <seconds>", "seconds between keepalives", String(TIMING.aliveIntervalSeconds))
     .option("--alive-count-max <n>", "unanswered keepalives before the connection counts as dead", String(TIMING.aliveCountMax))
+    .option("--gpg", "forward this laptop's restricted gpg-agent socket (gpgconf's agent-extra-socket) as gpg")
+    .option("--forward <name=socket>", "forward this laptop's SOCKET (yours, existing) as NAME, e.g. opener=~/.opener.sock (repeatable)")
     .addHelpText(
       "after",
       `
@@ -39,6 +41,18 @@ account is per-identity, this login's own scope (never the stable socket, never 
 person's scope; when the login cannot be scoped it keeps its own socket, and one line says
 why). Without ssh-anchor on the host nothing changes, and one line says so.
 
+Forwards (--gpg, --forward, and the defaults for the host in ~/.config/ssh-anchor/connect.conf:
+"Host PATTERN...", then "Gpg yes" or "Forward NAME=SOCKET" lines, patterns as in ssh_config):
+each connection forwards each socket to ~/.ssh/anchor-forwards/NAME.TOKEN.sock on the host, with
+a fresh random TOKEN, so an old login's socket file never blocks it (no StreamLocalBindUnlink
+needed) and two laptops never share a path; ssh-anchor on the host serves them at stable
+paths (docs/forwards.md). The host's home is asked once, in one more ssh login at the first
+connect, and kept in ~/.local/state/ssh-anchor/hosts/ (remove it to ask again). A forward that fails to bind
+does not end the session (ExitOnForwardFailure=no unless you set it): one line says so. --gpg
+forwards the restricted socket (signing and decrypting; no key export or import); to forward
+another socket as gpg, such as the full one, say so: --forward gpg=SOCKET (the host then gets
+full control of your agent).
+
 Reconnects when the connection is lost (keepalives), at once when this machine's addresses or
 default route change or it wakes from sleep. Every lost connection is retried at once, then
 after ${seconds(TIMING.reconnectFirstDelayMs)}, ${seconds(2 * TIMING.reconnectFirstDelayMs)}, ${seconds(4 * TIMING.reconnectFirstDelayMs)}... up to ${seconds(TIMING.reconnectMaxDelayMs)} s (starting over after a connection that stayed up ${seconds(TIMING.stableConnectionMs)} s).
@@ -49,7 +63,8 @@ fails (nothing is retried then), 255 when a limit is reached, 130 for Ctrl-C whi
 Examples:
   ssh-anchor connect -A me@devbox
   ssh-anchor connect --screen --session work -J bastion me@devbox
-  ssh-anchor connect me@devbox -- htop`,
+  ssh-anchor connect me@devbox -- htop
+  ssh-anchor connect --gpg --forward opener=~/.opener.sock me@devbox`,
     );
 }
 

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { COMPLETION_SHELLS, SHELL_RECORDS, setupShell } from "../../shared/core/shells.js";
+import { UserError } from "../../shared/core/errors.js";
 import { printError, printLines, runCommand } from "../output.js";
 
 /** "bash, zsh, sh (also dash, ksh, mksh, ash) or fish": every name --shell takes. */
@@ -19,6 +20,10 @@ export function registerSetupCommand(program: Command): void {
     .option("--dry-run", "show what would change, change nothing")
     .option("--undo", "remove exactly what setup added")
     .option("--completions", `also install tab completion for the shell (${COMPLETION_SHELLS.join(", ")})`)
+    .option("--forwards <host>", "on the laptop: write HOST's forwards for plain ssh into ~/.ssh/config (with --gpg, --forward; nothing else)")
+    .option("--gpg", "with --forwards: forward this laptop's restricted gpg-agent socket (agent-extra-socket) as gpg")
+    .option("--forward <name=socket>", "with --forwards: forward this laptop's SOCKET as NAME (repeatable)", (value: string, previous: string[] = []) => [...previous, value])
+    .option("--remote-home <path>", "with --forwards: HOST's home, when known (else setup asks HOST once)")
     .addHelpText(
       "after",
       "\nIdempotent: a second run changes nothing. The first change to a file keeps its original as\n" +
@@ -35,19 +40,26 @@ export function registerSetupCommand(program: Command): void {
         "shell starts or not (Debian's ~/.profile adds ~/.local/bin only after ~/.bashrc ran; sshd's\n" +
         "PATH never has it). In ~/.bashrc the block goes first, before the early return of a shell\n" +
         "that is not interactive (ssh host cmd reads it too). An older setup's line by name is\n" +
-        "replaced. setup warns when the line would not run at a later login (a temporary directory).",
+        "replaced. setup warns when the line would not run at a later login (a temporary directory).\n\n" +
+        "On the laptop, --forwards HOST writes a block for HOST at the top of ~/.ssh/config (replaced\n" +
+        "when run again; --forwards HOST --undo removes it, setup --undo every host's): RemoteForward\n" +
+        "lines to HOME/.ssh/anchor-forwards/NAME.%C.sock there, HOME being HOST's home, which setup asks\n" +
+        "HOST for in one ssh login (that also makes the directory, 0700). %C differs between laptops;\n" +
+        "ssh has no token that changes per connection, so a forward fails while an older login of this\n" +
+        "laptop still holds its path (a zombie): ssh-anchor connect --gpg/--forward has no such limit.",
     )
-    .action((flags: { shell?: string; link?: boolean; perIdentity?: boolean; sshConfig?: boolean; dryRun?: boolean; undo?: boolean; completions?: boolean }) =>
+    .action((flags: SetupFlags) =>
       runCommand(async () => {
         const { applySetup, backupNote, describeChange, planSetup } = await import("../../features/setup/setup.js");
-        const shell = setupShell(flags.shell).name;
-        if (flags.completions || flags.undo) {
+        const note = (line: string) => printLines([line]);
+        const forwards = await hostForwards(flags, note);
+        const shell = forwards ? "sh" : setupShell(flags.shell).name;
+        if (!forwards && (flags.completions || flags.undo)) {
           const { setupCompletions } = await import("../../features/completion/install.js");
           for (const line of await setupCompletions(program, shell, flags)) printLines([line]);
         }
-        const note = (line: string) => printLines([line]);
         const warn = (line: string) => printError(line);
-        const changes = await planSetup({ shell, link: flags.link, perIdentity: flags.perIdentity, sshConfig: flags.sshConfig, note, warn }, flags.undo);
+        const changes = await planSetup({ shell, link: flags.link, perIdentity: flags.perIdentity, sshConfig: flags.sshConfig, forwards, note, warn }, flags.undo);
         if (changes.length === 0) {
           printLines([flags.undo ? "nothing to undo" : "already set up: nothing to change"]);
           return;
@@ -61,7 +73,39 @@ export function registerSetupCommand(program: Command): void {
           const note = backupNote(backup, Boolean(flags.undo));
           if (note) printLines([note]);
         }
+        if (forwards) {
+          printLines([flags.undo ? `removed ${forwards.host}'s forwards` : `done; the next ssh ${forwards.host} forwards ${forwards.forwards.map((forward) => forward.name).join(", ")}`]);
+          return;
+        }
         printLines([flags.undo ? "removed; open a new shell (a daemon that is running keeps serving until: ssh-anchor stop)" : "done; open a new shell (or log in again) to use it"]);
       }),
     );
+}
+
+interface SetupFlags {
+  shell?: string;
+  link?: boolean;
+  perIdentity?: boolean;
+  sshConfig?: boolean;
+  dryRun?: boolean;
+  undo?: boolean;
+  completions?: boolean;
+  forwards?: string;
+  gpg?: boolean;
+  forward?: string[];
+  remoteHome?: string;
+}
+
+/** `--forwards HOST` and its own options, or undefined (and none of those options) without it. */
+async function hostForwards(flags: SetupFlags, say: (line: string) => void) {
+  const own = flags.gpg || flags.forward?.length || flags.remoteHome !== undefined;
+  if (flags.forwards === undefined) {
+    if (own) throw new UserError("--gpg, --forward and --remote-home go with --forwards HOST", 2);
+    return undefined;
+  }
+  if (flags.link || flags.perIdentity || flags.sshConfig || flags.completions || flags.shell) {
+    throw new UserError("--forwards HOST writes only that host's block in ~/.ssh/config: run setup's other options on their own", 2);
+  }
+  const { resolveHostForwards } = await import("../../features/setup/forwards.js");
+  return resolveHostForwards({ host: flags.forwards, gpg: flags.gpg, forward: flags.forward, remoteHome: flags.remoteHome, undo: flags.undo }, say);
 }

@@ -1,4 +1,6 @@
+import { homedir } from "node:os";
 import { UserError } from "../../shared/core/errors.js";
+import { GPG_FORWARD, parseForwardSpec, type Forward } from "../../shared/core/forwards.js";
 import { SESSION_NAME } from "../../shared/core/session-name.js";
 
 /** ssh(1) options that take no argument, and those that take one (OpenSSH 7 to 10). */
@@ -24,6 +26,10 @@ export interface ConnectRequest {
   readonly maxTimeSeconds?: number;
   readonly aliveInterval?: number;
   readonly aliveCountMax?: number;
+  /** Forward the laptop's restricted gpg-agent socket as "gpg" (--gpg). */
+  readonly gpg: boolean;
+  /** `--forward NAME=SOCKET`, in order, each name once. */
+  readonly forwards: readonly Forward[];
 }
 
 /** ssh-anchor's own long options for connect, and whether each takes a value. */
@@ -35,6 +41,8 @@ const OWN_OPTIONS: Record<string, boolean> = {
   "--max-time": true,
   "--alive-interval": true,
   "--alive-count-max": true,
+  "--gpg": false,
+  "--forward": true,
 };
 
 /**
@@ -47,8 +55,9 @@ const OWN_OPTIONS: Record<string, boolean> = {
  * // { sshOptions: ["-p", "2222"], destination: "me@host", session: "work", ... }
  * @throws {UserError} on a missing destination, a dangling option, or stray arguments.
  */
-export function parseConnectArgs(argv: readonly string[]): ConnectRequest {
+export function parseConnectArgs(argv: readonly string[], home: string = homedir()): ConnectRequest {
   const own: Record<string, string | true> = {};
+  const forwards: Forward[] = [];
   const sshOptions: string[] = [];
   let destination: string | undefined;
   let command: string[] = [];
@@ -65,7 +74,8 @@ export function parseConnectArgs(argv: readonly string[]): ConnectRequest {
       else {
         const value = inline ?? argv[++i];
         if (value === undefined) throw new UserError(`${name} needs a value`, 2);
-        own[name] = value;
+        if (name === "--forward") forwards.push(forwardOf(value, home, forwards));
+        else own[name] = value;
       }
       continue;
     }
@@ -96,7 +106,25 @@ export function parseConnectArgs(argv: readonly string[]): ConnectRequest {
     // ssh takes whole seconds and counts only: "1.5" would fail in ssh with "invalid time value".
     aliveInterval: number(own, "--alive-interval", true),
     aliveCountMax: number(own, "--alive-count-max", true),
+    gpg: gpgFlag(own, forwards),
+    forwards,
   };
+}
+
+/** One `--forward NAME=SOCKET`, its name not given before. */
+function forwardOf(value: string, home: string, earlier: readonly Forward[]): Forward {
+  const forward = parseForwardSpec(value, home);
+  if (typeof forward === "string") throw new UserError(`--forward ${value}: ${forward}`, 2);
+  if (earlier.some((other) => other.name === forward.name)) throw new UserError(`--forward ${forward.name} is given twice: one socket per name`, 2);
+  return forward;
+}
+
+function gpgFlag(own: Record<string, string | true>, forwards: readonly Forward[]): boolean {
+  const gpg = own["--gpg"] === true;
+  if (gpg && forwards.some((forward) => forward.name === GPG_FORWARD)) {
+    throw new UserError("--gpg and --forward gpg=SOCKET name two sockets for gpg: give one", 2);
+  }
+  return gpg;
 }
 
 function splitLong(arg: string): [string, string | undefined] {

@@ -3,6 +3,25 @@ import type { ConnectRequest } from "./args.js";
 export interface RemoteCommandOptions {
   /** A reconnect: what the first attempt said on the terminal is not said again. */
   readonly quiet?: boolean;
+  /** This login's forwards (their remote paths) and the directory they are in. */
+  readonly forwards?: { readonly directory: string; readonly paths: readonly string[] };
+}
+
+/**
+ * Says, in one line, which of this login's forwards did not bind, and makes a missing forwards
+ * directory for the next login. sshd binds a forward when the client asks, and the client asks
+ * for its forwards before it opens the session: by the time this runs, each is there or failed
+ * (ssh's own warning is hidden by LogLevel ERROR or QUIET, and ExitOnForwardFailure is off, so
+ * nothing else would say it). The paths hold only the characters forwardPathRefusal lets through.
+ */
+function forwardsCheck(forwards: RemoteCommandOptions["forwards"]): string {
+  if (!forwards || forwards.paths.length === 0) return "";
+  const u = forwards.directory;
+  return (
+    `m=; for f in ${forwards.paths.join(" ")}; do [ -S "$f" ] || { n=\${f##*/}; m="$m \${n%%.*}"; }; done; ` +
+    `if [ -n "$m" ]; then [ -d ${u} ] || (umask 077; mkdir -p ${u}); ` +
+    `printf "%s\\n" "ssh-anchor: not forwarded (the socket did not bind on the host):$m; this login goes on without it" >&2; fi; `
+  );
 }
 
 /**
@@ -59,11 +78,13 @@ export function remoteCommand(request: ConnectRequest, options: RemoteCommandOpt
   if (request.command.length > 0) return request.command.join(" ");
   const name = request.session; // letters, digits and _ . @ - only (SESSION_NAME, parseConnectArgs)
   const quiet = options.quiet ?? false;
+  const check = forwardsCheck(options.forwards);
   const script =
-    request.multiplexer === "screen"
+    check +
+    (request.multiplexer === "screen"
       ? `t=$(screen -ls 2>/dev/null | sed -n "s/^[[:space:]]*\\([0-9][0-9]*\\.${sedLiteral(name)}\\)[[:space:]].*/\\1/p" | head -n 1); ` +
         `${prelude("screen", `${name} $t`, quiet)}` +
         `if [ -n "$t" ]; then exec screen -D -R "$t"; fi; exec screen -S ${name}`
-      : `${prelude("tmux", name, quiet)}exec tmux new-session -A -D -s ${name} "$@"`;
+      : `${prelude("tmux", name, quiet)}exec tmux new-session -A -D -s ${name} "$@"`);
   return `exec sh -c '${script}'`;
 }

@@ -8,6 +8,9 @@ import type { SshSettings } from "../../shared/core/ssh-config.js";
 import { TIMING } from "../../shared/core/timing.js";
 import type { ConnectRequest } from "./args.js";
 import { Backoff } from "./backoff.js";
+import { newForwardToken } from "../../shared/core/forwards.js";
+import { currentUid } from "../../shared/core/trust.js";
+import { planForwards, type ForwardPlan } from "./forwards.js";
 import { countdown, type WaitOutcome } from "./countdown.js";
 import { openConnectLog } from "./log-file.js";
 import { NetworkWatch, type NetworkEvent } from "./network-watch.js";
@@ -38,6 +41,7 @@ export class ConnectSession {
   readonly #log: Log | undefined;
   readonly #backoff = new Backoff();
   #settings: SshSettings = new Map();
+  #forwards: ForwardPlan | undefined;
   #reachability: Reachability | undefined;
   #markerDir = "";
   /** The ssh running now, if any. */
@@ -57,6 +61,14 @@ export class ConnectSession {
   async run(): Promise<number> {
     this.#settings = await effectiveSettings(this.#request.sshOptions, this.#request.destination);
     this.#reachability = Reachability.of(this.#settings, this.#request.destination);
+    this.#forwards = await planForwards(this.#request, this.#settings, {
+      uid: currentUid(),
+      note: (line, terminal) => {
+        this.#note(line);
+        if (terminal) process.stderr.write(`ssh-anchor: ${printable(line)}\n`);
+      },
+    });
+    if (this.#forwards) this.#note(`forwards: ${this.#forwards.forwards.map((forward) => `${forward.name}=${forward.local}`).join(" ")} (to ${this.#forwards.home}, a new token each connection)`);
     this.#markerDir = await mkdtemp(join(tmpdir(), "ssh-anchor-connect-"));
     this.#network.start();
     // The terminal closed (SIGHUP) or someone asked us to stop: end ssh, put the terminal back,
@@ -154,7 +166,11 @@ export class ConnectSession {
     const marker = join(this.#markerDir, `connected.${attempt}`);
     this.#note(`attempt ${attempt}: ssh ${this.#request.destination}`);
     // What the remote side has to say (no ssh-anchor there, a login it cannot scope) is said once.
-    const ssh = startSsh(sshArgs(this.#request, this.#settings, marker, { quiet: attempt > 1 }), marker, (tookMs, at) => {
+    // A new token each connection: the old login's socket file (a zombie's, still bound) never
+    // blocks this one's, and two laptops never share a path.
+    const forwarding = this.#forwards && { ...this.#forwards, token: newForwardToken() };
+    if (forwarding) this.#note(`attempt ${attempt}: forwards with token ${forwarding.token}`);
+    const ssh = startSsh(sshArgs(this.#request, this.#settings, marker, { quiet: attempt > 1 }, forwarding), marker, (tookMs, at) => {
       this.#note(`attempt ${attempt}: connected in ${tookMs} ms`);
       if (this.#lostAt > 0) this.#note(`re-attached ${Math.round(at - this.#lostAt)} ms after the connection was lost`);
       this.#lostAt = 0;

@@ -1,4 +1,5 @@
 import type { SshSettings } from "../../shared/core/ssh-config.js";
+import { forwardsDirectory, remoteForwardPath, type Forward } from "../../shared/core/forwards.js";
 import { TIMING } from "../../shared/core/timing.js";
 import type { ConnectRequest } from "./args.js";
 import { remoteCommand, type RemoteCommandOptions } from "./remote-command.js";
@@ -12,7 +13,20 @@ import { remoteCommand, type RemoteCommandOptions } from "./remote-command.js";
  * sshArgs(parseConnectArgs(["-A", "devbox"]), settings, "/tmp/ssh-anchor-connect-x/connected.1")
  * // ["-t", "-o", "PermitLocalCommand=yes", "-o", "LocalCommand=touch '...'", "-A", ..., "devbox", "..."]
  */
-export function sshArgs(request: ConnectRequest, settings: SshSettings, marker: string, remote: RemoteCommandOptions = {}): string[] {
+/** The forwards of one ssh connection: the laptop's sockets, the remote home, this connection's token. */
+export interface ConnectionForwards {
+  readonly forwards: readonly Forward[];
+  readonly home: string;
+  readonly token: string;
+}
+
+export function sshArgs(
+  request: ConnectRequest,
+  settings: SshSettings,
+  marker: string,
+  remote: Omit<RemoteCommandOptions, "forwards"> = {},
+  forwarding?: ConnectionForwards,
+): string[] {
   const { sshOptions, destination, aliveInterval, aliveCountMax } = request;
   const configured = (key: string): number => {
     const value = Number(settings.get(key));
@@ -34,7 +48,20 @@ export function sshArgs(request: ConnectRequest, settings: SshSettings, marker: 
   // master whose network died would stall every reconnect until its own keepalive gives up:
   // connect makes connections of its own (an explicit -S or -o ControlPath above still wins).
   args.push("-o", "ControlPath=none");
-  args.push(destination, remoteCommand(request, remote));
+  const paths: string[] = [];
+  if (forwarding && forwarding.forwards.length > 0) {
+    // A forward that cannot bind (a zombie login of this laptop still holds an old path, the
+    // directory is gone) must not end the session, nor make connect reconnect in a loop: ssh
+    // goes on without it (the remote command says so in one line). A user's own -o above wins.
+    args.push("-o", "ExitOnForwardFailure=no");
+    for (const forward of forwarding.forwards) {
+      const path = remoteForwardPath(forwarding.home, forward.name, forwarding.token);
+      paths.push(path);
+      args.push("-R", `${path}:${forward.local}`);
+    }
+  }
+  const forwards = paths.length > 0 && forwarding ? { directory: forwardsDirectory(forwarding.home), paths } : undefined;
+  args.push(destination, remoteCommand(request, { ...remote, forwards }));
   return args;
 }
 

@@ -7,14 +7,32 @@ import { SOCKET_NAME } from "../../shared/core/location.js";
 import { ownCommand } from "../../shared/core/package-root.js";
 import { initShell, startupFilesOf, type InitMode, type KnownShell, type Shell } from "../../shared/core/shells.js";
 import { escapeRegExp, printable } from "../../shared/core/text.js";
+import { forwardsBlockLines, forwardsLabel, type HostForwards } from "./forwards.js";
 import { currentUid, ownFileBehindLink, replaceOwnFile } from "../../shared/core/trust.js";
 import { describeEvidence, initLinesIn, perIdentityEvidence, tildePath, type FoundInitLine, type PerIdentityEvidence } from "../../shared/scope/account.js";
 
-const BEGIN = "# >>> ssh-anchor >>>";
-/** The same marker, saying setup added a newline to end the line before it. */
-const BEGIN_AFTER_NEWLINE = "# >>> ssh-anchor (newline added above) >>>";
-const END = "# <<< ssh-anchor <<<";
-const BLOCK = new RegExp(`(\\n)?(${escapeRegExp(BEGIN)}|${escapeRegExp(BEGIN_AFTER_NEWLINE)})\\n[\\s\\S]*?${escapeRegExp(END)}\\n`);
+/**
+ * The markers around a block setup writes: `# >>> ssh-anchor >>>` for the rc line and the
+ * IdentityAgent lines, `# >>> ssh-anchor forwards HOST >>>` for one host's forwards (a label
+ * each, so that every block is found, replaced and removed alone). `labelSource` is the label
+ * as a regular expression: --undo removes every host's forwards block.
+ */
+function markers(label = "", labelSource = escapeRegExp(label)) {
+  const tag = (text: string) => (text === "" ? "" : ` ${text}`);
+  const begin = `# >>> ssh-anchor${tag(label)} >>>`;
+  /** The same marker, saying setup added a newline to end the line before it. */
+  const beginAfterNewline = `# >>> ssh-anchor${tag(label)} (newline added above) >>>`;
+  const end = `# <<< ssh-anchor${tag(label)} <<<`;
+  const source = tag(labelSource);
+  const block = new RegExp(`(\\n)?(# >>> ssh-anchor${source} >>>|# >>> ssh-anchor${source} \\(newline added above\\) >>>)\\n[\\s\\S]*?# <<< ssh-anchor${source} <<<\\n`, "g");
+  return { begin, beginAfterNewline, end, block };
+}
+
+const MAIN = markers();
+const BEGIN = MAIN.begin;
+const BEGIN_AFTER_NEWLINE = MAIN.beginAfterNewline;
+/** Every host's forwards block (setup --undo removes them all). */
+const ANY_FORWARDS = markers("", "forwards [^\\n<>]+");
 
 export interface SetupOptions {
   readonly shell: Shell;
@@ -27,6 +45,8 @@ export interface SetupOptions {
   readonly home?: string;
   readonly uid?: number;
   readonly env?: NodeJS.ProcessEnv;
+  /** `setup --forwards HOST`: only this host's forwards block in ~/.ssh/config (no rc line). */
+  readonly forwards?: HostForwards;
   /** Told, one line each, what setup decided on its own (the per-identity line chosen, a line already there, a symlink followed). */
   readonly note?: (line: string) => void;
   /** Told, one line each, why the line setup writes may not run at login. */
@@ -63,18 +83,20 @@ const SSH_CONFIG_LINES = [
   "Match all",
 ];
 
+type Markers = ReturnType<typeof markers>;
+
 /** Appends the block (rc files: last word wins) or prepends it (ssh_config: first value wins; bash's ~/.bashrc: see ShellRecord.rcAt). */
-function withBlock(text: string, lines: readonly string[], where: "end" | "start"): string {
-  if (BLOCK.test(text)) return text;
-  if (where === "start") return `${BEGIN}\n${lines.join("\n")}\n${END}\n${text}`;
+function withBlock(text: string, lines: readonly string[], where: "end" | "start", marks: Markers = MAIN): string {
+  if (new RegExp(marks.block.source).test(text)) return text;
+  if (where === "start") return `${marks.begin}\n${lines.join("\n")}\n${marks.end}\n${text}`;
   const needsNewline = text.length > 0 && !text.endsWith("\n");
-  return `${text}${needsNewline ? `\n${BEGIN_AFTER_NEWLINE}` : BEGIN}\n${lines.join("\n")}\n${END}\n`;
+  return `${text}${needsNewline ? `\n${marks.beginAfterNewline}` : marks.begin}\n${lines.join("\n")}\n${marks.end}\n`;
 }
 
-function withoutBlock(text: string): string {
-  return text.replace(BLOCK, (_block, newlineBefore: string | undefined, begin: string) =>
+function withoutBlock(text: string, marks: Markers = MAIN): string {
+  return text.replace(marks.block, (_block, newlineBefore: string | undefined, begin: string) =>
     // A block that setup started on a line of its own gave back the newline it consumed.
-    newlineBefore !== undefined && begin === BEGIN ? "\n" : "",
+    newlineBefore !== undefined && !begin.includes("(newline added above)") ? "\n" : "",
   );
 }
 
@@ -216,27 +238,38 @@ async function lineWarnings(command: string | undefined, line: string, env: Node
 export async function planSetup(options: SetupOptions, undo = false): Promise<FileChange[]> {
   const home = options.home ?? homedir();
   const uid = options.uid ?? currentUid();
-  const shell = initShell(options.shell);
-  const targets: Array<[string, readonly string[], "end" | "start", boolean?]> = [];
-  if (undo) {
-    targets.push([join(home, shell.rcFile), [], "end"]);
+  const sshConfig = join(home, ".ssh", "config");
+  /** Each file and how its text changes. */
+  const targets: Array<[string, (text: string) => string]> = [];
+  if (options.forwards) {
+    // The laptop's side of a host's forwards: that host's block in ~/.ssh/config, replaced
+    // when it is there already (the forwards asked for now are the ones wanted), nothing else.
+    const marks = markers(forwardsLabel(options.forwards.host));
+    const lines = forwardsBlockLines(options.forwards);
+    targets.push([sshConfig, (text) => (undo ? withoutBlock(text, marks) : withBlock(withoutBlock(text, marks), lines, "start", marks))]);
   } else {
-    const evidence = await perIdentityEvidence({ uid, home, env: options.env });
-    const form = chosenForm(options, evidence, home);
-    const command = "command" in options ? options.command : ownCommand();
-    const line = shell.rcLine(form, command, home);
-    const action = await rcLineAction(shell, form, line, evidence, home, uid, options);
-    if (action !== "keep") {
-      targets.push([join(home, shell.rcFile), [line], shell.rcAt, action === "replace"]);
-      for (const warning of await lineWarnings(command, line, options.env ?? process.env, home)) options.warn?.(warning);
+    const shell = initShell(options.shell);
+    if (undo) {
+      targets.push([join(home, shell.rcFile), (text) => withoutBlock(text)]);
+      targets.push([sshConfig, (text) => withoutBlock(withoutBlock(text), ANY_FORWARDS)]);
+    } else {
+      const evidence = await perIdentityEvidence({ uid, home, env: options.env });
+      const form = chosenForm(options, evidence, home);
+      const command = "command" in options ? options.command : ownCommand();
+      const line = shell.rcLine(form, command, home);
+      const action = await rcLineAction(shell, form, line, evidence, home, uid, options);
+      if (action !== "keep") {
+        targets.push([join(home, shell.rcFile), (text) => withBlock(action === "replace" ? withoutBlock(text) : text, [line], shell.rcAt)]);
+        for (const warning of await lineWarnings(command, line, options.env ?? process.env, home)) options.warn?.(warning);
+      }
+      if (options.sshConfig) targets.push([sshConfig, (text) => withBlock(text, SSH_CONFIG_LINES, "start")]);
     }
   }
-  if (options.sshConfig || undo) targets.push([join(home, ".ssh", "config"), SSH_CONFIG_LINES, "start"]);
   const changes: FileChange[] = [];
-  for (const [file, lines, where, replace] of targets) {
+  for (const [file, change] of targets) {
     const { target, exists } = await whereToWrite(file, uid);
     const before = exists ? await readText(target) : "";
-    const after = undo ? withoutBlock(before) : withBlock(replace ? withoutBlock(before) : before, lines, where);
+    const after = change(before);
     if (after === before) continue;
     if (target !== file) options.note?.(`${tildePath(file, home)} is a symlink: setup changes the file it leads to, ${target}, and keeps the link`);
     changes.push({ file, target, before, after });

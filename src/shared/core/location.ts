@@ -54,6 +54,15 @@ export function configHome(home: string = homedir(), env: NodeJS.ProcessEnv = pr
   return env.XDG_CONFIG_HOME?.startsWith("/") ? env.XDG_CONFIG_HOME : join(home, ".config");
 }
 
+/**
+ * The user's state directory, $XDG_STATE_HOME (when absolute) or ~/.local/state: where connect
+ * keeps what it learnt of a host (its home, for the forwards' paths).
+ * @example stateHome("/home/me", {}) // "/home/me/.local/state"
+ */
+export function stateHome(home: string = homedir(), env: NodeJS.ProcessEnv = process.env): string {
+  return env.XDG_STATE_HOME?.startsWith("/") ? env.XDG_STATE_HOME : join(home, ".local", "state");
+}
+
 /** The files that live beside the stable socket. */
 export interface DaemonPaths {
   readonly socket: string;

@@ -75,8 +75,6 @@ export const TIMING = {
   /** A zombie forward is probed again this long after it was judged silent: a laptop that wakes
    * is used again (one forwarded channel each time, only for zombies). */
   forwardRecheckMs: 2000,
-  /** `gpgconf --list-dirs agent-socket` (a local program, a few ms). */
-  gpgconfMs: 5000,
 
   // Probes outside the daemon: one at a time, with no history to judge by.
 
@@ -249,4 +247,13 @@ export const TIMING = {
   installShellCheckSeconds: 20,
   /** Running a single executable on the laptop to read its version before it is sent. */
   installLocalVersionMs: 15_000,
+
+  // Forwarded sockets (connect --gpg/--forward, setup --forwards).
+
+  /** The one probe of a host for its home (a login, a mkdir and three printf): asked once per
+   * destination and cached, so it may include a password prompt someone answers; as install's. */
+  remoteFactsProbeMs: 45_000,
+  /** `gpgconf --list-dirs` and `gpgconf --launch gpg-agent`: local, a few ms; an agent's first
+   * start reads its keys. */
+  gpgconfMs: 10_000,
 } as const;

@@ -38,6 +38,9 @@ async function pythonLoad(mode: "one-connection" | "fresh-connections", target: 
 
 const oneConnection = (target: Target, message: Buffer, cpu?: number) => pythonLoad("one-connection", target, PER_ROUND, message, cpu);
 export const freshConnections = (target: Target, cpu?: number) => pythonLoad("fresh-connections", target, PER_ROUND / 2, undefined, cpu);
+/** The same, with the number of requests given (bench/relay.ts). */
+export const oneConnectionOf = (target: Target, message: Buffer, count: number) => pythonLoad("one-connection", target, count, message);
+export const freshConnectionsOf = (target: Target, count: number) => pythonLoad("fresh-connections", target, count);
 
 /**
  * Where the client and the servers (agent, proxies) run. A round trip's cost is mostly the

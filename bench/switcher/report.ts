@@ -9,7 +9,7 @@ import type { MemoryUse } from "./memory.js";
 import type { Overhead, Samples } from "./overhead.js";
 import { CONCURRENT_CLIENTS, CONCURRENT_MS, MEMORY_REQUESTS, PER_ROUND, QUICK, ROUNDS, SHELL_RUNS, STALE_DIRECTORIES } from "./settings.js";
 import type { ShellStartup } from "./shell-startup.js";
-import type { Targets } from "./targets.js";
+import { NAIVE, type Targets } from "./targets.js";
 
 /** Everything the steps measured. */
 export interface Measured {
@@ -34,26 +34,30 @@ function row(name: string, summary: Summary, base: Summary | undefined, unit: "�
 
 /** Step 7: the tables on stdout, with the targets beside the figures. */
 export function printReport({ targets: { direct, anchor, all: targets }, overhead, rates, discovery, zombieFirst, memory, shells }: Measured): void {
+  // The floor any Node relay starts from: its ratio is the one the relay's own targets are on.
+  const naive = targets.find((t) => t.name === NAIVE);
   const overheadRows = (measures: ReadonlyArray<readonly [string, Samples, "µs" | "ms", string]>) =>
     measures.flatMap(([title, map, unit, goal]) =>
       targets.map((target) => {
         const baseline = target === direct ? undefined : s(map, direct.name);
-        return row(`${title}: ${target.name}`, s(map, target.name), baseline, unit, target === anchor ? goal : undefined);
+        const cells = row(`${title}: ${target.name}`, s(map, target.name), baseline, unit, target === anchor ? goal : undefined);
+        const toNaive = naive && target !== direct ? `${(s(map, target.name).median / s(map, naive.name).median).toFixed(2)}x` : "";
+        return [...cells.slice(0, 4), toNaive, cells[4] as string];
       }),
     );
   for (const { placement, identities: oneConn, fresh: freshConn } of overhead.byPlacement) {
     console.log(`\nProxy overhead, ${placement.name} (median, min..max, ratio to direct)`);
     printTable(
-      ["measure", "median", "range", "ratio", "target"],
+      ["measure", "median", "range", "ratio", "to naive", "target"],
       overheadRows([
-        ["REQUEST_IDENTITIES, one connection", oneConn, "µs", "<= 1.3x"],
-        ["new connection per request", freshConn, "µs", "<= 1.8x"],
+        ["REQUEST_IDENTITIES, one connection", oneConn, "µs", "<= 1.3x; <= 1.05x naive"],
+        ["new connection per request", freshConn, "µs", "<= 1.8x; <= 1.10x naive"],
       ]),
     );
   }
   console.log("\nWhat users run, as the scheduler places them (median, min..max, ratio to direct)");
   printTable(
-    ["measure", "median", "range", "ratio", "target"],
+    ["measure", "median", "range", "ratio", "to naive", "target"],
     overheadRows([
       ["ed25519 SIGN_REQUEST, one connection", overhead.signs, "µs", ""],
       ["ssh-add -l (whole process)", overhead.sshAdds, "ms", ""],
@@ -87,12 +91,13 @@ export function printReport({ targets: { direct, anchor, all: targets }, overhea
   console.log("\nZombie first: a fresh request when the newest agent accepts but never answers and an older one is live");
   printTable(["measure", "median", "range", "ratio", "target"], [row("time to the answer", summarize(zombieFirst), undefined, "ms", "< 1000 ms")]);
 
-  const { idle, after, fdsBefore, fdsAfter, plateau } = memory;
+  const { idle, naiveIdle, after, fdsBefore, fdsAfter, plateau } = memory;
   console.log(`\nMemory of the daemon (KiB): idle, and after ${MEMORY_REQUESTS} requests (half on one connection, half one connection each, in turn)`);
   printTable(
     ["when", "RssAnon", "PSS", "RSS", "fds", "target"],
     [
-      ["idle", String(idle.rssAnonKiB), String(idle.pssKiB), String(idle.rssKiB), String(fdsBefore), "RssAnon <= 10240"],
+      ["idle", String(idle.rssAnonKiB), String(idle.pssKiB), String(idle.rssKiB), String(fdsBefore), `RssAnon <= 10240 and <= naive + 512 (${naiveIdle.rssAnonKiB + 512})`],
+      ["naive Node relay, idle", String(naiveIdle.rssAnonKiB), String(naiveIdle.pssKiB), String(naiveIdle.rssKiB), "", ""],
       ["after", String(after.rssAnonKiB), String(after.pssKiB), String(after.rssKiB), String(fdsAfter), "growth <= 2048"],
     ],
   );
@@ -124,7 +129,7 @@ export async function saveResults({ overhead, rates, discovery, zombieFirst, mem
       scale: summaries(discovery.scale),
     },
     throughput: Object.fromEntries([...rates].map(([k, v]) => [k, { ...summarize(v.perSecond), errors: v.errors }])),
-    memoryKiB: { idle: memory.idle, after: memory.after, requests: MEMORY_REQUESTS, fdsBefore: memory.fdsBefore, fdsAfter: memory.fdsAfter, burstPlateau: memory.plateau },
+    memoryKiB: { idle: memory.idle, naiveIdle: memory.naiveIdle, after: memory.after, requests: MEMORY_REQUESTS, fdsBefore: memory.fdsBefore, fdsAfter: memory.fdsAfter, burstPlateau: memory.plateau },
     startupMicros: { clean: s(discovery.startups, "clean"), crowded: s(discovery.startups, "crowded") },
     zombieFirstMicros: summarize(zombieFirst),
     shellMicros: { none: summarize(shells.none), eval: summarize(shells.eval), sourced: summarize(shells.sourced) },

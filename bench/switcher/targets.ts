@@ -13,6 +13,9 @@ export interface Target {
   readonly pid?: number;
 }
 
+/** The naive Node relay's name in every table. */
+export const NAIVE = "naive Node pipe";
+
 /** Everything the benchmark starts, stopped when it ends. */
 export const cleanup = new Cleanup();
 
@@ -60,9 +63,9 @@ export async function startTargets({ base, tmpRoot, home, key }: Bench): Promise
   const direct: Target = { name: "direct", path: agent.path, pid: agent.pid };
   const anchor = await startDaemon("ssh-anchor", join(base, "a", "agent.sock"), tmpRoot, home);
   const naivePath = join(base, "naive.sock");
-  const naiveChild = startProcess(process.execPath, ["--import", "tsx", fileURLToPath(new URL("../naive-proxy.ts", import.meta.url)), naivePath, agent.path]);
+  const naiveChild = startProcess(process.execPath, [fileURLToPath(new URL("../naive-proxy.mjs", import.meta.url)), naivePath, agent.path]);
   await waitFor("the naive proxy", () => socketAcceptsConnections(naivePath, 500), 10_000);
-  const all: Target[] = [direct, anchor, { name: "naive Node pipe", path: naivePath, pid: naiveChild.pid }];
+  const all: Target[] = [direct, anchor, { name: NAIVE, path: naivePath, pid: naiveChild.pid }];
   // socat: a C proxy, the least any separate proxy process can cost per round trip (it forks
   // per connection, so it is no floor for new connections).
   if (spawnSync("socat", ["-V"]).status === 0) {

@@ -15,7 +15,8 @@ export interface ConnectionSetOptions {
 
 /**
  * The client connections the daemon serves: accepted (or shed while out of descriptors),
- * counted, swept for unanswered requests while any is open, and released when they end.
+ * counted, swept for unanswered requests while any is open (the sweep ends at its first look
+ * that finds none), and released when they end.
  *
  * @example
  * const connections = new ConnectionSet({ counters, shortage, onBusy, onIdle });
@@ -55,10 +56,9 @@ export class ConnectionSet {
     if (!this.#open.delete(connection)) return;
     this.#options.counters.active -= 1;
     this.#options.shortage.clear();
-    if (this.#open.size === 0) {
-      this.stopSweeping();
-      this.#options.onIdle();
-    }
+    // The sweep stops at its next look that finds nothing open: a client that connects once per
+    // request (ssh-add, git) does not create and clear a timer for every connection.
+    if (this.#open.size === 0) this.#options.onIdle();
   }
 
   /** No more looks at unanswered requests: none is open, or the daemon is stopping. */
@@ -73,6 +73,10 @@ export class ConnectionSet {
   }
 
   #sweep(): void {
+    if (this.#open.size === 0) {
+      this.stopSweeping();
+      return;
+    }
     const now = performance.now();
     for (const connection of this.#open) {
       if (connection.outstanding > 0) void connection.checkLate(now);

@@ -30,10 +30,12 @@ export interface ConnectionContext {
   freshen?(): Promise<void> | undefined;
   /**
    * Whether the socket an upstream connection reached is still the candidate that passed the
-   * trust checks (not a socket put at the same path since). Awaited after 'connect' and before
-   * any client byte is written; false: the agent counts as gone.
+   * trust checks (not a socket put at the same path since). Asked right after the connect system
+   * call (which net.connect to a path makes at once), and no client byte is written before both
+   * it said true and 'connect' came; false: the agent counts as gone. A boolean when it can be
+   * answered at once (a local file system): no promise, no extra turn of the event loop.
    */
-  verifyUpstream(agent: Agent): Promise<boolean>;
+  verifyUpstream(agent: Agent): boolean | Promise<boolean>;
   /** The process ran out of file descriptors (or kernel buffers): new connections are shed. */
   shortOfDescriptors(what: string): void;
   /** Nothing to route to: the daemon explains in its log. */
@@ -85,7 +87,8 @@ export class ProxiedConnection {
   #phase: ConnectionPhase = "waiting-for-request";
   readonly #tried = new Set<Agent>();
   readonly #requests = new FrameScanner();
-  #replies = new FrameScanner();
+  /** Set for each upstream (see #connectNext) before it can send anything. */
+  #replies!: FrameScanner;
   #agent: Agent | undefined;
   #upstream: Socket | undefined;
   /** Everything the client sent, while it may still be replayed; undefined once it may not
@@ -234,7 +237,16 @@ export class ProxiedConnection {
     if (this.#context.log.verbose) {
       this.#context.log.detail(`routing a connection to ${agent.path} (${agent.health}, ${agent.candidate.kind})`);
     }
-    upstream.on("connect", () => void this.#onUpstreamConnected(agent, upstream));
+    // Client bytes go to it once it is connected and its socket re-checked, whichever comes last.
+    let connected = false;
+    let trusted: boolean | undefined;
+    const settle = (): void => {
+      if (connected && trusted !== undefined) this.#onUpstreamChecked(agent, upstream, trusted);
+    };
+    upstream.on("connect", () => {
+      connected = true;
+      settle();
+    });
     upstream.on("end", () => {
       if (!this.#moveOnward(agent)) this.#client.end();
     });
@@ -246,16 +258,36 @@ export class ProxiedConnection {
     upstream.on("close", () => {
       if (this.#upstream === upstream) this.#close();
     });
+    // The re-check follows the connect system call, which net.connect to a path has made by now
+    // (a connect that failed at once has destroyed the socket: its 'error' tells why). Made here
+    // rather than after 'connect', it is as sound (what the path holds after the connection was
+    // made is what it reached: the trusted socket, once gone, cannot come back), and it is out of
+    // the way before the connection completes: the request follows the connect at once.
+    if (upstream.destroyed) return;
+    let verdict: boolean | Promise<boolean>;
+    try {
+      verdict = this.#context.verifyUpstream(agent);
+    } catch {
+      verdict = false;
+    }
+    if (typeof verdict === "boolean") {
+      trusted = verdict;
+      return;
+    }
+    verdict.then(
+      (answer) => {
+        trusted = answer;
+        settle();
+      },
+      () => {
+        trusted = false;
+        settle();
+      },
+    );
   }
 
-  /** Connected: only a socket that is still the trusted candidate gets the client's bytes. */
-  async #onUpstreamConnected(agent: Agent, upstream: Socket): Promise<void> {
-    let trusted = false;
-    try {
-      trusted = await this.#context.verifyUpstream(agent);
-    } catch {
-      trusted = false;
-    }
+  /** Connected and re-checked: only a socket that is still the trusted candidate gets the client's bytes. */
+  #onUpstreamChecked(agent: Agent, upstream: Socket, trusted: boolean): void {
     if (this.#phase === "closed" || this.#upstream !== upstream) return;
     if (!trusted) {
       this.#context.book.markDead(agent, "the socket at its path is no longer the one that passed the trust checks");

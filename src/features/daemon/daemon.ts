@@ -16,7 +16,7 @@ import { statusReport } from "./status-report.js";
 import { Log } from "../../shared/core/log.js";
 import type { DaemonPaths } from "../../shared/core/location.js";
 import { TIMING } from "../../shared/core/timing.js";
-import { currentUid, stillTheSocket } from "../../shared/core/trust.js";
+import { currentUid, stillTheSocket, stillTheSocketNow } from "../../shared/core/trust.js";
 import type { Counters, StatusReport } from "../../shared/control/status.js";
 import { ScopeServers } from "./scopes/servers.js";
 import { admits, learnKeys, scopedContext } from "./scopes/routing.js";
@@ -145,7 +145,10 @@ export class Daemon {
       maxWaitMs: options.maxWaitMs ?? TIMING.maxWaitMs,
       findAgents: () => this.#findAgents(),
       freshen: () => this.#freshen(),
-      verifyUpstream: (agent) => stillTheSocket(agent.path, agent.candidate, this.#uid, { local: agent.path.startsWith(this.#tmpRoot) }),
+      // Under the tmp root (a local file system) at once, without a promise; elsewhere (a home
+      // on NFS may block) through the thread pool.
+      verifyUpstream: (agent) =>
+        agent.path.startsWith(this.#tmpRoot) ? stillTheSocketNow(agent.path, agent.candidate, this.#uid) : stillTheSocket(agent.path, agent.candidate, this.#uid),
       shortOfDescriptors: (what) => this.#shortOfDescriptors(what),
       noAgent: (reason) => noAgent(`answering as an agent with no keys: ${reason}`),
       release: (connection) => this.#connections.release(connection),

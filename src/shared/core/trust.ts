@@ -301,13 +301,28 @@ export async function stillTheSocket(path: string, identity: SocketIdentity, uid
   // On a local file system (the tmp root) the two lstats are made at once, without the thread
   // pool's round trip (measured: 150 to 200 µs per new connection on a loaded 2-core host, more
   // than the rest of its cost). Elsewhere (a home on NFS may block) they stay asynchronous.
-  // Another user cannot mount anything on a directory of ours (0700, checked at the scan), and
-  // the connect(2) that just reached a listening socket at this path walked it an instant ago;
-  // the daemon forgets a session directory's socket at the first change notification of it (a
-  // login ending), before the name can be someone else's again (src/shared/discovery/discovery.ts).
-  const [directory, socket] = options.local
-    ? [lstatSync(dirname(path), { throwIfNoEntry: false }), lstatSync(path, { throwIfNoEntry: false })]
-    : await Promise.all([lstatOrUndefined(dirname(path)), lstatOrUndefined(path)]);
+  if (options.local) return stillTheSocketNow(path, identity, uid);
+  const [directory, socket] = await Promise.all([lstatOrUndefined(dirname(path)), lstatOrUndefined(path)]);
+  return isStillTheSocket(directory, socket, identity, uid, path);
+}
+
+/**
+ * stillTheSocket, answered at once with two synchronous lstats: only for a path on a local
+ * file system (the tmp root), where they cannot block. The daemon makes it right after the
+ * connect system call, in the same turn of the event loop, so that the check is out of the
+ * way before the connection completes. Another user cannot mount anything on a directory of
+ * ours (0700, checked at the scan), and the connect(2) that just reached a listening socket at
+ * this path walked it an instant ago; the daemon forgets a session directory's socket at the
+ * first change notification of it (a login ending), before the name can be someone else's again
+ * (src/shared/discovery/discovery.ts).
+ */
+export function stillTheSocketNow(path: string, identity: SocketIdentity, uid: number): boolean {
+  const directory = lstatSync(dirname(path), { throwIfNoEntry: false });
+  const socket = lstatSync(path, { throwIfNoEntry: false });
+  return isStillTheSocket(directory, socket, identity, uid, path);
+}
+
+function isStillTheSocket(directory: Stats | undefined, socket: Stats | undefined, identity: SocketIdentity, uid: number, path: string): boolean {
   if (directoryRefusal(directory, uid) || !socket || socketRefusal(socket, { uid }, path)) return false;
   return socket.dev === identity.dev && socket.ino === identity.ino && createdMsOf(socket) === identity.createdMs;
 }

@@ -1,10 +1,11 @@
 /**
  * The baseline every Node agent proxy starts from: accept, connect upstream, pipe both ways.
- * Run as its own process: node bench/naive-proxy.ts <listen path> <agent path>.
+ * Run as its own process, plain JavaScript with no loader and no flags (what a 20-line relay
+ * costs, memory included): node bench/naive-proxy.mjs <listen path> <agent path>.
  */
 import { connect, createServer } from "node:net";
 
-const [listenPath, agentPath] = process.argv.slice(2) as [string, string];
+const [listenPath, agentPath] = process.argv.slice(2);
 createServer((client) => {
   const upstream = connect({ path: agentPath });
   client.pipe(upstream);

@@ -2,10 +2,7 @@ import { homedir } from "node:os";
 import { UserError } from "../../shared/core/errors.js";
 import { GPG_FORWARD, parseForwardSpec, type Forward } from "../../shared/core/forwards.js";
 import { SESSION_NAME } from "../../shared/core/session-name.js";
-
-/** ssh(1) options that take no argument, and those that take one (OpenSSH 7 to 10). */
-const SSH_FLAGS = new Set("46AaCfGgKkMNnqsTtVvXxYy");
-const SSH_FLAGS_WITH_VALUE = new Set("BbcDEeFIiJLlmOoPpQRSWw");
+import { takeSshOption } from "../../shared/core/ssh-options.js";
 
 export type Multiplexer = "tmux" | "screen";
 
@@ -130,25 +127,6 @@ function gpgFlag(own: Record<string, string | true>, forwards: readonly Forward[
 function splitLong(arg: string): [string, string | undefined] {
   const equals = arg.indexOf("=");
   return equals === -1 ? [arg, undefined] : [arg.slice(0, equals), arg.slice(equals + 1)];
-}
-
-/** Copies one ssh option (with its value) to `out`; returns the index of its last word. */
-function takeSshOption(argv: readonly string[], i: number, out: string[]): number {
-  const arg = argv[i] as string;
-  out.push(arg);
-  // A bundle such as -At or -p2222: walk its letters; a letter taking a value ends it.
-  for (let j = 1; j < arg.length; j++) {
-    const letter = arg[j] as string;
-    if (SSH_FLAGS_WITH_VALUE.has(letter)) {
-      if (j < arg.length - 1) return i; // value attached: -p2222
-      const value = argv[i + 1];
-      if (value === undefined) throw new UserError(`ssh option -${letter} needs a value`, 2);
-      out.push(value);
-      return i + 1;
-    }
-    if (!SSH_FLAGS.has(letter)) throw new UserError(`unknown ssh option -${letter}`, 2);
-  }
-  return i;
 }
 
 function number(own: Record<string, string | true>, name: string, whole = false): number | undefined {

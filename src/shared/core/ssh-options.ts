@@ -2,7 +2,7 @@ import { UserError } from "./errors.js";
 
 /**
  * ssh(1)'s option grammar (OpenSSH 7 to 10), for commands that take ssh's own options mixed
- * with theirs (install; connect's parser has the same two sets): options that take no argument,
+ * with theirs (connect, install): options that take no argument,
  * and those that take one.
  */
 export const SSH_FLAGS: ReadonlySet<string> = new Set("46AaCfGgKkMNnqsTtVvXxYy");

@@ -145,7 +145,7 @@ describe("connect: the remote tmux session gets the stable socket", { skip }, ()
     // It says so, once, in one line (issue 19 item 3).
     const said = (await laptop.screen(pane)).split("\n").filter((line) => line.startsWith("ssh-anchor: "));
     assert.equal(said.length, 1, said.join("\n"));
-    assert.match(said[0] as string, /^ssh-anchor: not found on the host \(PATH, ~\/\.local\/bin\): the tmux session keeps the socket of this login, .*install ssh-anchor there/);
+    assert.match(said[0] as string, /^ssh-anchor: not found on the host \(PATH, ~\/\.local\/bin\): the tmux session keeps the socket of this login, .*run ssh-anchor install on this laptop/);
     // A reconnect says nothing more.
     const again = remoteCommand(parseConnectArgs(["--session", "plain", "h"]), { quiet: true });
     const quiet = await run(`${bin}/sh`, ["-c", again.replace(/exec tmux new-session .*'$/, "'")], {

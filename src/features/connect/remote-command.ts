@@ -48,7 +48,7 @@ function prelude(multiplexer: string, args: string, quiet: boolean): string {
     ? ""
     : "else printf " +
       `"%s\\n" "ssh-anchor: not found on the host (PATH, ~/.local/bin): the ${multiplexer} session keeps the socket of this login, ` +
-      `which ends with it; to fix, install ssh-anchor there (~/.local/bin will do) and run ssh-anchor setup" >&2; `;
+      `which ends with it; to fix, run ssh-anchor install on this laptop with the same destination (no root needed)" >&2; `;
   return (
     "command -v ssh-anchor >/dev/null 2>&1 || PATH=$PATH:$HOME/.local/bin; " +
     "if command -v ssh-anchor >/dev/null 2>&1; then " +

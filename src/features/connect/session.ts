@@ -165,6 +165,9 @@ export class ConnectSession {
   async #runSsh(attempt: number): Promise<SshOutcome> {
     const marker = join(this.#markerDir, `connected.${attempt}`);
     this.#note(`attempt ${attempt}: ssh ${this.#request.destination}`);
+    // A reconnect says it is under way (a blocked port keeps ssh silent until its timeout); the
+    // first attempt is ssh's own, as with plain ssh.
+    if (attempt > 1) this.#terminal.line(`ssh-anchor: reconnecting to ${this.#request.destination} (attempt ${attempt})...`);
     // What the remote side has to say (no ssh-anchor there, a login it cannot scope) is said once.
     // A new token each connection: the old login's socket file (a zombie's, still bound) never
     // blocks this one's, and two laptops never share a path.

@@ -58,6 +58,11 @@ export class Terminal {
     process.stderr.write(this.interactive ? `\r\u001b[2K${line}` : `${line}\n`);
   }
 
+  /** Replaces the status line with a line that stays (what ssh prints next goes below it). */
+  line(text: string): void {
+    process.stderr.write(`${this.interactive ? "\r\u001b[2K" : ""}${printable(text, MAX_STATUS_CHARS)}\n`);
+  }
+
   /** Ends the status line. */
   clearStatus(): void {
     if (this.interactive) process.stderr.write("\r\u001b[2K");

@@ -17,10 +17,11 @@ export interface RunResult {
 
 /**
  * Runs a command to completion, killed after `timeoutMs`: no test waits without a bound.
- * SHLVL=1: a `bash -c` whose stdin is a socket (a pipe from Node is one) and whose shell level is
- * below 2 takes itself for a command sshd runs and reads ~/.bashrc; the test user's init line
- * would then start the daemon behind the test's back. That happens when the suite is run from a
- * shell that exec'd it (SHLVL=0), and never in a shell started from one.
+ * Without an `env` of the caller's, SHLVL=1: a `bash -c` whose stdin is a socket (a pipe from
+ * Node is one) and whose shell level is below 2 takes itself for a command sshd runs and reads
+ * ~/.bashrc (the test user's init line would then start the daemon behind the test's back). That
+ * happens when the suite is run from a shell that exec'd it (SHLVL=0). A caller that passes an
+ * env decides (a test of what sshd's bash does leaves SHLVL out, as sshd does).
  */
 export function run(
   command: string,
@@ -32,7 +33,7 @@ export function run(
     const child = execFile(
       command,
       args,
-      { env: { ...(options.env ?? process.env), SHLVL: "1" }, timeout: options.timeoutMs ?? 20_000, cwd: options.cwd, killSignal: "SIGKILL" },
+      { env: options.env ?? { ...process.env, SHLVL: "1" }, timeout: options.timeoutMs ?? 20_000, cwd: options.cwd, killSignal: "SIGKILL" },
       (error, stdout, stderr) => {
         const failure = error as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null;
         resolvePromise({

@@ -192,7 +192,8 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
   };
 
   const asUser = (command: string) =>
-    run("runuser", ["-u", TEST_USER, "--", "bash", "-c", command], { env: { ...process.env, HOME: home, SCREENDIR: join(home, ".screen") } });
+    // SHLVL=1: see run(); this bash must not read the test user's ~/.bashrc.
+    run("runuser", ["-u", TEST_USER, "--", "bash", "-c", command], { env: { ...process.env, HOME: home, SCREENDIR: join(home, ".screen"), SHLVL: "1" } });
   return {
     port,
     uid,

@@ -76,7 +76,7 @@ export async function scopeFindings(state: PerIdentityState, agents: readonly Ag
         verdict: "warn",
         title: "this account looks shared: live agents offer keys of different people, and every pane signs with whoever logged in last",
         details: live.map((agent) => `${agent.path}: ${agent.keys.map((key) => key.comment || key.fingerprint).join(", ") || "no keys"}`),
-        fix: `use per-identity scopes: ${initShell("bash").rcLine("init --per-identity")} in the rc file, instead of the init line (see README: shared accounts)`,
+        fix: `use per-identity scopes: ${initShell("bash").rcLine("init --per-identity")} in the rc file, instead of the init line (see docs/per-identity.md)`,
       },
     ];
   }

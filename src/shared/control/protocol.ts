@@ -8,7 +8,7 @@
 export type ControlCommand = "status" | "rescan" | "stop" | `scope ${string}`;
 
 const PLAIN_COMMANDS: ReadonlySet<string> = new Set<ControlCommand>(["status", "rescan", "stop"]);
-/** `scope <agent socket path>`: a login asks for its per-identity socket (README, "Shared accounts"). */
+/** `scope <agent socket path>`: a login asks for its per-identity socket (docs/per-identity.md). */
 const SCOPE_COMMAND = /^scope \/\S+$/;
 
 /** A command line longer than this is not one of ours (a scope request carries a socket path, at most 107 bytes). */

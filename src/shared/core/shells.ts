@@ -3,7 +3,7 @@ import { UserError } from "./errors.js";
 /**
  * Everything ssh-anchor knows about one shell, in one place: adding a shell is one entry here,
  * its files in shell/ (if it needs a syntax of its own), its name in both `case`s of bin/ssh-anchor
- * and the README's tables (test/unit/shells.test.ts and test/unit/docs.test.ts fail until the
+ * and the shell tables of README.md, docs/setup.md and docs/per-identity.md (test/unit/shells.test.ts and test/unit/docs.test.ts fail until the
  * last two agree with this record).
  */
 export interface ShellRecord {

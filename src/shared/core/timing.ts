@@ -3,7 +3,7 @@
  * OpenSSH's ssh-agent.c): every timeout, deadline, probe budget, interval and backoff of the
  * daemon, of the commands that talk to it, of doctor's and link mode's probes, of the programs
  * ssh-anchor runs and of connect. Everything that waits reads its number here, so the zombie
- * rule (README, "Zombies") is changed in this file, and in daemon/policy.ts for how the
+ * rule (docs/how-it-works.md, "Zombies") is changed in this file, and in daemon/policy.ts for how the
  * per-agent deadlines are computed from these numbers. Milliseconds unless named otherwise.
  * (Bounds on resources that are not times are the daemon's LIMITS, in daemon/policy.ts.)
  *

@@ -1,4 +1,5 @@
 import { UserError } from "../../shared/core/errors.js";
+import { unknownOption } from "../../shared/core/usage.js";
 
 /** ssh(1) options that take no argument, and those that take one (OpenSSH 7 to 10). */
 const SSH_FLAGS = new Set("46AaCfGgKkMNnqsTtVvXxYy");
@@ -68,7 +69,7 @@ export function parseConnectArgs(argv: readonly string[]): ConnectRequest {
       }
       continue;
     }
-    if (arg.startsWith("--")) throw new UserError(`unknown option ${arg} (see ssh-anchor connect --help)`, 2);
+    if (arg.startsWith("--")) throw unknownOption(arg, [...Object.keys(OWN_OPTIONS), "--help"], "connect");
     if (arg.startsWith("-") && arg.length > 1) {
       i = takeSshOption(argv, i, sshOptions);
       continue;

@@ -66,7 +66,8 @@ describe("connect: a session that survives dropped connections (network namespac
         return listed.stdout.trim().split("\n").filter(Boolean).pop();
       }
       const listed = await host.asUser("screen -ls");
-      if (!new RegExp(`\\.${session}\\s+\\(Attached\\)`).test(listed.stdout)) return undefined;
+      // `\t<pid>.<name>\t(<date>)\t(Attached)`
+      if (!new RegExp(`\\.${session}\\s.*\\(Attached\\)`).test(listed.stdout)) return undefined;
       return (await run("pgrep", ["-n", "-u", host.user, "-x", "screen"])).stdout.trim() || undefined;
     };
     let seen: string | undefined;

@@ -84,9 +84,12 @@ export function explainAll(...parts: ReadonlyArray<Explain | undefined>): Explai
   return async () => (await Promise.all(parts.map((part) => explanation(part)))).join("");
 }
 
-/** A titled section of an explanation: `--- title:` then the text (or "(empty)"). */
+/** A titled section of an explanation: `--- title:` then the text (or "(empty)"), runs of blank lines (a screen) told by their number. */
 export function section(title: string, text: string): string {
-  return `--- ${title}:\n${text.trim() === "" ? "(empty)" : text.replace(/\n*$/, "")}\n`;
+  const body = text
+    .replace(/\s*$/, "")
+    .replace(/(?:\n[ \t]*){3,}\n/g, (blank) => `\n(${blank.split("\n").length - 2} blank lines)\n`);
+  return `--- ${title}:\n${body.trim() === "" ? "(empty)" : body}\n`;
 }
 
 /** The last `lines` lines of `text`. */

@@ -1,4 +1,3 @@
-import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { after, describe, it } from "node:test";

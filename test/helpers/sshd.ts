@@ -119,7 +119,8 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
   await must("usermod", ["-p", "*", TEST_USER]);
   const uid = Number((await must("id", ["-u", TEST_USER])).trim());
   const home = (await must("getent", ["passwd", TEST_USER])).split(":")[5] as string;
-  if (!created) await restoreOnCleanup(cleanup, [".bashrc", ".bash_profile", ".screen"].map((name) => join(home, name)));
+  // (Directories the tests make that were not there, such as ~/.ssh and ~/.config, go again.)
+  if (!created) await restoreOnCleanup(cleanup, [".bashrc", ".bash_profile", ".screen", ".ssh", ".config", ".local", ".cache"].map((name) => join(home, name)));
   const killUser = async () => {
     await killProcessesOf(TEST_USER);
     await run("rm", ["-rf", stableDirectory(home), `/tmp/ssh-anchor-${uid}`, `/tmp/tmux-${uid}`, join(home, ".screen"), join(home, ".ssh", "rc"), join(home, ".ssh", "agent")]);

@@ -16,7 +16,9 @@ import { registerServiceCommand } from "./commands/service.js";
 import { registerCompletionCommand } from "./commands/completion.js";
 import { packageVersion } from "../shared/core/package-root.js";
 import { UserError } from "../shared/core/errors.js";
-import { printError, printLines } from "./output.js";
+import { unknownCommand, unknownOption, usageMessage } from "../shared/core/usage.js";
+import { withUsageHelp } from "./options.js";
+import { printError } from "./output.js";
 
 // A reader that went away (`ssh-anchor status | head -1`) is not an error worth a stack trace;
 // a standard output that cannot be written (a full disk, /dev/full) is worth one line.
@@ -34,16 +36,8 @@ const program = new Command("ssh-anchor")
       "and an ssh that reconnects and re-attaches by itself.",
   )
   .version(version, "-V, --version")
-  .showSuggestionAfterError()
-  // commander's usage errors echo what was typed: through the one sanitiser, as one line, and
-  // commander's own suggestion, its last line, as a second.
-  .configureOutput({
-    outputError: (text) => {
-      const [error, suggestion] = text.replace(/^error: /, "").replace(/\n$/, "").split(/\n(?=\(Did you mean [^\n]*\)$)/);
-      printError(error ?? "");
-      if (suggestion) printLines([suggestion], process.stderr);
-    },
-  })
+  // Usage errors take the one shape of src/shared/core/usage.ts, with our own suggestion.
+  .showSuggestionAfterError(false)
   .exitOverride()
   .addHelpText(
     "after",
@@ -67,6 +61,51 @@ registerSessionEnvCommand(program);
 registerServiceCommand(program);
 registerCompletionCommand(program);
 
+/** The words after `ssh-anchor` that name `command` ("service install"; "" for the program). */
+function pathOf(command: Command): string {
+  const names: string[] = [];
+  for (let at: Command | null = command; at && at !== program; at = at.parent) names.unshift(at.name());
+  return names.join(" ");
+}
+
+/** Names a command answers to (for suggestions). */
+const namesOf = (command: Command): string[] => command.commands.flatMap((c) => [c.name(), ...c.aliases()]);
+
+/**
+ * commander's usage error (`error: unknown option '--fixx'`) in the one shape, as one line
+ * through the one sanitiser (it echoes what was typed): the suggestion is ours, by edit distance
+ * over the options or subcommands of the command it happened in.
+ */
+function usageLine(text: string, command: Command): string {
+  const what = (text.replace(/^error: /, "").split("\n")[0] ?? "").replace(/\.$/, "");
+  const option = /^unknown option '(.*)'$/.exec(what)?.[1];
+  if (option !== undefined) {
+    const known = [...command.options.flatMap((o) => [o.long, o.short]), "--help", ...(command === program ? ["--version"] : [])];
+    return unknownOption(option, known.filter((flag): flag is string => Boolean(flag)), pathOf(command)).message;
+  }
+  const name = /^unknown command '(.*)'$/.exec(what)?.[1];
+  if (name !== undefined) return unknownCommand(name, namesOf(command), pathOf(command)).message;
+  return usageMessage(what, pathOf(command));
+}
+
+/** Every command prints its usage errors through usageLine, knowing where it is. */
+function configureUsageErrors(command: Command): void {
+  command.configureOutput({ outputError: (text) => printError(usageLine(text, command)) });
+  for (const sub of command.commands) configureUsageErrors(sub);
+}
+configureUsageErrors(program);
+
+/** The command the leading words of `argv` name (the program when none). */
+function commandOf(argv: readonly string[]): Command {
+  let found: Command = program;
+  for (const word of argv) {
+    const next = found.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (!next) break;
+    found = next;
+  }
+  return found;
+}
+
 /** The command a chain of names leads to (`service install`), or undefined at the first unknown one. */
 function commandAt(names: readonly string[]): Command | undefined {
   let found: Command | undefined = program;
@@ -84,11 +123,14 @@ async function main(): Promise<void> {
     await runInstall(rest);
   } else if (command === "help" && rest[0] !== undefined && !rest[0].startsWith("-") && !known(rest[0])) {
     // commander answers `help <unknown>` with the whole help and status 1: a typo deserves a line.
-    printError(`unknown command '${rest[0]}' (see ssh-anchor --help)`);
-    process.exitCode = 2;
+    const error = unknownCommand(rest[0], namesOf(program), "");
+    printError(error.message);
+    process.exitCode = error.exitCode;
   } else if (nestedHelp && !commandAt(rest)) {
-    printError(`unknown command '${rest.join(" ")}' (see ssh-anchor help ${rest[0]})`);
-    process.exitCode = 2;
+    const parent = commandOf(rest);
+    const error = unknownCommand(rest.join(" "), namesOf(parent), pathOf(parent));
+    printError(error.message);
+    process.exitCode = error.exitCode;
   } else {
     try {
       // commander's help command looks one level down only: `help service install` would show
@@ -97,8 +139,9 @@ async function main(): Promise<void> {
     } catch (error) {
       if (error instanceof UserError) {
         // An option's value rejected while parsing (by a parser of options.ts): one line, as for any usage error.
-        printError(error.message);
-        process.exitCode = error.exitCode;
+        const shaped = withUsageHelp(error, pathOf(commandOf(process.argv.slice(2))));
+        printError(shaped.message);
+        process.exitCode = shaped.exitCode;
       } else if (error instanceof CommanderError) {
         // Help and --version exit 0; usage errors were already printed as one line.
         process.exitCode = error.exitCode === 0 ? 0 : 2;

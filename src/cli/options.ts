@@ -1,4 +1,5 @@
 import { UserError } from "../shared/core/errors.js";
+import { usageError, USAGE_EXIT_STATUS } from "../shared/core/usage.js";
 
 /**
  * Commander's parser for a whole-number option of at least `least`. A blank value is refused
@@ -34,4 +35,26 @@ export function wholeSeconds(name: string): (value: string) => number {
  */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
+}
+
+/** Whether a message already has the one shape's pointer to the help (src/shared/core/usage.ts). */
+const POINTS_TO_HELP = /; see ssh-anchor [\w -]*--help$/;
+
+/**
+ * A usage error (status 2) in the one shape of src/shared/core/usage.ts: the message, then
+ * where the usage of `command` is. One that already has it is left as it is.
+ * @example withUsageHelp(new UserError("--log needs a value", 2), "connect").message // "--log needs a value; see ssh-anchor connect --help"
+ */
+export function withUsageHelp(error: UserError, command: string): UserError {
+  if (error.exitCode !== USAGE_EXIT_STATUS || POINTS_TO_HELP.test(error.message)) return error;
+  return usageError(error.message, command);
+}
+
+/** Runs a command's own argument parser (connect's, install's); its usage errors take the one shape. */
+export function parseFor<T>(command: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw error instanceof UserError ? withUsageHelp(error, command) : error;
+  }
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LaptopTerminal } from "../helpers/laptop.js";
 import { makeNetwork, type TestNetwork } from "../helpers/netns.js";
-import { BIN, Cleanup, requireRoot, run, sleep, tempDir, waitFor } from "../helpers/process.js";
+import { BIN, Cleanup, requireRoot, run, section, sleep, tempDir, waitFor } from "../helpers/process.js";
 import { startTestHost, type TestHost } from "../helpers/sshd.js";
 import { addKey, makeKey, startAgent } from "../helpers/agent.js";
 
@@ -25,7 +25,7 @@ describe("connect: a session that survives dropped connections (network namespac
       clientNamespace: network.client,
       address: network.serverAddress,
     });
-    laptop = new LaptopTerminal(network, cleanup);
+    laptop = new LaptopTerminal(network, cleanup, host.explain);
     logs = await tempDir();
     cleanup.add(() => run("rm", ["-rf", logs]));
   });
@@ -41,19 +41,51 @@ describe("connect: a session that survives dropped connections (network namespac
 
   const logText = (log: string) => readFile(log, "utf8").catch(() => "");
 
-  /** Waits for `pattern` in connect's log; on failure the error shows the log and the screen. */
+  /** Waits for `pattern` in connect's log; on failure the error shows the log, the screen and the remote host's state. */
   async function waitForLog(log: string, pane: string, pattern: RegExp, what: string, timeoutMs = 15_000): Promise<void> {
-    try {
-      await waitFor(what, async () => pattern.test(await logText(log)), timeoutMs, 50);
-    } catch (error) {
-      throw new Error(`${(error as Error).message}\n--- connect's log:\n${await logText(log)}--- screen:\n${await laptop.screen(pane)}`);
-    }
+    await waitFor(what, async () => pattern.test(await logText(log)), {
+      timeoutMs,
+      explain: laptop.explainPane(pane, async () => section("connect's log", await logText(log))),
+    });
+  }
+
+  /** The remote shell's prompt: /etc/bash.bashrc's (Debian: `user@host:~$`), or bash's own (`bash-5.2$`). */
+  const prompt = () => new RegExp(`^(?:${host.user}@[^\\s:]+:\\S*|bash-[\\d.]+)\\$ *$`, "m");
+
+  /**
+   * Waits until the remote session takes keys: a multiplexer client of this connection (not
+   * `previous`, the one before a cut) is attached to `session` and the laptop's screen shows the
+   * remote shell's prompt. connect logs "connected" once ssh is in, before its remote command
+   * has started the client (and, in a new session, before the shell has read its rc): keys
+   * typed earlier may reach a terminal that is not yet the pane's. Returns the client's pid.
+   */
+  async function remoteReady(pane: string, log: string, session: string, multiplexer: "tmux" | "screen" = "tmux", previous?: string): Promise<string> {
+    const client = async (): Promise<string | undefined> => {
+      if (multiplexer === "tmux") {
+        const listed = await host.asUser(`tmux list-clients -t ${session} -F '#{client_pid}'`);
+        return listed.stdout.trim().split("\n").filter(Boolean).pop();
+      }
+      const listed = await host.asUser("screen -ls");
+      // `\t<pid>.<name>\t(<date>)\t(Attached)`
+      if (!new RegExp(`\\.${session}\\s.*\\(Attached\\)`).test(listed.stdout)) return undefined;
+      return (await run("pgrep", ["-n", "-u", host.user, "-x", "screen"])).stdout.trim() || undefined;
+    };
+    let seen: string | undefined;
+    await waitFor(`a new ${multiplexer} client attached to the remote session ${session}, and the remote prompt on the laptop's screen`, async () => {
+      seen = await client();
+      return seen !== undefined && seen !== previous && prompt().test(await laptop.screen(pane));
+    }, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      explain: laptop.explainPane(pane, async () => section("connect's log", await logText(log)), () => `--- the client seen: ${seen ?? "none"} (before: ${previous ?? "none"})\n`),
+    });
+    return seen as string;
   }
 
   it("attaches the remote session, and re-attaches by itself after a link cut; shell state survives", async () => {
     const { pane, log } = await connect("--session cut");
     await waitForLog(log, pane, /connected in/, "connect to attach");
-    await sleep(500);
+    const first = await remoteReady(pane, log, "cut");
     await laptop.type(pane, "export MARK=anchor42; echo ready-$((40+2))");
     await laptop.waitForScreen(pane, /ready-42/, "the remote shell to answer");
 
@@ -67,7 +99,7 @@ describe("connect: a session that survives dropped connections (network namespac
     await waitForLog(log, pane, /re-attached \d+ ms after/, "connect to re-attach");
     // The countdown numbers attempts as the log does: the one it announced is the one that got through.
     assert.match(await logText(log), new RegExp(`attempt ${announced}: connected in`), `the countdown said attempt ${announced}:\n${await logText(log)}`);
-    await sleep(500);
+    await remoteReady(pane, log, "cut", "tmux", first);
     await laptop.type(pane, 'echo "mark=$MARK"');
     await laptop.waitForScreen(pane, /mark=anchor42/, "the shell state to have survived");
 
@@ -87,7 +119,7 @@ describe("connect: a session that survives dropped connections (network namespac
   it("re-attaches quickly when the laptop's address changes with the link up", async () => {
     const { pane, log } = await connect("--session move");
     await waitForLog(log, pane, /connected in/, "connect to attach");
-    await sleep(500);
+    const first = await remoteReady(pane, log, "move");
     await laptop.type(pane, "export MARK=moved; echo ready-$((1+1))");
     await laptop.waitForScreen(pane, /ready-2/, "the remote shell");
     const before = (await logText(log)).split("\n").length;
@@ -96,10 +128,10 @@ describe("connect: a session that survives dropped connections (network namespac
     await waitFor("connect to re-attach from the new address", async () => {
       const lines = (await logText(log)).split("\n").slice(before - 1).join("\n");
       return /re-attached/.test(lines);
-    }, 10_000, 50);
+    }, { timeoutMs: 10_000, explain: laptop.explainPane(pane, async () => section("connect's log", await logText(log))) });
     const took = performance.now() - moved;
     assert.ok(took < 3000, `re-attached ${Math.round(took)} ms after the address change`);
-    await sleep(500);
+    await remoteReady(pane, log, "move", "tmux", first);
     await laptop.type(pane, 'echo "mark=$MARK"');
     await laptop.waitForScreen(pane, /mark=moved/, "the session state");
     // Ending the remote shell ends the session: connect exits 0.
@@ -110,7 +142,7 @@ describe("connect: a session that survives dropped connections (network namespac
   it("notices a silent loss by keepalives, and re-attaches within seconds of the network's return", async () => {
     const { pane, log } = await connect("--session silent");
     await waitForLog(log, pane, /connected in/, "connect to attach");
-    await sleep(500);
+    const first = await remoteReady(pane, log, "silent");
     await laptop.type(pane, "export MARK=silent; echo ready-$((3+3))");
     await laptop.waitForScreen(pane, /ready-6/, "the remote shell");
     // Packets vanish; nothing changes on the laptop, so only keepalives can tell.
@@ -124,7 +156,7 @@ describe("connect: a session that survives dropped connections (network namespac
     await network.unsilence();
     await waitForLog(log, pane, /re-attached/, "connect to re-attach");
     assert.ok(performance.now() - returned < 4000, `re-attached ${Math.round(performance.now() - returned)} ms after the return`);
-    await sleep(500);
+    await remoteReady(pane, log, "silent", "tmux", first);
     await laptop.type(pane, 'echo "mark=$MARK"');
     await laptop.waitForScreen(pane, /mark=silent/, "the session state");
     await laptop.keys(pane, "C-b", "d");
@@ -142,11 +174,13 @@ describe("connect: a session that survives dropped connections (network namespac
     assert.equal(master.code, 0, master.stderr);
     const { pane, log } = await connect("--session mastered", withConfig);
     await waitForLog(log, pane, /connected in/, "connect to attach");
+    const first = await remoteReady(pane, log, "mastered");
     await network.cut();
     await sleep(2000);
     await network.restore();
     await waitForLog(log, pane, /re-attached/, "connect to re-attach despite the dead master");
     // "re-attached" means ssh is connected; tmux needs a moment more before it takes keys.
+    await remoteReady(pane, log, "mastered", "tmux", first);
     await laptop.type(pane, "echo back-$((5+5))");
     await laptop.waitForScreen(pane, /back-10/, "the re-attached remote shell");
     await laptop.keys(pane, "C-b", "d");
@@ -157,14 +191,14 @@ describe("connect: a session that survives dropped connections (network namespac
   it("works the same with GNU screen", async () => {
     const { pane, log } = await connect("--screen --session scr");
     await waitForLog(log, pane, /connected in/, "connect to attach");
-    await sleep(500);
+    const first = await remoteReady(pane, log, "scr", "screen");
     await laptop.type(pane, "export MARK=screened; echo ready-$((2+2))");
     await laptop.waitForScreen(pane, /ready-4/, "the remote shell in screen");
     await network.cut();
     await sleep(3000);
     await network.restore();
     await waitForLog(log, pane, /re-attached/, "connect to re-attach");
-    await sleep(500);
+    await remoteReady(pane, log, "scr", "screen", first);
     await laptop.type(pane, 'echo "mark=$MARK"');
     await laptop.waitForScreen(pane, /mark=screened/, "the screen session state");
     await laptop.keys(pane, "C-a", "d");
@@ -175,8 +209,8 @@ describe("connect: a session that survives dropped connections (network namespac
     const ran = join(logs, "own-local-command-ran");
     const { pane, log } = await connect(`--session own -o PermitLocalCommand=yes -o 'LocalCommand=touch ${ran}'`);
     await waitForLog(log, pane, /connected in/, "connect to see the connection through its marker");
-    await waitFor("the user's LocalCommand to have run", () => readFile(ran).then(() => true, () => false), 5000);
-    await sleep(500);
+    await waitFor("the user's LocalCommand to have run", () => readFile(ran).then(() => true, () => false), { timeoutMs: 5000, explain: laptop.explainPane(pane) });
+    await remoteReady(pane, log, "own");
     await laptop.keys(pane, "C-b", "d");
     await laptop.waitForScreen(pane, /EXIT=0/, "connect to exit 0 after detaching");
   });
@@ -184,7 +218,7 @@ describe("connect: a session that survives dropped connections (network namespac
   it("leaves the terminal sane when ssh dies without cleaning up", async () => {
     const { pane, log } = await connect("--session sane");
     await waitForLog(log, pane, /connected in/, "connect to attach");
-    await sleep(500);
+    const first = await remoteReady(pane, log, "sane");
     const format = (name: string) => run("tmux", ["-L", laptop.socketName, "display", "-p", "-t", pane, name]);
     assert.equal((await format("#{alternate_on}")).stdout.trim(), "1", "the remote tmux uses the alternate screen");
     // The laptop loses the network and ssh is killed outright: nobody restores the terminal but us.
@@ -195,6 +229,7 @@ describe("connect: a session that survives dropped connections (network namespac
     assert.equal((await format("#{cursor_flag}")).stdout.trim(), "1", "cursor visible");
     await network.restore();
     await waitForLog(log, pane, /re-attached/, "connect to re-attach");
+    await remoteReady(pane, log, "sane", "tmux", first);
     await laptop.type(pane, "echo back-$((6+6))");
     await laptop.waitForScreen(pane, /back-12/, "the re-attached remote shell");
     await laptop.keys(pane, "C-b", "d");
@@ -206,7 +241,7 @@ describe("connect: a session that survives dropped connections (network namespac
   it("leaves clean output after a detach: nothing is written over tmux's last line", async () => {
     const { pane, log } = await connect("--session tidy");
     await waitForLog(log, pane, /connected in/, "connect to attach");
-    await sleep(500);
+    await remoteReady(pane, log, "tidy");
     await laptop.keys(pane, "C-b", "d");
     await laptop.waitForScreen(pane, /EXIT=0/, "connect to exit 0 after detaching");
     // As after plain `ssh -t host tmux`: tmux's farewell, then the shell's next output below it.
@@ -223,7 +258,10 @@ describe("connect: a session that survives dropped connections (network namespac
     assert.equal(await markers(), before + 1);
     await run("tmux", ["-L", laptop.socketName, "kill-session", "-t", pane]);
     await waitForLog(log, pane, /stopped by SIGHUP/, "connect to stop on SIGHUP", 5000);
-    await waitFor("connect's ssh to end", async () => (await run("pgrep", ["-f", "ssh .*-s closed'?$"])).code !== 0, 5000);
+    await waitFor("connect's ssh to end", async () => (await run("pgrep", ["-f", "ssh .*-s closed'?$"])).code !== 0, {
+      timeoutMs: 5000,
+      explain: async () => section("ssh processes", (await run("pgrep", ["-a", "-f", "ssh .*-s closed"])).stdout),
+    });
     assert.equal(await markers(), before);
   });
 

@@ -1,9 +1,14 @@
 import { chmod, chown, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { ensureAccount, suiteAccountName } from "./accounts.js";
 import { Cleanup, run, spawnTracked, tempDir, waitFor } from "./process.js";
 
-/** The second real local user the security tests play: someone else on a shared host. */
-export const ATTACKER = process.env.SSH_ANCHOR_TEST_ATTACKER ?? "anchorattacker";
+/**
+ * The second real local user the security tests play: someone else on a shared host. The
+ * suite's own account, unique to the test process (`anchor-a-<pid>`), made by makeAttacker and
+ * removed when the test ends; SSH_ANCHOR_TEST_ATTACKER names another (kept if it existed).
+ */
+export const ATTACKER = process.env.SSH_ANCHOR_TEST_ATTACKER ?? suiteAccountName("a");
 
 /**
  * A fake agent of the attacker's: it accepts connections, answers like an agent with no keys,
@@ -44,12 +49,9 @@ export interface Attacker {
   spawn(command: string, args: readonly string[]): ReturnType<typeof spawnTracked>;
 }
 
-/** Creates the attacker's account (no home, no login) and kills its processes on cleanup. */
+/** Creates the attacker's account (no home, no login), kills its processes on cleanup and removes it. */
 export async function makeAttacker(cleanup: Cleanup): Promise<Attacker> {
-  if ((await run("id", [ATTACKER])).code !== 0) {
-    const made = await run("useradd", ["-M", "-s", "/bin/sh", ATTACKER]);
-    if (made.code !== 0) throw new Error(`useradd ${ATTACKER}: ${made.stderr}`);
-  }
+  await ensureAccount(cleanup, ATTACKER, { home: false, shell: "/bin/sh" });
   const uid = Number((await run("id", ["-u", ATTACKER])).stdout.trim());
   const base = await tempDir("anchor-attacker-");
   await chmod(base, 0o755);
@@ -78,7 +80,12 @@ export async function makeAttacker(cleanup: Cleanup): Promise<Attacker> {
       const child = spawnTracked(cleanup, ...asAttacker(process.execPath, [script, path, log]));
       let output = "";
       child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-      await waitFor(`the attacker's fake agent at ${path}`, () => output.includes("ready"), 5000);
+      let errors = "";
+      child.stderr?.on("data", (chunk: Buffer) => (errors += chunk.toString()));
+      await waitFor(`the attacker's fake agent at ${path}`, () => output.includes("ready"), {
+        timeoutMs: 5000,
+        explain: () => `--- the fake agent (exit ${child.exitCode ?? child.signalCode ?? "running"}):\n${output}${errors}\n`,
+      });
       return { path, received: async () => (await readFile(log, "utf8").catch(() => "")) };
     },
   };

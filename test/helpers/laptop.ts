@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { TestNetwork } from "./netns.js";
-import { Cleanup, run, waitFor } from "./process.js";
+import { Cleanup, explainAll, run, section, waitFor, type Explain, type WaitOptions } from "./process.js";
 
 /**
  * A local tmux in the laptop's namespace, its one pane a plain shell where the test types
@@ -9,9 +9,14 @@ import { Cleanup, run, waitFor } from "./process.js";
 export class LaptopTerminal {
   readonly socketName = `anchor-laptop-${process.pid}`;
   #count = 0;
+  /**
+   * @param explain what else to show when a wait on a pane times out (the remote host's
+   * processes and logs); the pane's screen is always shown.
+   */
   constructor(
     private readonly network: TestNetwork,
     private readonly cleanup: Cleanup,
+    private readonly explain?: Explain,
   ) {}
 
   async open(env: Record<string, string>): Promise<string> {
@@ -40,8 +45,19 @@ export class LaptopTerminal {
     return (await run("tmux", ["-L", this.socketName, "capture-pane", "-p", "-J", "-t", pane])).stdout;
   }
 
-  waitForScreen(pane: string, pattern: RegExp, what: string, timeoutMs = 20_000): Promise<RegExpExecArray> {
-    return waitFor(what, async () => pattern.exec(await this.screen(pane)), timeoutMs, 100);
+  /** What a person needs when a wait on `pane` times out: its screen, then the remote side's state. */
+  explainPane(pane: string, ...more: Explain[]): Explain {
+    return explainAll(async () => section(`the laptop's terminal ${pane}`, await this.screen(pane)), ...more, this.explain);
+  }
+
+  /** Waits for `pattern` on the pane's screen; on timeout the error shows the screen and the remote state. */
+  waitForScreen(pane: string, pattern: RegExp, what: string, timeout: number | WaitOptions = 20_000): Promise<RegExpExecArray> {
+    const options = typeof timeout === "number" ? { timeoutMs: timeout } : timeout;
+    return waitFor(what, async () => pattern.exec(await this.screen(pane)), {
+      intervalMs: 100,
+      ...options,
+      explain: this.explainPane(pane, ...(options.explain ? [options.explain] : [])),
+    });
   }
 }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { waitFor } from "./process.js";
+import { explainAll, section, waitFor } from "./process.js";
 import type { TestHost } from "./sshd.js";
 
 /** The test user's tmux server. */
@@ -29,10 +29,12 @@ export async function inTmux(host: TestHost, session: string, marker: string, co
   const line = timed(marker, command).replaceAll("'", `'"'"'`);
   const sent = await host.asUser(`${TMUX} send-keys -t ${session} -l '${line}' && ${TMUX} send-keys -t ${session} Enter`);
   assert.equal(sent.code, 0, sent.stderr);
+  let screen = "";
   return waitFor(`"${marker}" in tmux session ${session}`, async () => {
     const capture = await host.asUser(`${TMUX} capture-pane -p -J -S -200 -t ${session}`);
+    screen = capture.stdout + capture.stderr;
     return parse(marker, capture.stdout);
-  }, 20_000, 100);
+  }, { timeoutMs: 20_000, intervalMs: 100, explain: explainAll(() => section(`tmux session ${session}'s pane (last capture)`, screen), host.explain) });
 }
 
 /** The same in a GNU screen window: `stuff` types, `hardcopy` reads the screen. */
@@ -41,9 +43,11 @@ export async function inScreen(host: TestHost, session: string, marker: string, 
   const sent = await host.asUser(`screen -S ${session} -X stuff '${line}'`);
   assert.equal(sent.code, 0, sent.stderr);
   const copy = join(host.home, `${session}.hardcopy`);
+  let screen = "";
   return waitFor(`"${marker}" in screen session ${session}`, async () => {
-    await host.asUser(`screen -S ${session} -X hardcopy ${copy}`);
-    return parse(marker, await readFile(copy, "utf8").catch(() => ""));
-  }, 20_000, 100);
+    const copied = await host.asUser(`screen -S ${session} -X hardcopy ${copy}`);
+    screen = (await readFile(copy, "utf8").catch(() => "")) + copied.stdout + copied.stderr;
+    return parse(marker, screen);
+  }, { timeoutMs: 20_000, intervalMs: 100, explain: explainAll(() => section(`screen session ${session}'s window (last hardcopy)`, screen), host.explain) });
 }
 

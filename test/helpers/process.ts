@@ -53,8 +53,82 @@ export function run(
 
 type Truthy<T> = Exclude<T, false | null | undefined | "" | 0>;
 
-/** Polls `check` until it returns a truthy value; throws after `timeoutMs` naming `what`. */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 10_000, intervalMs = 50): Promise<Truthy<T>> {
+/**
+ * What a person needs to see when a wait times out (a pane's screen, the test user's
+ * processes, a log's tail): run once, on timeout only, and appended to the error.
+ */
+export type Explain = () => Promise<string> | string;
+
+/** How long a wait may take, how often it looks, and what it shows when it gives up. */
+export interface WaitOptions {
+  readonly timeoutMs?: number;
+  readonly intervalMs?: number;
+  readonly explain?: Explain;
+}
+
+/** An explanation may itself hang (a stuck tmux server): it gets this long, then says so. */
+const EXPLAIN_BUDGET_MS = 10_000;
+
+/** Runs `explain` within a bound; never throws (an explanation must not hide the failure). */
+export async function explanation(explain: Explain | undefined): Promise<string> {
+  if (!explain) return "";
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const text = await Promise.race([
+      Promise.resolve().then(explain),
+      new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`(the explanation took over ${EXPLAIN_BUDGET_MS} ms)`), EXPLAIN_BUDGET_MS))),
+    ]);
+    return text.replace(/\n*$/, "\n");
+  } catch (error) {
+    return `(the explanation failed: ${String(error)})\n`;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Several explanations, one after the other. */
+export function explainAll(...parts: ReadonlyArray<Explain | undefined>): Explain {
+  return async () => (await Promise.all(parts.map((part) => explanation(part)))).join("");
+}
+
+/** A titled section of an explanation: `--- title:` then the text (or "(empty)"), runs of blank lines (a screen) told by their number. */
+export function section(title: string, text: string): string {
+  const body = text
+    .replace(/\s*$/, "")
+    .replace(/(?:\n[ \t]*){3,}\n/g, (blank) => `\n(${blank.split("\n").length - 2} blank lines)\n`);
+  return `--- ${title}:\n${body.trim() === "" ? "(empty)" : body}\n`;
+}
+
+/** The last `lines` lines of `text`. */
+export function tail(text: string, lines = 30): string {
+  return text.replace(/\n*$/, "").split("\n").slice(-lines).join("\n");
+}
+
+/** Awaits `promise`; when it fails, the error's message gets `explain`'s text appended. */
+export async function explained<T>(promise: Promise<T>, explain: Explain): Promise<T> {
+  try {
+    return await promise;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw Object.assign(new Error(`${message}\n${await explanation(explain)}`), { cause: error });
+  }
+}
+
+/**
+ * Polls `check` until it returns a truthy value; throws after the timeout naming `what`, with
+ * what `explain` shows (from the options, or the fifth argument) appended.
+ * @example await waitFor("the pane's prompt", () => prompt(), { timeoutMs: 20_000, explain: () => capture() })
+ */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T> | T,
+  timeout: number | WaitOptions = 10_000,
+  interval = 50,
+  explainArgument?: Explain,
+): Promise<Truthy<T>> {
+  const options: WaitOptions = typeof timeout === "number" ? { timeoutMs: timeout, intervalMs: interval, explain: explainArgument } : timeout;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const intervalMs = options.intervalMs ?? 50;
   const deadline = performance.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -65,7 +139,8 @@ export async function waitFor<T>(what: string, check: () => Promise<T> | T, time
       last = error;
     }
     if (performance.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
+      const shown = await explanation(options.explain);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}${shown ? `\n${shown}` : ""}`);
     }
     await sleep(intervalMs);
   }
@@ -119,4 +194,10 @@ export function requireRoot(): string | false {
   const reason = "SKIPPED: needs root (sshd, other users); run the suite as root or in CI";
   process.stderr.write(`\n*** ${reason} ***\n`);
   return reason;
+}
+
+/** A user's processes as a tree (pid, state, age, command line), for an explanation. */
+export async function processesOf(user: string): Promise<string> {
+  const listed = await run("ps", ["-u", user, "-o", "pid,ppid,stat,etime,args", "--forest"], { timeoutMs: 5000 });
+  return section(`${user}'s processes`, listed.stdout || listed.stderr);
 }

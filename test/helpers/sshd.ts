@@ -3,12 +3,17 @@ import { appendFile, chmod, cp, mkdir, readFile, writeFile } from "node:fs/promi
 import { createServer } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { ensureAccount, killProcessesOf, restoreOnCleanup, suiteAccountName, systemDirectory } from "./accounts.js";
 import { addKey, makeKey, startAgent, type TestAgent } from "./agent.js";
-import { Cleanup, REPO, run, spawnTracked, tempDir, waitFor } from "./process.js";
+import { Cleanup, explainAll, processesOf, REPO, run, section, spawnTracked, tail, tempDir, waitFor, type Explain } from "./process.js";
 
-/** The unprivileged user the end-to-end tests log in as; SSH_ANCHOR_TEST_USER lets two checkouts
- * run their suites side by side. */
-export const TEST_USER = process.env.SSH_ANCHOR_TEST_USER ?? "anchortest";
+/**
+ * The unprivileged user the end-to-end tests log in as: the suite's own account, unique to the
+ * test process (`anchor-t-<pid>`), made by startTestHost and removed when the test ends
+ * (test/helpers/accounts.ts). SSH_ANCHOR_TEST_USER names another (two checkouts side by side);
+ * one that already existed is kept, with the files the helper wrote put back.
+ */
+export const TEST_USER = process.env.SSH_ANCHOR_TEST_USER ?? suiteAccountName("t");
 
 /** The sshd the end-to-end tests run: Debian's (OpenSSH 9.2, sockets in /tmp/ssh-XXXX), or with
  * SSH_ANCHOR_TEST_SSHD another build, such as .ci/run's OpenSSH 10.5 (sockets in ~/.ssh/agent). */
@@ -73,6 +78,13 @@ export interface TestHost {
   readonly binDirectory: string;
   /** The stable socket the test user's rc line exports. */
   readonly stableSocket: string;
+  /** The test user's name. */
+  readonly user: string;
+  /**
+   * What a person needs when a wait on this host times out: the test user's processes, its
+   * tmux sessions and screens, the daemon's log tail and sshd's (stderr) tail.
+   */
+  readonly explain: Explain;
 }
 
 /**
@@ -97,14 +109,21 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
   await chmod(base, 0o755);
   cleanup.add(() => run("rm", ["-rf", base]));
 
-  if ((await run("id", [TEST_USER])).code !== 0) await must("useradd", ["-m", "-s", "/bin/bash", TEST_USER]);
+  // Made here and removed at the end (userdel -r) unless it already existed; then the files
+  // written below are put back as they were (their restoration, added first, runs last).
+  const created = await ensureAccount(cleanup, TEST_USER, { home: true, shell: "/bin/bash" });
   // '*': no password, but not locked (sshd without PAM refuses locked accounts).
+  if (!created) {
+    const shadow = (await must("getent", ["shadow", TEST_USER])).split(":")[1] ?? "";
+    cleanup.add(() => run("usermod", ["-p", shadow, TEST_USER]));
+  }
   await must("usermod", ["-p", "*", TEST_USER]);
   const uid = Number((await must("id", ["-u", TEST_USER])).trim());
   const home = (await must("getent", ["passwd", TEST_USER])).split(":")[5] as string;
+  // (Directories the tests make that were not there, such as ~/.ssh and ~/.config, go again.)
+  if (!created) await restoreOnCleanup(cleanup, [".bashrc", ".bash_profile", ".screen", ".ssh", ".config", ".local", ".cache"].map((name) => join(home, name)));
   const killUser = async () => {
-    await run("pkill", ["-KILL", "-u", TEST_USER]);
-    await waitFor("the test user's processes to end", async () => (await run("pgrep", ["-u", TEST_USER])).code !== 0, 5000);
+    await killProcessesOf(TEST_USER);
     await run("rm", ["-rf", stableDirectory(home), `/tmp/ssh-anchor-${uid}`, `/tmp/tmux-${uid}`, join(home, ".screen"), join(home, ".ssh", "rc"), join(home, ".ssh", "agent"), join(home, ".ssh", "anchor-forwards"), join(home, ".gnupg")]);
     // Session directories of logins whose sshd was killed above, before it could remove them.
     await run("find", ["/tmp", "-maxdepth", "1", "-name", "ssh-*", "-user", TEST_USER, "-exec", "rm", "-rf", "{}", "+"]);
@@ -151,8 +170,20 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
       "",
     ].join("\n"),
   );
-  await mkdir("/run/sshd", { recursive: true, mode: 0o755 });
-  spawnTracked(cleanup, ...inNamespace(options.serverNamespace, SSHD, ["-D", "-e", "-f", join(base, "sshd_config")]));
+  await systemDirectory(cleanup, "/run/sshd");
+  const sshd = spawnTracked(cleanup, ...inNamespace(options.serverNamespace, SSHD, ["-D", "-e", "-f", join(base, "sshd_config")]));
+  // sshd -e logs to stderr: its last lines say why a login was refused or a session ended.
+  let sshdLog = "";
+  sshd.stderr?.on("data", (chunk: Buffer) => (sshdLog = (sshdLog + chunk.toString()).slice(-64_000)));
+  const explain = explainAll(
+    () => processesOf(TEST_USER),
+    async () => {
+      const sessions = await run("runuser", ["-u", TEST_USER, "--", "sh", "-c", `tmux ls; tmux -L anchor-e2e ls; SCREENDIR=${join(home, ".screen")} screen -ls`], { timeoutMs: 5000 });
+      return section("the test user's tmux sessions and screens", sessions.stdout + sessions.stderr);
+    },
+    async () => section("the daemon's log (tail)", tail(await readFile(join(stableDirectory(home), "agent.sock.log"), "utf8").catch((error: Error) => error.message))),
+    () => section("sshd's log (tail)", tail(sshdLog)),
+  );
 
   const sshOptions = [
     "-p", String(port), "-F", "none", "-A",
@@ -163,7 +194,12 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
   const envFor = (agent: TestAgent | undefined) => (agent ? { ...process.env, SSH_AUTH_SOCK: agent.path } : sshEnv);
   const ssh = (command: string, timeoutMs = 20_000, agent?: TestAgent) =>
     run(...inNamespace(options.clientNamespace, "ssh", [...sshOptions, command]), { env: envFor(agent), timeoutMs });
-  await waitFor("sshd to accept logins", async () => (await ssh("true", 5000)).code === 0, 10_000, 200);
+  let tried: Awaited<ReturnType<typeof ssh>> | undefined;
+  await waitFor("sshd to accept logins", async () => (tried = await ssh("true", 5000)).code === 0, {
+    timeoutMs: 10_000,
+    intervalMs: 200,
+    explain: explainAll(() => section("the last ssh's stderr", tried?.stderr ?? "(none ran)"), explain),
+  });
 
   const login = async (agent?: TestAgent, forwards: readonly string[] = []): Promise<Login> => {
     const child: ChildProcess = spawn(...inNamespace(options.clientNamespace, "ssh", [...forwards.flatMap((spec) => ["-R", spec]), ...sshOptions, 'printf "%s\\n" "$SSH_ANCHOR_ORIGINAL_SOCK"; exec sleep 600']), {
@@ -175,16 +211,21 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
       child.kill("SIGKILL");
     });
     let output = "";
+    let errors = "";
     child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr?.resume();
-    const forwardedSocket = await waitFor("the login's forwarded socket", () => output.split("\n")[0]?.startsWith("/") && output.includes("\n") && output.split("\n")[0], 10_000);
+    child.stderr?.on("data", (chunk: Buffer) => (errors += chunk.toString()));
+    const loginExplain = explainAll(() => section("the login's ssh (stdout, stderr, exit)", `${output}${errors}exit: ${child.exitCode ?? child.signalCode ?? "running"}`), explain);
+    const forwardedSocket = await waitFor("the login's forwarded socket", () => output.split("\n")[0]?.startsWith("/") && output.includes("\n") && output.split("\n")[0], {
+      timeoutMs: 10_000,
+      explain: loginExplain,
+    });
     return {
       forwardedSocket: forwardedSocket as string,
       end: async () => {
         child.kill("SIGCONT");
         child.kill("SIGTERM");
         // sshd removes the socket once it notices the connection is gone.
-        await waitFor(`${forwardedSocket} to disappear`, async () => (await run("test", ["-e", forwardedSocket as string])).code !== 0, 10_000);
+        await waitFor(`${forwardedSocket} to disappear`, async () => (await run("test", ["-e", forwardedSocket as string])).code !== 0, { timeoutMs: 10_000, explain: loginExplain });
       },
       freeze: () => child.kill("SIGSTOP"),
       thaw: () => child.kill("SIGCONT"),
@@ -218,5 +259,7 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
     anchor: (args) => asUser(`${pkg}/bin/ssh-anchor ${args}`),
     binDirectory: join(pkg, "bin"),
     stableSocket: join(stableDirectory(home), "agent.sock"),
+    user: TEST_USER,
+    explain,
   };
 }

@@ -40,7 +40,7 @@ describe("command-line errors", () => {
     [["connect", "--max-time", "-3", "h"], /--max-time takes a positive number/],
     [["connect", "--alive-interval", "abc", "h"], /--alive-interval takes a positive/],
     [["connect", "--log"], /--log needs a value/],
-    [["connect", "--frob", "h"], /unknown option --frob/],
+    [["connect", "--frob", "h"], /^ssh-anchor: unknown option '--frob'; see ssh-anchor connect --help$/],
     [["connect", "--log", "/nonexistent-anchor-dir/connect.log", "h"], /cannot write the log \/nonexistent-anchor-dir\/connect\.log: its directory does not exist/],
     [["connect", "--session", "a b", "h"], /session name/],
     [["connect", "-o", "Bogus=1", "h"], /ssh rejected the options: .*Bad configuration option: bogus/],
@@ -58,6 +58,58 @@ describe("command-line errors", () => {
       assert.equal(lines.length, 1, `one line:\n${result.stderr}`);
       assert.match(lines[0] as string, /^ssh-anchor: /);
       assert.match(lines[0] as string, message);
+    });
+  }
+
+  /**
+   * Usage errors have ONE shape in every command, whoever parses it (commander, connect's and
+   * install's own parsers): what went wrong, the closest known word when one is close, and the
+   * help to read. `ssh-anchor: unknown option '--fixx' (did you mean --fix?); see ssh-anchor doctor --help`
+   */
+  const typos: Array<[string[], string, string | undefined, string]> = [
+    // [arguments, what went wrong, the suggestion, the command whose help to see]
+    [["run", "--verbos"], "unknown option '--verbos'", "--verbose", "run"],
+    [["start", "--quite"], "unknown option '--quite'", "--quiet", "start"],
+    [["stop", "--sockt"], "unknown option '--sockt'", "--socket", "stop"],
+    [["status", "--jsno"], "unknown option '--jsno'", "--json", "status"],
+    [["init", "--per-identiy", "bash"], "unknown option '--per-identiy'", "--per-identity", "init"],
+    [["connect", "--sesion", "work", "h"], "unknown option '--sesion'", "--session", "connect"],
+    [["connect", "--screne=1", "h"], "unknown option '--screne'", "--screen", "connect"],
+    [["install", "--forse", "h"], "unknown option '--forse'", "--force", "install"],
+    [["install", "--dryrun", "h"], "unknown option '--dryrun'", "--dry-run", "install"],
+    [["doctor", "--fixx"], "unknown option '--fixx'", "--fix", "doctor"],
+    [["link", "--quiett"], "unknown option '--quiett'", "--quiet", "link"],
+    [["rc", "--hepl"], "unknown option '--hepl'", "--help", "rc"],
+    [["setup", "--completion"], "unknown option '--completion'", "--completions", "setup"],
+    [["scope", "--jason"], "unknown option '--jason'", "--json", "scope"],
+    [["service", "install", "--no-strat"], "unknown option '--no-strat'", "--no-start", "service install"],
+    [["service", "uninstall", "--sokcet"], "unknown option '--sokcet'", "--socket", "service uninstall"],
+    [["service", "status", "--jsn"], "unknown option '--jsn'", "--json", "service status"],
+    [["completion", "--hepl", "bash"], "unknown option '--hepl'", "--help", "completion"],
+    [["--verison"], "unknown option '--verison'", "--version", ""],
+    [["stauts"], "unknown command 'stauts'", "status", ""],
+    [["help", "stauts"], "unknown command 'stauts'", "status", ""],
+    [["service", "instal"], "unknown command 'instal'", "install", "service"],
+    [["help", "service", "instal"], "unknown command 'service instal'", "install", "service"],
+    // Nothing close: no suggestion, the same shape.
+    [["doctor", "--zzzzzz"], "unknown option '--zzzzzz'", undefined, "doctor"],
+    [["connect", "--zzzzzz", "h"], "unknown option '--zzzzzz'", undefined, "connect"],
+    [["install", "--zzzzzz", "h"], "unknown option '--zzzzzz'", undefined, "install"],
+    [["frobnicate"], "unknown command 'frobnicate'", undefined, ""],
+    // The other usage errors of every parser point at the help too.
+    [["connect", "--log"], "--log needs a value", undefined, "connect"],
+    [["install"], "no host: ssh-anchor install [options] [ssh options] [user@]host", undefined, "install"],
+    [["install", "--force=yes", "h"], "option '--force' takes no value", undefined, "install"],
+    [["run", "--reply-timeout", "abc"], '--reply-timeout takes a positive whole number, not "abc"', undefined, "run"],
+    [["init"], "missing required argument 'shell'", undefined, "init"],
+  ];
+  for (const [args, what, suggestion, command] of typos) {
+    it(`ssh-anchor ${args.join(" ")}: the one shape of a usage error${suggestion ? `, suggesting ${suggestion}` : ""}`, async () => {
+      const result = await run(BIN, args, { env, timeoutMs: 10_000 });
+      assert.equal(result.code, 2, `exit status\n${result.stderr}`);
+      assert.equal(result.stdout, "", "nothing on stdout");
+      const help = command === "" ? "ssh-anchor --help" : `ssh-anchor ${command} --help`;
+      assert.equal(result.stderr, `ssh-anchor: ${what}${suggestion ? ` (did you mean ${suggestion}?)` : ""}; see ${help}\n`);
     });
   }
 

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { chmod, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { BASH_COMPLETION_LOADERS, bashLoaderNote } from "../../src/features/completion/install.js";
 import { BIN, Cleanup, run, tempDir } from "../helpers/process.js";
 
 /** Tab completion in real bash, zsh and fish, against the scripts `ssh-anchor completion` prints. */
@@ -154,6 +156,17 @@ describe("shell completion", () => {
       assert.match(done.stdout, new RegExp(`wrote the ${shell} completion to ${file}`));
       assert.equal(await readFile(file, "utf8"), await readFile(scripts[shell]!, "utf8"));
       if (shell === "zsh") assert.match(done.stdout, /fpath=/);
+      if (shell === "bash") {
+        // Without bash-completion nothing loads the file: one line says so, and how to load it.
+        const loader = BASH_COMPLETION_LOADERS.find((path) => existsSync(path));
+        const note = `note: bash-completion is not installed (no /usr/share/bash-completion/bash_completion), so nothing loads ${file}: add '. ${file}' to ~/.bashrc, or install bash-completion\n`;
+        if (loader === undefined) assert.ok(done.stdout.includes(note), done.stdout);
+        else assert.doesNotMatch(done.stdout, /bash-completion is not installed/, `${loader} is there`);
+        // The line it gives works in a bash with nothing else loaded.
+        const loaded = await run("bash", ["--norc", "--noprofile", "-c", `. '${file}' && complete -p ssh-anchor`], { env });
+        assert.equal(loaded.code, 0, loaded.stderr);
+        assert.match(loaded.stdout, /ssh-anchor$/m);
+      }
       const again = await run(BIN, ["setup", "--shell", shell, "--completions"], { env });
       assert.match(again.stdout, /up to date/);
       const undone = await run(BIN, ["setup", "--shell", shell, "--undo"], { env });
@@ -164,5 +177,22 @@ describe("shell completion", () => {
     const unknown = await run(BIN, ["completion", "tcsh"], { env });
     assert.equal(unknown.code, 2);
     assert.equal(unknown.stderr, 'ssh-anchor: no completion for "tcsh"; use one of: bash, zsh, fish\n');
+  });
+});
+
+describe("setup --completions and bash-completion", () => {
+  it("says nothing more when bash-completion's loader is there, and names the first place it looked when none is", async () => {
+    const base = await tempDir();
+    try {
+      const loader = join(base, "bash_completion");
+      await writeFile(loader, "");
+      assert.equal(await bashLoaderNote("/h/c", [join(base, "absent"), loader]), undefined);
+      assert.equal(
+        await bashLoaderNote("/h/c", [join(base, "absent")]),
+        `bash-completion is not installed (no ${join(base, "absent")}), so nothing loads /h/c: add '. /h/c' to ~/.bashrc, or install bash-completion`,
+      );
+    } finally {
+      await run("rm", ["-rf", base]);
+    }
   });
 });

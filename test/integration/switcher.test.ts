@@ -95,7 +95,7 @@ describe("routing", () => {
     const { newerAgent } = await twoLogins(daemon);
     newerAgent.freeze();
     const first = await sshAdd(daemon.socket, ["-l"], 15_000);
-    assert.equal(first.code, 0, `ssh-add must not hang or fail on a zombie: ${first.stderr}`);
+    assert.equal(first.code, 0, `ssh-add must not hang or fail on a zombie (${Math.round(first.millis)} ms): ${first.stderr}\n--- the daemon's log:\n${daemon.log()}`);
     assert.match(first.stdout, /older-login/);
     assert.ok(first.millis < 6000, `took ${first.millis} ms`);
     const second = await sshAdd(daemon.socket, ["-l"]);

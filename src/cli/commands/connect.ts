@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { DEFAULT_SESSION, parseConnectArgs } from "../../features/connect/args.js";
 import { TIMING } from "../../shared/core/timing.js";
+import { parseFor } from "../options.js";
 import { runCommand } from "../output.js";
 
 /**
@@ -76,7 +77,7 @@ function seconds(ms: number): string {
 /** Runs `connect` with its raw arguments (everything after the word "connect"). */
 export function runConnect(argv: readonly string[]): Promise<void> {
   return runCommand(async () => {
-    const request = parseConnectArgs(argv);
+    const request = parseFor("connect", () => parseConnectArgs(argv));
     const { ConnectSession } = await import("../../features/connect/session.js");
     return new ConnectSession(request).run();
   });

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { parseInstallArgs } from "../../features/install/args.js";
+import { parseFor } from "../options.js";
 import { printError, printLines, runCommand } from "../output.js";
 
 /**
@@ -43,7 +44,7 @@ Examples:
 /** Runs `install` with its raw arguments (everything after the word "install"). */
 export function runInstall(argv: readonly string[]): Promise<void> {
   return runCommand(async () => {
-    const request = parseInstallArgs(argv);
+    const request = parseFor("install", () => parseInstallArgs(argv));
     const { installOnHost } = await import("../../features/install/install.js");
     return installOnHost(request, (line) => {
       if (!request.quiet) printLines([line]);

@@ -1,4 +1,4 @@
-import { mkdir, readFile, unlink } from "node:fs/promises";
+import { access, mkdir, readFile, unlink } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Command } from "commander";
@@ -25,6 +25,31 @@ export function completionFile(shell: CompletionShell, home = homedir(), env: No
 function completionNote(shell: CompletionShell, file: string): string | undefined {
   const place = shellNamed(shell)?.completion;
   return place?.setupNote?.(dirname(file));
+}
+
+/**
+ * Where bash-completion's loader lives (Debian, Ubuntu, Fedora, Arch; older releases; a /usr/local
+ * or Homebrew install). It is what loads a file from ~/.local/share/bash-completion/completions:
+ * bash itself never looks there.
+ */
+export const BASH_COMPLETION_LOADERS: readonly string[] = [
+  "/usr/share/bash-completion/bash_completion",
+  "/etc/bash_completion",
+  "/usr/local/share/bash-completion/bash_completion",
+  "/usr/local/etc/profile.d/bash_completion.sh",
+  "/opt/homebrew/etc/profile.d/bash_completion.sh",
+];
+
+/**
+ * For bash without bash-completion (no loader in `loaders`): one line saying that nothing loads
+ * `file`, and how to load it.
+ * @example await bashLoaderNote("/home/me/.local/share/bash-completion/completions/ssh-anchor")
+ */
+export async function bashLoaderNote(file: string, loaders: readonly string[] = BASH_COMPLETION_LOADERS): Promise<string | undefined> {
+  for (const loader of loaders) {
+    if (await access(loader).then(() => true, () => false)) return undefined;
+  }
+  return `bash-completion is not installed (no ${loaders[0]}), so nothing loads ${file}: add '. ${file}' to ~/.bashrc, or install bash-completion`;
 }
 
 /** Writes the script; returns false when the file already holds exactly this text. */
@@ -61,6 +86,6 @@ export async function setupCompletions(program: Command, shell: string, flags: {
   }
   if (flags.dryRun) return [`would write the ${shell} completion to ${file}`];
   const written = await installCompletion(file, completionScript(commandSpec(program), target));
-  const note = completionNote(target, file);
+  const note = completionNote(target, file) ?? (target === "bash" ? await bashLoaderNote(file) : undefined);
   return [written ? `wrote the ${shell} completion to ${file}` : `the ${shell} completion in ${file} is up to date`, ...(note ? [`note: ${note}`] : [])];
 }

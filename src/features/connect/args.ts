@@ -3,6 +3,7 @@ import { UserError } from "../../shared/core/errors.js";
 import { GPG_FORWARD, parseForwardSpec, type Forward } from "../../shared/core/forwards.js";
 import { SESSION_NAME } from "../../shared/core/session-name.js";
 import { takeSshOption } from "../../shared/core/ssh-options.js";
+import { unknownOption } from "../../shared/core/usage.js";
 
 export type Multiplexer = "tmux" | "screen";
 
@@ -76,7 +77,7 @@ export function parseConnectArgs(argv: readonly string[], home: string = homedir
       }
       continue;
     }
-    if (arg.startsWith("--")) throw new UserError(`unknown option ${arg} (see ssh-anchor connect --help)`, 2);
+    if (arg.startsWith("--")) throw unknownOption(arg, [...Object.keys(OWN_OPTIONS), "--help"], "connect");
     if (arg.startsWith("-") && arg.length > 1) {
       i = takeSshOption(argv, i, sshOptions);
       continue;

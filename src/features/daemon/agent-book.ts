@@ -18,6 +18,10 @@ export class Agent {
   /** When a zombie is next probed, and the pause after that one. */
   nextProbeAt = 0;
   probeBackoffMs = 0;
+  /** Whether it ever answered a probe (a socket that never did may just not listen yet). */
+  answered = false;
+  /** The pause before the next look at a new socket that refused (0: none planned). */
+  refusedRecheckMs = 0;
   /** Round trips of its latest successful probes (ms), newest last: what "overdue" means for
    * this agent. */
   readonly rtts: number[] = [];
@@ -188,12 +192,37 @@ export class AgentBook {
   stop(): void {
     clearInterval(this.#zombieTimer);
     this.#zombieTimer = undefined;
+    for (const timer of this.#recheckTimers) clearTimeout(timer);
+    this.#recheckTimers.clear();
+  }
+
+  readonly #recheckTimers = new Set<NodeJS.Timeout>();
+
+  /**
+   * A socket that never answered and was found dead may be one bound but not yet listening
+   * (a login being made): it is probed again a few times, with growing pauses, while it is
+   * still the same socket in the book.
+   */
+  #recheckRefused(agent: Agent): void {
+    if (agent.answered) return;
+    agent.refusedRecheckMs = agent.refusedRecheckMs === 0 ? TIMING.refusedNewSocketFirstMs : agent.refusedRecheckMs * 2;
+    if (agent.refusedRecheckMs > TIMING.refusedNewSocketMaxMs) return;
+    const timer = setTimeout(() => {
+      this.#recheckTimers.delete(timer);
+      if (this.#agents.get(agent.path) !== agent || agent.health !== "dead") return;
+      void this.probe(agent).then((health) => {
+        if (health === "dead") this.#recheckRefused(agent);
+      });
+    }, agent.refusedRecheckMs);
+    timer.unref();
+    this.#recheckTimers.add(timer);
   }
 
   #record(agent: Agent, answer: AgentAnswer): void {
     // Out of descriptors here says nothing about the agent.
     if (answer.kind === "unreachable" && answer.local) return;
     if (answer.kind === "answered") {
+      agent.answered = true;
       agent.keys = answer.identities.length;
       agent.fingerprints = anchorOf(answer.identities).keys;
     }
@@ -211,7 +240,10 @@ export class AgentBook {
     }
     if (health !== "unknown") this.#options.log(`${agent.path}: ${health} (${reason})`);
     this.#rerank();
-    if (health === "dead") this.#options.onDead?.(agent);
+    if (health === "dead") {
+      this.#options.onDead?.(agent);
+      if (agent.refusedRecheckMs === 0) this.#recheckRefused(agent);
+    }
   }
 
   #rerank(): void {

@@ -1,5 +1,6 @@
 import { UserError } from "../../shared/core/errors.js";
 import { takeSshOption } from "../../shared/core/ssh-options.js";
+import { unknownOption, usageError } from "../../shared/core/usage.js";
 
 /** What `ssh-anchor install` was asked to do. */
 export interface InstallRequest {
@@ -45,18 +46,18 @@ export function parseInstallArgs(argv: readonly string[]): InstallRequest {
     const [name, inline] = arg.startsWith("--") && equals > 0 ? [arg.slice(0, equals), arg.slice(equals + 1)] : [arg, undefined];
     if (name in OWN_OPTIONS) {
       if (!OWN_OPTIONS[name]) {
-        if (inline !== undefined) throw new UserError(`option '${name}' takes no value (see ssh-anchor install --help)`, 2);
+        if (inline !== undefined) throw usageError(`option '${name}' takes no value`, "install");
         flags.add(name);
         continue;
       }
       const value = inline ?? argv[++i];
-      if (value === undefined || value === "") throw new UserError(`option '${name}' needs a value (see ssh-anchor install --help)`, 2);
+      if (value === undefined || value === "") throw usageError(`option '${name}' needs a value`, "install");
       if (name === "--executable") executables.push(value);
       else shell = value;
       continue;
     }
     if (arg === "--") throw new UserError("install runs no remote command: give only [ssh options] [user@]host", 2);
-    if (arg.startsWith("--")) throw new UserError(`unknown option '${arg}' (see ssh-anchor install --help)`, 2);
+    if (arg.startsWith("--")) throw unknownOption(arg, [...Object.keys(OWN_OPTIONS), "--help"], "install");
     if (arg.startsWith("-") && arg.length > 1) {
       i = takeSshOption(argv, i, sshOptions);
       continue;

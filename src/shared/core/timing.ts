@@ -54,6 +54,12 @@ export const TIMING = {
   /** How often due zombie re-probes are looked for (only while there are zombies): the
    * resolution of that backoff. */
   zombieReprobeTickMs: 1000,
+  /** A socket that refused its first connection and never answered is probed again after this
+   * long, the pause doubling up to `refusedNewSocketMaxMs`: sshd and ssh-agent bind the socket
+   * a moment before they listen on it, and on a busy machine the daemon's first probe can fall
+   * in between. Without a second look such a login would count as dead until it is replaced. */
+  refusedNewSocketFirstMs: 250,
+  refusedNewSocketMaxMs: 4000,
   /** A connection that finds no agent looks again at the places a new login appears, for at
    * most this long before it is answered as an empty agent: a new login's own first command
    * (`ssh -A host git pull`) races the change notification for its socket. */

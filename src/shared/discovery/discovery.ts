@@ -103,8 +103,11 @@ export class AgentDiscovery {
   }
 
   async start(): Promise<void> {
-    await this.rescan();
+    // Watch first, then scan: a login made between the scan's reading of a root and a watch
+    // started after it would go unseen until the periodic rescan (a minute); an event during
+    // the scan only costs a second look at one directory.
     this.#watchRoots();
+    await this.rescan();
   }
 
   stop(): void {

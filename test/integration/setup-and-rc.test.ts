@@ -88,20 +88,32 @@ describe("setup", () => {
   });
 
   // Issue 19: ssh-anchor in ~/.local/bin (npm's link to the package), never on the PATH a shell
-  // starts with; Debian's ~/.bashrc returns at once when not interactive.
-  for (const [shell, runs] of [
-    ["bash", [["-i", "-c"], ["-l", "-c"], ["-c"]]],
-    ["zsh", [["-i", "-c"], ["-l", "-i", "-c"]]],
-    ["sh", [["-l", "-c"]]],
-    ["fish", [["-c"], ["-l", "-i", "-c"]]],
+  // starts with. The distributions' stock start-up files, in the parts that matter here:
+  // Debian's and Ubuntu's ~/.bashrc return at once when not interactive, and ~/.profile adds
+  // ~/.local/bin only after sourcing it; Fedora's ~/.bash_profile sources ~/.bashrc, which sources
+  // /etc/bashrc and adds ~/.local/bin itself, after where setup puts its line.
+  const debian = {
+    ".bashrc": "# If not running interactively, don't do anything\ncase $- in\n    *i*) ;;\n      *) return;;\nesac\n",
+    ".profile": 'if [ -n "$BASH_VERSION" ]; then\n    if [ -f "$HOME/.bashrc" ]; then\n\t. "$HOME/.bashrc"\n    fi\nfi\nif [ -d "$HOME/.local/bin" ] ; then\n    PATH="$HOME/.local/bin:$PATH"\nfi\n',
+  };
+  const fedora = {
+    ".bashrc":
+      '# .bashrc\n\n# Source global definitions\nif [ -f /etc/bashrc ]; then\n    . /etc/bashrc\nfi\n\n# User specific environment\nif ! [[ "$PATH" =~ "$HOME/.local/bin:$HOME/bin:" ]]; then\n    PATH="$HOME/.local/bin:$HOME/bin:$PATH"\nfi\nexport PATH\n',
+    ".bash_profile": "# .bash_profile\n\n# Get the aliases and functions\nif [ -f ~/.bashrc ]; then\n    . ~/.bashrc\nfi\n",
+  };
+  for (const [shell, runs, dotfiles, distribution] of [
+    ["bash", [["-i", "-c"], ["-l", "-c"], ["-c"]], debian, "Debian's"],
+    ["bash", [["-i", "-c"], ["-l", "-c"], ["-c"]], fedora, "Fedora's"],
+    ["zsh", [["-i", "-c"], ["-l", "-i", "-c"]], debian, "Debian's"],
+    ["sh", [["-l", "-c"]], debian, "Debian's"],
+    ["fish", [["-c"], ["-l", "-i", "-c"]], debian, "Debian's"],
   ] as const) {
-    it(`${shell}: the line setup writes runs ssh-anchor by its absolute path, with ssh-anchor on no PATH`, async () => {
+    it(`${shell}: the line setup writes runs ssh-anchor by its absolute path, with ssh-anchor on no PATH (${distribution} start-up files)`, async () => {
       const own = await tempDir();
       cleanup.add(() => run("rm", ["-rf", own]));
       await mkdir(join(own, ".local", "bin"), { recursive: true });
       await symlink(BIN, join(own, ".local", "bin", "ssh-anchor"));
-      await writeFile(join(own, ".bashrc"), "# If not running interactively, don't do anything\ncase $- in\n    *i*) ;;\n      *) return;;\nesac\n");
-      await writeFile(join(own, ".profile"), 'if [ -n "$BASH_VERSION" ]; then\n    if [ -f "$HOME/.bashrc" ]; then\n\t. "$HOME/.bashrc"\n    fi\nfi\nif [ -d "$HOME/.local/bin" ] ; then\n    PATH="$HOME/.local/bin:$PATH"\nfi\n');
+      for (const [file, text] of Object.entries(dotfiles)) await writeFile(join(own, file), text);
       const bare = { HOME: own, PATH: "/usr/local/bin:/usr/bin:/bin:/usr/games", TERM: "dumb" };
       const setup = await run(join(own, ".local", "bin", "ssh-anchor"), ["setup", "--shell", shell], { env: bare });
       assert.equal(setup.code, 0, setup.stderr);

@@ -37,8 +37,9 @@ behind by a dead connection cannot keep the window small (screen: the session na
 <name>, never one whose name merely begins so). When the host has ssh-anchor (on PATH or in
 ~/.local/bin), a short sh prelude first runs "ssh-anchor session-env", which points that one
 session, and no other (nor tmux's global environment), at the socket this login should hold, so
-that windows opened after a reconnect reach your agent: the stable socket; or, where the
-account is per-identity, this login's own scope (never the stable socket, never another
+that windows opened after a reconnect reach your agent: the stable socket; the link,
+where the account chose link mode (no daemon is started there); or, where the account is
+per-identity, this login's own scope (never the stable socket, never another
 person's scope; when the login cannot be scoped it keeps its own socket, and one line says
 why). Without ssh-anchor on the host nothing changes, and one line says so.
 
@@ -55,7 +56,8 @@ another socket as gpg, such as the full one, say so: --forward gpg=SOCKET (the h
 full control of your agent).
 
 Reconnects when the connection is lost (keepalives), at once when this machine's addresses or
-default route change or it wakes from sleep. Every lost connection is retried at once, then
+default route change or it wakes from sleep, saying so in one line per attempt. Every lost
+connection is retried at once, then
 after ${seconds(TIMING.reconnectFirstDelayMs)}, ${seconds(2 * TIMING.reconnectFirstDelayMs)}, ${seconds(4 * TIMING.reconnectFirstDelayMs)}... up to ${seconds(TIMING.reconnectMaxDelayMs)} s (starting over after a connection that stayed up ${seconds(TIMING.stableConnectionMs)} s).
 Exit status: 0 when you detach or the session ends, ssh's status when the first connection
 fails (nothing is retried then), 255 when a limit is reached, 130 for Ctrl-C while waiting,

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { type ChildProcess } from "node:child_process";
 import { chmod, cp, lstat, mkdir, readFile, readlink, stat, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { addKey, makeKey, startAgent, type TestAgent } from "../helpers/agent.js";
 import { Cleanup, REPO, requireRoot, run, spawnTracked, tempDir, waitFor, type RunResult } from "../helpers/process.js";
-import { stableDirectory, TEST_USER } from "../helpers/sshd.js";
+import { removeAccount } from "../helpers/accounts.js";
+import { freePort, stableDirectory, TEST_USER } from "../helpers/sshd.js";
 
 /**
  * `ssh-anchor install HOST` from the laptop (this test, as root: only ssh runs, with -F none)
@@ -32,14 +32,6 @@ interface Account {
   readonly log: () => string;
 }
 
-/** A free TCP port on loopback. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function must(command: string, args: string[]): Promise<string> {
   const result = await run(command, args, { timeoutMs: 60_000 });
@@ -47,13 +39,6 @@ async function must(command: string, args: string[]): Promise<string> {
   return result.stdout;
 }
 
-async function removeAccount(user: string): Promise<void> {
-  if ((await run("id", [user])).code !== 0) return;
-  await run("pkill", ["-KILL", "-u", user]);
-  await waitFor(`${user}'s processes to end`, async () => (await run("pgrep", ["-u", user])).code !== 0, 5000);
-  await run("find", ["/tmp", "-maxdepth", "1", "-user", user, "-exec", "rm", "-rf", "{}", "+"]);
-  await must("userdel", ["-r", user]);
-}
 
 describe("install HOST: the package where Node is, the single executable where it is not", { skip: requireRoot() }, () => {
   const cleanup = new Cleanup();

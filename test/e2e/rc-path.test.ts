@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmod, cp, mkdir, readFile, readdir, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { addKey, makeKey, startAgent, type TestAgent } from "../helpers/agent.js";
 import { Cleanup, requireRoot, run, spawnTracked, tempDir, waitFor, type RunResult } from "../helpers/process.js";
-import { stableDirectory, TEST_USER } from "../helpers/sshd.js";
+import { removeAccount } from "../helpers/accounts.js";
+import { freePort, stableDirectory, TEST_USER } from "../helpers/sshd.js";
 
 /**
  * Issue 19: an ordinary user (no root) on a stock Debian account, with the distribution's
@@ -21,13 +21,6 @@ import { stableDirectory, TEST_USER } from "../helpers/sshd.js";
 const USER = `${TEST_USER}-rc`;
 const SSHD_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/games";
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function must(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<string> {
   const result = await run(command, args, { timeoutMs: 120_000, ...options });
@@ -35,13 +28,6 @@ async function must(command: string, args: string[], options: { env?: NodeJS.Pro
   return result.stdout;
 }
 
-async function removeAccount(user: string): Promise<void> {
-  if ((await run("id", [user])).code !== 0) return;
-  await run("pkill", ["-KILL", "-u", user]);
-  await waitFor(`${user}'s processes to end`, async () => (await run("pgrep", ["-u", user])).code !== 0, 5000);
-  await run("find", ["/tmp", "-maxdepth", "1", "-user", user, "-exec", "rm", "-rf", "{}", "+"]);
-  await must("userdel", ["-r", user]);
-}
 
 describe("an ordinary user with Debian's skeleton dotfiles, ssh-anchor in ~/.local: every kind of shell gets the stable socket", { skip: requireRoot() }, () => {
   const cleanup = new Cleanup();

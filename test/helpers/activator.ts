@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import type { ChildProcess } from "node:child_process";
 import { Cleanup, REPO, spawnTracked, waitFor } from "./process.js";
 
 export type ActivatorEvent = { kind: "listening" } | { kind: "started"; pid: number } | { kind: "exited"; pid: number; status: number };
@@ -20,6 +21,17 @@ export interface Activator {
  */
 export async function startActivator(cleanup: Cleanup, socket: string, command: readonly string[], env: NodeJS.ProcessEnv): Promise<Activator> {
   const child = spawnTracked(cleanup, "python3", [join(REPO, "test", "helpers", "socket-activator.py"), socket, ...command], env);
+  const activator = followActivator(child);
+  cleanup.add(() => activator.stop());
+  await activator.nth("listening", 1, 5000);
+  return activator;
+}
+
+/**
+ * An activator process as the tests see it: the events it reports on stdout, a wait for the
+ * n-th of a kind (naming every event so far when it times out), and a bounded stop.
+ */
+export function followActivator(child: ChildProcess): Activator {
   const events: ActivatorEvent[] = [];
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   createInterface({ input: child.stdout! }).on("line", (line) => {
@@ -28,18 +40,15 @@ export async function startActivator(cleanup: Cleanup, socket: string, command: 
     else if (kind === "started") events.push({ kind, pid: Number(pid) });
     else if (kind === "exited") events.push({ kind, pid: Number(pid), status: Number(status) });
   });
-  const activator: Activator = {
+  return {
     events,
     count: (kind) => events.filter((event) => event.kind === kind).length,
     nth: (kind, n, timeoutMs = 10_000) =>
-      waitFor(`activator event ${kind} #${n}`, () => events.filter((event) => event.kind === kind)[n - 1], timeoutMs) as never,
+      waitFor(`activator event ${kind} #${n} (events: ${JSON.stringify(events)})`, () => events.filter((event) => event.kind === kind)[n - 1], timeoutMs) as never,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill("SIGTERM");
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 8000))]);
     },
   };
-  cleanup.add(() => activator.stop());
-  await activator.nth("listening", 1, 5000);
-  return activator;
 }

@@ -1,8 +1,7 @@
 import { AssertionError } from "node:assert/strict";
 import { chmod, copyFile, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import type { ActivatorEvent } from "./activator.js";
+import { followActivator, type Activator } from "./activator.js";
 import type { TestNetwork } from "./netns.js";
 import { Cleanup, REPO, run, spawnTracked, waitFor } from "./process.js";
 import { stableDirectory, TEST_USER, type TestHost } from "./sshd.js";
@@ -181,13 +180,9 @@ export async function writeAccountFile(host: TestHost, relative: string, text: s
 export const SAME_NETWORK = { inClient: (command: string, args: readonly string[]) => [command, ...args] } as unknown as TestNetwork;
 
 /** systemd's socket unit for the test user, played by socket-activator.py running as that user. */
-export interface UserActivator {
-  readonly events: readonly ActivatorEvent[];
-  count(kind: ActivatorEvent["kind"]): number;
-  nth<K extends ActivatorEvent["kind"]>(kind: K, n: number, timeoutMs?: number): Promise<Extract<ActivatorEvent, { kind: K }>>;
+export interface UserActivator extends Activator {
   /** Everything the activated daemons wrote to stderr (their log, under `run`). */
   log(): string;
-  stop(): Promise<void>;
 }
 
 /**
@@ -208,28 +203,9 @@ export async function activateForUser(cleanup: Cleanup, host: TestHost, scriptDi
     LOGNAME: TEST_USER,
   };
   const child = spawnTracked(cleanup, "setpriv", [`--reuid=${host.uid}`, `--regid=${host.uid}`, "--init-groups", "/usr/bin/python3", script, host.stableSocket, ...command], env);
-  const events: ActivatorEvent[] = [];
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  createInterface({ input: child.stdout! }).on("line", (line) => {
-    const [kind, pid, status] = line.split(" ");
-    if (kind === "listening") events.push({ kind });
-    else if (kind === "started") events.push({ kind, pid: Number(pid) });
-    else if (kind === "exited") events.push({ kind, pid: Number(pid), status: Number(status) });
-  });
-  const activator: UserActivator = {
-    events,
-    count: (kind) => events.filter((event) => event.kind === kind).length,
-    nth: (kind, n, timeoutMs = 10_000) =>
-      waitFor(`activator event ${kind} #${n} (events: ${JSON.stringify(events)})`, () => events.filter((event) => event.kind === kind)[n - 1], timeoutMs) as never,
-    log: () => stderr,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill("SIGTERM");
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 8000))]);
-    },
-  };
+  const activator: UserActivator = { ...followActivator(child), log: () => stderr };
   cleanup.add(() => activator.stop());
   await activator.nth("listening", 1, 5000).catch((error: Error) => {
     throw new Error(`${error.message}; the activator said: ${stderr.trim() || "nothing"} (exit ${child.exitCode ?? child.signalCode})`);

@@ -189,7 +189,7 @@ describe("doctor on a per-identity account", () => {
     cleanup.add(() => run("rm", ["-rf", base]));
     home = join(base, "home");
     socket = join(base, "anchor", "agent.sock");
-    env = { ...withoutLocale(process.env), HOME: home, TMUX_TMPDIR: join(base, "tmux"), SCREENDIR: join(base, "screen"), SSH_ANCHOR_SOCKET: socket, NO_COLOR: "1" };
+    env = { ...withoutLocale(process.env), HOME: home, TMUX_TMPDIR: join(base, "tmux"), SCREENDIR: join(base, "screen"), SSH_ANCHOR_SOCKET: socket, NO_COLOR: "1", SHELL: "/bin/bash" };
     for (const directory of [home, join(base, "tmux"), join(base, "screen")]) await mkdir(directory, { mode: 0o700 });
     const live = await startAgent(cleanup, `/tmp/ssh-DocPerId${process.pid}/agent.9000005`);
     cleanup.add(() => run("rm", ["-rf", `/tmp/ssh-DocPerId${process.pid}`]));

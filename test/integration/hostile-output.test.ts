@@ -87,7 +87,8 @@ describe("hostile text reaches no printer raw", () => {
     assert.match(doctorText.stdout, /this account looks shared/);
     assert.match(doctorText.stdout, /agent\.9000001: alice evil\?\]0;pwned-title/, "the shared-account warning names the comment, sanitised");
     assert.match(doctorText.stdout, /SSH_AUTH_SOCK points at \/tmp\/x\?\]0;t\?\?ok/);
-    assert.match(doctorText.stdout, /session plain: SSH_AUTH_SOCK=\/tmp\/x\?\]0;t\?\?ok/);
+    // tmux itself shows a control character as "_" outside a UTF-8 locale, doctor as "?".
+    assert.match(doctorText.stdout, /session plain: SSH_AUTH_SOCK=\/tmp\/x[?_]\]0;t[?_][?_]ok/);
 
     const doctorJson = await cli(["doctor", "--json"], { SSH_AUTH_SOCK: hostileEnvValue });
     clean(doctorJson.stdout, "doctor --json");

@@ -344,12 +344,13 @@ export class Daemon {
 
   /**
    * Before a connection is routed: when the session directories' root changed since its last
-   * listing (a login may have just appeared there), the same bounded look as on a miss. The
+   * listing, or a watched directory's change is still to be read (a login may have just
+   * appeared in either), the same bounded look as on a miss. The
    * root is not watched (another user's churn in /tmp would wake the daemon at every change):
    * this one lstat per connection is what a fresh login's first command is found by.
    */
   #freshen(): Promise<void> | undefined {
-    if (this.#firstScan || this.#shortage.now() || !this.#discovery.rootsChanged()) return undefined;
+    if (this.#firstScan || this.#shortage.now() || !this.#discovery.mayHaveUnseenLogin()) return undefined;
     return this.#discovery.lookAgain(TIMING.lookAgainMs);
   }
 

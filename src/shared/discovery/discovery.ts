@@ -44,8 +44,9 @@ interface KnownDirectory {
  * Keeps the set of candidate agent sockets current without scanning on every connection: one
  * full scan at start, then the file system's change notifications re-read only the directory
  * that changed. The session directories' root (/tmp) is not watched: every change another user
- * makes there would wake the daemon. Instead `rootsChanged()` (one lstat of the root, asked by
- * each new connection) says whether it changed since its last listing, and `lookAgain()` then
+ * makes there would wake the daemon. Instead `mayHaveUnseenLogin()` (one lstat of the root, asked by
+ * each new connection) says whether it changed since its last listing or a watched directory's
+ * change is still to be read, and `lookAgain()` then
  * lists it; the user's own session directories are watched, for their sockets going away.
  * `rescan()` forces a full scan (SIGHUP, a periodic safety net, or when no agent is left and a
  * new login may have appeared unnoticed).
@@ -163,27 +164,35 @@ export class AgentDiscovery {
   async #lookOnce(): Promise<void> {
     const { tmpRoot, extraDirs, home } = this.#options;
     const agentDir = homeAgentDirectory(home);
-    const jobs = new Map<string, DirectoryLayout>();
+    const known = new Map<string, DirectoryLayout>();
     for (const [directory, timer] of this.#pending) {
       clearTimeout(timer);
       this.#pending.delete(directory);
-      const known = this.#directories.get(directory)?.layout;
-      jobs.set(directory, known ?? (directory === agentDir ? "home-agent" : extraDirs.includes(directory) ? "extra" : "tmp-session"));
+      const layout = this.#directories.get(directory)?.layout;
+      known.set(directory, layout ?? (directory === agentDir ? "home-agent" : extraDirs.includes(directory) ? "extra" : "tmp-session"));
     }
-    jobs.set(agentDir, "home-agent");
-    for (const directory of extraDirs) jobs.set(directory, "extra");
-    for (const root of [tmpRoot, ...extraDirs]) {
-      for (const directory of await this.#ownSessionDirectories(root)) {
-        if (!this.#directories.has(directory) && !jobs.has(directory)) jobs.set(directory, "tmp-session");
-      }
+    known.set(agentDir, "home-agent");
+    for (const directory of extraDirs) known.set(directory, "extra");
+    // The places already known are read while the roots are listed, not after: a login of
+    // OpenSSH >= 10.1 is in ~/.ssh/agent, and listing a /tmp that changed (thousands of other
+    // users' entries) must not make its first command wait past the look's budget.
+    const listing = Promise.all([tmpRoot, ...extraDirs].map((root) => this.#ownSessionDirectories(root)));
+    const readKnown = this.#rescanAll(known);
+    const found = new Map<string, DirectoryLayout>();
+    for (const directory of (await listing).flat()) {
+      if (!this.#directories.has(directory) && !known.has(directory)) found.set(directory, "tmp-session");
     }
-    // A few at a time: /tmp may hold thousands of other users' session directories (each costs
-    // one lstat and is then skipped).
+    await Promise.all([readKnown, this.#rescanAll(found)]);
+  }
+
+  /** Reads these directories again, a few at a time: /tmp may hold thousands of other users'
+   * session directories (each costs one lstat and is then skipped). */
+  async #rescanAll(jobs: ReadonlyMap<string, DirectoryLayout>): Promise<void> {
     const queue = [...jobs];
     const worker = async (): Promise<void> => {
       for (let job = queue.shift(); job && !this.#stopped; job = queue.shift()) await this.#rescanDirectory(job[0], job[1]);
     };
-    await Promise.all(Array.from({ length: LOOK_AGAIN_CONCURRENCY }, worker));
+    await Promise.all(Array.from({ length: Math.min(LOOK_AGAIN_CONCURRENCY, queue.length) }, worker));
   }
 
   /** Reads again the directory holding `path` (an agent found gone). */
@@ -210,12 +219,15 @@ export class AgentDiscovery {
   }
 
   /**
-   * Whether the session directories' root changed since its last listing (or that listing may
-   * have missed a change made in the same clock tick): a new login may be there. One lstat of
+   * Whether a new login may be there unseen: a watched directory changed and is not read again
+   * yet (a login of OpenSSH >= 10.1 binding its socket in ~/.ssh/agent: its first command can
+   * come before the settle delay ends), or the session directories' root changed since its last
+   * listing (or that listing may have missed a change made in the same clock tick). One lstat of
    * the root, made at once: it is the system's /tmp (or a directory the user named), not a name
    * another user can make; what is in it is only ever asked through the bounded gate.
    */
-  rootsChanged(): boolean {
+  mayHaveUnseenLogin(): boolean {
+    if (this.#pending.size > 0) return true;
     const root = this.#options.tmpRoot;
     const listing = this.#rootListings.get(root);
     if (!listing) return true;
@@ -331,7 +343,7 @@ export class AgentDiscovery {
     this.#pending.set(directory, timer);
   }
 
-  /** Watches the directories the user named and ~/.ssh/agent, never the tmp root (see rootsChanged). */
+  /** Watches the directories the user named and ~/.ssh/agent, never the tmp root (see mayHaveUnseenLogin). */
   #watchRoots(): void {
     const { extraDirs, home } = this.#options;
     for (const root of extraDirs) {

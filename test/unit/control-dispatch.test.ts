@@ -14,6 +14,7 @@ function recordingTarget(): ControlTarget & { calls: string[] } {
     },
     rescan: async () => void calls.push("rescan"),
     stop: async () => void calls.push("stop"),
+    ready: async () => void calls.push("ready"),
     scope: async (agentPath) => {
       calls.push(`scope ${agentPath}`);
       return { id: "s1" };
@@ -40,5 +41,11 @@ describe("the daemon's answer to a control command", () => {
     const target = recordingTarget();
     assert.deepEqual(await dispatchControl("scope /tmp/ssh-x/agent.1", target), { id: "s1" });
     assert.deepEqual(target.calls, ["scope /tmp/ssh-x/agent.1"]);
+  });
+
+  it("answers ready once the target says every start-up socket is bound", async () => {
+    const target = recordingTarget();
+    assert.deepEqual(await dispatchControl("ready", target), { ready: true, pid: process.pid });
+    assert.deepEqual(target.calls, ["ready"]);
   });
 });

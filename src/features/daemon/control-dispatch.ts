@@ -8,6 +8,8 @@ export interface ControlTarget {
   stop(): Promise<void>;
   /** `scope PATH`: a login whose own agent socket is PATH asks for its scoped socket (scopeForLogin). */
   scope(agentPath: string): Promise<unknown>;
+  /** Resolves once every socket the daemon serves at start-up (the scoped ones too) is bound. */
+  ready(): Promise<void>;
 }
 
 /**
@@ -25,6 +27,9 @@ export async function dispatchControl(command: ControlCommand, target: ControlTa
     case "rescan":
       await target.rescan();
       return target.status();
+    case "ready":
+      await target.ready();
+      return { ready: true, pid: process.pid };
     case "stop":
       // After the answer is on its way: stopping closes the control socket it goes out on.
       setImmediate(() => void target.stop());

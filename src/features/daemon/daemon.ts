@@ -100,6 +100,7 @@ export class Daemon {
       status: () => this.status(),
       rescan: () => this.rescan(),
       stop: () => this.stop(),
+      ready: () => this.#scopes.served(),
       scope: (agentPath) =>
         scopeForLogin(agentPath, { book: this.#book, servers: this.#scopes, rescan: () => this.rescan(), probeTimeoutMs: this.#probeTimeoutMs }),
     };

@@ -72,7 +72,9 @@ export async function startInBackground(options: LifecycleOptions = {}): Promise
   // or connected to.
   await ensurePrivateDirectory(paths.directory, uid, { createParent: paths.inHome });
   if (await ownDaemonServes(paths, uid)) {
-    return { paths, pid: await daemonBehind(paths, uid), alreadyRunning: true };
+    const pid = await daemonBehind(paths, uid);
+    await untilReady(paths);
+    return { paths, pid, alreadyRunning: true };
   }
   // --socket only when the user chose it: otherwise `run` makes the same choice, and may move to
   // the fallback directory by itself if its own is taken from it later.
@@ -91,9 +93,13 @@ export async function startInBackground(options: LifecycleOptions = {}): Promise
   const deadline = Date.now() + TIMING.daemonStartMs;
   while (Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, TIMING.lifecyclePollMs));
-    if (exitCode === EXIT_ALREADY_RUNNING) return { paths, pid: await pidOf(paths, uid), alreadyRunning: true };
+    if (exitCode === EXIT_ALREADY_RUNNING) {
+      await untilReady(paths);
+      return { paths, pid: await pidOf(paths, uid), alreadyRunning: true };
+    }
     if (exitCode !== null) throw new UserError(`the daemon did not start: ${await lastLogLine(paths.logFile, uid)}`);
     if ((await pidOf(paths, uid)) === child.pid && (await ownDaemonServes(paths, uid, TIMING.lifecycleAliveCheckMs))) {
+      await untilReady(paths);
       return { paths, pid: child.pid, alreadyRunning: false };
     }
   }
@@ -130,6 +136,17 @@ async function daemonBehind(paths: DaemonPaths, uid: number): Promise<number> {
     `${paths.socket} accepts connections but no daemon came up behind it within ${TIMING.daemonStartMs / 1000} s ` +
       "(socket activation: see ssh-anchor service status)",
   );
+}
+
+/**
+ * Waits, bounded, until the daemon has bound every socket it serves from start-up: its pid file
+ * and control socket come first, the scoped sockets panes hold a moment later, and a pane's shell
+ * runs `start` when its scoped socket is missing (a restart, an idle exit under socket
+ * activation) and uses it right after. A daemon of an older version does not know the question;
+ * a late answer is not an error either: start has done what it can.
+ */
+async function untilReady(paths: DaemonPaths): Promise<void> {
+  await askDaemon(paths.control, "ready", TIMING.daemonStartMs).catch(() => undefined);
 }
 
 async function lastLogLine(logFile: string, uid: number): Promise<string> {

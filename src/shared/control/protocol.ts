@@ -5,9 +5,9 @@
  */
 
 /** What a command may ask a running daemon. */
-export type ControlCommand = "status" | "rescan" | "stop" | `scope ${string}`;
+export type ControlCommand = "status" | "rescan" | "stop" | "ready" | `scope ${string}`;
 
-const PLAIN_COMMANDS: ReadonlySet<string> = new Set<ControlCommand>(["status", "rescan", "stop"]);
+const PLAIN_COMMANDS: ReadonlySet<string> = new Set<ControlCommand>(["status", "rescan", "stop", "ready"]);
 /** `scope <agent socket path>`: a login asks for its per-identity socket (docs/per-identity.md). */
 const SCOPE_COMMAND = /^scope \/\S+$/;
 

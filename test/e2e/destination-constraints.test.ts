@@ -1,19 +1,24 @@
 import assert from "node:assert/strict";
-import { access, appendFile, writeFile } from "node:fs/promises";
+import { access, appendFile, readFile, readlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { TestAgent } from "../helpers/agent.js";
+import { makeKey, startAgent, type TestAgent } from "../helpers/agent.js";
 import { inTmux, TMUX, type PaneResult } from "../helpers/panes.js";
 import { Cleanup, requireRoot, run, tempDir, waitFor } from "../helpers/process.js";
 import { startHopHost, startTestHost, type HopHost, type TestHost } from "../helpers/sshd.js";
 
 const skip = requireRoot();
 
-/** The ssh clients the hops are made with on the host: Debian's (OpenSSH 9.2) and the vendored
- * 10.5 that .ci/build-openssh builds (SSH_ANCHOR_TEST_SSH10 names another). */
+/** Where the vendored OpenSSH 10.5 that .ci/build-openssh builds has its programs. */
+const OPENSSH10 = "/opt/openssh-10.5p1/bin";
+
+/**
+ * The laptop's agent (and the ssh-add that constrains its key) and the ssh that hops on from the
+ * host: all Debian's (OpenSSH 9.2), or all the vendored 10.5. (The laptop's `ssh -A` is Debian's.)
+ */
 const CLIENTS = [
-  { name: "OpenSSH 9.2", ssh: "/usr/bin/ssh" },
-  { name: "OpenSSH 10.5", ssh: process.env.SSH_ANCHOR_TEST_SSH10 ?? "/opt/openssh-10.5p1/bin/ssh" },
+  { name: "OpenSSH 9.2", bin: "/usr/bin" },
+  { name: "OpenSSH 10.5", bin: OPENSSH10 },
 ];
 
 /**
@@ -31,10 +36,13 @@ describe("end to end: destination-constrained keys (ssh-add -h) through the stab
   let host: TestHost;
   let hostB: HopHost;
   let hostC: HopHost;
-  let agent: TestAgent;
+  /** Each client's laptop agent, holding the one key added with `ssh-add -h`. */
+  const agents = new Map<string, TestAgent>();
   before(async () => {
     for (const client of CLIENTS) {
-      await access(client.ssh).catch(() => assert.fail(`${client.ssh} (${client.name}) is missing: .ci/build-openssh builds it`));
+      for (const program of ["ssh", "ssh-add", "ssh-agent"]) {
+        await access(join(client.bin, program)).catch(() => assert.fail(`${join(client.bin, program)} (${client.name}) is missing: .ci/build-openssh builds it`));
+      }
     }
     host = await startTestHost(cleanup);
     hostB = await startHopHost(cleanup, "hostB");
@@ -47,11 +55,18 @@ describe("end to end: destination-constrained keys (ssh-add -h) through the stab
     cleanup.add(() => run("rm", ["-rf", laptop]));
     const knownHosts = join(laptop, "known_hosts");
     await writeFile(knownHosts, `hostA ${hostKeyA}\nhostB ${hostB.hostKey}\nhostC ${hostC.hostKey}\n`);
-    agent = await host.addLaptopAgent("hop", [], true, ["-H", knownHosts, "-h", "hostA", "-h", "hostA>hostB"]);
-    // Both hops accept the key: only the constraint can refuse it.
-    const listed = await run("ssh-add", ["-L"], { env: { ...process.env, SSH_AUTH_SOCK: agent.path } });
-    assert.equal(listed.code, 0, listed.stderr);
-    for (const hop of [hostB, hostC]) await appendFile(hop.authorizedKeys, listed.stdout);
+    const constraints = ["-H", knownHosts, "-h", "hostA", "-h", "hostA>hostB"];
+    // One key, in host A's authorized_keys (addLaptopAgent) and in B's and C's: only the
+    // constraint can refuse it.
+    const key = await makeKey(laptop, "hop-key");
+    for (const hop of [hostB, hostC]) await appendFile(hop.authorizedKeys, await readFile(`${key}.pub`, "utf8"));
+    agents.set("/usr/bin", await host.addLaptopAgent("hop", [key], false, constraints));
+    const env = { ...process.env, PATH: `${OPENSSH10}:${process.env.PATH ?? ""}` };
+    const agent10 = await startAgent(cleanup, join(laptop, "agent10", "sock"), env);
+    assert.equal(await readlink(`/proc/${agent10.pid}/exe`), join(OPENSSH10, "ssh-agent"));
+    const added = await run(join(OPENSSH10, "ssh-add"), [...constraints, key], { env: { ...env, SSH_AUTH_SOCK: agent10.path } });
+    assert.equal(added.code, 0, added.stderr);
+    agents.set(OPENSSH10, agent10);
   });
   after(() => cleanup.run());
 
@@ -73,39 +88,41 @@ describe("end to end: destination-constrained keys (ssh-add -h) through the stab
   const counters = async () => (await status()).connections;
 
   for (const client of CLIENTS) {
+    const ssh = join(client.bin, "ssh");
+    const agentOf = () => agents.get(client.bin) as TestAgent;
     it(`${client.name}: the raw forwarded socket allows A>B and refuses A>C (the reference)`, async () => {
       const raw = (to: HopHost, word: string) =>
-        host.ssh(`test -S "$SSH_ANCHOR_ORIGINAL_SOCK" || exit 7; SSH_AUTH_SOCK="$SSH_ANCHOR_ORIGINAL_SOCK" ${hop(client.ssh, to, word)}`, 20_000, agent);
+        host.ssh(`test -S "$SSH_ANCHOR_ORIGINAL_SOCK" || exit 7; SSH_AUTH_SOCK="$SSH_ANCHOR_ORIGINAL_SOCK" ${hop(ssh, to, word)}`, 20_000, agentOf());
       allowed(await raw(hostB, "raw-reached-B"), "raw-reached-B");
       refused(await raw(hostC, "raw-reached-C"), "raw-reached-C");
     });
 
     it(`${client.name}: an old tmux pane after a reconnect: A>B works, A>C is refused`, async () => {
-      const session = `hop${client.ssh.length}`;
-      const created = await host.ssh(`${TMUX} new -d -s ${session}`, 20_000, agent);
+      const session = `hop${CLIENTS.indexOf(client)}`;
+      const created = await host.ssh(`${TMUX} new -d -s ${session}`, 20_000, agentOf());
       assert.equal(created.code, 0, created.stderr);
       // That login has ended; a new one forwards the agent.
-      const login = await host.login(agent);
+      const login = await host.login(agentOf());
       const before = await counters();
-      allowed(await inTmux(host, session, "HOPB", hop(client.ssh, hostB, "pane-reached-B")), "pane-reached-B");
-      refused(await inTmux(host, session, "HOPC", hop(client.ssh, hostC, "pane-reached-C")), "pane-reached-C");
+      allowed(await inTmux(host, session, "HOPB", hop(ssh, hostB, "pane-reached-B")), "pane-reached-B");
+      refused(await inTmux(host, session, "HOPC", hop(ssh, hostC, "pane-reached-C")), "pane-reached-C");
       // Refused by the agent's rule, not by the daemon answering as an empty agent.
       assert.equal((await counters()).answeredEmpty, before.answeredEmpty);
       await login.end();
     });
 
     it(`${client.name}: both still hold when the hop's connection is moved off a zombie before its first answer`, async () => {
-      const session = `zhop${client.ssh.length}`;
-      const created = await host.ssh(`${TMUX} new -d -s ${session}`, 20_000, agent);
+      const session = `zhop${CLIENTS.indexOf(client)}`;
+      const created = await host.ssh(`${TMUX} new -d -s ${session}`, 20_000, agentOf());
       assert.equal(created.code, 0, created.stderr);
-      const live = await host.login(agent);
+      const live = await host.login(agentOf());
       for (const [to, word, marker, expect] of [
         [hostB, "moved-reached-B", "ZHOPB", allowed],
         [hostC, "moved-reached-C", "ZHOPC", refused],
       ] as const) {
         // A newer login whose laptop sleeps: the daemon tries it first, and the hop's first
         // message (its session-bind) goes to it and gets no answer.
-        const sleeper = await host.login(agent);
+        const sleeper = await host.login(agentOf());
         // Known live first (a probe of the new login that began before the freeze would find
         // it a zombie before the hop asks anything).
         await waitFor(`the daemon to find ${sleeper.forwardedSocket} live`, async () => (await status()).agents.some((a) => a.path === sleeper.forwardedSocket && a.state === "live"), {
@@ -115,7 +132,7 @@ describe("end to end: destination-constrained keys (ssh-add -h) through the stab
         });
         const before = await counters();
         sleeper.freeze();
-        const result = await inTmux(host, session, marker, hop(client.ssh, to, word));
+        const result = await inTmux(host, session, marker, hop(ssh, to, word));
         expect(result, word);
         const afterwards = await counters();
         if (afterwards.failovers !== before.failovers + 1) {

@@ -97,21 +97,24 @@ describe("end to end: destination-constrained keys (ssh-add -h) through the stab
       refused(await raw(hostC, "raw-reached-C"), "raw-reached-C");
     });
 
-    it(`${client.name}: an old tmux pane after a reconnect: A>B works, A>C is refused`, async () => {
+    it(`${client.name}: an old tmux pane after a reconnect: A>B works, A>C is refused`, async (t) => {
       const session = `hop${CLIENTS.indexOf(client)}`;
       const created = await host.ssh(`${TMUX} new -d -s ${session}`, 20_000, agentOf());
       assert.equal(created.code, 0, created.stderr);
       // That login has ended; a new one forwards the agent.
       const login = await host.login(agentOf());
       const before = await counters();
-      allowed(await inTmux(host, session, "HOPB", hop(ssh, hostB, "pane-reached-B")), "pane-reached-B");
-      refused(await inTmux(host, session, "HOPC", hop(ssh, hostC, "pane-reached-C")), "pane-reached-C");
+      const toB = await inTmux(host, session, "HOPB", hop(ssh, hostB, "pane-reached-B"));
+      allowed(toB, "pane-reached-B");
+      const toC = await inTmux(host, session, "HOPC", hop(ssh, hostC, "pane-reached-C"));
+      refused(toC, "pane-reached-C");
+      t.diagnostic(`HOPB: ${toB.ms} ms, HOPC: ${toC.ms} ms`);
       // Refused by the agent's rule, not by the daemon answering as an empty agent.
       assert.equal((await counters()).answeredEmpty, before.answeredEmpty);
       await login.end();
     });
 
-    it(`${client.name}: both still hold when the hop's connection is moved off a zombie before its first answer`, async () => {
+    it(`${client.name}: both still hold when the hop's connection is moved off a zombie before its first answer`, async (t) => {
       const session = `zhop${CLIENTS.indexOf(client)}`;
       const created = await host.ssh(`${TMUX} new -d -s ${session}`, 20_000, agentOf());
       assert.equal(created.code, 0, created.stderr);
@@ -140,6 +143,7 @@ describe("end to end: destination-constrained keys (ssh-add -h) through the stab
         }
         assert.equal(afterwards.answeredEmpty, before.answeredEmpty);
         assert.ok(result.ms < 8000, `the hop took ${result.ms} ms next to a zombie`);
+        t.diagnostic(`${marker}: ${result.ms} ms, moved off the zombie`);
         sleeper.thaw();
         await sleeper.end();
       }

@@ -67,9 +67,10 @@ export interface TestHost {
   /**
    * Another person's laptop agent: a new key of its own (unless `ownKey` is false) plus
    * `extraKeys` (a team key), all accepted by the one test account's authorized_keys; each
-   * key's comment is its file name (`<name>-key` for its own).
+   * key's comment is its file name (`<name>-key` for its own). `addArgs` go to each `ssh-add`
+   * (constraints such as `-h`).
    */
-  addLaptopAgent(name: string, extraKeys?: readonly string[], ownKey?: boolean): Promise<TestAgent>;
+  addLaptopAgent(name: string, extraKeys?: readonly string[], ownKey?: boolean, addArgs?: readonly string[]): Promise<TestAgent>;
   /** Runs a command as the test user on the host, without any login (tmux, screen control). */
   asUser(command: string): ReturnType<typeof run>;
   /** The installed ssh-anchor, run as the test user. */
@@ -244,13 +245,13 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
     keyComment: "laptop-key",
     ssh,
     login,
-    addLaptopAgent: async (name, extraKeys = [], ownKey = true) => {
+    addLaptopAgent: async (name, extraKeys = [], ownKey = true, addArgs = []) => {
       const dir = join(laptop, name);
       await mkdir(dir, { mode: 0o700 });
       const keys = [...(ownKey ? [await makeKey(dir, `${name}-key`)] : []), ...extraKeys];
       const agent = await startAgent(cleanup, join(dir, "agent", "sock"));
       for (const key of keys) {
-        await addKey(agent.path, key);
+        await addKey(agent.path, key, addArgs);
         await appendFile(join(base, "authorized_keys"), await readFile(`${key}.pub`, "utf8"));
       }
       return agent;
@@ -262,4 +263,53 @@ export async function startTestHost(cleanup: Cleanup, options: TestHostOptions =
     user: TEST_USER,
     explain,
   };
+}
+
+/** Another sshd on loopback, with a host key of its own, that only takes logins (no forwarding). */
+export interface HopHost {
+  readonly port: number;
+  /** Its host key, as a known_hosts line's key part (`ssh-ed25519 AAAA...`). */
+  readonly hostKey: string;
+  /** The key lines its AuthorizedKeysFile holds (read at each login: may be written later). */
+  readonly authorizedKeys: string;
+  /** sshd's stderr so far (why a login was refused). */
+  log(): string;
+}
+
+/** Starts an sshd (SSHD) on a free loopback port with a fresh ed25519 host key; `user` logs in with the keys written to `authorizedKeys`. */
+export async function startHopHost(cleanup: Cleanup, name: string): Promise<HopHost> {
+  const base = await tempDir(`anchor-${name}-`);
+  await chmod(base, 0o755);
+  cleanup.add(() => run("rm", ["-rf", base]));
+  await must("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", join(base, "hostkey")]);
+  const authorizedKeys = join(base, "authorized_keys");
+  await writeFile(authorizedKeys, "", { mode: 0o644 });
+  const port = await freePort();
+  await writeFile(
+    join(base, "sshd_config"),
+    [
+      `Port ${port}`,
+      "ListenAddress 127.0.0.1",
+      `HostKey ${join(base, "hostkey")}`,
+      `AuthorizedKeysFile ${authorizedKeys}`,
+      `PidFile ${join(base, "sshd.pid")}`,
+      "StrictModes no",
+      "UsePAM no",
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "LogLevel VERBOSE",
+      "",
+    ].join("\n"),
+  );
+  await systemDirectory(cleanup, "/run/sshd");
+  const sshd = spawnTracked(cleanup, SSHD, ["-D", "-e", "-f", join(base, "sshd_config")]);
+  let log = "";
+  sshd.stderr?.on("data", (chunk: Buffer) => (log = (log + chunk.toString()).slice(-64_000)));
+  await waitFor(`the ${name} sshd to listen`, async () => (await run("ssh-keyscan", ["-p", String(port), "-t", "ed25519", "127.0.0.1"], { timeoutMs: 3000 })).stdout.includes("ssh-ed25519"), {
+    timeoutMs: 10_000,
+    intervalMs: 200,
+    explain: () => section(`the ${name} sshd's log`, log),
+  });
+  const hostKey = (await readFile(join(base, "hostkey.pub"), "utf8")).split(" ").slice(0, 2).join(" ");
+  return { port, hostKey, authorizedKeys, log: () => log };
 }

@@ -10,7 +10,8 @@ import type { Counters } from "../../src/shared/control/status.js";
 import type { AgentHealth } from "../../src/shared/discovery/health.js";
 import type { Candidate } from "../../src/shared/discovery/candidate.js";
 import { Log } from "../../src/shared/core/log.js";
-import { EMPTY_IDENTITIES_MESSAGE, REQUEST_IDENTITIES_MESSAGE } from "../../src/shared/protocol/encode.js";
+import { EMPTY_IDENTITIES_MESSAGE, encodeMessage, REQUEST_IDENTITIES_MESSAGE } from "../../src/shared/protocol/encode.js";
+import { MessageType } from "../../src/shared/protocol/messages.js";
 import { FrameScanner } from "../../src/shared/protocol/frame-scanner.js";
 import { tempDir, waitFor } from "../helpers/process.js";
 
@@ -47,6 +48,8 @@ interface StandIn {
   readonly candidate: Candidate;
   /** Bytes it received, over all its connections. */
   received: number;
+  /** The same bytes, as they came. */
+  readonly chunks: Buffer[];
   connections: number;
 }
 
@@ -62,7 +65,7 @@ describe("ProxiedConnection's decisions, with a fake context and clock", () => {
   async function standIn(directory: string, name: string, answers: number): Promise<StandIn> {
     const path = join(directory, name);
     created += 1000;
-    const agent: StandIn = { path, candidate: { path, kind: "forwarded", createdMs: created, dev: 0, ino: 0 }, received: 0, connections: 0 };
+    const agent: StandIn = { path, candidate: { path, kind: "forwarded", createdMs: created, dev: 0, ino: 0 }, received: 0, chunks: [], connections: 0 };
     let left = answers;
     const server: Server = createServer((socket: Socket) => {
       agent.connections += 1;
@@ -70,6 +73,7 @@ describe("ProxiedConnection's decisions, with a fake context and clock", () => {
       socket.on("error", () => undefined);
       socket.on("data", (chunk: Buffer) => {
         agent.received += chunk.length;
+        agent.chunks.push(chunk);
         scanner.push(chunk, () => {
           if (left <= 0) return;
           left -= 1;
@@ -176,6 +180,33 @@ describe("ProxiedConnection's decisions, with a fake context and clock", () => {
     assert.equal(connection.phase, "paired");
   });
 
+  it("moves a session-bind and the sign request sent behind it, unanswered, to the next agent: the same bytes, in order, once", async () => {
+    // ssh waits for the bind's answer before it asks anything else; a client that does not must
+    // get the same: destination-constrained keys (ssh-add -h) sign only on a connection whose
+    // agent saw the bind, so a move never drops, reorders or answers it.
+    const directory = await tempDir();
+    cleanups.push(() => rm(directory, { recursive: true, force: true }));
+    const older = await standIn(directory, "older.sock", 2);
+    const zombie = await standIn(directory, "zombie.sock", 0);
+    const { book, clock, counters, client, connection } = await setUp([older, zombie]);
+    book.verdicts.set(zombie.path, "zombie");
+    const text = (value: string) => {
+      const bytes = Buffer.from(value);
+      return Buffer.concat([Buffer.from([0, 0, 0, bytes.length]), bytes]);
+    };
+    const bind = encodeMessage(MessageType.EXTENSION, Buffer.concat([text("session-bind@openssh.com"), text("host key"), text("session id"), text("signature"), Buffer.from([0])]));
+    const sign = encodeMessage(MessageType.SIGN_REQUEST, Buffer.concat([text("key blob"), text("data"), Buffer.from([0, 0, 0, 0])]));
+    const sent = Buffer.concat([bind, sign]);
+    client.socket.write(sent);
+    await waitFor("both to reach the newest agent", () => connection.phase === "awaiting-first-answer" && zombie.received === sent.length);
+    clock.now += REPLY_TIMEOUT_MS;
+    await connection.checkLate(clock.now);
+    assert.equal(counters.failovers, 1);
+    await waitFor("both to reach the older agent", () => older.received >= sent.length);
+    assert.deepEqual(Buffer.concat(older.chunks), sent, "replayed unchanged, in order, once");
+    assert.equal(older.connections, 1);
+  });
+
   it("never moves a connection after its agent's first answer, and closes it after the maximum wait", async () => {
     const directory = await tempDir();
     cleanups.push(() => rm(directory, { recursive: true, force: true }));
@@ -211,7 +242,7 @@ describe("ProxiedConnection's decisions, with a fake context and clock", () => {
     const honest = await standIn(directory, "honest.sock", 1);
     const impostorPath = join(directory, "impostor.sock");
     created += 1000;
-    const impostor: StandIn = { path: impostorPath, candidate: { path: impostorPath, kind: "forwarded", createdMs: created, dev: 0, ino: 0 }, received: 0, connections: 0 };
+    const impostor: StandIn = { path: impostorPath, candidate: { path: impostorPath, kind: "forwarded", createdMs: created, dev: 0, ino: 0 }, received: 0, chunks: [], connections: 0 };
     const forged = Buffer.from([0, 0, 0, 1, 6]); // SSH_AGENT_SUCCESS, before anything was asked
     const server = createServer((socket) => {
       impostor.connections += 1;

@@ -26,6 +26,6 @@ describe("daemon memory flags", () => {
     const { BIN } = await import("../helpers/process.js");
     const launcher = await readFile(BIN, "utf8");
     const env = Object.entries(DAEMON_ENV).map(([key, value]) => `${key}=${value}`).join(" ");
-    assert.ok(launcher.includes(`${env} exec node ${DAEMON_NODE_FLAGS.join(" ")} "$root/dist/cli.js" "$@"`));
+    assert.ok(launcher.includes(`${env} exec node ${DAEMON_NODE_FLAGS.join(" ")} "$root/dist/daemon.js" "$@"`));
   });
 });

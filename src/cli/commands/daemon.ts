@@ -1,20 +1,7 @@
 import type { Command } from "commander";
-import { TIMING } from "../../shared/core/timing.js";
+import { RUN_DEFAULTS, runForeground, type RunFlags } from "../daemon-main.js";
 import { collect, positiveInteger } from "../options.js";
 import { printLines, runCommand } from "../output.js";
-import { SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
-
-interface RunFlags {
-  socket?: string;
-  agentDir?: string[];
-  tmpDir?: string;
-  logFile?: string;
-  verbose?: boolean;
-  replyTimeout?: number;
-  probeTimeout?: number;
-  maxWait?: number;
-  idleExit?: number;
-}
 
 const SOCKET_HELP = "the stable socket, an absolute path (default: $SSH_ANCHOR_SOCKET, else ~/.ssh/anchor-$HOSTNAME/agent.sock, else $XDG_RUNTIME_DIR/ssh-anchor/agent.sock, else /tmp/ssh-anchor-$UID/agent.sock)";
 const TMP_DIR_HELP = "where sshd creates its ssh-* session directories";
@@ -25,7 +12,7 @@ function daemonOptions(command: Command): Command {
   return command
     .option("-s, --socket <path>", SOCKET_HELP)
     .option("-a, --agent-dir <dir>", AGENT_DIR_HELP, collect)
-    .option("--tmp-dir <dir>", TMP_DIR_HELP, SSHD_TMP_ROOT)
+    .option("--tmp-dir <dir>", TMP_DIR_HELP, RUN_DEFAULTS.tmpDir)
     .option("-v, --verbose", "log every connection's routing, not only changes");
 }
 
@@ -34,16 +21,17 @@ export function registerDaemonCommands(program: Command, version: string): void 
     program.command("run").description("run the daemon in the foreground (for systemd and other supervisors); logs to stderr"),
   )
     .option("--log-file <file>", "log to FILE (size-bounded) instead of stderr")
-    .option("--reply-timeout <ms>", "probe an agent that leaves a request unanswered this long", positiveInteger("--reply-timeout"), TIMING.replyTimeoutMs)
-    .option("--probe-timeout <ms>", "an agent that does not answer a probe this fast is a zombie", positiveInteger("--probe-timeout"), TIMING.probeTimeoutMs)
-    .option("--max-wait <seconds>", "never keep a request waiting on an unresponsive agent longer", positiveInteger("--max-wait"), TIMING.maxWaitMs / 1000)
+    .option("--reply-timeout <ms>", "probe an agent that leaves a request unanswered this long", positiveInteger("--reply-timeout"), RUN_DEFAULTS.replyTimeout)
+    .option("--probe-timeout <ms>", "an agent that does not answer a probe this fast is a zombie", positiveInteger("--probe-timeout"), RUN_DEFAULTS.probeTimeout)
+    .option("--max-wait <seconds>", "never keep a request waiting on an unresponsive agent longer", positiveInteger("--max-wait"), RUN_DEFAULTS.maxWait)
     .option("--idle-exit <seconds>", "socket-activated only: exit after this long with no client connection (never while it serves per-identity sockets)", positiveInteger("--idle-exit"))
     .addHelpText(
       "after",
       "\nSignals: SIGTERM and SIGINT stop it (the socket is removed, exit 0); SIGHUP rescans agents.\n" +
         "Exit status 3: another daemon already serves the socket.",
     )
-    .action((flags: RunFlags) => runCommand(() => runForeground(flags, version)));
+    // The daemon's own entry point (dist/daemon.js) reads the same words: src/cli/daemon-main.ts.
+    .action((flags: RunFlags) => runForeground(flags, version));
 
   daemonOptions(program.command("start").description("start the daemon in the background (nothing happens when it already runs)"))
     .option("-q, --quiet", "print nothing on success")
@@ -76,20 +64,4 @@ export function registerDaemonCommands(program: Command, version: string): void 
         printLines([stopped ? "ssh-anchor stopped" : "ssh-anchor was not running"]);
       }),
     );
-}
-
-async function runForeground(flags: RunFlags, version: string): Promise<number> {
-  const { runDaemonProcess } = await import("../../features/daemon/process-policy.js");
-  return runDaemonProcess({
-    socket: flags.socket,
-    agentDirs: flags.agentDir,
-    tmpRoot: flags.tmpDir,
-    logFile: flags.logFile,
-    verbose: flags.verbose,
-    replyTimeoutMs: flags.replyTimeout,
-    probeTimeoutMs: flags.probeTimeout,
-    maxWaitMs: flags.maxWait === undefined ? undefined : flags.maxWait * 1000,
-    idleExitMs: flags.idleExit === undefined ? undefined : flags.idleExit * 1000,
-    version,
-  });
 }

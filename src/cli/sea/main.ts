@@ -31,5 +31,12 @@ void import("../../shared/control/lifecycle.js").then(async ({ DAEMON_NODE_FLAGS
   let skip = 0;
   while (DAEMON_NODE_FLAGS.includes(args[skip] as string)) skip += 1;
   if (skip > 0 && args[skip] === process.execPath) process.argv.splice(2, skip + 1);
-  await import("../main.js");
+  // `run`: the daemon without commander and the commands evaluated (the bundle holds them all,
+  // but a module imported this way is evaluated only when imported: src/cli/daemon-main.ts).
+  if (process.argv[2] === "run") {
+    const [{ runDaemonEntry }, { packageVersion }] = await Promise.all([import("../daemon-main.js"), import("../../shared/core/package-root.js")]);
+    await runDaemonEntry(process.argv.slice(2), packageVersion, () => import("../main.js"));
+  } else {
+    await import("../main.js");
+  }
 });

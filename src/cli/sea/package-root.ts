@@ -15,6 +15,9 @@ export const PACKAGE_ROOT: string = process.execPath;
 /** The command-line entry point: the executable itself (see src/cli/sea/main.ts for how it is run). */
 export const CLI_ENTRY: string = process.execPath;
 
+/** The executable holds one bundle: `run` is read from it too (src/cli/sea/main.ts). */
+export const DAEMON_ENTRY: string = process.execPath;
+
 export function packageVersion(): string {
   return __SSH_ANCHOR_VERSION__;
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { UserError } from "../../shared/core/errors.js";
 import { runProgram, type ProgramRun } from "../../shared/core/exec.js";
 import { TIMING } from "../../shared/core/timing.js";
-import { CLI_ENTRY } from "../../shared/core/package-root.js";
+import { CLI_ENTRY, DAEMON_ENTRY } from "../../shared/core/package-root.js";
 import { DAEMON_ENV, DAEMON_NODE_FLAGS, stopDaemon } from "../../shared/control/lifecycle.js";
 import { configHome, daemonPaths } from "../../shared/core/location.js";
 import { currentUid, replaceOwnFile } from "../../shared/core/trust.js";
@@ -66,10 +66,11 @@ function unitDirectory(env: NodeJS.ProcessEnv = process.env, home = homedir()): 
 
 /**
  * The daemon's command line up to `run`: this Node with the daemon's memory flags and the
- * installed CLI, or the single executable itself (whose entry point is the executable).
+ * installed daemon entry point (dist/daemon.js), or the single executable itself (whose entry
+ * point is the executable).
  */
 function daemonCommand(): string[] {
-  return CLI_ENTRY === process.execPath ? [process.execPath] : [process.execPath, ...DAEMON_NODE_FLAGS, CLI_ENTRY];
+  return CLI_ENTRY === process.execPath ? [process.execPath] : [process.execPath, ...DAEMON_NODE_FLAGS, DAEMON_ENTRY];
 }
 
 /** The unit files `install` would write. Changes nothing. */

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { CLI_ENTRY } from "../core/package-root.js";
+import { DAEMON_ENTRY } from "../core/package-root.js";
 import { UserError } from "../core/errors.js";
 import { daemonPaths, type DaemonPaths } from "../core/location.js";
 import { ensurePrivateDirectory } from "../core/private-dir.js";
@@ -78,7 +78,7 @@ export async function startInBackground(options: LifecycleOptions = {}): Promise
   }
   // --socket only when the user chose it: otherwise `run` makes the same choice, and may move to
   // the fallback directory by itself if its own is taken from it later.
-  const args = [CLI_ENTRY, "run", ...(options.socket ? ["--socket", paths.socket] : []), "--log-file", paths.logFile];
+  const args = [DAEMON_ENTRY, "run", ...(options.socket ? ["--socket", paths.socket] : []), "--log-file", paths.logFile];
   for (const dir of options.agentDirs ?? []) args.push("--agent-dir", dir);
   if (options.tmpDir) args.push("--tmp-dir", options.tmpDir);
   if (options.verbose) args.push("--verbose");

@@ -19,6 +19,9 @@ function findRoot(start: string): string {
 /** The command-line entry point, as installed. */
 export const CLI_ENTRY: string = join(PACKAGE_ROOT, "dist", "cli.js");
 
+/** The daemon's own entry point (`run` only, without the rest of the CLI), as installed. */
+export const DAEMON_ENTRY: string = join(PACKAGE_ROOT, "dist", "daemon.js");
+
 export function packageVersion(): string {
   return (JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version;
 }

@@ -45,6 +45,8 @@ export class ForwardServers {
   /** gpg's agent socket path, once asked (undefined: no gpgconf). */
   #gpgPath: Promise<string | undefined> | undefined;
   #toldGpgPath = "";
+  /** The gpg redirect being written (ensureGpgRedirect), the next call queued behind it. */
+  #redirecting: Promise<void> = Promise.resolve();
 
   constructor(options: ForwardServersOptions) {
     this.#options = options;
@@ -107,9 +109,17 @@ export class ForwardServers {
    * Makes gpg's agent socket path lead to D/gpg.sock (asked when a gpg forward is present): a
    * libassuan redirect file is put there when the path is free, holds a socket nobody listens
    * on, or an older redirect to a gpg.sock. A live socket there (a local gpg-agent, systemd's
-   * gpg-agent.socket) is never taken: `doctor` says so and how to free it.
+   * gpg-agent.socket) is never taken: `doctor` says so and how to free it. Calls run one after
+   * another: two at once would write the same temporary file beside the path.
    */
-  async ensureGpgRedirect(): Promise<void> {
+  ensureGpgRedirect(): Promise<void> {
+    this.#redirecting = this.#redirecting
+      .then(() => this.#ensureGpgRedirectNow())
+      .catch((error: Error) => this.#options.log(`cannot lead gpg's agent socket to ssh-anchor: ${error.message}`));
+    return this.#redirecting;
+  }
+
+  async #ensureGpgRedirectNow(): Promise<void> {
     const path = await this.gpgAgentSocket();
     const target = this.#listening.get(`/${GPG_FORWARD}`)?.path;
     if (!path || !target || this.#stopped) return;

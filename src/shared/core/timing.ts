@@ -65,6 +65,19 @@ export const TIMING = {
    * (`ssh -A host git pull`) races the change notification for its socket. */
   lookAgainMs: 300,
 
+  // The device the person is at (discovery/presence.ts): each login's terminal's last input.
+
+  /** A connection being routed reads the logins' terminals' last input (one stat of a /dev/pts
+   * entry each, in kernel memory) unless that was done less than this ago: a burst of
+   * connections costs one look per this long, and a keystroke is seen by the first request
+   * after it (the kernel itself records terminal input only at 8 s granularity). */
+  presenceFreshMs: 20,
+  /** A live login whose terminal was not found yet (sshd makes the agent socket before the pty;
+   * a login without one; a build without titles) is looked at again after this long, the pause
+   * doubling up to `terminalRetryMaxMs`: one read of its sshd's /proc/PID/cmdline each time. */
+  terminalRetryFirstMs: 500,
+  terminalRetryMaxMs: 60_000,
+
   // Forwarded sockets beyond the agent (gpg-agent, named forwards: docs/forwards.md).
 
   /** A forwarded gpg-agent that has not greeted this long after the connect (gpg-agent greets

@@ -35,11 +35,11 @@ export class Agent {
   /** When its login's terminal last had keyboard input (ms since the epoch): what it is ranked
    * by when later than its start. Undefined: no terminal known. */
   lastInputMs: number | undefined;
-  /** Whether its login was looked for (once, when it first answered). */
+  /** Whether its login was looked for (first when it first answered). */
   loginLooked = false;
-  /** When its terminals are read again (a login without one yet), and the pause after that. */
-  terminalRetryAt = 0;
-  terminalRetryMs = 0;
+  /** The pause before its login or terminal is looked for again (0: none planned): a login's
+   * shell (and pty) come a moment after its agent socket. */
+  lookPauseMs = 0;
   terminalReading = false;
   #probe: Promise<AgentHealth> | undefined;
   #probeStartedAt = -Infinity;
@@ -189,9 +189,9 @@ export class AgentBook {
    * Reads the last keyboard input of every routable login's terminal (one stat of a /dev/pts
    * entry each, synchronous: kernel memory) and re-ranks when it moved: what makes a request
    * reach the device the person is typing at. At most once per TIMING.presenceFreshMs unless
-   * `force`d, and only when there are two agents to choose between. No /proc read here: a login's
-   * terminal was found when it first answered; one still without is looked at again now and
-   * then (terminalRetryFirstMs, doubling).
+   * `force`d, and only when there are two agents to choose between. No /proc read here: a login
+   * and its terminal are looked for when its agent first answers (and again, on a timer with
+   * growing pauses, while not found); a terminal that changed is read again.
    */
   refreshPresence(force = false): void {
     if (this.#options.uid === undefined) return;
@@ -202,13 +202,13 @@ export class AgentBook {
     for (const agent of this.#ranked) {
       if (agent.login === undefined) continue;
       let latest: number | undefined;
-      let changed = agent.terminals.length === 0;
+      let changed = false;
       for (const terminal of agent.terminals) {
         const stats = lastInputNow(terminal.path, this.#options.uid);
         if (!stats || stats.ctimeMs !== terminal.ctimeMs) changed = true;
         else latest = Math.max(latest ?? -Infinity, stats.atimeMs);
       }
-      if (changed && !agent.terminalReading && now >= agent.terminalRetryAt) void this.#readTerminals(agent);
+      if (changed && !agent.terminalReading) void this.#readTerminals(agent);
       if (latest !== agent.lastInputMs) {
         agent.lastInputMs = latest;
         moved = true;
@@ -278,8 +278,15 @@ export class AgentBook {
         uid,
       ).catch(() => new Map<string, { pid: number; terminals: readonly string[] }>());
       for (const agent of batch) {
+        if (this.#agents.get(agent.path) !== agent) continue;
         const login = found.get(agent.path);
-        if (!login || this.#agents.get(agent.path) !== agent) continue;
+        if (!login) {
+          this.#lookAgainLater(agent, () => {
+            this.#loginsToLearn.add(agent);
+            this.#learningLogins ??= this.#learnLogins(uid).finally(() => (this.#learningLogins = undefined));
+          });
+          continue;
+        }
         agent.login = login.pid;
         this.#setTerminals(agent, login.terminals);
       }
@@ -307,13 +314,24 @@ export class AgentBook {
       if (stats) terminals.push({ path, ctimeMs: stats.ctimeMs });
     }
     agent.terminals = terminals;
-    if (terminals.length > 0) {
-      agent.terminalRetryMs = 0;
-      agent.terminalRetryAt = 0;
-      return;
-    }
-    agent.terminalRetryMs = agent.terminalRetryMs === 0 ? TIMING.terminalRetryFirstMs : Math.min(agent.terminalRetryMs * 2, TIMING.terminalRetryMaxMs);
-    agent.terminalRetryAt = performance.now() + agent.terminalRetryMs;
+    if (terminals.length > 0) agent.lookPauseMs = 0;
+    else this.#lookAgainLater(agent, () => void this.#readTerminals(agent));
+  }
+
+  /**
+   * A live agent's login or terminal was not found (yet): looked for again after
+   * TIMING.terminalRetryFirstMs, the pause doubling; given up once it passes terminalRetryMaxMs
+   * (a login without a pty, an agent no sshd made: it ranks by its start).
+   */
+  #lookAgainLater(agent: Agent, look: () => void): void {
+    agent.lookPauseMs = agent.lookPauseMs === 0 ? TIMING.terminalRetryFirstMs : agent.lookPauseMs * 2;
+    if (agent.lookPauseMs > TIMING.terminalRetryMaxMs) return;
+    const timer = setTimeout(() => {
+      this.#recheckTimers.delete(timer);
+      if (this.#agents.get(agent.path) === agent && agent.health !== "dead") look();
+    }, agent.lookPauseMs);
+    timer.unref();
+    this.#recheckTimers.add(timer);
   }
 
   /**

@@ -72,11 +72,13 @@ export const TIMING = {
    * connections costs one look per this long, and a keystroke is seen by the first request
    * after it (the kernel itself records terminal input only at 8 s granularity). */
   presenceFreshMs: 20,
-  /** A live login whose terminal was not found yet (sshd makes the agent socket before the pty;
-   * a login without one; a build without titles) is looked at again after this long, the pause
-   * doubling up to `terminalRetryMaxMs`: one read of its sshd's /proc/PID/cmdline each time. */
-  terminalRetryFirstMs: 500,
-  terminalRetryMaxMs: 60_000,
+  /** A live agent whose login or terminal was not found yet (sshd makes the agent socket before
+   * it starts the login's shell and before the pty; a login without a pty) is looked for again
+   * after this long, the pause doubling, until it would pass `terminalRetryMaxMs` (about two
+   * minutes of looks in all; then it ranks by its start): a login's own look at /proc each time
+   * (its sshd's title; for the 10.1 layout one walk of the user's sshd processes). */
+  terminalRetryFirstMs: 250,
+  terminalRetryMaxMs: 64_000,
 
   // Forwarded sockets beyond the agent (gpg-agent, named forwards: docs/forwards.md).
 

@@ -1,7 +1,7 @@
 import { readFile, readlink, stat } from "node:fs/promises";
 import { statSync } from "node:fs";
 import { basename } from "node:path";
-import { loginSockets } from "./login-sockets.js";
+import { loginAgentSockets } from "./login-sockets.js";
 import { TMP_AGENT_SOCKET } from "./layouts.js";
 
 /**
@@ -12,8 +12,10 @@ import { TMP_AGENT_SOCKET } from "./layouts.js";
  *
  * - The login: OpenSSH <= 10.0 names the socket `agent.<pid>` after that sshd process (checked:
  *   it must still be an sshd process of the user's); OpenSSH >= 10.1 does not, so the login is
- *   the user's own sshd process that holds the listening socket (login-sockets.ts, one read of
- *   /proc when new sockets appear, never per request).
+ *   the user's own sshd process that holds the listening socket or, where its descriptors cannot
+ *   be read (sshd-session is not dumpable), whose children sshd gave that socket as
+ *   SSH_AUTH_SOCK (login-sockets.ts `loginAgentSockets`: one look at /proc when a login's agent
+ *   first answers, never per request).
  * - Its terminals: the title sshd gives that process, `sshd: me@pts/3` (`sshd-session:` since
  *   9.8; `pts/3,pts/5` for a connection with several sessions), read from /proc/PID/cmdline.
  *   The title is sshd's own record of the ptys it allocated for the login: it is there as soon
@@ -54,7 +56,7 @@ export async function loginsOf(paths: readonly string[], uid: number): Promise<M
     }),
   );
   if (rest.length === 0) return found;
-  const held = await loginSockets(uid);
+  const held = await loginAgentSockets(uid);
   for (const path of rest) {
     const pid = held.get(path);
     if (pid !== undefined) found.set(path, pid);

@@ -52,7 +52,7 @@ describe("routes to the device the person is at (issue 21)", { skip }, () => {
     if (result.rc === 0 && last.includes(`${key} (ED25519)`) && !last.includes(`${not} (ED25519)`)) return;
     const why = await explainAll(
       async () => section("status --json", (await host.anchor("status --json")).stdout),
-      async () => section("the test user's sshd processes", (await host.asUser("ps -o pid,ppid,tty,comm,args -u $(id -u) | grep -v ' ps '; ls -l --time=atime --time-style=full-iso /dev/pts; for p in $(pgrep -u $(id -u) sshd); do stat -c '%n %U' /proc/$p; ls -l /proc/$p/fd 2>&1 | grep -v pipe; echo children: $(cat /proc/$p/task/$p/children 2>&1); done; grep -E "$HOME/.ssh/agent/|/tmp/ssh-" /proc/net/unix")).stdout),
+      async () => section("the test user's sshd processes", (await host.asUser("ps -o pid,ppid,tty,comm,args -u $(id -u) | grep -v ' ps '; ls -l --time=atime --time-style=full-iso /dev/pts; for p in $(pgrep -u $(id -u) sshd); do stat -c '%n %U' /proc/$p; ls -l /proc/$p/fd 2>&1 | grep -v pipe; echo children: $(cat /proc/$p/task/$p/children 2>&1); done; grep -E \"$HOME/.ssh/agent/|/tmp/ssh-\" /proc/net/unix")).stdout),
       host.explain,
     )();
     assert.fail(`expected ${key} and not ${not} (rc ${result.rc}):\n${result.screen}\n${why}`);

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { AgentReport, StatusReport } from "../../shared/control/status.js";
+import { presenceLine, type AgentReport, type StatusReport } from "../../shared/control/status.js";
 import { formatDuration, paint, printJson, printLines, runCommand, type Line, type Style } from "../output.js";
 import type { ScopeReport } from "../../shared/scope/report.js";
 import { EXIT_NOT_RUNNING } from "../exit-status.js";
@@ -36,6 +36,7 @@ export function formatStatus(report: StatusReport): Line[] {
     [paint("ssh-anchor", "bold"), ` ${report.version}: running (pid ${report.pid}, up ${formatDuration(report.uptimeSeconds)})`],
     `socket:      ${report.socket}`,
     ["route:       ", report.route ?? paint("none: clients get an empty key list until a login with agent forwarding appears", "yellow")],
+    ...(report.route && report.routeReason ? [`why:         ${report.routeReason}`] : []),
     `connections: ${c.served} accepted, ${c.active} open; ${c.failovers} moved off unresponsive agents, ` +
       `${c.answeredEmpty} answered with no keys, ${c.rejected} closed as malformed` +
       // Shown only when it happened: it means the daemon's descriptor limit is too low.
@@ -56,6 +57,8 @@ export function formatStatus(report: StatusReport): Line[] {
     const keys = agent.keys === null ? "" : `${agent.keys} key${agent.keys === 1 ? "" : "s"}; `;
     lines.push([`  ${String(agent.rank ?? "-").padStart(2)}  `, state, ` ${agent.kind.padEnd(9)} ${agent.path}`]);
     lines.push(["      ", paint(`${keys}${agent.reason}`, "dim")]);
+    const presence = presenceLine(agent);
+    if (presence) lines.push(["      ", paint(presence, "dim")]);
   }
   lines.push(...formatScopes(report.scopes));
   lines.push(...formatForwards(report));

@@ -2,7 +2,8 @@ import type { Candidate } from "../../shared/discovery/candidate.js";
 import { listIdentities, type AgentAnswer } from "../../shared/protocol/agent-client.js";
 import { anchorOf } from "../../shared/scope/rule.js";
 import { TIMING } from "../../shared/core/timing.js";
-import { describeAnswer, healthOf, rankAgents, type AgentHealth } from "../../shared/discovery/health.js";
+import { describeAnswer, healthOf, rankAgents, routeReason, type AgentHealth } from "../../shared/discovery/health.js";
+import { lastInputNow, loginTerminals, terminalsOf } from "../../shared/discovery/presence.js";
 import { LIMITS, probeVerdictDeadline, replyDeadline } from "./policy.js";
 
 /** Everything known about one candidate agent. */
@@ -25,6 +26,21 @@ export class Agent {
   /** Round trips of its latest successful probes (ms), newest last: what "overdue" means for
    * this agent. */
   readonly rtts: number[] = [];
+  /** Its login: the user's own sshd process that made it (discovery/presence.ts), undefined
+   * when not found (not looked for yet, a local agent, a stale socket). */
+  login: number | undefined;
+  /** The terminals that login holds, each with its change time when found (a pty number given
+   * to another login later has another); possibly none. */
+  terminals: readonly { readonly path: string; readonly ctimeMs: number }[] = [];
+  /** When its login's terminal last had keyboard input (ms since the epoch): what it is ranked
+   * by when later than its start. Undefined: no terminal known. */
+  lastInputMs: number | undefined;
+  /** Whether its login was looked for (first when it first answered). */
+  loginLooked = false;
+  /** The pause before its login or terminal is looked for again (0: none planned): a login's
+   * shell (and pty) come a moment after its agent socket. */
+  lookPauseMs = 0;
+  terminalReading = false;
   #probe: Promise<AgentHealth> | undefined;
   #probeStartedAt = -Infinity;
   /** A probe judged silent still listening for a late answer. */
@@ -89,6 +105,9 @@ export interface AgentBookOptions {
   readonly onDead?: (agent: Agent) => void;
   /** Probe every newly found agent at once (default true). */
   readonly probeNewAgents?: boolean;
+  /** The user's uid: each live agent's login and terminal are looked for (discovery/presence.ts)
+   * and it is ranked by its terminal's last input; absent: by its start only. */
+  readonly uid?: number;
 }
 
 /**
@@ -158,13 +177,53 @@ export class AgentBook {
     return this.#ranked;
   }
 
-  /** The first ranked agent not in `tried` (and, for a scoped socket, that `accept` admits). */
+  /** The first ranked agent not in `tried` (and, for a scoped socket, that `accept` admits).
+   * A connection's first pick reads the logins' terminals first (refreshPresence). */
   next(tried: ReadonlySet<Agent>, accept?: (agent: Agent) => boolean): Agent | undefined {
+    if (tried.size === 0) this.refreshPresence();
     for (const agent of this.#ranked) if (!tried.has(agent) && (!accept || accept(agent))) return agent;
     return undefined;
   }
 
+  /**
+   * Reads the last keyboard input of every routable login's terminal (one stat of a /dev/pts
+   * entry each, synchronous: kernel memory) and re-ranks when it moved: what makes a request
+   * reach the device the person is typing at. At most once per TIMING.presenceFreshMs unless
+   * `force`d, and only when there are two agents to choose between. No /proc read here: a login
+   * and its terminal are looked for when its agent first answers (and again, on a timer with
+   * growing pauses, while not found); a terminal that changed is read again.
+   */
+  refreshPresence(force = false): void {
+    if (this.#options.uid === undefined) return;
+    const now = performance.now();
+    if (!force && (this.#ranked.length < 2 || now - this.#presenceReadAt < TIMING.presenceFreshMs)) return;
+    this.#presenceReadAt = now;
+    let moved = false;
+    for (const agent of this.#ranked) {
+      if (agent.login === undefined) continue;
+      let latest: number | undefined;
+      let changed = false;
+      for (const terminal of agent.terminals) {
+        const stats = lastInputNow(terminal.path, this.#options.uid);
+        if (!stats || stats.ctimeMs !== terminal.ctimeMs) changed = true;
+        else latest = Math.max(latest ?? -Infinity, stats.atimeMs);
+      }
+      if (changed && !agent.terminalReading) void this.#readTerminals(agent);
+      if (latest !== agent.lastInputMs) {
+        agent.lastInputMs = latest;
+        moved = true;
+      }
+    }
+    if (moved) this.#rerank();
+  }
+
+  /** Why the first ranked agent is where a request goes now (one line, for status and doctor). */
+  routeReason(): string {
+    return routeReason(this.#ranked, (agent) => agent.terminals[0]?.path, Date.now());
+  }
+
   markLive(agent: Agent, reason: string): void {
+    this.#learnLogin(agent);
     if (agent.health === "live") return;
     this.#setHealth(agent, "live", reason);
   }
@@ -197,6 +256,83 @@ export class AgentBook {
   }
 
   readonly #recheckTimers = new Set<NodeJS.Timeout>();
+  #presenceReadAt = -Infinity;
+  readonly #loginsToLearn = new Set<Agent>();
+  #learningLogins: Promise<void> | undefined;
+
+  /** A forwarded agent answered for the first time: its login and terminals are looked for
+   * (batched: one look at /proc for every agent that answered meanwhile). */
+  #learnLogin(agent: Agent): void {
+    if (this.#options.uid === undefined || agent.loginLooked || agent.candidate.kind === "local") return;
+    agent.loginLooked = true;
+    this.#loginsToLearn.add(agent);
+    this.#learningLogins ??= this.#learnLogins(this.#options.uid).finally(() => (this.#learningLogins = undefined));
+  }
+
+  async #learnLogins(uid: number): Promise<void> {
+    while (this.#loginsToLearn.size > 0) {
+      const batch = [...this.#loginsToLearn];
+      this.#loginsToLearn.clear();
+      const found = await loginTerminals(
+        batch.map((agent) => agent.path),
+        uid,
+      ).catch(() => new Map<string, { pid: number; terminals: readonly string[] }>());
+      for (const agent of batch) {
+        if (this.#agents.get(agent.path) !== agent) continue;
+        const login = found.get(agent.path);
+        if (!login) {
+          this.#lookAgainLater(agent, () => {
+            this.#loginsToLearn.add(agent);
+            this.#learningLogins ??= this.#learnLogins(uid).finally(() => (this.#learningLogins = undefined));
+          });
+          continue;
+        }
+        agent.login = login.pid;
+        this.#setTerminals(agent, login.terminals);
+      }
+      this.refreshPresence(true);
+    }
+  }
+
+  /** Reads the login's terminals again (its pty came after its agent socket, or changed). */
+  async #readTerminals(agent: Agent): Promise<void> {
+    const uid = this.#options.uid;
+    if (uid === undefined || agent.login === undefined) return;
+    agent.terminalReading = true;
+    try {
+      this.#setTerminals(agent, await terminalsOf(agent.login, uid).catch(() => []));
+    } finally {
+      agent.terminalReading = false;
+    }
+    this.refreshPresence(true);
+  }
+
+  #setTerminals(agent: Agent, paths: readonly string[]): void {
+    const terminals: { path: string; ctimeMs: number }[] = [];
+    for (const path of paths) {
+      const stats = lastInputNow(path, this.#options.uid);
+      if (stats) terminals.push({ path, ctimeMs: stats.ctimeMs });
+    }
+    agent.terminals = terminals;
+    if (terminals.length > 0) agent.lookPauseMs = 0;
+    else this.#lookAgainLater(agent, () => void this.#readTerminals(agent));
+  }
+
+  /**
+   * A live agent's login or terminal was not found (yet): looked for again after
+   * TIMING.terminalRetryFirstMs, the pause doubling; given up once it passes terminalRetryMaxMs
+   * (a login without a pty, an agent no sshd made: it ranks by its start).
+   */
+  #lookAgainLater(agent: Agent, look: () => void): void {
+    agent.lookPauseMs = agent.lookPauseMs === 0 ? TIMING.terminalRetryFirstMs : agent.lookPauseMs * 2;
+    if (agent.lookPauseMs > TIMING.terminalRetryMaxMs) return;
+    const timer = setTimeout(() => {
+      this.#recheckTimers.delete(timer);
+      if (this.#agents.get(agent.path) === agent && agent.health !== "dead") look();
+    }, agent.lookPauseMs);
+    timer.unref();
+    this.#recheckTimers.add(timer);
+  }
 
   /**
    * A socket that never answered and was found dead may be one bound but not yet listening
@@ -223,6 +359,7 @@ export class AgentBook {
     if (answer.kind === "unreachable" && answer.local) return;
     if (answer.kind === "answered") {
       agent.answered = true;
+      this.#learnLogin(agent);
       agent.keys = answer.identities.length;
       agent.fingerprints = anchorOf(answer.identities).keys;
     }

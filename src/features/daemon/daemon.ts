@@ -127,6 +127,7 @@ export class Daemon {
       replyTimeoutMs: options.replyTimeoutMs ?? TIMING.replyTimeoutMs,
       log: info,
       onDead: (agent) => this.#discovery.recheck(agent.path),
+      uid: this.#uid,
     });
     this.#tmpRoot = `${resolve(options.tmpRoot ?? SSHD_TMP_ROOT)}/`;
     this.#discovery = new AgentDiscovery({

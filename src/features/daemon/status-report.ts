@@ -28,6 +28,7 @@ export interface StatusSources {
 export async function statusReport(sources: StatusSources): Promise<StatusReport> {
   const { book, startedAt } = sources;
   await book.probeAll();
+  book.refreshPresence(true);
   const ranked = book.ranked();
   return {
     running: true,
@@ -38,6 +39,7 @@ export async function statusReport(sources: StatusSources): Promise<StatusReport
     startedAt: startedAt.toISOString(),
     uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
     route: ranked[0]?.path ?? null,
+    routeReason: book.routeReason(),
     connections: { ...sources.counters },
     memoryKiB: memoryKiB(),
     agents: book.all().map((agent) => ({
@@ -49,6 +51,9 @@ export async function statusReport(sources: StatusSources): Promise<StatusReport
       fingerprints: agent.fingerprints ?? null,
       createdAt: new Date(agent.candidate.createdMs).toISOString(),
       rank: ranked.includes(agent) ? ranked.indexOf(agent) + 1 : null,
+      login: agent.login ?? null,
+      terminal: agent.terminals[0]?.path ?? null,
+      lastInputAt: agent.lastInputMs === undefined ? null : new Date(agent.lastInputMs).toISOString(),
     })),
     ignored: [...sources.discovery.ignored()],
     scopes: scopeReports(sources.scopes, book),

@@ -2,6 +2,7 @@ import { readlink } from "node:fs/promises";
 import { homedir, userInfo } from "node:os";
 import { basename, dirname, resolve } from "node:path";
 import { readStatus, startInBackground } from "../../shared/control/lifecycle.js";
+import { presenceLine, type StatusReport } from "../../shared/control/status.js";
 import { daemonPaths, squatOf, tmpDirectory, type DaemonPaths } from "../../shared/core/location.js";
 import { currentUid, directoryRefusal, endpointState, lstatOrUndefined, octal, processName } from "../../shared/core/trust.js";
 import { describeAnswer, healthOf, type AgentHealth } from "../../shared/discovery/health.js";
@@ -218,7 +219,18 @@ async function daemonFindings(paths: DaemonPaths, uid: number): Promise<Finding[
       ? { area: "daemon", verdict: "fail", title: "the stable socket is not private", details: problems, fix: `ssh-anchor stop; rm -rf ${paths.directory}; ssh-anchor start` }
       : { area: "daemon", verdict: "ok", title: `socket 0600 in a 0700 directory, both owned by uid ${uid}` },
   );
+  findings.push(routeFinding(report));
   return findings;
+}
+
+/** Where a request through the stable socket goes now and why, with each live agent's login,
+ * terminal and last input (the daemon's own view: its ranking, docs/how-it-works.md). */
+function routeFinding(report: StatusReport): Finding {
+  const live = [...report.agents].filter((agent) => agent.rank !== null).sort((a, b) => (a.rank ?? 0) - (b.rank ?? 0));
+  const details = live.map((agent) => `${String(agent.rank).padStart(2)}. ${agent.state.padEnd(7)} ${agent.path}: ${presenceLine(agent) ?? "login not reported by this daemon"}`);
+  if (!report.route) return { area: "daemon", verdict: "info", title: "a request now would get an empty key list: no usable agent", details };
+  const why = report.routeReason ? `: ${report.routeReason}` : "";
+  return { area: "daemon", verdict: "info", title: `a request now would reach ${report.route}${why}`, details };
 }
 
 /**

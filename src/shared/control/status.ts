@@ -1,6 +1,6 @@
 import { printable } from "../core/text.js";
 import type { AgentKind } from "../discovery/candidate.js";
-import type { AgentHealth } from "../discovery/health.js";
+import { ago, type AgentHealth } from "../discovery/health.js";
 import { parseFingerprints, parseScopeReports, type ScopeReport } from "../scope/report.js";
 
 /** More entries than this in one list of a status answer is not one of ours (agents come in
@@ -36,6 +36,8 @@ export interface StatusReport {
   readonly uptimeSeconds: number;
   /** The agent new connections go to first, or null when they get the empty-agent answer. */
   readonly route: string | null;
+  /** Why requests go there now, in one line (absent from daemons that predate it). */
+  readonly routeReason?: string;
   readonly connections: Counters;
   /**
    * The daemon's own memory, in KiB: private (RssAnon from /proc/self/status, what it costs;
@@ -92,6 +94,25 @@ export interface AgentReport {
   readonly createdAt: string;
   /** Position in the routing order (1 = first), null for dead agents. */
   readonly rank: number | null;
+  /** Its login: the user's sshd process that made it (null: not found; absent from older daemons). */
+  readonly login?: number | null;
+  /** The terminal that login holds (/dev/pts/N), null when none was found. */
+  readonly terminal?: string | null;
+  /** When that terminal last had keyboard input (what `w` shows as IDLE), null without one. */
+  readonly lastInputAt?: string | null;
+}
+
+/**
+ * An agent's login, terminal and last input in words, for status and doctor; undefined for a
+ * report from a daemon that predates them.
+ * @example presenceLine({ ...agent, login: 4242, terminal: "/dev/pts/3", lastInputAt }) // -> "login: sshd 4242, terminal /dev/pts/3, last input 12 s ago"
+ */
+export function presenceLine(agent: AgentReport, now = Date.now()): string | undefined {
+  if (agent.login === undefined) return undefined;
+  if (agent.login === null) return "login: not found (ranked by when its socket appeared)";
+  if (!agent.terminal) return `login: sshd ${agent.login}, no terminal (ranked by its start)`;
+  const input = agent.lastInputAt ? Date.parse(agent.lastInputAt) : Number.NaN;
+  return `login: sshd ${agent.login}, terminal ${agent.terminal}, ${Number.isNaN(input) ? "no input seen" : `last input ${ago(now - input)} ago`}`;
 }
 
 /** A status answer that is not the daemon's own shape. */
@@ -118,6 +139,7 @@ export function parseStatusReport(value: unknown): StatusReport {
     startedAt: text(report.startedAt, "startedAt"),
     uptimeSeconds: count(report.uptimeSeconds, "uptimeSeconds"),
     route: report.route === null ? null : text(report.route, "route"),
+    ...optional("routeReason", report.routeReason === undefined ? undefined : text(report.routeReason, "routeReason")),
     connections: {
       served: counter("served"),
       requests: counter("requests"),
@@ -148,6 +170,10 @@ export function parseStatusReport(value: unknown): StatusReport {
         ...optional("fingerprints", parseFingerprints(agent.fingerprints, (message) => new MalformedStatus(message))),
         createdAt: text(agent.createdAt, "agent.createdAt"),
         rank: agent.rank === null ? null : count(agent.rank, "agent.rank"),
+        // Where the person is (discovery/presence.ts): present only when the daemon sent them.
+        ...optional("login", agent.login === undefined ? undefined : agent.login === null ? null : count(agent.login, "agent.login")),
+        ...optional("terminal", agent.terminal === undefined ? undefined : agent.terminal === null ? null : text(agent.terminal, "agent.terminal")),
+        ...optional("lastInputAt", agent.lastInputAt === undefined ? undefined : agent.lastInputAt === null ? null : text(agent.lastInputAt, "agent.lastInputAt")),
       };
     }),
     ignored: list(report.ignored, "ignored").map((item) => {

@@ -65,6 +65,21 @@ export const TIMING = {
    * (`ssh -A host git pull`) races the change notification for its socket. */
   lookAgainMs: 300,
 
+  // The device the person is at (discovery/presence.ts): each login's terminal's last input.
+
+  /** A connection being routed reads the logins' terminals' last input (one stat of a /dev/pts
+   * entry each, in kernel memory) unless that was done less than this ago: a burst of
+   * connections costs one look per this long, and a keystroke is seen by the first request
+   * after it (the kernel itself records terminal input only at 8 s granularity). */
+  presenceFreshMs: 20,
+  /** A live agent whose login or terminal was not found yet (sshd makes the agent socket before
+   * it starts the login's shell and before the pty; a login without a pty) is looked for again
+   * after this long, the pause doubling, until it would pass `terminalRetryMaxMs` (about two
+   * minutes of looks in all; then it ranks by its start): a login's own look at /proc each time
+   * (its sshd's title; for the 10.1 layout one walk of the user's sshd processes). */
+  terminalRetryFirstMs: 250,
+  terminalRetryMaxMs: 64_000,
+
   // Forwarded sockets beyond the agent (gpg-agent, named forwards: docs/forwards.md).
 
   /** A forwarded gpg-agent that has not greeted this long after the connect (gpg-agent greets

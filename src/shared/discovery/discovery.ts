@@ -61,6 +61,8 @@ export class AgentDiscovery {
   #context: ScanContext;
   readonly #directories = new Map<string, KnownDirectory>();
   readonly #pending = new Map<string, NodeJS.Timeout>();
+  /** Directory reads of change notifications under way (after their settle delay). */
+  #settling = 0;
   readonly #watchers = new Map<string, FSWatcher>();
   /** Watchers with a lifetime (a new session directory's, until its socket appears). */
   readonly #shortWatches = new Set<string>();
@@ -227,7 +229,10 @@ export class AgentDiscovery {
    * another user can make; what is in it is only ever asked through the bounded gate.
    */
   mayHaveUnseenLogin(): boolean {
-    if (this.#pending.size > 0) return true;
+    // A change notification of the user's own directories still settling (TIMING.settleMs) or
+    // being read: a new login's socket may have just appeared in ~/.ssh/agent (OpenSSH >= 10.1),
+    // which the root's mtime does not tell; its own first command must not be routed before.
+    if (this.#pending.size > 0 || this.#settling > 0) return true;
     const root = this.#options.tmpRoot;
     const listing = this.#rootListings.get(root);
     if (!listing) return true;
@@ -338,7 +343,8 @@ export class AgentDiscovery {
     }
     const timer = setTimeout(() => {
       this.#pending.delete(directory);
-      void this.#rescanDirectory(directory, layout);
+      this.#settling += 1;
+      void this.#rescanDirectory(directory, layout).finally(() => (this.#settling -= 1));
     }, TIMING.settleMs);
     this.#pending.set(directory, timer);
   }

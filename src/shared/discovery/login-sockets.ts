@@ -67,19 +67,78 @@ export async function loginSockets(uid: number): Promise<Map<string, number>> {
   const held = new Map<string, number>();
   await Promise.all(
     pids.map(async (pid) => {
-      let fds: string[];
-      try {
-        fds = await readdir(`/proc/${pid}/fd`);
-      } catch {
-        return;
-      }
-      for (const fd of fds) {
-        const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "");
-        const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
-        const path = inode === undefined ? undefined : listening.get(Number(inode));
-        if (path !== undefined) held.set(path, pid);
-      }
+      for (const path of (await socketsHeldBy(pid, listening)) ?? []) held.set(path, pid);
     }),
   );
   return held;
+}
+
+/** The listening socket paths `pid` holds; undefined when its descriptors cannot be read. */
+async function socketsHeldBy(pid: number, listening: ReadonlyMap<number, string>): Promise<string[] | undefined> {
+  let fds: string[];
+  try {
+    fds = await readdir(`/proc/${pid}/fd`);
+  } catch {
+    return undefined;
+  }
+  const paths: string[] = [];
+  for (const fd of fds) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "");
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    const path = inode === undefined ? undefined : listening.get(Number(inode));
+    if (path !== undefined) paths.push(path);
+  }
+  return paths;
+}
+
+/** How many children of one sshd process have their environment read (its session's shells). */
+const CHILDREN_READ = 8;
+/** The variables that name the login's agent socket in its processes' environment: sshd's, and
+ * the init line's copy of it once the line moved SSH_AUTH_SOCK to the stable socket. */
+const AGENT_VARIABLES = /^(?:SSH_AUTH_SOCK|SSH_ANCHOR_ORIGINAL_SOCK)=(\/.*)$/;
+
+/**
+ * The agent socket of each of the user's logins: path -> the pid of the login's sshd process.
+ * By the sockets that process holds where its /proc/PID/fd can be read (as loginSockets); sshd's
+ * per-login process is not always readable so (OpenSSH's sshd-session changes to the user's uid
+ * without an exec, which leaves it not dumpable: its /proc/PID/fd is root's to read), and then
+ * by the environment sshd gave the login's own processes, its children (SSH_AUTH_SOCK is set by
+ * sshd to exactly the socket it made for that login). Those children are the user's and readable.
+ * @example (await loginAgentSockets(1000)).get("/home/me/.ssh/agent/s.AbCdEfGhIj.sshd.k3J9") // -> 4242
+ */
+export async function loginAgentSockets(uid: number): Promise<Map<string, number>> {
+  const [listening, pids] = await Promise.all([listeningUnixPaths(), ownSshdPids(uid)]);
+  const found = new Map<string, number>();
+  await Promise.all(
+    pids.map(async (pid) => {
+      const held = await socketsHeldBy(pid, listening);
+      if (held && held.length > 0) {
+        for (const path of held) found.set(path, pid);
+        return;
+      }
+      for (const path of await agentSocketsOfChildren(pid, uid)) if (!found.has(path)) found.set(path, pid);
+    }),
+  );
+  return found;
+}
+
+/** The agent sockets named in the environment of the first few children of `pid` that are the user's. */
+async function agentSocketsOfChildren(pid: number, uid: number): Promise<string[]> {
+  const children = (await readFile(`/proc/${pid}/task/${pid}/children`, "latin1").catch(() => ""))
+    .trim()
+    .split(/\s+/)
+    .filter((child) => /^\d+$/.test(child))
+    .slice(0, CHILDREN_READ);
+  const paths = await Promise.all(
+    children.map(async (child) => {
+      try {
+        if ((await stat(`/proc/${child}`)).uid !== uid) return [];
+        const environ = await readFile(`/proc/${child}/environ`, "latin1");
+        return environ.split("\0").flatMap((entry) => AGENT_VARIABLES.exec(entry)?.[1] ?? []);
+      } catch {
+        return [];
+      }
+    }),
+  );
+  return paths.flat();
 }

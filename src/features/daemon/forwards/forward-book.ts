@@ -67,6 +67,8 @@ export class ForwardBook {
   readonly #forwards = new Map<string, Forward>();
   readonly #ignored = new Map<string, string>();
   #watcher: FSWatcher | undefined;
+  /** The directory watched (undefined: not yet; null: it could not be made or trusted). */
+  #watched: { readonly dev: number; readonly ino: number } | null | undefined;
   #sweep: NodeJS.Timeout | undefined;
   #scan: Promise<void> | undefined;
   #scanAgain = false;
@@ -84,23 +86,44 @@ export class ForwardBook {
 
   /** Makes the directory (0700), reads it, watches it and starts the sweep. */
   async start(): Promise<void> {
+    await this.#watchDirectory();
+    this.#sweep = setInterval(() => void this.#sweepOnce(), TIMING.forwardSweepMs);
+    this.#sweep.unref();
+  }
+
+  /**
+   * The directory removed or replaced since it was watched (`rm -rf ~/.ssh/anchor-forwards`; a
+   * login's first-contact probe makes it again): made again if missing, watched again, read
+   * again. Called with the daemon's socket checks.
+   */
+  async check(): Promise<void> {
+    if (this.#stopped) return;
+    const stats = await lstatOrUndefined(this.#options.directory);
+    if (stats && this.#watched && stats.dev === this.#watched.dev && stats.ino === this.#watched.ino) return;
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    await this.#watchDirectory();
+  }
+
+  async #watchDirectory(): Promise<void> {
     const { directory, uid } = this.#options;
     try {
       await ensurePrivateDirectory(directory, uid, { createParent: true });
       this.#trusted = true;
     } catch (error) {
-      this.#options.log(`forwards: ${directory} not used: ${(error as Error).message}`);
+      if (this.#watched !== null) this.#options.log(`forwards: ${directory} not used: ${(error as Error).message}`);
+      this.#watched = null;
       return;
     }
-    await this.rescan();
+    const stats = await lstatOrUndefined(directory);
+    this.#watched = stats ? { dev: stats.dev, ino: stats.ino } : null;
     try {
       this.#watcher = watch(directory, { persistent: false }, () => void this.rescan());
       this.#watcher.on("error", () => undefined);
     } catch (error) {
       this.#options.log(`forwards: cannot watch ${directory}: ${(error as Error).message}; read at every sweep`);
     }
-    this.#sweep = setInterval(() => void this.#sweepOnce(), TIMING.forwardSweepMs);
-    this.#sweep.unref();
+    await this.rescan();
   }
 
   stop(): void {

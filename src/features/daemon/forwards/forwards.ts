@@ -77,6 +77,7 @@ export class Forwards {
 
   /** Binds again what was removed; keeps gpg's redirect in place while a gpg forward is present. */
   async check(): Promise<void> {
+    await this.book.check();
     await this.#servers.check();
     if (this.book.names().includes(GPG_FORWARD)) await this.#servers.ensureGpgRedirect();
   }

@@ -107,6 +107,8 @@ describe("per-identity forwards: each person's scoped forward socket reaches onl
         await explained(name, waitFor(`the daemon to serve ${stable}`, async () => (await host.asUser(`test -S ${stable}`)).code === 0, 5000));
         const printed = (await host.anchor(`forward-path echo --scope ${scopes[name].id}`)).stdout.trim();
         assert.equal(printed, stable, "forward-path --scope names the scoped socket");
+        const inScope = await host.asUser(`SSH_AUTH_SOCK=${join(scopes[name].directory, `id-${scopes[name].id}.sock`)} ${host.binDirectory}/ssh-anchor forward-path echo`);
+        assert.equal(inScope.stdout.trim(), stable, "in a shell of the scope, forward-path names its scope's socket");
         assert.equal(await throughHost(stable), `${name}:hello\n`, `${name}'s scoped echo socket reaches ${name}'s laptop (attempt ${attempt})`);
       }
       // The shared (unscoped) socket on a per-identity account: never a person's forward.

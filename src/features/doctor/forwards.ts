@@ -55,6 +55,18 @@ export async function forwardFindings(paths: DaemonPaths, uid: number, report: S
     } else {
       findings.push({ area: "forwards", verdict: "ok", title: `forward ${forward.name}: ${forward.live} live login${forward.live === 1 ? "" : "s"}, served on ${forward.stable}` });
     }
+    // A per-identity account (the daemon remembers scopes): a forward naming no scope reaches no
+    // person's pane, only the shared socket (docs/per-identity.md).
+    const unscoped = forward.upstreams.filter((upstream) => upstream.scope === null);
+    if ((report?.scopes?.length ?? 0) > 0 && unscoped.length > 0) {
+      findings.push({
+        area: "forwards",
+        verdict: "warn",
+        title: `forward ${forward.name}: ${unscoped.length} forwarded socket${unscoped.length === 1 ? " names" : "s name"} no per-identity scope: no person's pane reaches ${unscoped.length === 1 ? "it" : "them"}, only the shared ${forward.stable}`,
+        details: unscoped.map((upstream) => upstream.path),
+        fix: "on the laptop: log in with ssh-anchor connect (it names your scope), or run ssh-anchor setup --forwards HOST again with your agent's keys loaded",
+      });
+    }
     const full = forward.upstreams.filter((upstream) => upstream.restricted === false);
     if (forward.name === GPG_FORWARD && full.length > 0) {
       findings.push({

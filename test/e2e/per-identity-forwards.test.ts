@@ -139,4 +139,58 @@ describe("per-identity forwards: each person's scoped forward socket reaches onl
       await explained(name, laptop.waitForScreen(pane, /EXIT=0/, `${name}'s connect to exit after detaching`));
     }
   });
+
+  it("gpg: each person's gpg in their own session signs with their own laptop's key (the redirect names the shell's scope)", async () => {
+    const users: Record<string, { gnupg: string; pane: string; log: string }> = {};
+    for (const name of ["alice", "bob"]) {
+      // A laptop-side gpg-agent per person, with a throwaway key without a passphrase.
+      const gnupg = join(laptopHome, `gnupg-${name}`);
+      await mkdir(gnupg, { mode: 0o700 });
+      const gpgEnv = { ...process.env, GNUPGHOME: gnupg };
+      cleanup.add(() => run("gpgconf", ["--kill", "gpg-agent"], { env: gpgEnv }));
+      const made = await run("gpg", ["--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key", `${name} <${name}@test.invalid>`, "ed25519", "sign", "0"], { env: gpgEnv });
+      assert.equal(made.code, 0, made.stderr);
+      const exported = join(laptopHome, `${name}.asc`);
+      await run("sh", ["-c", `gpg --armor --export ${name}@test.invalid > ${exported} && chmod 644 ${exported}`], { env: gpgEnv });
+      await run("chmod", ["755", laptopHome]);
+      const imported = await host.asUser(`timeout 20 gpg --batch --no-autostart --import < ${exported}`);
+      assert.equal(imported.code, 0, imported.stderr);
+      users[name] = { gnupg, pane: "", log: join(laptopHome, `${name}-gpg.log`) };
+    }
+    for (const name of ["alice", "bob"]) {
+      const who = users[name] as (typeof users)[string];
+      people[name] = { ...person(name), log: who.log };
+      who.pane = await laptop.open({ SSH_AUTH_SOCK: person(name).agent.path, TERM: "xterm-256color", HOME: laptopHome });
+      people[name] = { ...person(name), pane: who.pane };
+      await laptop.type(who.pane, `export GNUPGHOME=${who.gnupg}; ${BIN} connect --log ${who.log} --session ${name}-gpg --gpg ${host.sshOptions.join(" ")}; echo "EXIT=$?"`);
+      await explained(name, waitFor(`${name}'s connect to attach`, async () => /attempt 1: connected in/.test(await logText(who.log)) && (await host.asUser(`tmux has-session -t =${name}-gpg`)).code === 0, 20_000, 100));
+    }
+    const signedIn = async (name: string) => {
+      const out = join(host.home, `signed-${name}.txt`);
+      await host.asUser(`rm -f ${out}`);
+      // An interactive bash in a new window of the person's session: the per-identity line runs
+      // (SSH_ANCHOR_SCOPE_PREFIX from the session's scoped SSH_AUTH_SOCK), then gpg signs.
+      const script = `cd ~ && echo payload > in-${name} && gpg --batch --yes -o in-${name}.sig --sign in-${name} && gpg --batch --verify in-${name}.sig; echo rc=\\$?`;
+      await host.asUser(`tmux new-window -d -t =${name}-gpg: "bash -ic '{ ${script}; } >${out}.tmp 2>&1; mv ${out}.tmp ${out}'"`);
+      return explained(name, waitFor(`gpg in ${name}'s session`, async () => {
+        const text = await readFile(out, "utf8").catch(() => "");
+        return /rc=\d+/.test(text) && text;
+      }, 20_000, 100));
+    };
+    for (const [name, other] of [["alice", "bob"], ["bob", "alice"]] as const) {
+      const text = await signedIn(name);
+      assert.match(text, /rc=0/, text);
+      assert.match(text, new RegExp(`Good signature from "${name} <${name}@test\\.invalid>"`), text);
+      assert.ok(!text.includes(`${other}@`), `${name}'s gpg never signs with ${other}'s key:\n${text}`);
+    }
+    // A shell of no scope: gpg's redirect leads to the shared socket, which reaches no person's forward.
+    const shared = await host.asUser("echo payload | timeout 10 gpg --batch --yes --no-autostart --sign -o /dev/null; echo rc=$?");
+    assert.doesNotMatch(shared.stdout, /rc=0/, shared.stdout + shared.stderr);
+
+    for (const name of ["alice", "bob"]) {
+      const { pane } = users[name] as (typeof users)[string];
+      await laptop.keys(pane, "C-b", "d");
+      await explained(name, laptop.waitForScreen(pane, /EXIT=0/, `${name}'s connect to exit after detaching`));
+    }
+  });
 });

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { StatusReport } from "../../shared/control/status.js";
 import type { DaemonPaths } from "../../shared/core/location.js";
 import { GPG_FORWARD } from "../../shared/discovery/forwards.js";
-import { gpgAgentSocketPath, gpgPathState } from "../../shared/discovery/gpg-path.js";
+import { gpgAgentSocketPath, gpgPathState, scopedGpgTarget } from "../../shared/discovery/gpg-path.js";
 import type { Finding } from "./doctor.js";
 
 /**
@@ -18,7 +18,7 @@ export async function forwardFindings(paths: DaemonPaths, uid: number, report: S
   const stableGpg = join(paths.directory, "gpg.sock");
   const gpgPath = report?.gpgAgentSocket ?? (await gpgAgentSocketPath());
   const state = gpgPath ? await gpgPathState(gpgPath, uid) : undefined;
-  const ours = state?.kind === "redirect" && state.target === stableGpg;
+  const ours = state?.kind === "redirect" && (state.target === stableGpg || state.target === scopedGpgTarget(stableGpg));
   const gpgUsed = ours || (gpg !== undefined && gpg.upstreams.length > 0);
   if (gpgUsed && gpgPath && state) {
     if (ours) findings.push({ area: "forwards", verdict: "ok", title: `gpg's agent socket ${gpgPath} leads to the daemon's ${stableGpg}` });

@@ -53,6 +53,7 @@ export class Forwards {
       uid: options.uid,
       log: options.log,
       gpgAgentSocket: options.gpgAgentSocket,
+      perIdentity: () => this.#perIdentity(),
       onConnection: (socket, name, scope) => this.#accept(socket, name, scope),
     });
     this.book = new ForwardBook({

@@ -17,4 +17,11 @@ if set -q SSH_AUTH_SOCK; and test -n "$SSH_AUTH_SOCK"
         and set -gx SSH_AUTH_SOCK $__ssh_anchor_scoped
     end
 end
+# gpg's redirect on this account leads to the daemon's ${SSH_ANCHOR_SCOPE_PREFIX}gpg.sock (libassuan
+# expands it from gpg's environment): this shell's scope's gpg socket, or the shared one.
+if set -q SSH_AUTH_SOCK; and string match -q -r '/id-[0-9a-f]{16}\.sock$' -- $SSH_AUTH_SOCK
+    set -gx SSH_ANCHOR_SCOPE_PREFIX (string replace -r '^.*/(id-[0-9a-f]{16}\.)sock$' '$1' -- $SSH_AUTH_SOCK)
+else
+    set -e SSH_ANCHOR_SCOPE_PREFIX
+end
 set -e __ssh_anchor_bin

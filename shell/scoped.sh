@@ -22,4 +22,14 @@ case ${SSH_AUTH_SOCK:-} in
     unset __ssh_anchor_scoped
     ;;
 esac
+# gpg's redirect on this account leads to the daemon's ${SSH_ANCHOR_SCOPE_PREFIX}gpg.sock (libassuan
+# expands it from gpg's environment): this shell's scope's gpg socket, or the shared one.
+case ${SSH_AUTH_SOCK:-} in
+  */id-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f].sock)
+    SSH_ANCHOR_SCOPE_PREFIX=${SSH_AUTH_SOCK##*/}
+    SSH_ANCHOR_SCOPE_PREFIX=${SSH_ANCHOR_SCOPE_PREFIX%sock}
+    export SSH_ANCHOR_SCOPE_PREFIX
+    ;;
+  *) unset SSH_ANCHOR_SCOPE_PREFIX ;;
+esac
 unset __ssh_anchor_bin

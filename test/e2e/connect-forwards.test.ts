@@ -92,7 +92,8 @@ describe("connect --forward and --gpg: each connection forwards to a path of its
     assert.match(await readFile(join(cacheDir, cached), "utf8"), new RegExp(`^home=${host.home}$`, "m"));
 
     const first = await waitFor("the echo forward on the host", async () => (await forwarded("echo")).length === 1 && (await forwarded("echo")), 5000);
-    const firstToken = /^echo\.([A-Za-z0-9]{12})\.sock$/.exec(first[0] as string)?.[1];
+    // The token: the scope of the laptop agent's keys (docs/per-identity.md), then 12 random characters.
+    const firstToken = /^echo\.([0-9a-f]{16}-[A-Za-z0-9]{12})\.sock$/.exec(first[0] as string)?.[1];
     assert.ok(firstToken, first.join(" "));
     assert.match(await logText(log), new RegExp(`attempt 1: forwards with token ${firstToken}`));
     assert.equal(await throughHost(join(forwardsDir(), first[0] as string)), "echo:hello\n");
@@ -166,7 +167,7 @@ describe("connect --forward and --gpg: each connection forwards to a path of its
     await laptop.type(pane, `export GNUPGHOME=${gnupg}; ${BIN} connect --log ${log} --session gpg --gpg ${host.sshOptions.join(" ")}; echo "EXIT=$?"`);
     await waitForLog(log, pane, /attempt 1: connected in/, "connect to attach");
     assert.match(await logText(log), new RegExp(`forwards: gpg=${extra.replaceAll(".", "\\.")} `));
-    const token = /attempt 1: forwards with token (\w+)/.exec(await logText(log))?.[1];
+    const token = /attempt 1: forwards with token ([\w-]+)/.exec(await logText(log))?.[1];
     const path = join(forwardsDir(), `gpg.${token}.sock`);
     await waitFor("the gpg forward", async () => (await host.asUser(`test -S ${path}`)).code === 0, 5000);
 

@@ -48,7 +48,8 @@ Forwards (--gpg, --forward, and the defaults for the host in ~/.config/ssh-ancho
 each connection forwards each socket to ~/.ssh/anchor-forwards/NAME.TOKEN.sock on the host, with
 a fresh random TOKEN, so an old login's socket file never blocks it (no StreamLocalBindUnlink
 needed) and two laptops never share a path; ssh-anchor on the host serves them at stable
-paths (docs/forwards.md). The host's home is asked once, in one more ssh login at the first
+paths (docs/forwards.md). TOKEN begins with the per-identity scope of the keys the forwarded
+agent offers (SCOPE-RANDOM), so that on a per-identity host your forwards reach only your panes. The host's home is asked once, in one more ssh login at the first
 connect, and kept in ~/.local/state/ssh-anchor/hosts/ (remove it to ask again). A forward that fails to bind
 does not end the session (ExitOnForwardFailure=no unless you set it): one line says so. --gpg
 forwards the restricted socket (signing and decrypting; no key export or import); to forward

@@ -44,7 +44,10 @@ export function registerSetupCommand(program: Command): void {
         "On the laptop, --forwards HOST writes a block for HOST at the top of ~/.ssh/config (replaced\n" +
         "when run again; --forwards HOST --undo removes it, setup --undo every host's): RemoteForward\n" +
         "lines to HOME/.ssh/anchor-forwards/NAME.%C.sock there, HOME being HOST's home, which setup asks\n" +
-        "HOST for in one ssh login (that also makes the directory, 0700). %C differs between laptops;\n" +
+        "HOST for in one ssh login (that also makes the directory, 0700). When ssh forwards an agent\n" +
+        "with keys to HOST, the token is SCOPE-%C: the per-identity scope of those keys now (run setup\n" +
+        "again after changing them), so that on a per-identity host the forwards reach only your panes.\n" +
+        "%C differs between laptops;\n" +
         "ssh has no token that changes per connection, so a forward fails while an older login of this\n" +
         "laptop still holds its path (a zombie): ssh-anchor connect --gpg/--forward has no such limit.",
     )

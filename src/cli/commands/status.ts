@@ -78,7 +78,8 @@ function formatForwards(report: StatusReport): Line[] {
     lines.push(`  ${forward.name.padEnd(10)} ${forward.stable}  ${forward.live} live of ${forward.upstreams.length}`);
     for (const upstream of [...forward.upstreams].sort((a, b) => (a.rank ?? Infinity) - (b.rank ?? Infinity))) {
       const restricted = upstream.restricted === null ? "" : upstream.restricted ? ", restricted (extra) socket" : ", FULL gpg-agent socket";
-      lines.push(["      ", paint(upstream.state.padEnd(7), STATE_STYLE[upstream.state]), ` ${upstream.path}`, paint(` (${upstream.reason}${restricted})`, "dim")]);
+      const scope = upstream.scope ? `, scope ${upstream.scope}` : "";
+      lines.push(["      ", paint(upstream.state.padEnd(7), STATE_STYLE[upstream.state]), ` ${upstream.path}`, paint(` (${upstream.reason}${restricted}${scope})`, "dim")]);
     }
   }
   if (report.gpgAgentSocket) lines.push(`  gpg looks for its agent at ${report.gpgAgentSocket}`);

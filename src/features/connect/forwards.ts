@@ -6,6 +6,7 @@ import type { SshSettings } from "../../shared/core/ssh-config.js";
 import { printable } from "../../shared/core/text.js";
 import type { ConnectRequest } from "./args.js";
 import { readForwardDefaults } from "./forward-defaults.js";
+import { SCOPE_PREFIX_LENGTH } from "../../shared/scope/forward-token.js";
 
 /** What connect forwards at every connection, and where on the host. */
 export interface ForwardPlan {
@@ -47,8 +48,8 @@ export async function planForwards(request: ConnectRequest, settings: SshSetting
   }
   const facts = await remoteFacts(request.sshOptions, request.destination, settings, { uid: options.uid, home, env: options.env, note: options.note });
   for (const forward of forwards) {
-    // The longest token (12 characters) decides.
-    const tooLong = socketLengthRefusal(remoteForwardPath(facts.home, forward.name, "x".repeat(12)));
+    // The longest token decides: a scope id, "-" and 12 characters.
+    const tooLong = socketLengthRefusal(remoteForwardPath(facts.home, forward.name, "x".repeat(SCOPE_PREFIX_LENGTH + 12)));
     if (tooLong) throw new UserError(`cannot forward ${forward.name} to ${printable(request.destination, 200)}: ${printable(tooLong, 300)} (the remote home is too long for the socket's path)`);
   }
   return { forwards, home: facts.home };

@@ -10,6 +10,7 @@ import type { ConnectRequest } from "./args.js";
 import { Backoff } from "./backoff.js";
 import { newForwardToken } from "../../shared/core/forwards.js";
 import { currentUid } from "../../shared/core/trust.js";
+import { agentScope, forwardedAgentPath, scopedForwardToken } from "../../shared/scope/forward-token.js";
 import { planForwards, type ForwardPlan } from "./forwards.js";
 import { countdown, type WaitOutcome } from "./countdown.js";
 import { openConnectLog } from "./log-file.js";
@@ -171,8 +172,12 @@ export class ConnectSession {
     // What the remote side has to say (no ssh-anchor there, a login it cannot scope) is said once.
     // A new token each connection: the old login's socket file (a zombie's, still bound) never
     // blocks this one's, and two laptops never share a path.
-    const forwarding = this.#forwards && { ...this.#forwards, token: newForwardToken() };
-    if (forwarding) this.#note(`attempt ${attempt}: forwards with token ${forwarding.token}`);
+    // The token names the person's per-identity scope (the keys of the agent ssh forwards, asked
+    // again each time: keys change), so that on a shared account their forwards reach only their
+    // own panes (docs/per-identity.md).
+    const scope = this.#forwards && (await this.#forwardScope());
+    const forwarding = this.#forwards && { ...this.#forwards, token: scopedForwardToken(scope, newForwardToken()) };
+    if (forwarding) this.#note(`attempt ${attempt}: forwards with token ${forwarding.token}${scope ? ` (scope ${scope})` : " (unscoped: no agent keys to name a scope)"}`);
     const ssh = startSsh(sshArgs(this.#request, this.#settings, marker, { quiet: attempt > 1 }, forwarding), marker, (tookMs, at) => {
       this.#note(`attempt ${attempt}: connected in ${tookMs} ms`);
       if (this.#lostAt > 0) this.#note(`re-attached ${Math.round(at - this.#lostAt)} ms after the connection was lost`);
@@ -189,6 +194,12 @@ export class ConnectSession {
     const outcome = await ssh.ended;
     this.#onNetwork = undefined;
     return outcome;
+  }
+
+  /** The scope id of the agent ssh forwards (undefined: none, no keys, or no answer). */
+  async #forwardScope(): Promise<string | undefined> {
+    const agent = forwardedAgentPath(this.#settings, process.env);
+    return agent === undefined ? undefined : agentScope(agent, TIMING.laptopAgentScopeMs);
   }
 
   /** The countdown before the next attempt, cut short by a network change or the host answering. */

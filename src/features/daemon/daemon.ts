@@ -19,9 +19,10 @@ import { TIMING } from "../../shared/core/timing.js";
 import { currentUid, stillTheSocket, stillTheSocketNow } from "../../shared/core/trust.js";
 import type { Counters, StatusReport } from "../../shared/control/status.js";
 import { ScopeServers } from "./scopes/servers.js";
-import { admits, learnKeys, scopedContext } from "./scopes/routing.js";
+import { learnKeys, scopedContext } from "./scopes/routing.js";
 import { Forwards } from "./forwards/forwards.js";
 import { scopeForLogin } from "./scopes/request.js";
+import { perIdentityEvidence } from "../../shared/scope/account.js";
 import { SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
 
 export interface DaemonOptions {
@@ -179,11 +180,10 @@ export class Daemon {
       log: info,
       verbose: options.verbose ?? false,
       agentHealth: (path) => this.#book.all().find((agent) => agent.path === path)?.health,
-      scopeAdmits: (id, path) => {
-        const scope = this.#scopes.scopes().find((known) => known.id === id);
-        const agent = this.#book.all().find((known) => known.path === path);
-        return scope !== undefined && agent !== undefined && admits(scope)(agent);
-      },
+      scopeKeys: (id) => this.#scopes.scopes().find((known) => known.id === id)?.keys,
+      // A remembered scope answers at once; otherwise the start-up files (the one rule).
+      perIdentity: async () =>
+        this.#scopes.scopes().length > 0 || (await perIdentityEvidence({ uid: this.#uid, home: options.home ?? homedir(), socket: options.socket })) !== undefined,
       shortOfDescriptors: (what) => this.#shortOfDescriptors(what),
       onBusy: () => this.#idleExit?.busy(),
       onIdle: () => {

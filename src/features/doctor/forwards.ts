@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { StatusReport } from "../../shared/control/status.js";
 import type { DaemonPaths } from "../../shared/core/location.js";
 import { GPG_FORWARD } from "../../shared/discovery/forwards.js";
-import { gpgAgentSocketPath, gpgPathState } from "../../shared/discovery/gpg-path.js";
+import { gpgAgentSocketPath, gpgPathState, scopedGpgTarget } from "../../shared/discovery/gpg-path.js";
 import type { Finding } from "./doctor.js";
 
 /**
@@ -18,7 +18,7 @@ export async function forwardFindings(paths: DaemonPaths, uid: number, report: S
   const stableGpg = join(paths.directory, "gpg.sock");
   const gpgPath = report?.gpgAgentSocket ?? (await gpgAgentSocketPath());
   const state = gpgPath ? await gpgPathState(gpgPath, uid) : undefined;
-  const ours = state?.kind === "redirect" && state.target === stableGpg;
+  const ours = state?.kind === "redirect" && (state.target === stableGpg || state.target === scopedGpgTarget(stableGpg));
   const gpgUsed = ours || (gpg !== undefined && gpg.upstreams.length > 0);
   if (gpgUsed && gpgPath && state) {
     if (ours) findings.push({ area: "forwards", verdict: "ok", title: `gpg's agent socket ${gpgPath} leads to the daemon's ${stableGpg}` });
@@ -54,6 +54,18 @@ export async function forwardFindings(paths: DaemonPaths, uid: number, report: S
       });
     } else {
       findings.push({ area: "forwards", verdict: "ok", title: `forward ${forward.name}: ${forward.live} live login${forward.live === 1 ? "" : "s"}, served on ${forward.stable}` });
+    }
+    // A per-identity account (the daemon remembers scopes): a forward naming no scope reaches no
+    // person's pane, only the shared socket (docs/per-identity.md).
+    const unscoped = forward.upstreams.filter((upstream) => upstream.scope === null);
+    if ((report?.scopes?.length ?? 0) > 0 && unscoped.length > 0) {
+      findings.push({
+        area: "forwards",
+        verdict: "warn",
+        title: `forward ${forward.name}: ${unscoped.length} forwarded socket${unscoped.length === 1 ? " names" : "s name"} no per-identity scope: no person's pane reaches ${unscoped.length === 1 ? "it" : "them"}, only the shared ${forward.stable}`,
+        details: unscoped.map((upstream) => upstream.path),
+        fix: "on the laptop: log in with ssh-anchor connect (it names your scope), or run ssh-anchor setup --forwards HOST again with your agent's keys loaded",
+      });
     }
     const full = forward.upstreams.filter((upstream) => upstream.restricted === false);
     if (forward.name === GPG_FORWARD && full.length > 0) {

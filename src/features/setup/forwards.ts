@@ -16,6 +16,7 @@ import { readSshConfig } from "../../shared/core/ssh-config.js";
 import { printable } from "../../shared/core/text.js";
 import { TIMING } from "../../shared/core/timing.js";
 import { currentUid } from "../../shared/core/trust.js";
+import { agentScope, forwardedAgentPath, SCOPE_PREFIX_LENGTH } from "../../shared/scope/forward-token.js";
 
 /**
  * `setup --forwards HOST`: the forwards of connect for plain ssh, as lines of ~/.ssh/config.
@@ -33,6 +34,13 @@ export interface HostForwards {
   /** The remote user's home. */
   readonly home: string;
   readonly forwards: readonly Forward[];
+  /**
+   * The per-identity scope of the agent ssh forwards to the host, computed now (the keys it
+   * offers): the token becomes `<scope>-%C` so that on a shared account the forwards reach only
+   * this person's panes (docs/per-identity.md). A later change of the agent's keys needs setup
+   * again. Undefined: unscoped (no agent forwarded, or it offers no keys).
+   */
+  readonly scope?: string;
 }
 
 /** The per-login token of plain ssh's forwards (see HostForwards): 40 hex digits. */
@@ -53,15 +61,20 @@ function hostRefusal(host: string): string | undefined {
 }
 
 /** The lines of a host's block (first in ~/.ssh/config: they end with `Match all`). */
-export function forwardsBlockLines({ host, home, forwards }: HostForwards): string[] {
+export function forwardsBlockLines({ host, home, forwards, scope }: HostForwards): string[] {
   const [, user, name] = HOST.exec(host) as RegExpExecArray;
+  // %C expands (on the laptop) to 40 hex digits: `<scope>-<40 hex>` is a scoped token.
+  const token = scope ? `${scope}-${SSH_CONFIG_TOKEN}` : SSH_CONFIG_TOKEN;
   return [
     "# Forwards for plain ssh (ssh-anchor setup --forwards), to a path of this laptop's own on",
     `# the host (%C: a hash of this laptop's name and the destination), in ${forwardsDirectory(home)}`,
     "# (the remote home, written out: ssh expands tokens on the laptop). A forward that fails to bind",
     "# leaves the login up. Remove with: ssh-anchor setup --forwards HOST --undo",
+    ...(scope
+      ? [`# ${scope}: the per-identity scope of the keys your agent offered when this was written; run`, "# setup --forwards again after changing them (docs/per-identity.md)."]
+      : []),
     user ? `Match originalhost ${name} user ${user}` : `Host ${name}`,
-    ...forwards.map((forward) => `    RemoteForward ${remoteForwardPath(home, forward.name, SSH_CONFIG_TOKEN)} ${forward.local}`),
+    ...forwards.map((forward) => `    RemoteForward ${remoteForwardPath(home, forward.name, token)} ${forward.local}`),
     "    ExitOnForwardFailure no",
     "Match all",
   ];
@@ -106,11 +119,14 @@ export async function resolveHostForwards(request: SetupForwardsRequest, say: (l
     const refusal = await localSocketRefusal(forward, currentUid());
     if (refusal) throw new UserError(`cannot forward ${forward.name}: ${printable(refusal, 300)}`);
   }
+  const read = await readSshConfig([], request.host, TIMING.sshConfigMs);
+  if (read.kind === "failed") throw new UserError(`ssh rejected ${printable(request.host, 200)}: ${printable(read.reason, 200)}`, 2);
+  const agent = forwardedAgentPath(read.settings, process.env);
+  const scope = agent === undefined ? undefined : await agentScope(agent, TIMING.laptopAgentScopeMs);
+  if (scope) say(`forwards named for scope ${scope} (the keys your agent offers now): on a per-identity account they reach only your panes`);
   let remoteHome = request.remoteHome;
   if (remoteHome === undefined) {
     say(`asking ${request.host} for its home (one ssh login)`);
-    const read = await readSshConfig([], request.host, TIMING.sshConfigMs);
-    if (read.kind === "failed") throw new UserError(`ssh rejected ${printable(request.host, 200)}: ${printable(read.reason, 200)}`, 2);
     const facts = await probeRemoteFacts([], request.host, read.settings);
     if (facts.directory !== "ok") say(`~/.ssh/anchor-forwards on ${request.host} is not a private directory of yours: fix it there (chmod 700 ~/.ssh/anchor-forwards)`);
     remoteHome = facts.home;
@@ -119,8 +135,8 @@ export async function resolveHostForwards(request: SetupForwardsRequest, say: (l
     if (refusal) throw new UserError(`--remote-home: ${refusal}`, 2);
   }
   for (const forward of forwards) {
-    const tooLong = socketLengthRefusal(remoteForwardPath(remoteHome, forward.name, "x".repeat(SSH_CONFIG_TOKEN_LENGTH)));
+    const tooLong = socketLengthRefusal(remoteForwardPath(remoteHome, forward.name, "x".repeat(SSH_CONFIG_TOKEN_LENGTH + (scope ? SCOPE_PREFIX_LENGTH : 0))));
     if (tooLong) throw new UserError(`cannot forward ${forward.name}: ${printable(tooLong, 300)} once ${SSH_CONFIG_TOKEN} is expanded (the remote home is too long for it)`);
   }
-  return { host: request.host, home: remoteHome.replace(/\/+$/, "") || "/", forwards };
+  return { host: request.host, home: remoteHome.replace(/\/+$/, "") || "/", forwards, ...(scope ? { scope } : {}) };
 }

@@ -2,6 +2,7 @@ import { printable } from "../core/text.js";
 import type { AgentKind } from "../discovery/candidate.js";
 import { ago, type AgentHealth } from "../discovery/health.js";
 import { parseFingerprints, parseScopeReports, type ScopeReport } from "../scope/report.js";
+import { SCOPE_ID } from "../scope/rule.js";
 
 /** More entries than this in one list of a status answer is not one of ours (agents come in
  * tens; discovery keeps at most 64 ignored sockets). */
@@ -81,6 +82,8 @@ export interface ForwardUpstreamReport {
   readonly login: string | null;
   /** gpg: whether it is gpg-agent's restricted (extra) socket; null when not known. */
   readonly restricted: boolean | null;
+  /** The per-identity scope its token names (docs/per-identity.md); null: unscoped. Absent from older daemons. */
+  readonly scope?: string | null;
 }
 
 export interface AgentReport {
@@ -204,9 +207,16 @@ function parseForward(item: unknown): ForwardReport {
         rank: upstream.rank === null ? null : count(upstream.rank, "forward.upstream.rank"),
         login: upstream.login === null ? null : text(upstream.login, "forward.upstream.login"),
         restricted,
+        ...optional("scope", upstream.scope === undefined || upstream.scope === null ? (upstream.scope as null | undefined) : scopeText(upstream.scope)),
       };
     }),
   };
+}
+
+function scopeText(value: unknown): string {
+  const scope = text(value, "forward.upstream.scope");
+  if (!SCOPE_ID.test(scope)) throw new MalformedStatus("forward.upstream.scope is not a scope id");
+  return scope;
 }
 
 /** `{ [name]: value }`, or nothing when the value is absent: absent fields stay absent. */

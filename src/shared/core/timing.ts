@@ -96,6 +96,14 @@ export const TIMING = {
   /** A zombie forward is probed again this long after it was judged silent: a laptop that wakes
    * is used again (one forwarded channel each time, only for zombies). */
   forwardRecheckMs: 2000,
+  /** How long the answer to "is per-identity on for this account" (start-up files read) holds for
+   * the unscoped stable forward sockets: gpg opens a few connections per signature, each must not
+   * read the rc files again; turning per-identity on takes effect within this. */
+  perIdentityAnswerMs: 1000,
+  /** How long connect (and setup --forwards) waits for the laptop's own agent to list its keys,
+   * to name the person's scope in the forwards' token: a local agent answers in milliseconds;
+   * one that does not within this gets unscoped forwards, not a stalled connect. */
+  laptopAgentScopeMs: 1000,
 
   // Probes outside the daemon: one at a time, with no history to judge by.
 

@@ -19,6 +19,20 @@ export function redirectText(target: string): string {
   return `${ASSUAN_REDIRECT}\nsocket=${target}\n`;
 }
 
+/**
+ * The shell variable the per-identity init line sets to `id-<scope>.` (from its scoped
+ * SSH_AUTH_SOCK), and unsets elsewhere: on a per-identity account gpg's redirect leads to
+ * `D/${SSH_ANCHOR_SCOPE_PREFIX}gpg.sock`, which libassuan expands from gpg's environment (an unset
+ * variable to nothing): each person's shell reaches their scope's gpg socket, any other shell the
+ * shared one.
+ */
+export const SCOPE_PREFIX_VARIABLE = "SSH_ANCHOR_SCOPE_PREFIX";
+
+/** The redirect's target on a per-identity account, beside the shared `gpg.sock` target `shared`. */
+export function scopedGpgTarget(shared: string): string {
+  return shared.replace(/gpg\.sock$/, () => `\${${SCOPE_PREFIX_VARIABLE}}gpg.sock`);
+}
+
 /** `gpgconf --list-dirs agent-socket`, or undefined without gpgconf. */
 export async function gpgAgentSocketPath(env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
   const result = await runProgram("gpgconf", ["--list-dirs", "agent-socket"], { timeoutMs: TIMING.gpgconfMs, env });

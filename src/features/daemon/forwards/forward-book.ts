@@ -9,19 +9,22 @@ import { dial, NOBODY_LISTENS } from "../../../shared/core/dial.js";
 import { ensurePrivateDirectory } from "../../../shared/core/private-dir.js";
 import { TIMING } from "../../../shared/core/timing.js";
 import { createdMsOf, directoryRefusal, lstatOrUndefined, processPresence, socketRefusal, stillTheSocket } from "../../../shared/core/trust.js";
+import { forwardTokenScope } from "../../../shared/scope/forward-token.js";
 import { probeGpgAgent } from "./assuan.js";
 
 /** One forwarded socket of one login: U/NAME.TOKEN.sock. Ranked like an agent (rankAgents). */
 export class Forward {
   readonly name: string;
   readonly token: string;
+  /** The per-identity scope its token names (the laptop's claim: docs/per-identity.md), or undefined. */
+  readonly scope: string | undefined;
   readonly kind: ForwardKind;
   readonly candidate: Candidate;
   health: AgentHealth = "unknown";
   reason = "not used yet";
   /** The sshd process of the login that listens on it (undefined: not found in /proc). */
   holder: number | undefined;
-  /** The agent sockets the same sshd holds: the login's agent (per-identity scopes, zombies). */
+  /** The agent sockets the same sshd holds: the login's agent (zombies). */
   loginAgents: readonly string[] = [];
   /** gpg only: whether the laptop forwarded gpg-agent's restricted (extra) socket. */
   restricted: boolean | undefined;
@@ -31,6 +34,7 @@ export class Forward {
   constructor(name: string, token: string, candidate: Candidate) {
     this.name = name;
     this.token = token;
+    this.scope = forwardTokenScope(token);
     this.kind = forwardKind(name);
     this.candidate = candidate;
   }
@@ -63,6 +67,8 @@ export class ForwardBook {
   readonly #forwards = new Map<string, Forward>();
   readonly #ignored = new Map<string, string>();
   #watcher: FSWatcher | undefined;
+  /** The directory watched (undefined: not yet; null: it could not be made or trusted). */
+  #watched: { readonly dev: number; readonly ino: number } | null | undefined;
   #sweep: NodeJS.Timeout | undefined;
   #scan: Promise<void> | undefined;
   #scanAgain = false;
@@ -80,23 +86,44 @@ export class ForwardBook {
 
   /** Makes the directory (0700), reads it, watches it and starts the sweep. */
   async start(): Promise<void> {
+    await this.#watchDirectory();
+    this.#sweep = setInterval(() => void this.#sweepOnce(), TIMING.forwardSweepMs);
+    this.#sweep.unref();
+  }
+
+  /**
+   * The directory removed or replaced since it was watched (`rm -rf ~/.ssh/anchor-forwards`; a
+   * login's first-contact probe makes it again): made again if missing, watched again, read
+   * again. Called with the daemon's socket checks.
+   */
+  async check(): Promise<void> {
+    if (this.#stopped) return;
+    const stats = await lstatOrUndefined(this.#options.directory);
+    if (stats && this.#watched && stats.dev === this.#watched.dev && stats.ino === this.#watched.ino) return;
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    await this.#watchDirectory();
+  }
+
+  async #watchDirectory(): Promise<void> {
     const { directory, uid } = this.#options;
     try {
       await ensurePrivateDirectory(directory, uid, { createParent: true });
       this.#trusted = true;
     } catch (error) {
-      this.#options.log(`forwards: ${directory} not used: ${(error as Error).message}`);
+      if (this.#watched !== null) this.#options.log(`forwards: ${directory} not used: ${(error as Error).message}`);
+      this.#watched = null;
       return;
     }
-    await this.rescan();
+    const stats = await lstatOrUndefined(directory);
+    this.#watched = stats ? { dev: stats.dev, ino: stats.ino } : null;
     try {
       this.#watcher = watch(directory, { persistent: false }, () => void this.rescan());
       this.#watcher.on("error", () => undefined);
     } catch (error) {
       this.#options.log(`forwards: cannot watch ${directory}: ${(error as Error).message}; read at every sweep`);
     }
-    this.#sweep = setInterval(() => void this.#sweepOnce(), TIMING.forwardSweepMs);
-    this.#sweep.unref();
+    await this.rescan();
   }
 
   stop(): void {
@@ -188,9 +215,11 @@ export class ForwardBook {
   }
 
   #healthOf(forward: Forward): AgentHealth {
-    if (forward.kind === "gpg" || forward.health === "dead" || forward.holder === undefined) return forward.health;
+    if (forward.kind === "gpg" || forward.health === "dead") return forward.health;
     const agent = forward.loginAgents.length > 0 && forward.loginAgents.every((path) => this.#options.agentHealth?.(path) === "zombie") ? "zombie" : undefined;
-    const gpgSilent = this.all().some((other) => other.holder === forward.holder && other.kind === "gpg" && other.health === "zombie");
+    // The same login's gpg forward: the same token (one per ssh connection), or the same sshd.
+    const sameLogin = (other: Forward) => other.token === forward.token || (forward.holder !== undefined && other.holder === forward.holder);
+    const gpgSilent = this.all().some((other) => sameLogin(other) && other.kind === "gpg" && other.health === "zombie");
     return agent === "zombie" || gpgSilent ? "zombie" : forward.health;
   }
 

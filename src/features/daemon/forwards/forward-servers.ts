@@ -2,7 +2,7 @@ import { mkdir, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { createServer, type Server, type Socket } from "node:net";
 import { GPG_FORWARD, stableForwardPath } from "../../../shared/discovery/forwards.js";
-import { gpgAgentSocketPath, gpgPathState, redirectText } from "../../../shared/discovery/gpg-path.js";
+import { gpgAgentSocketPath, gpgPathState, redirectText, scopedGpgTarget } from "../../../shared/discovery/gpg-path.js";
 import { lstatOrUndefined, replaceOwnFile } from "../../../shared/core/trust.js";
 import { boundFileAt, letGo, sameFile, type BoundFile } from "../bound-file.js";
 import { bindPrivately } from "../listener.js";
@@ -18,6 +18,8 @@ export interface ForwardServersOptions {
   readonly onConnection: (socket: Socket, name: string, scope: string | undefined) => void;
   /** gpg's agent socket path; default `gpgconf --list-dirs agent-socket` (tests pass theirs). */
   readonly gpgAgentSocket?: () => Promise<string | undefined>;
+  /** Whether per-identity is on for the account: gpg's redirect then names each shell's scope. */
+  readonly perIdentity?: () => Promise<boolean>;
 }
 
 interface Listening {
@@ -121,14 +123,16 @@ export class ForwardServers {
 
   async #ensureGpgRedirectNow(): Promise<void> {
     const path = await this.gpgAgentSocket();
-    const target = this.#listening.get(`/${GPG_FORWARD}`)?.path;
-    if (!path || !target || this.#stopped) return;
+    const shared = this.#listening.get(`/${GPG_FORWARD}`)?.path;
+    if (!path || !shared || this.#stopped) return;
+    // On a per-identity account each shell's gpg reaches its own scope's socket (SCOPE_PREFIX_VARIABLE).
+    const target = (await this.#options.perIdentity?.().catch(() => false)) ? scopedGpgTarget(shared) : shared;
     const state = await gpgPathState(path, this.#options.uid);
     let why: string | undefined;
     switch (state.kind) {
       case "redirect":
         if (state.target === target) return;
-        if (!state.target.endsWith("/gpg.sock")) why = `${path} redirects to ${state.target}, not ssh-anchor's: left alone`;
+        if (!state.target.endsWith("/gpg.sock") && state.target !== scopedGpgTarget(shared)) why = `${path} redirects to ${state.target}, not ssh-anchor's: left alone`;
         break;
       case "socket":
         if (!state.own) why = `${path} is a socket that is not yours: left alone`;

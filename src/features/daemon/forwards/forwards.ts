@@ -2,10 +2,12 @@ import type { Socket } from "node:net";
 import { GPG_FORWARD, forwardsDirectory, stableForwardPath } from "../../../shared/discovery/forwards.js";
 import type { AgentHealth } from "../../../shared/discovery/health.js";
 import { stillTheSocket } from "../../../shared/core/trust.js";
+import { TIMING } from "../../../shared/core/timing.js";
 import type { ForwardReport } from "../../../shared/control/status.js";
 import { ForwardBook, type Forward } from "./forward-book.js";
 import { ForwardConnection } from "./forward-connection.js";
 import { ForwardServers } from "./forward-servers.js";
+import { forwardServesScope } from "../../../shared/scope/forward-token.js";
 
 export interface ForwardsOptions {
   readonly home: string;
@@ -16,8 +18,10 @@ export interface ForwardsOptions {
   readonly verbose: boolean;
   /** What the agent book knows of an agent socket (a login's agent: zombie, scope). */
   readonly agentHealth: (agentPath: string) => AgentHealth | undefined;
-  /** Whether the agent at `agentPath` belongs to per-identity scope `scope`. */
-  readonly scopeAdmits: (scope: string, agentPath: string) => boolean;
+  /** The keys of a per-identity scope the daemon knows (undefined: not one it knows). */
+  readonly scopeKeys: (scope: string) => readonly string[] | undefined;
+  /** Whether per-identity is on for the account (perIdentityEvidence, the one rule). */
+  readonly perIdentity: () => Promise<boolean>;
   readonly shortOfDescriptors: (what: string) => void;
   /** A client connected / all of them are gone (the idle exit). */
   readonly onBusy?: () => void;
@@ -38,6 +42,9 @@ export class Forwards {
   readonly #servers: ForwardServers;
   readonly #connections = new Set<ForwardConnection>();
   #scopes: readonly string[] = [];
+  #perIdentityAnswer: { readonly at: number; readonly answer: Promise<boolean> } | undefined;
+  /** Connections accepted whose admission is still being decided. */
+  #pending = 0;
 
   constructor(options: ForwardsOptions) {
     this.#options = options;
@@ -46,6 +53,7 @@ export class Forwards {
       uid: options.uid,
       log: options.log,
       gpgAgentSocket: options.gpgAgentSocket,
+      perIdentity: () => this.#perIdentity(),
       onConnection: (socket, name, scope) => this.#accept(socket, name, scope),
     });
     this.book = new ForwardBook({
@@ -70,6 +78,7 @@ export class Forwards {
 
   /** Binds again what was removed; keeps gpg's redirect in place while a gpg forward is present. */
   async check(): Promise<void> {
+    await this.book.check();
     await this.#servers.check();
     if (this.book.names().includes(GPG_FORWARD)) await this.#servers.ensureGpgRedirect();
   }
@@ -106,6 +115,7 @@ export class Forwards {
             rank: ranked.includes(forward) ? ranked.indexOf(forward) + 1 : null,
             login: forward.loginAgents[0] ?? null,
             restricted: forward.restricted ?? null,
+            scope: forward.scope ?? null,
           })),
       };
     });
@@ -125,11 +135,47 @@ export class Forwards {
     if (names.includes(GPG_FORWARD)) await this.#servers.ensureGpgRedirect();
   }
 
+  /**
+   * Which forwards a connection to a stable socket may be paired with (docs/per-identity.md):
+   * a scope's socket, only forwards whose token names that scope (or a scope holding all its
+   * keys: forwardServesScope, the agent's rule); the unscoped socket, every forward, except on a
+   * per-identity account, where it never reaches a person's (scoped) forward: only unscoped ones.
+   * undefined: every forward.
+   */
+  async admission(scope: string | undefined): Promise<((forward: Forward) => boolean) | undefined> {
+    if (scope !== undefined) return (forward) => forwardServesScope(forward.scope, scope, this.#options.scopeKeys);
+    // Only a scoped forward makes the question matter (and it reads start-up files).
+    if (!this.book.all().some((forward) => forward.scope !== undefined)) return undefined;
+    return (await this.#perIdentity()) ? (forward) => forward.scope === undefined : undefined;
+  }
+
+  /** perIdentity, its answer kept for TIMING.perIdentityAnswerMs. */
+  #perIdentity(): Promise<boolean> {
+    const now = performance.now();
+    if (!this.#perIdentityAnswer || now - this.#perIdentityAnswer.at > TIMING.perIdentityAnswerMs) {
+      this.#perIdentityAnswer = { at: now, answer: this.#options.perIdentity() };
+    }
+    return this.#perIdentityAnswer.answer;
+  }
+
   #accept(socket: Socket, name: string, scope: string | undefined): void {
+    if (this.#connections.size === 0 && this.#pending === 0) this.#options.onBusy?.();
+    this.#pending += 1;
+    socket.on("error", () => undefined);
+    void this.admission(scope)
+      .catch(() => (forward: Forward) => forward.scope === undefined && scope === undefined)
+      .then((accept) => {
+        this.#pending -= 1;
+        if (socket.destroyed) {
+          if (this.#connections.size === 0 && this.#pending === 0) this.#options.onIdle?.();
+          return;
+        }
+        this.#connect(socket, name, accept);
+      });
+  }
+
+  #connect(socket: Socket, name: string, accept: ((forward: Forward) => boolean) | undefined): void {
     const { uid } = this.#options;
-    const accept =
-      scope === undefined ? undefined : (forward: Forward) => forward.loginAgents.some((path) => this.#options.scopeAdmits(scope, path));
-    if (this.#connections.size === 0) this.#options.onBusy?.();
     const connection = new ForwardConnection(socket, {
       book: this.book,
       name,
@@ -140,7 +186,7 @@ export class Forwards {
       shortOfDescriptors: this.#options.shortOfDescriptors,
       release: (done) => {
         this.#connections.delete(done);
-        if (this.#connections.size === 0) this.#options.onIdle?.();
+        if (this.#connections.size === 0 && this.#pending === 0) this.#options.onIdle?.();
       },
     });
     this.#connections.add(connection);

@@ -4,6 +4,7 @@ import { anchorOf } from "../../shared/scope/rule.js";
 import { TIMING } from "../../shared/core/timing.js";
 import { describeAnswer, healthOf, rankAgents, type AgentHealth } from "../../shared/discovery/health.js";
 import { LIMITS, probeVerdictDeadline, replyDeadline } from "./policy.js";
+import { StaleTriage } from "./stale-triage.js";
 
 /** Everything known about one candidate agent. */
 export class Agent {
@@ -25,6 +26,10 @@ export class Agent {
   /** Round trips of its latest successful probes (ms), newest last: what "overdue" means for
    * this agent. */
   readonly rtts: number[] = [];
+  /** Likely a dead login's socket (stale-triage.ts): tried after every other candidate. */
+  suspect = false;
+  /** A check found it not refusing connections (stale-triage.ts). */
+  acceptedCheck = false;
   #probe: Promise<AgentHealth> | undefined;
   #probeStartedAt = -Infinity;
   /** A probe judged silent still listening for a late answer. */
@@ -101,9 +106,29 @@ export class AgentBook {
   #ranked: Agent[] = [];
   #zombieTimer: NodeJS.Timeout | undefined;
   #onRouteChange: ((route: Agent | undefined) => void) | undefined;
+  readonly #triage = new StaleTriage({ rerank: () => this.#rerank(), refused: (agents, reason) => this.#refused(agents, reason) });
 
   constructor(options: AgentBookOptions) {
     this.#options = options;
+  }
+
+  /** Sockets found refusing connections by the stale triage since the start. */
+  get staleRefused(): number {
+    return this.#triage.refusedCount;
+  }
+
+  /**
+   * A request met LIMITS.deadTriedPerRequest dead candidates in turn: the candidates it would try
+   * next (not in `tried`, admitted by `accept`, never answered) are checked a batch at a time
+   * until one accepts connections (stale-triage.ts).
+   */
+  checkAhead(tried: ReadonlySet<Agent>, accept?: (agent: Agent) => boolean): Promise<void> {
+    return this.#triage.ahead(() => {
+      const ahead = this.#ranked.filter((agent) => !tried.has(agent) && agent.health !== "dead" && (!accept || accept(agent)));
+      // Up to the first one known to accept: the request goes there anyway.
+      const known = ahead.findIndex((agent) => agent.answered || agent.acceptedCheck);
+      return known === -1 ? ahead : ahead.slice(0, known);
+    });
   }
 
   /** Called whenever the agent new connections go to changes. */
@@ -128,6 +153,7 @@ export class AgentBook {
     }
     this.#agents = next;
     this.#rerank();
+    if (fresh.length > 0) void this.#triage.triage(rankAgents(fresh));
     // A login that appears is probed once at once: the probe gives its round-trip history
     // (what "overdue" means for it) before the first client needs it. One forwarded channel
     // and one identities answer per login.
@@ -240,15 +266,33 @@ export class AgentBook {
     }
     if (health !== "unknown") this.#options.log(`${agent.path}: ${health} (${reason})`);
     this.#rerank();
-    if (health === "dead") {
-      this.#options.onDead?.(agent);
-      if (agent.refusedRecheckMs === 0) this.#recheckRefused(agent);
+    if (health === "dead") this.#afterDeath(agent);
+  }
+
+  /** A dead agent's directory is read again, and a new socket that refused is looked at again;
+   * not a socket that never answered and is old: a dead login's, nothing will change there. */
+  #afterDeath(agent: Agent): void {
+    if (!agent.answered && Date.now() - agent.candidate.createdMs > TIMING.staleSocketAgeMs) return;
+    this.#options.onDead?.(agent);
+    if (agent.refusedRecheckMs === 0) this.#recheckRefused(agent);
+  }
+
+  /** Many agents refused at once (the stale triage): one re-ranking, one log line. */
+  #refused(agents: readonly Agent[], reason: string): void {
+    const dead = agents.filter((agent) => agent.health !== "dead" && this.#agents.get(agent.path) === agent);
+    if (dead.length === 0) return;
+    for (const agent of dead) {
+      agent.health = "dead";
+      agent.reason = reason;
     }
+    this.#options.log(`${dead.length} socket${dead.length === 1 ? "" : "s"} ${reason} (${dead[0]?.path}${dead.length > 1 ? ", ..." : ""})`);
+    this.#rerank();
+    for (const agent of dead) this.#afterDeath(agent);
   }
 
   #rerank(): void {
     const previous = this.#ranked[0];
-    this.#ranked = rankAgents(this.all());
+    this.#ranked = suspectsBeforeZombies(rankAgents(this.all()));
     this.#scheduleZombieProbes();
     if (this.#ranked[0] !== previous) this.#onRouteChange?.(this.#ranked[0]);
   }
@@ -274,4 +318,12 @@ export class AgentBook {
       void this.probe(agent);
     }
   }
+}
+
+/** Likely dead logins' sockets (stale-triage.ts) after every other candidate but before zombies
+ * (a suspect costs a refused connect at most, a zombie a probe's wait); otherwise the same order. */
+function suspectsBeforeZombies(ranked: Agent[]): Agent[] {
+  if (!ranked.some((agent) => agent.suspect)) return ranked;
+  const group = (agent: Agent): number => (agent.health === "zombie" ? 2 : agent.suspect ? 1 : 0);
+  return [0, 1, 2].flatMap((g) => ranked.filter((agent) => group(agent) === g));
 }

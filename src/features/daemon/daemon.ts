@@ -22,7 +22,7 @@ import { ScopeServers } from "./scopes/servers.js";
 import { admits, learnKeys, scopedContext } from "./scopes/routing.js";
 import { Forwards } from "./forwards/forwards.js";
 import { scopeForLogin } from "./scopes/request.js";
-import { SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
+import { homeAgentDirectory, SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
 
 export interface DaemonOptions {
   /** --socket; $SSH_ANCHOR_SOCKET and the default apply when absent. */
@@ -67,7 +67,7 @@ export class Daemon {
   readonly #book: AgentBook;
   readonly #discovery: AgentDiscovery;
   readonly #owned: OwnedSocket;
-  readonly #counters: Counters = { served: 0, requests: 0, active: 0, failovers: 0, answeredEmpty: 0, rejected: 0, shed: 0 };
+  readonly #counters: Counters = { served: 0, requests: 0, active: 0, failovers: 0, answeredEmpty: 0, rejected: 0, shed: 0, deadTriedMax: 0 };
   readonly #shortage: DescriptorShortage;
   readonly #connections: ConnectionSet;
   readonly #context: ConnectionContext;
@@ -276,6 +276,7 @@ export class Daemon {
       book: this.#book,
       discovery: this.#discovery,
       scopes: this.#scopes,
+      homeAgentDirectory: homeAgentDirectory(this.#options.home ?? homedir()),
     });
     return { ...report, forwards, gpgAgentSocket: gpgAgentSocket ?? null };
   }

@@ -1,0 +1,104 @@
+import { dial, NOBODY_LISTENS } from "../../shared/core/dial.js";
+import { TIMING } from "../../shared/core/timing.js";
+import { likelyStale, listeningSocketPaths } from "../../shared/discovery/stale-sockets.js";
+import type { Agent } from "./agent-book.js";
+import { LIMITS } from "./policy.js";
+
+/** What the triage needs of the book. */
+export interface TriageBook {
+  /** The suspects' flags changed: order again. */
+  rerank(): void;
+  /** These refused a connection: dead, in one step (one re-ranking, one log line). */
+  refused(agents: readonly Agent[], reason: string): void;
+}
+
+/**
+ * Sorts out dead logins' sockets (they refuse connections) without a client request waiting on
+ * each one in turn: thousands can pile up in ~/.ssh/agent, and in /tmp after sshd was killed.
+ *
+ * - New candidates that are likely stale (their sshd's pid is gone, or nobody listens on their
+ *   path, see stale-sockets.ts) are flagged `suspect` (tried after every other candidate) and
+ *   then connected to in the background, LIMITS.staleChecksInFlight at a time: one that refuses
+ *   is dead, one that accepts loses its flag (the connection is closed at once, nothing is sent).
+ * - A request that has already met LIMITS.deadTriedPerRequest dead candidates in turn asks
+ *   `ahead`: the next candidates are checked the same way, a batch at a time, until one
+ *   accepts; the request then goes on with that one.
+ *
+ * A check is made once per socket (a new socket at the path is a new agent), so a refused path
+ * is not tried again until it changes.
+ */
+export class StaleTriage {
+  readonly #book: TriageBook;
+  readonly #checks = new WeakMap<Agent, Promise<boolean>>();
+  #inFlight = 0;
+  readonly #waiting: Array<() => void> = [];
+  /** Sockets found refusing by a check, since the start. */
+  refusedCount = 0;
+
+  constructor(book: TriageBook) {
+    this.#book = book;
+  }
+
+  /** Flags and checks newly found agents (in the order given: newest first). */
+  async triage(fresh: readonly Agent[]): Promise<void> {
+    const listening = await listeningSocketPaths();
+    const suspects = fresh.filter((agent) => !agent.answered && agent.health === "unknown" && likelyStale(agent.path, listening));
+    if (suspects.length === 0) return;
+    for (const agent of suspects) agent.suspect = true;
+    this.#book.rerank();
+    const verdicts = await Promise.all(suspects.map((agent) => this.check(agent)));
+    const refused = suspects.filter((agent, i) => !verdicts[i] && agent.health !== "dead");
+    if (suspects.some((agent, i) => verdicts[i] && agent.suspect)) {
+      for (const [i, agent] of suspects.entries()) if (verdicts[i]) agent.suspect = false;
+      this.#book.rerank();
+    }
+    if (refused.length > 0) this.#book.refused(refused, "refused a connection: a dead login's socket");
+  }
+
+  /**
+   * Checks the candidates `ahead()` gives (the order of now: suspects flagged meanwhile have
+   * moved back) a batch at a time until one accepts a connection; refused ones are marked dead.
+   * Resolves when one accepts or none is left unchecked.
+   */
+  async ahead(ahead: () => readonly Agent[]): Promise<void> {
+    for (;;) {
+      const batch = ahead().slice(0, LIMITS.staleChecksInFlight);
+      if (batch.length === 0) return;
+      const verdicts = await Promise.all(batch.map((agent) => this.check(agent)));
+      const refused = batch.filter((agent, i) => !verdicts[i] && agent.health !== "dead");
+      if (refused.length > 0) this.#book.refused(refused, "refused a connection");
+      if (verdicts.some(Boolean)) return;
+    }
+  }
+
+  /** Whether `agent` accepts a connection (true when a connect does not say: a timeout, a
+   * shortage of ours). One check per agent, shared; at most LIMITS.staleChecksInFlight at once. */
+  check(agent: Agent): Promise<boolean> {
+    let check = this.#checks.get(agent);
+    if (!check) {
+      check = this.#connect(agent);
+      this.#checks.set(agent, check);
+    }
+    return check;
+  }
+
+  /** Whether a check found `agent` accepting connections. */
+  async #connect(agent: Agent): Promise<boolean> {
+    // A slot is handed from a finished check straight to a waiting one.
+    if (this.#inFlight >= LIMITS.staleChecksInFlight) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else this.#inFlight += 1;
+    try {
+      const dialed = await dial({ path: agent.path }, TIMING.aliveCheckMs);
+      if (dialed.kind === "connected") dialed.socket.destroy();
+      const refused = dialed.kind === "failed" && NOBODY_LISTENS.has(dialed.code);
+      if (refused) this.refusedCount += 1;
+      // Not refused (accepted, or the connect did not say): a request may try it.
+      else agent.acceptedCheck = true;
+      return !refused;
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#inFlight -= 1;
+    }
+  }
+}

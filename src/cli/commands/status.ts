@@ -59,6 +59,10 @@ export function formatStatus(report: StatusReport): Line[] {
   }
   lines.push(...formatScopes(report.scopes));
   lines.push(...formatForwards(report));
+  if (report.staleSockets && report.staleSockets.count > 0) {
+    const n = report.staleSockets.count;
+    lines.push(`stale:       ${n} socket${n === 1 ? "" : "s"} of this host in ${report.staleSockets.directory} refuse${n === 1 ? "s" : ""} connections (ended logins'); ssh-anchor doctor --fix removes them`);
+  }
   if (report.ignored.length) {
     lines.push("ignored:");
     for (const entry of report.ignored) lines.push(`      ${entry.path}: ${entry.reason}`);

@@ -1,4 +1,5 @@
 import { readlink } from "node:fs/promises";
+import { staleSocketFindings } from "./stale.js";
 import { homedir, userInfo } from "node:os";
 import { basename, dirname, resolve } from "node:path";
 import { readStatus, startInBackground } from "../../shared/control/lifecycle.js";
@@ -97,6 +98,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   findings.push(...(await forwardFindings(paths, uid, (await readStatus({ socket: paths.socket, uid })).report)));
   const agents = await agentFindings(paths, uid, home, options.tmpDir ?? SSHD_TMP_ROOT, probe);
   findings.push(agentsSummary(agents));
+  findings.push(...(await staleSocketFindings(home, uid, options.fix ? repairs : undefined)));
   // Each kind of shell started for real: whether the init line works, not only whether it is written.
   const starts = initLines.length > 0 && !perIdentity.enabled ? await startupFindings(initLines, env, uid, home, stable, options.socket) : [];
   const lineWorks = !starts.some((finding) => finding.verdict === "fail");

@@ -259,6 +259,8 @@ export class AgentBook {
     const changed = agent.health !== health;
     agent.reason = reason;
     if (!changed) return;
+    // It answered: whatever made it look stale (a login caught between bind and listen) is past.
+    if (health === "live") agent.suspect = false;
     agent.health = health;
     if (health === "zombie") {
       agent.probeBackoffMs = TIMING.zombieReprobeFirstMs;

@@ -42,7 +42,7 @@ async function startDaemonIn(cleanup: Cleanup, box: Sandbox): Promise<() => stri
   const child = spawnTracked(cleanup, BIN, ["run", "--socket", box.socket, "--tmp-dir", box.tmpRoot, "--verbose"], box.env);
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  await waitFor("the daemon's socket", () => socketAcceptsConnections(box.socket, 500), 20_000, () => stderr);
+  await waitFor("the daemon's socket", () => socketAcceptsConnections(box.socket, 500), { timeoutMs: 20_000, explain: () => stderr });
   cleanup.add(() => run(BIN, ["stop", "--socket", box.socket], { env: box.env }));
   return () => stderr;
 }
@@ -79,7 +79,10 @@ describe("stale sockets (dead logins' sockets that refuse connections)", () => {
       const tried = report.connections.deadTriedMax ?? NaN;
       assert.ok(tried <= LIMITS.deadTriedPerRequest, `the first request tried ${tried} dead candidates in turn\n${log()}`);
       // Every stale one is found out, without a request paying for each.
-      await waitFor("the stale sockets to be counted", async () => (await statusOf(box)).staleSockets?.count === 300, 20_000, async () => JSON.stringify((await statusOf(box)).staleSockets));
+      await waitFor("the stale sockets to be counted", async () => (await statusOf(box)).staleSockets?.count === 300, {
+        timeoutMs: 20_000,
+        explain: async () => `${JSON.stringify((await statusOf(box)).staleSockets)}\n${log()}`,
+      });
       const again = await sshAdd(box.socket, ["-l"]);
       assert.match(again.stdout, /live-key/);
       assert.ok(((await statusOf(box)).connections.deadTriedMax ?? NaN) <= LIMITS.deadTriedPerRequest);
@@ -97,7 +100,7 @@ describe("stale sockets (dead logins' sockets that refuse connections)", () => {
     const otherHost = join(box.agentDir, `s.${otherTag}.sshd.elsewhere0`);
     await makeStaleSockets([...ours, otherHost]);
     const log = await startDaemonIn(cleanup, box);
-    await waitFor("3 stale sockets counted", async () => (await statusOf(box)).staleSockets?.count === 3, 20_000, log);
+    await waitFor("3 stale sockets counted", async () => (await statusOf(box)).staleSockets?.count === 3, { timeoutMs: 20_000, explain: log });
     const text = await run(BIN, ["status", "--socket", box.socket], { env: box.env });
     assert.match(text.stdout, /stale: +3 sockets of this host in .*\.ssh\/agent refuse connections/);
 

@@ -125,8 +125,9 @@ export class AgentBook {
   checkAhead(tried: ReadonlySet<Agent>, accept?: (agent: Agent) => boolean): Promise<void> {
     return this.#triage.ahead(() => {
       const ahead = this.#ranked.filter((agent) => !tried.has(agent) && agent.health !== "dead" && (!accept || accept(agent)));
-      // Up to the first one known to accept: the request goes there anyway.
-      const known = ahead.findIndex((agent) => agent.answered || agent.acceptedCheck);
+      // Up to the first one known to accept connections (a zombie does too): the request goes
+      // there anyway.
+      const known = ahead.findIndex((agent) => agent.answered || agent.acceptedCheck || agent.health === "zombie");
       return known === -1 ? ahead : ahead.slice(0, known);
     });
   }

@@ -48,8 +48,9 @@ export class StaleTriage {
     this.#book.rerank();
     const verdicts = await Promise.all(suspects.map((agent) => this.check(agent)));
     const refused = suspects.filter((agent, i) => !verdicts[i] && agent.health !== "dead");
-    if (suspects.some((agent, i) => verdicts[i] && agent.suspect)) {
-      for (const [i, agent] of suspects.entries()) if (verdicts[i]) agent.suspect = false;
+    // One that accepted: the hint was wrong (a listener the listening set does not show).
+    if (suspects.some((agent) => agent.acceptedCheck && agent.suspect)) {
+      for (const agent of suspects) if (agent.acceptedCheck) agent.suspect = false;
       this.#book.rerank();
     }
     if (refused.length > 0) this.#book.refused(refused, "refused a connection: a dead login's socket");
@@ -72,29 +73,36 @@ export class StaleTriage {
   }
 
   /** Whether `agent` accepts a connection (true when a connect does not say: a timeout, a
-   * shortage of ours). One check per agent, shared; at most LIMITS.staleChecksInFlight at once. */
+   * shortage of ours). One check per agent, shared; at most LIMITS.staleChecksInFlight at once.
+   * A shortage of ours says nothing about the agent: that check is not kept. */
   check(agent: Agent): Promise<boolean> {
     let check = this.#checks.get(agent);
     if (!check) {
-      check = this.#connect(agent);
+      check = this.#connect(agent).then((verdict) => {
+        if (verdict === "short") this.#checks.delete(agent);
+        return verdict !== "refused";
+      });
       this.#checks.set(agent, check);
     }
     return check;
   }
 
-  /** Whether a check found `agent` accepting connections. */
-  async #connect(agent: Agent): Promise<boolean> {
+  /** What one connect to `agent` says. */
+  async #connect(agent: Agent): Promise<"refused" | "accepts" | "short"> {
     // A slot is handed from a finished check straight to a waiting one.
     if (this.#inFlight >= LIMITS.staleChecksInFlight) await new Promise<void>((resolve) => this.#waiting.push(resolve));
     else this.#inFlight += 1;
     try {
       const dialed = await dial({ path: agent.path }, TIMING.aliveCheckMs);
       if (dialed.kind === "connected") dialed.socket.destroy();
-      const refused = dialed.kind === "failed" && NOBODY_LISTENS.has(dialed.code);
-      if (refused) this.refusedCount += 1;
-      // Not refused (accepted, or the connect did not say): a request may try it.
-      else agent.acceptedCheck = true;
-      return !refused;
+      if (dialed.kind === "failed" && dialed.local) return "short";
+      if (dialed.kind === "failed" && NOBODY_LISTENS.has(dialed.code)) {
+        this.refusedCount += 1;
+        return "refused";
+      }
+      // Accepted, or the connect did not say (a timeout): a request may try it.
+      agent.acceptedCheck = true;
+      return "accepts";
     } finally {
       const next = this.#waiting.shift();
       if (next) next();

@@ -153,8 +153,9 @@ export class AgentBook {
       fresh.push(agent);
     }
     this.#agents = next;
+    // Likely dead logins' sockets among the new ones are flagged before the ranking.
+    if (fresh.length > 0) this.#triage.triage(rankAgents(fresh));
     this.#rerank();
-    if (fresh.length > 0) void this.#triage.triage(rankAgents(fresh));
     // A login that appears is probed once at once: the probe gives its round-trip history
     // (what "overdue" means for it) before the first client needs it. One forwarded channel
     // and one identities answer per login.

@@ -39,13 +39,18 @@ export class StaleTriage {
     this.#book = book;
   }
 
-  /** Flags and checks newly found agents (in the order given: newest first). */
-  async triage(fresh: readonly Agent[]): Promise<void> {
-    const listening = await listeningSocketPaths();
+  /**
+   * Flags newly found agents that are likely stale, at once (the caller orders them next, before
+   * any request is routed), then checks them in the background (in the order given: newest first).
+   */
+  triage(fresh: readonly Agent[]): void {
+    const listening = listeningSocketPaths();
     const suspects = fresh.filter((agent) => !agent.answered && agent.health === "unknown" && likelyStale(agent.path, listening));
-    if (suspects.length === 0) return;
     for (const agent of suspects) agent.suspect = true;
-    this.#book.rerank();
+    if (suspects.length > 0) void this.#checkSuspects(suspects);
+  }
+
+  async #checkSuspects(suspects: readonly Agent[]): Promise<void> {
     const verdicts = await Promise.all(suspects.map((agent) => this.check(agent)));
     const refused = suspects.filter((agent, i) => !verdicts[i] && agent.health !== "dead");
     // One that accepted: the hint was wrong (a listener the listening set does not show).

@@ -1,4 +1,5 @@
-import { open, readdir, unlink } from "node:fs/promises";
+import { closeSync, openSync, readSync } from "node:fs";
+import { readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { socketAcceptsConnections } from "../core/dial.js";
 import { lstatOrUndefined, processPresence, socketRefusal } from "../core/trust.js";
@@ -11,8 +12,10 @@ import { homeAgentDirectory, HOME_AGENT_SOCKET, TMP_AGENT_SOCKET } from "./layou
  * /tmp a reboot clears them; in `~/.ssh/agent` (OpenSSH >= 10.1) nothing does, so they pile up.
  */
 
-/** /proc/net/unix is read up to this many bytes (about 80 000 sockets); past it no hint is given. */
-const PROC_NET_UNIX_MAX_BYTES = 8 * 1024 * 1024;
+/** /proc/net/unix is read up to this many bytes (about 20 000 sockets; a host has hundreds to a
+ * few thousand): read at once, it must stay short (about a millisecond per thousand sockets).
+ * Past it no hint is given, and the background checks sort the candidates out alone. */
+const PROC_NET_UNIX_MAX_BYTES = 2 * 1024 * 1024;
 /** __SO_ACCEPTCON in /proc/net/unix's Flags column: the socket listens. */
 const ACCEPTS_CONNECTIONS = 0x10000;
 
@@ -24,25 +27,27 @@ const ACCEPTS_CONNECTIONS = 0x10000;
  * another spelling of its path, is missing from it. So it orders what is tried first; a connect
  * still gives the verdict.
  */
-export async function listeningSocketPaths(): Promise<Set<string> | undefined> {
+export function listeningSocketPaths(): Set<string> | undefined {
+  // Read at once: procfs, which no user controls and which cannot hang on anyone's file system
+  // (as the mount table is read for the socket's location); the daemon orders a new candidate
+  // by it before the request that found the candidate is routed.
   let text: string;
+  let fd: number | undefined;
   try {
-    const handle = await open("/proc/net/unix", "r");
-    try {
-      const buffer = Buffer.alloc(PROC_NET_UNIX_MAX_BYTES);
-      let length = 0;
-      for (;;) {
-        const { bytesRead } = await handle.read(buffer, length, buffer.length - length);
-        if (bytesRead === 0) break;
-        length += bytesRead;
-        if (length === buffer.length) return undefined;
-      }
-      text = buffer.toString("utf8", 0, length);
-    } finally {
-      await handle.close();
+    fd = openSync("/proc/net/unix", "r");
+    const buffer = Buffer.allocUnsafe(PROC_NET_UNIX_MAX_BYTES);
+    let length = 0;
+    for (;;) {
+      const bytesRead = readSync(fd, buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length === buffer.length) return undefined;
     }
+    text = buffer.toString("utf8", 0, length);
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
   return parseListening(text);
 }

@@ -33,7 +33,7 @@ interface Measured {
   readonly staleCounted: number | undefined;
 }
 
-async function fixture(cleanup: Cleanup, layouts: readonly ("tmp" | "home")[]): Promise<{ home: string; tmpRoot: string; live: string }> {
+async function fixture(cleanup: Cleanup, layouts: readonly ("tmp" | "home")[], liveLooksStale: boolean): Promise<{ home: string; tmpRoot: string; live: string }> {
   const base = await tempDir("anchor-stale-");
   cleanup.add(() => run("rm", ["-rf", base]));
   const home = join(base, "home");
@@ -42,7 +42,10 @@ async function fixture(cleanup: Cleanup, layouts: readonly ("tmp" | "home")[]): 
   await mkdir(agentDir, { recursive: true, mode: 0o700 });
   await mkdir(tmpRoot, { mode: 0o700 });
   const tag = hostHash();
-  const live = join(agentDir, `s.${tag}.sshd.live0000000`);
+  // The live agent where a new login's would be, or (liveLooksStale) where nothing tells it from
+  // the stale ones without a connect: a /tmp socket whose pid is not visible (hidepid, another
+  // pid namespace), so every candidate is a suspect and the checks find it.
+  const live = liveLooksStale ? join(tmpRoot, "ssh-live000000", `agent.${DEAD_PID + 100_000}`) : join(agentDir, `s.${tag}.sshd.live0000000`);
   await startAgent(cleanup, live);
   await addKey(live, await makeKey(base, "live-key"));
   const stale: string[] = [];
@@ -85,9 +88,15 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   const results: Record<string, unknown> = {};
   try {
-    for (const layouts of [["tmp"], ["home"], ["tmp", "home"]] as const) {
-      const name = layouts.join("+");
-      const { home, tmpRoot } = await fixture(cleanup, layouts);
+    const cases = [
+      [["tmp"], false],
+      [["home"], false],
+      [["tmp", "home"], false],
+      [["tmp", "home"], true],
+    ] as const;
+    for (const [layouts, liveLooksStale] of cases) {
+      const name = `${layouts.join("+")}${liveLooksStale ? ", live looks stale" : ""}`;
+      const { home, tmpRoot } = await fixture(cleanup, layouts, liveLooksStale);
       const runs: Measured[] = [];
       for (let i = 0; i < RUNS; i++) runs.push(await measure(cleanup, home, tmpRoot));
       const first = summarize(runs.map((m) => m.firstMs));
@@ -95,7 +104,7 @@ async function main(): Promise<void> {
       const dead = runs.map((m) => m.deadTried ?? NaN);
       results[name] = { stale: STALE, runs };
       rows.push([
-        `${STALE} in ${layouts.map((l) => (l === "tmp" ? "/tmp" : "~/.ssh/agent")).join(" and ")}`,
+        `${STALE} in ${layouts.map((l) => (l === "tmp" ? "/tmp" : "~/.ssh/agent")).join(" and ")}${liveLooksStale ? "; live agent's pid hidden" : ""}`,
         `${accepting.median.toFixed(0)} (${accepting.min.toFixed(0)}..${accepting.max.toFixed(0)})`,
         `${first.median.toFixed(0)} (${first.min.toFixed(0)}..${first.max.toFixed(0)})`,
         dead.every(Number.isNaN) ? "-" : String(Math.max(...dead)),

@@ -290,8 +290,26 @@ export class AgentBook {
       agent.reason = reason;
     }
     this.#options.log(`${dead.length} socket${dead.length === 1 ? "" : "s"} ${reason} (${dead[0]?.path}${dead.length > 1 ? ", ..." : ""})`);
-    this.#rerank();
-    for (const agent of dead) this.#afterDeath(agent);
+    // Taking some out leaves the rest in order: no sort (thousands go a batch at a time).
+    const previous = this.#ranked[0];
+    this.#ranked = this.#ranked.filter((agent) => agent.health !== "dead");
+    if (this.#ranked[0] !== previous) this.#onRouteChange?.(this.#ranked[0]);
+    // Nothing to read again for them; young ones (a login caught between bind and listen) are
+    // looked at again as #recheckRefused does, but with a connect each, a batch at a time.
+    this.#recheckYoung(
+      dead.filter((agent) => Date.now() - agent.candidate.createdMs <= TIMING.staleSocketAgeMs),
+      TIMING.refusedNewSocketFirstMs,
+    );
+  }
+
+  #recheckYoung(agents: readonly Agent[], pauseMs: number): void {
+    if (agents.length === 0 || pauseMs > TIMING.refusedNewSocketMaxMs) return;
+    void this.#triage.again(agents, pauseMs).then((accepting) => {
+      const current = (agent: Agent): boolean => this.#agents.get(agent.path) === agent && agent.health === "dead";
+      const accepted = new Set(accepting);
+      for (const agent of accepting) if (current(agent)) void this.probe(agent);
+      this.#recheckYoung(agents.filter((agent) => !accepted.has(agent) && current(agent)), pauseMs * 2);
+    });
   }
 
   #rerank(): void {

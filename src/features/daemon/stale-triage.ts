@@ -31,7 +31,8 @@ export class StaleTriage {
   readonly #book: TriageBook;
   readonly #checks = new WeakMap<Agent, Promise<boolean>>();
   #inFlight = 0;
-  readonly #waiting: Array<() => void> = [];
+  /** Checks waiting for a place, in the order they go (a request's checks move to the front). */
+  readonly #waiting: Array<{ readonly agent: Agent; readonly go: () => void }> = [];
   /** Sockets found refusing by a check, since the start. */
   refusedCount = 0;
 
@@ -70,7 +71,7 @@ export class StaleTriage {
     for (;;) {
       const batch = ahead().slice(0, LIMITS.staleChecksInFlight);
       if (batch.length === 0) return;
-      const verdicts = await Promise.all(batch.map((agent) => this.check(agent)));
+      const verdicts = await Promise.all(batch.map((agent) => this.check(agent, true)));
       const refused = batch.filter((agent, i) => !verdicts[i] && agent.health !== "dead");
       if (refused.length > 0) this.#book.refused(refused, "refused a connection");
       if (verdicts.some(Boolean)) return;
@@ -80,8 +81,10 @@ export class StaleTriage {
   /** Whether `agent` accepts a connection (true when a connect does not say: a timeout, a
    * shortage of ours). One check per agent, shared; at most LIMITS.staleChecksInFlight at once.
    * A shortage of ours says nothing about the agent: that check is not kept. */
-  check(agent: Agent): Promise<boolean> {
+  check(agent: Agent, urgent = false): Promise<boolean> {
     let check = this.#checks.get(agent);
+    // A request waits on it: ahead of the background's checks.
+    if (check && urgent) this.#promote(agent);
     if (!check) {
       check = this.#connect(agent).then((verdict) => {
         if (verdict === "short") this.#checks.delete(agent);
@@ -95,7 +98,7 @@ export class StaleTriage {
   /** What one connect to `agent` says. */
   async #connect(agent: Agent): Promise<"refused" | "accepts" | "short"> {
     // A slot is handed from a finished check straight to a waiting one.
-    if (this.#inFlight >= LIMITS.staleChecksInFlight) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    if (this.#inFlight >= LIMITS.staleChecksInFlight) await new Promise<void>((go) => this.#waiting.push({ agent, go }));
     else this.#inFlight += 1;
     try {
       const dialed = await dial({ path: agent.path }, TIMING.aliveCheckMs);
@@ -110,8 +113,25 @@ export class StaleTriage {
       return "accepts";
     } finally {
       const next = this.#waiting.shift();
-      if (next) next();
+      if (next) next.go();
       else this.#inFlight -= 1;
     }
+  }
+
+  /**
+   * Checks `agents` again after `pauseMs` (found refusing a moment ago, but young: a login may
+   * have been caught between bind and listen); resolves with those that accept now.
+   */
+  async again(agents: readonly Agent[], pauseMs: number): Promise<Agent[]> {
+    await new Promise((resolve) => setTimeout(resolve, pauseMs).unref());
+    for (const agent of agents) this.#checks.delete(agent);
+    const verdicts = await Promise.all(agents.map((agent) => this.check(agent)));
+    return agents.filter((agent, i) => verdicts[i] && agent.acceptedCheck);
+  }
+
+  /** Moves `agent`'s waiting check to the front. */
+  #promote(agent: Agent): void {
+    const at = this.#waiting.findIndex((waiter) => waiter.agent === agent);
+    if (at > 0) this.#waiting.unshift(...this.#waiting.splice(at, 1));
   }
 }

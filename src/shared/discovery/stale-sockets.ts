@@ -14,7 +14,8 @@ import { homeAgentDirectory, HOME_AGENT_SOCKET, TMP_AGENT_SOCKET } from "./layou
 
 /** /proc/net/unix is read up to this many bytes (about 20 000 sockets; a host has hundreds to a
  * few thousand): read at once, it must stay short (about a millisecond per thousand sockets).
- * Past it no hint is given, and the background checks sort the candidates out alone. */
+ * Past it only the pid hint is given (/tmp layout), and a request's bound on dead candidates
+ * covers the rest. */
 const PROC_NET_UNIX_MAX_BYTES = 2 * 1024 * 1024;
 /** __SO_ACCEPTCON in /proc/net/unix's Flags column: the socket listens. */
 const ACCEPTS_CONNECTIONS = 0x10000;
@@ -60,7 +61,7 @@ export function parseListening(text: string): Set<string> {
     if (fields.length < 8) continue;
     if ((Number.parseInt(fields[3] as string, 16) & ACCEPTS_CONNECTIONS) === 0) continue;
     // The path is the rest of the line (a path may hold spaces); abstract names start with @.
-    const path = line.trim().split(/\s+/).slice(7).join(" ");
+    const path = fields.slice(7).join(" ");
     if (path.startsWith("/")) paths.add(path);
   }
   return paths;

@@ -10,7 +10,7 @@
  *   SSH_ANCHOR_BENCH_STALE=500 SSH_ANCHOR_BENCH_RUNS=3 npm run bench:stale
  */
 import { spawn } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { askDaemon } from "../src/shared/control/client.js";
 import type { StatusReport } from "../src/shared/control/status.js";
@@ -42,11 +42,12 @@ async function fixture(cleanup: Cleanup, layouts: readonly ("tmp" | "home")[], l
   await mkdir(agentDir, { recursive: true, mode: 0o700 });
   await mkdir(tmpRoot, { mode: 0o700 });
   const tag = hostHash();
-  // The live agent where a new login's would be, or (liveLooksStale) where nothing tells it from
-  // the stale ones without a connect: a /tmp socket whose pid is not visible (hidepid, another
-  // pid namespace), so every candidate is a suspect and the checks find it.
-  const live = liveLooksStale ? join(tmpRoot, "ssh-live000000", `agent.${DEAD_PID + 100_000}`) : join(agentDir, `s.${tag}.sshd.live0000000`);
-  await startAgent(cleanup, live);
+  // The live agent where a new login's would be. liveLooksStale: bound under another spelling
+  // of its path (through a symlink), /proc/net/unix does not show it where the daemon looks (as a
+  // listener in another network namespace): every candidate is a suspect, the checks find it.
+  const live = join(agentDir, `s.${tag}.sshd.live0000000`);
+  if (liveLooksStale) await symlink(home, join(base, "home-link"));
+  await startAgent(cleanup, liveLooksStale ? join(base, "home-link", ".ssh", "agent", `s.${tag}.sshd.live0000000`) : live);
   await addKey(live, await makeKey(base, "live-key"));
   const stale: string[] = [];
   if (layouts.includes("tmp")) {
@@ -104,7 +105,7 @@ async function main(): Promise<void> {
       const dead = runs.map((m) => m.deadTried ?? NaN);
       results[name] = { stale: STALE, runs };
       rows.push([
-        `${STALE} in ${layouts.map((l) => (l === "tmp" ? "/tmp" : "~/.ssh/agent")).join(" and ")}${liveLooksStale ? "; live agent's pid hidden" : ""}`,
+        `${STALE} in ${layouts.map((l) => (l === "tmp" ? "/tmp" : "~/.ssh/agent")).join(" and ")}${liveLooksStale ? "; live one's path hidden" : ""}`,
         `${accepting.median.toFixed(0)} (${accepting.min.toFixed(0)}..${accepting.max.toFixed(0)})`,
         `${first.median.toFixed(0)} (${first.min.toFixed(0)}..${first.max.toFixed(0)})`,
         dead.every(Number.isNaN) ? "-" : String(Math.max(...dead)),

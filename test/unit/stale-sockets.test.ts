@@ -17,10 +17,14 @@ describe("stale sockets: the listening set and the hint", () => {
     assert.deepEqual([...parseListening(LISTING)].sort(), ["/home/me/.ssh/agent/s.AbCdEfGhIj.sshd.live", "/tmp/with space/agent.1"]);
   });
 
-  it("suspects a socket nobody listens on, and a /tmp socket whose sshd pid is gone, never one that listens with a live pid", () => {
+  it("suspects a socket nobody listens on; without a listening set, a /tmp socket whose pid is gone", () => {
     const listening = parseListening(LISTING);
     assert.equal(likelyStale("/home/me/.ssh/agent/s.AbCdEfGhIj.sshd.live", listening), false);
     assert.equal(likelyStale("/home/me/.ssh/agent/s.AbCdEfGhIj.sshd.stale", listening), true);
+    // The listening set decides when there is one: a listener whose pid says nothing (ssh-agent
+    // names its socket after its parent, which may be gone) is not suspected.
+    assert.equal(likelyStale("/tmp/with space/agent.1", listening), false);
+    assert.equal(likelyStale(`/tmp/ssh-x/agent.${process.pid}`, listening), true);
     // No listening set (no /proc): only the pid says anything.
     assert.equal(likelyStale("/home/me/.ssh/agent/s.AbCdEfGhIj.sshd.stale", undefined), false);
     assert.equal(likelyStale(`/tmp/ssh-x/agent.${4_194_304 + 5}`, undefined), true);

@@ -68,15 +68,15 @@ export function parseListening(text: string): Set<string> {
 }
 
 /**
- * Whether a candidate socket is likely a dead login's, without connecting to it: OpenSSH <= 10.0
- * names the /tmp socket after its sshd, and a pid with no process is a login that ended; either
- * layout is checked against the listening set when there is one. Only a hint (see
- * listeningSocketPaths): a suspect is tried last and its connect still decides.
+ * Whether a candidate socket is likely a dead login's, without connecting to it: not in the
+ * listening set when there is one; otherwise, in the /tmp layout (OpenSSH <= 10.0 names the
+ * socket after its sshd), when no process has that pid. Only a hint (see listeningSocketPaths):
+ * a suspect is tried last and a connect still decides.
  */
 export function likelyStale(path: string, listening: ReadonlySet<string> | undefined): boolean {
+  if (listening !== undefined) return !listening.has(path);
   const pid = TMP_AGENT_SOCKET.exec(path.slice(path.lastIndexOf("/") + 1))?.[1];
-  if (pid !== undefined && processPresence(Number(pid)) === undefined) return true;
-  return listening !== undefined && !listening.has(path);
+  return pid !== undefined && processPresence(Number(pid)) === undefined;
 }
 
 /** A socket of the user's own in ~/.ssh/agent, of this host, that refused a connection. */

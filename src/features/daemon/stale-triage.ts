@@ -86,7 +86,7 @@ export class StaleTriage {
     // A request waits on it: ahead of the background's checks.
     if (check && urgent) this.#promote(agent);
     if (!check) {
-      check = this.#connect(agent).then((verdict) => {
+      check = this.#connect(agent, urgent).then((verdict) => {
         if (verdict === "short") this.#checks.delete(agent);
         return verdict !== "refused";
       });
@@ -96,10 +96,11 @@ export class StaleTriage {
   }
 
   /** What one connect to `agent` says. */
-  async #connect(agent: Agent): Promise<"refused" | "accepts" | "short"> {
-    // A slot is handed from a finished check straight to a waiting one.
-    if (this.#inFlight >= LIMITS.staleChecksInFlight) await new Promise<void>((go) => this.#waiting.push({ agent, go }));
-    else this.#inFlight += 1;
+  async #connect(agent: Agent, urgent: boolean): Promise<"refused" | "accepts" | "short"> {
+    // A slot is handed from a finished check straight to a waiting one; a request's go first.
+    if (this.#inFlight >= LIMITS.staleChecksInFlight) {
+      await new Promise<void>((go) => (urgent ? this.#waiting.unshift({ agent, go }) : this.#waiting.push({ agent, go })));
+    } else this.#inFlight += 1;
     try {
       const dialed = await dial({ path: agent.path }, TIMING.aliveCheckMs);
       if (dialed.kind === "connected") dialed.socket.destroy();

@@ -16,8 +16,8 @@ export interface TriageBook {
  * Sorts out dead logins' sockets (they refuse connections) without a client request waiting on
  * each one in turn: thousands can pile up in ~/.ssh/agent, and in /tmp after sshd was killed.
  *
- * - New candidates that are likely stale (their sshd's pid is gone, or nobody listens on their
- *   path, see stale-sockets.ts) are flagged `suspect` (tried after every other candidate) and
+ * - New candidates that are likely stale (nobody listens on their path; or, without that
+ *   knowledge, their sshd's pid is gone: see stale-sockets.ts) are flagged `suspect` (tried after every other candidate) and
  *   then connected to in the background, LIMITS.staleChecksInFlight at a time: one that refuses
  *   is dead, one that accepts loses its flag (the connection is closed at once, nothing is sent).
  * - A request that has already met LIMITS.deadTriedPerRequest dead candidates in turn asks
@@ -25,7 +25,8 @@ export interface TriageBook {
  *   accepts; the request then goes on with that one.
  *
  * A check is made once per socket (a new socket at the path is a new agent), so a refused path
- * is not tried again until it changes.
+ * is not tried again until it changes; only a young one (a login caught between bind and
+ * listen) is checked again a few times (`again`, from the book).
  */
 export class StaleTriage {
   readonly #book: TriageBook;

@@ -87,6 +87,10 @@ describe("stale sockets (dead logins' sockets that refuse connections)", () => {
         timeoutMs: 20_000,
         explain: async () => `${JSON.stringify((await statusOf(box)).staleSockets)}\n${log()}`,
       });
+      // status names a few dead ones and counts the rest (--json has them all).
+      const text = await run(BIN, ["status", "--socket", box.socket], { env: box.env });
+      assert.match(text.stdout, /\.\.\. and \d+ more dead/);
+      assert.ok(text.stdout.split("\n").length < 80, text.stdout);
       const again = await sshAdd(box.socket, ["-l"]);
       assert.match(again.stdout, /live-key/);
       assert.ok(((await statusOf(box)).connections.deadTriedMax ?? NaN) <= LIMITS.deadTriedPerRequest);

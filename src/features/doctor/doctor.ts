@@ -1,5 +1,4 @@
 import { readlink } from "node:fs/promises";
-import { staleSocketFindings } from "./stale.js";
 import { homedir, userInfo } from "node:os";
 import { basename, dirname, resolve } from "node:path";
 import { readStatus, startInBackground } from "../../shared/control/lifecycle.js";
@@ -22,6 +21,7 @@ import { socketKind } from "./socket-kind.js";
 import { listIdentities, type AgentAnswer } from "../../shared/protocol/agent-client.js";
 import { perIdentityState, scopeFindings, withoutSharedSocketFixes, type PerIdentityState } from "./scopes.js";
 import { forwardFindings } from "./forwards.js";
+import { staleSocketFindings } from "./stale.js";
 import { SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
 import { printable } from "../../shared/core/text.js";
 

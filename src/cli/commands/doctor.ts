@@ -11,7 +11,7 @@ export function registerDoctorCommand(program: Command): void {
     .description("explain what is broken about SSH_AUTH_SOCK here, and how to fix it")
     .option("-s, --socket <path>", "the stable socket (default: as for start)")
     .option("--tmp-dir <dir>", "where sshd creates its ssh-* session directories (as for run and start)", SSHD_TMP_ROOT)
-    .option("--fix", "start the daemon, point tmux and screen at the stable socket, print the line for each pane")
+    .option("--fix", "start the daemon, point tmux and screen at the stable socket, print the line for each pane, remove this host's stale sockets in ~/.ssh/agent")
     .option("--json", "print a JSON document for scripts")
     .addHelpText(
       "after",
@@ -32,6 +32,9 @@ any other program (an editor, a long job), really holds the socket it started wi
 Where per-identity is on (a start-up file runs init --per-identity, or the daemon remembers a
 scope), a shell, pane, tmux or screen environment holding the shared stable socket fails, and so
 does a plain or link init line in a start-up file; --fix then leaves tmux and screen alone.
+Sockets of this host in ~/.ssh/agent that refuse connections (ended logins', OpenSSH >= 10.1
+leaves them) are reported; --fix removes them, never one that accepts a connection nor another
+host's (the host hash in the name, s.<hosthash>..., tells them apart on a shared home).
 Exit status: 0 when nothing is broken, 1 when something is.`,
     )
     .action((flags: { socket?: string; tmpDir?: string; fix?: boolean; json?: boolean }) =>

@@ -4,6 +4,9 @@ import { formatDuration, paint, printJson, printLines, runCommand, type Line, ty
 import type { ScopeReport } from "../../shared/scope/report.js";
 import { EXIT_NOT_RUNNING } from "../exit-status.js";
 
+/** Dead agents listed one by one, at most. */
+const DEAD_LISTED = 10;
+
 const STATE_STYLE: Record<AgentReport["state"], Style> = { live: "green", unknown: "dim", zombie: "yellow", dead: "red" };
 
 export function registerStatusCommand(program: Command): void {
@@ -51,7 +54,12 @@ export function formatStatus(report: StatusReport): Line[] {
   lines.push(`memory:      ${own} (JavaScript heap ${memory.heapUsed} KiB, buffers ${memory.external} KiB)`);
   if (report.logFile) lines.push(`log:         ${report.logFile}`);
   lines.push(report.agents.length ? "agents (in routing order):" : "agents:      none found");
-  const ordered = [...report.agents].sort((a, b) => (a.rank ?? Infinity) - (b.rank ?? Infinity));
+  const sorted = [...report.agents].sort((a, b) => (a.rank ?? Infinity) - (b.rank ?? Infinity));
+  // Dead ones beyond a few are counted, not listed: ended logins' sockets can number thousands
+  // (--json lists every one).
+  const dead = sorted.filter((agent) => agent.state === "dead");
+  const shownDead = new Set(dead.slice(0, DEAD_LISTED));
+  const ordered = sorted.filter((agent) => agent.state !== "dead" || shownDead.has(agent));
   for (const agent of ordered) {
     const state = paint(agent.state.padEnd(7), STATE_STYLE[agent.state]);
     const keys = agent.keys === null ? "" : `${agent.keys} key${agent.keys === 1 ? "" : "s"}; `;
@@ -60,8 +68,13 @@ export function formatStatus(report: StatusReport): Line[] {
     const presence = presenceLine(agent);
     if (presence) lines.push(["      ", paint(presence, "dim")]);
   }
+  if (dead.length > DEAD_LISTED) lines.push(["      ", paint(`... and ${dead.length - DEAD_LISTED} more dead (status --json lists them)`, "dim")]);
   lines.push(...formatScopes(report.scopes));
   lines.push(...formatForwards(report));
+  if (report.staleSockets && report.staleSockets.count > 0) {
+    const n = report.staleSockets.count;
+    lines.push(`stale:       ${n} socket${n === 1 ? "" : "s"} of this host in ${report.staleSockets.directory} refuse${n === 1 ? "s" : ""} connections (ended logins'); ssh-anchor doctor --fix removes them`);
+  }
   if (report.ignored.length) {
     lines.push("ignored:");
     for (const entry of report.ignored) lines.push(`      ${entry.path}: ${entry.reason}`);

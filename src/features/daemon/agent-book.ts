@@ -5,6 +5,7 @@ import { TIMING } from "../../shared/core/timing.js";
 import { describeAnswer, healthOf, rankAgents, routeReason, type AgentHealth } from "../../shared/discovery/health.js";
 import { lastInputNow, loginTerminals, terminalsOf } from "../../shared/discovery/presence.js";
 import { LIMITS, probeVerdictDeadline, replyDeadline } from "./policy.js";
+import { StaleTriage } from "./stale-triage.js";
 
 /** Everything known about one candidate agent. */
 export class Agent {
@@ -41,6 +42,10 @@ export class Agent {
    * shell (and pty) come a moment after its agent socket. */
   lookPauseMs = 0;
   terminalReading = false;
+  /** Likely a dead login's socket (stale-triage.ts): tried after every other candidate. */
+  suspect = false;
+  /** A check found it not refusing connections (stale-triage.ts). */
+  acceptedCheck = false;
   #probe: Promise<AgentHealth> | undefined;
   #probeStartedAt = -Infinity;
   /** A probe judged silent still listening for a late answer. */
@@ -120,9 +125,30 @@ export class AgentBook {
   #ranked: Agent[] = [];
   #zombieTimer: NodeJS.Timeout | undefined;
   #onRouteChange: ((route: Agent | undefined) => void) | undefined;
+  readonly #triage = new StaleTriage({ rerank: () => this.#rerank(), refused: (agents, reason) => this.#refused(agents, reason) });
 
   constructor(options: AgentBookOptions) {
     this.#options = options;
+  }
+
+  /** Sockets found refusing connections by the stale triage since the start. */
+  get staleRefused(): number {
+    return this.#triage.refusedCount;
+  }
+
+  /**
+   * A request met LIMITS.deadTriedPerRequest dead candidates in turn: the candidates it would try
+   * next (not in `tried`, admitted by `accept`, never answered) are checked a batch at a time
+   * until one accepts connections (stale-triage.ts).
+   */
+  checkAhead(tried: ReadonlySet<Agent>, accept?: (agent: Agent) => boolean): Promise<void> {
+    return this.#triage.ahead(() => {
+      const ahead = this.#ranked.filter((agent) => !tried.has(agent) && agent.health !== "dead" && (!accept || accept(agent)));
+      // Up to the first one known to accept connections (a zombie does too): the request goes
+      // there anyway.
+      const known = ahead.findIndex((agent) => agent.answered || agent.acceptedCheck || agent.health === "zombie");
+      return known === -1 ? ahead : ahead.slice(0, known);
+    });
   }
 
   /** Called whenever the agent new connections go to changes. */
@@ -146,6 +172,8 @@ export class AgentBook {
       fresh.push(agent);
     }
     this.#agents = next;
+    // Likely dead logins' sockets among the new ones are flagged before the ranking.
+    if (fresh.length > 0) this.#triage.triage(rankAgents(fresh));
     this.#rerank();
     // A login that appears is probed once at once: the probe gives its round-trip history
     // (what "overdue" means for it) before the first client needs it. One forwarded channel
@@ -370,6 +398,8 @@ export class AgentBook {
     const changed = agent.health !== health;
     agent.reason = reason;
     if (!changed) return;
+    // It answered: whatever made it look stale (a login caught between bind and listen) is past.
+    if (health === "live") agent.suspect = false;
     agent.health = health;
     if (health === "zombie") {
       agent.probeBackoffMs = TIMING.zombieReprobeFirstMs;
@@ -377,15 +407,51 @@ export class AgentBook {
     }
     if (health !== "unknown") this.#options.log(`${agent.path}: ${health} (${reason})`);
     this.#rerank();
-    if (health === "dead") {
-      this.#options.onDead?.(agent);
-      if (agent.refusedRecheckMs === 0) this.#recheckRefused(agent);
+    if (health === "dead") this.#afterDeath(agent);
+  }
+
+  /** A dead agent's directory is read again, and a new socket that refused is looked at again;
+   * not a socket that never answered and is old: a dead login's, nothing will change there. */
+  #afterDeath(agent: Agent): void {
+    if (!agent.answered && Date.now() - agent.candidate.createdMs > TIMING.staleSocketAgeMs) return;
+    this.#options.onDead?.(agent);
+    if (agent.refusedRecheckMs === 0) this.#recheckRefused(agent);
+  }
+
+  /** Many agents refused at once (the stale triage): one re-ranking, one log line. */
+  #refused(agents: readonly Agent[], reason: string): void {
+    const dead = agents.filter((agent) => agent.health !== "dead" && this.#agents.get(agent.path) === agent);
+    if (dead.length === 0) return;
+    for (const agent of dead) {
+      agent.health = "dead";
+      agent.reason = reason;
     }
+    this.#options.log(`${dead.length} socket${dead.length === 1 ? "" : "s"} ${reason} (${dead[0]?.path}${dead.length > 1 ? ", ..." : ""})`);
+    // Taking some out leaves the rest in order: no sort (thousands go a batch at a time).
+    const previous = this.#ranked[0];
+    this.#ranked = this.#ranked.filter((agent) => agent.health !== "dead");
+    if (this.#ranked[0] !== previous) this.#onRouteChange?.(this.#ranked[0]);
+    // Nothing to read again for them; young ones (a login caught between bind and listen) are
+    // looked at again as #recheckRefused does, but with a connect each, a batch at a time.
+    this.#recheckYoung(
+      dead.filter((agent) => Date.now() - agent.candidate.createdMs <= TIMING.staleSocketAgeMs),
+      TIMING.refusedNewSocketFirstMs,
+    );
+  }
+
+  #recheckYoung(agents: readonly Agent[], pauseMs: number): void {
+    if (agents.length === 0 || pauseMs > TIMING.refusedNewSocketMaxMs) return;
+    void this.#triage.again(agents, pauseMs).then((accepting) => {
+      const current = (agent: Agent): boolean => this.#agents.get(agent.path) === agent && agent.health === "dead";
+      const accepted = new Set(accepting);
+      for (const agent of accepting) if (current(agent)) void this.probe(agent);
+      this.#recheckYoung(agents.filter((agent) => !accepted.has(agent) && current(agent)), pauseMs * 2);
+    });
   }
 
   #rerank(): void {
     const previous = this.#ranked[0];
-    this.#ranked = rankAgents(this.all());
+    this.#ranked = suspectsBeforeZombies(rankAgents(this.all()));
     this.#scheduleZombieProbes();
     if (this.#ranked[0] !== previous) this.#onRouteChange?.(this.#ranked[0]);
   }
@@ -411,4 +477,12 @@ export class AgentBook {
       void this.probe(agent);
     }
   }
+}
+
+/** Likely dead logins' sockets (stale-triage.ts) after every other candidate but before zombies
+ * (a suspect costs a refused connect at most, a zombie a probe's wait); otherwise the same order. */
+function suspectsBeforeZombies(ranked: Agent[]): Agent[] {
+  if (!ranked.some((agent) => agent.suspect)) return ranked;
+  const group = (agent: Agent): number => (agent.health === "zombie" ? 2 : agent.suspect ? 1 : 0);
+  return [0, 1, 2].flatMap((g) => ranked.filter((agent) => group(agent) === g));
 }

@@ -106,6 +106,10 @@ export class ProxiedConnection {
   #judging = false;
   /** Whether this connection already asked for a fresh look for agents. */
   #lookedAgain = false;
+  /** Candidates that refused this connection, in turn (bounded: see #connectNext). */
+  #deadTried = 0;
+  /** #deadTried when the candidates ahead were last checked (see #connectNext). */
+  #checkedAheadAt = 0;
   /** Requests sent and not yet answered. */
   #outstanding = 0;
   /** When the oldest unanswered request was sent (or the last byte of answer came). */
@@ -222,6 +226,14 @@ export class ProxiedConnection {
       this.#answerEmpty(this.#tried.size === 0 ? "no agent of this user is available" : "no agent answered");
       return;
     }
+    if (this.#deadTried >= LIMITS.deadTriedPerRequest && this.#deadTried > this.#checkedAheadAt && !agent.answered && !agent.acceptedCheck) {
+      // Many dead logins' sockets ahead: they are checked a batch at a time rather than one
+      // connect of this request's each (stale-triage.ts). Once per dead one met: the request
+      // then connects to the next itself, whatever the checks could say (a shortage of ours).
+      this.#checkedAheadAt = this.#deadTried;
+      void this.#context.book.checkAhead(this.#tried, this.#context.accept).then(() => this.#connectNext());
+      return;
+    }
     this.#tried.add(agent);
     this.#agent = agent;
     this.#replies = new FrameScanner();
@@ -314,7 +326,11 @@ export class ProxiedConnection {
       this.#close();
       return;
     }
-    if (NOBODY_LISTENS.has(code)) this.#context.book.markDead(agent, `connect failed: ${code}`);
+    if (NOBODY_LISTENS.has(code)) {
+      this.#context.book.markDead(agent, `connect failed: ${code}`);
+      this.#deadTried += 1;
+      this.#context.counters.deadTriedMax = Math.max(this.#context.counters.deadTriedMax ?? 0, this.#deadTried);
+    }
     this.#dropUpstream();
     this.#connectNext();
   }

@@ -23,7 +23,7 @@ import { learnKeys, scopedContext } from "./scopes/routing.js";
 import { Forwards } from "./forwards/forwards.js";
 import { scopeForLogin } from "./scopes/request.js";
 import { perIdentityEvidence } from "../../shared/scope/account.js";
-import { SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
+import { homeAgentDirectory, SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
 
 export interface DaemonOptions {
   /** --socket; $SSH_ANCHOR_SOCKET and the default apply when absent. */
@@ -68,7 +68,7 @@ export class Daemon {
   readonly #book: AgentBook;
   readonly #discovery: AgentDiscovery;
   readonly #owned: OwnedSocket;
-  readonly #counters: Counters = { served: 0, requests: 0, active: 0, failovers: 0, answeredEmpty: 0, rejected: 0, shed: 0 };
+  readonly #counters: Counters = { served: 0, requests: 0, active: 0, failovers: 0, answeredEmpty: 0, rejected: 0, shed: 0, deadTriedMax: 0 };
   readonly #shortage: DescriptorShortage;
   readonly #connections: ConnectionSet;
   readonly #context: ConnectionContext;
@@ -278,6 +278,7 @@ export class Daemon {
       book: this.#book,
       discovery: this.#discovery,
       scopes: this.#scopes,
+      homeAgentDirectory: homeAgentDirectory(this.#options.home ?? homedir()),
     });
     return { ...report, forwards, gpgAgentSocket: gpgAgentSocket ?? null };
   }

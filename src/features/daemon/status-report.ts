@@ -1,4 +1,6 @@
+import { basename, dirname } from "node:path";
 import type { AgentDiscovery } from "../../shared/discovery/discovery.js";
+import { HOME_AGENT_SOCKET } from "../../shared/discovery/layouts.js";
 import type { Counters, StatusReport } from "../../shared/control/status.js";
 import type { AgentBook } from "./agent-book.js";
 import { memoryKiB } from "./memory-usage.js";
@@ -15,6 +17,8 @@ export interface StatusSources {
   readonly book: AgentBook;
   readonly discovery: AgentDiscovery;
   readonly scopes: ScopeServers;
+  /** ~/.ssh/agent (OpenSSH >= 10.1): its stale sockets are counted. */
+  readonly homeAgentDirectory: string;
 }
 
 /**
@@ -40,7 +44,7 @@ export async function statusReport(sources: StatusSources): Promise<StatusReport
     uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
     route: ranked[0]?.path ?? null,
     routeReason: book.routeReason(),
-    connections: { ...sources.counters },
+    connections: { ...sources.counters, staleRefused: book.staleRefused },
     memoryKiB: memoryKiB(),
     agents: book.all().map((agent) => ({
       path: agent.path,
@@ -56,6 +60,14 @@ export async function statusReport(sources: StatusSources): Promise<StatusReport
       lastInputAt: agent.lastInputMs === undefined ? null : new Date(agent.lastInputMs).toISOString(),
     })),
     ignored: [...sources.discovery.ignored()],
+    // This host's sockets in ~/.ssh/agent (other hosts' are never candidates) that never answered
+    // and refused: dead logins' sockets, which nothing clears there (doctor --fix removes them).
+    staleSockets: {
+      count: book
+        .all()
+        .filter((agent) => agent.health === "dead" && !agent.answered && dirname(agent.path) === sources.homeAgentDirectory && HOME_AGENT_SOCKET.test(basename(agent.path))).length,
+      directory: sources.homeAgentDirectory,
+    },
     scopes: scopeReports(sources.scopes, book),
   };
 }

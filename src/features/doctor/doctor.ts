@@ -22,6 +22,7 @@ import { socketKind } from "./socket-kind.js";
 import { listIdentities, type AgentAnswer } from "../../shared/protocol/agent-client.js";
 import { perIdentityState, scopeFindings, withoutSharedSocketFixes, type PerIdentityState } from "./scopes.js";
 import { forwardFindings } from "./forwards.js";
+import { staleSocketFindings } from "./stale.js";
 import { SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
 import { printable } from "../../shared/core/text.js";
 
@@ -96,8 +97,11 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   );
   findings.push(...(await daemonFindings(paths, uid)));
   findings.push(...(await forwardFindings(paths, uid, (await readStatus({ socket: paths.socket, uid })).report)));
+  // Stale sockets first: those --fix removes are not listed among the agents after it.
+  const stale = await staleSocketFindings(home, uid, options.fix ? repairs : undefined);
   const agents = await agentFindings(paths, uid, home, options.tmpDir ?? SSHD_TMP_ROOT, probe);
   findings.push(agentsSummary(agents));
+  findings.push(...stale);
   // Each kind of shell started for real: whether the init line works, not only whether it is written.
   const starts = initLines.length > 0 && !perIdentity.enabled ? await startupFindings(initLines, env, uid, home, stable, options.socket) : [];
   const lineWorks = !starts.some((finding) => finding.verdict === "fail");
@@ -262,12 +266,21 @@ async function agentFindings(paths: DaemonPaths, uid: number, home: string, tmpR
   return [...found.sort((a, b) => a.path.localeCompare(b.path)), ...ignored];
 }
 
+/** Dead agents listed one by one in the agents finding, at most. */
+const DEAD_AGENTS_LISTED = 10;
+
 function agentsSummary(agents: readonly AgentFinding[]): Finding {
   const live = agents.filter((a) => a.state === "live");
-  const details = agents.flatMap((agent) => [
-    `${agent.state.padEnd(7)} ${agent.kind.padEnd(9)} ${agent.path}: ${agent.reason}`,
-    ...agent.keys.map((key) => `        ${key.fingerprint} ${key.comment} (${key.type})`),
-  ]);
+  // Dead ones beyond a few are counted, not listed: thousands of ended logins' sockets can pile
+  // up (see the stale-socket finding); the JSON report's agents list has every one.
+  const dead = agents.filter((a) => a.state === "dead");
+  const shownDead = new Set(dead.slice(0, DEAD_AGENTS_LISTED));
+  const details = agents.flatMap((agent) =>
+    agent.state === "dead" && !shownDead.has(agent)
+      ? []
+      : [`${agent.state.padEnd(7)} ${agent.kind.padEnd(9)} ${agent.path}: ${agent.reason}`, ...agent.keys.map((key) => `        ${key.fingerprint} ${key.comment} (${key.type})`)],
+  );
+  if (dead.length > shownDead.size) details.push(`... and ${dead.length - shownDead.size} more dead (sockets that refuse connections or answer nonsense)`);
   if (live.length === 0) {
     return {
       area: "agents",

@@ -24,6 +24,12 @@ export interface Counters {
   rejected: number;
   /** Connections closed at once because the daemon was out of file descriptors. */
   shed: number;
+  /** The most dead candidates (sockets that refused) one request connected to in turn before it
+   * was routed: at most LIMITS.deadTriedPerRequest (the rest are checked a batch at a time). */
+  deadTriedMax?: number;
+  /** Sockets found refusing connections by the daemon's checks, without a request waiting on
+   * each (dead logins' sockets). */
+  staleRefused?: number;
 }
 
 /** What `ssh-anchor status --json` prints for a running daemon. */
@@ -54,6 +60,9 @@ export interface StatusReport {
   };
   readonly agents: readonly AgentReport[];
   readonly ignored: readonly { readonly path: string; readonly reason: string }[];
+  /** This host's sockets in ~/.ssh/agent that refuse connections (dead logins', OpenSSH >= 10.1):
+   * `ssh-anchor doctor --fix` removes them. Absent from daemons that predate it. */
+  readonly staleSockets?: { readonly count: number; readonly directory: string };
   /** Per-identity scopes (init --per-identity); absent from daemons that predate them. */
   readonly scopes?: readonly ScopeReport[];
   /** Forwarded sockets beyond the agent (gpg, named forwards); absent from daemons that predate them. */
@@ -152,6 +161,8 @@ export function parseStatusReport(value: unknown): StatusReport {
       rejected: counter("rejected"),
       // A daemon of an earlier version sheds nothing and says so by saying nothing.
       shed: connections.shed === undefined ? 0 : counter("shed"),
+      ...optional("deadTriedMax", connections.deadTriedMax === undefined ? undefined : counter("deadTriedMax")),
+      ...optional("staleRefused", connections.staleRefused === undefined ? undefined : counter("staleRefused")),
     },
     memoryKiB: {
       // A daemon of an earlier version reports no private figure: its resident one stands in.
@@ -183,10 +194,17 @@ export function parseStatusReport(value: unknown): StatusReport {
       const entry = record(item, "ignored entry");
       return { path: text(entry.path, "ignored.path"), reason: text(entry.reason, "ignored.reason") };
     }),
+    ...optional("staleSockets", parseStale(report.staleSockets)),
     ...optional("forwards", report.forwards === undefined ? undefined : list(report.forwards, "forwards").map(parseForward)),
     ...optional("gpgAgentSocket", report.gpgAgentSocket === undefined ? undefined : report.gpgAgentSocket === null ? null : text(report.gpgAgentSocket, "gpgAgentSocket")),
     ...optional("scopes", parseScopeReports(report.scopes, (message) => new MalformedStatus(message), (value) => printable(value, MAX_TEXT_CHARS))),
   };
+}
+
+function parseStale(value: unknown): StatusReport["staleSockets"] {
+  if (value === undefined) return undefined;
+  const stale = record(value, "staleSockets");
+  return { count: count(stale.count, "staleSockets.count"), directory: text(stale.directory, "staleSockets.directory") };
 }
 
 function parseForward(item: unknown): ForwardReport {

@@ -60,6 +60,10 @@ export const TIMING = {
    * in between. Without a second look such a login would count as dead until it is replaced. */
   refusedNewSocketFirstMs: 250,
   refusedNewSocketMaxMs: 4000,
+  /** A socket older than this that refuses connections and never answered is a dead login's
+   * (stale): it is not looked at again, nor its directory read again. Past the whole series of
+   * looks above (250 ms doubling to 4 s, about 8 s) with room to spare. */
+  staleSocketAgeMs: 30_000,
   /** A connection that finds no agent looks again at the places a new login appears, for at
    * most this long before it is answered as an empty agent: a new login's own first command
    * (`ssh -A host git pull`) races the change notification for its socket. */

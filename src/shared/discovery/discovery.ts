@@ -3,6 +3,7 @@ import { basename, dirname, join } from "node:path";
 import type { Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
 import { TIMING } from "../core/timing.js";
 import { lstatOrUndefined } from "../core/trust.js";
+import { mountPoints } from "../core/foreign-fs.js";
 import { homeAgentDirectory, TMP_SESSION_DIR } from "./layouts.js";
 import { ownerCache, ownSessionDirectoriesIn, scanDirectory, type DirectoryLayout, type OwnerCache, type ScanContext } from "./scan.js";
 
@@ -211,7 +212,8 @@ export class AgentDiscovery {
       for (const directory of await this.#ownSessionDirectories(root)) jobs.push([directory, "tmp-session"]);
     }
     for (const directory of extraDirs) jobs.push([directory, "extra"]);
-    const scans = await Promise.all(jobs.map(([dir, layout]) => scanDirectory(dir, layout, this.#context)));
+    const mounts = await mountPoints();
+    const scans = await Promise.all(jobs.map(([dir, layout]) => scanDirectory(dir, layout, this.#context, mounts)));
     if (this.#stopped) return;
     const before = new Set(this.#directories.keys());
     this.#directories.clear();

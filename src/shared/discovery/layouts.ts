@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { processName } from "../core/trust.js";
+import { processName, processPresence } from "../core/trust.js";
 import type { AgentKind } from "./candidate.js";
 
 /** Where OpenSSH <= 10.0's sshd makes each login's session directory (written into sshd, not
@@ -23,6 +23,9 @@ export function homeAgentDirectory(home: string): string {
  * Without /proc (not Linux) every such socket counts as forwarded.
  */
 export async function kindOfTmpSocket(pid: string): Promise<AgentKind> {
+  // No such process (a dead login's socket, by far the most common case among many): no read
+  // of /proc for its name.
+  if (processPresence(Number(pid)) === undefined) return "forwarded";
   const name = await processName(Number(pid));
   // No name: the process is gone (the socket is probably stale: connecting will tell), it is
   // hidden (hidepid), or there is no /proc at all.

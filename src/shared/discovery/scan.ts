@@ -54,9 +54,16 @@ async function lstatEntry(path: string, foreign: boolean): Promise<Stats | undef
  * root is asked only through the bounded gate (src/shared/core/foreign-fs.ts), and not at all
  * when it is a mount point (someone else's file system, which may never answer).
  */
-export async function scanDirectory(directory: string, layout: DirectoryLayout, context: ScanContext): Promise<DirectoryScan> {
+export async function scanDirectory(
+  directory: string,
+  layout: DirectoryLayout,
+  context: ScanContext,
+  mounts?: ReadonlySet<string>,
+): Promise<DirectoryScan> {
   const foreign = layout === "tmp-session";
-  if (foreign && (await mountPoints()).has(directory)) return EMPTY;
+  // `mounts`: the mount table read once for a whole scan of many directories, as
+  // ownSessionDirectoriesIn reads it once for a whole listing of the root.
+  if (foreign && (mounts ?? (await mountPoints())).has(directory)) return EMPTY;
   const stats = await lstatEntry(directory, foreign);
   if (!stats) return EMPTY;
   const refusal = directoryRefusal(stats, context.uid);

@@ -1,0 +1,136 @@
+import { closeSync, openSync, readSync } from "node:fs";
+import { readdir, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { socketAcceptsConnections } from "../core/dial.js";
+import { lstatOrUndefined, processPresence, socketRefusal } from "../core/trust.js";
+import { TIMING } from "../core/timing.js";
+import { homeAgentDirectory, HOME_AGENT_SOCKET, TMP_AGENT_SOCKET } from "./layouts.js";
+
+/**
+ * Dead logins' sockets: when sshd dies without cleaning up (killed, a crash, a home on NFS that
+ * outlives a machine's reboot) its agent socket stays, and every connect to it is refused. In
+ * /tmp a reboot clears them; in `~/.ssh/agent` (OpenSSH >= 10.1) nothing does, so they pile up.
+ */
+
+/** /proc/net/unix is read up to this many bytes (about 20 000 sockets; a host has hundreds to a
+ * few thousand): read at once, it must stay short (about a millisecond per thousand sockets).
+ * Past it only the pid hint is given (/tmp layout), and a request's bound on dead candidates
+ * covers the rest. */
+const PROC_NET_UNIX_MAX_BYTES = 2 * 1024 * 1024;
+/** __SO_ACCEPTCON in /proc/net/unix's Flags column: the socket listens. */
+const ACCEPTS_CONNECTIONS = 0x10000;
+
+/**
+ * The paths of the Unix sockets that listen right now in this network namespace (Linux's
+ * /proc/net/unix, one read), or undefined where that cannot be known (no /proc, a listing past
+ * its bound). A socket file whose path is not in the set has, most likely, nobody behind it.
+ * Only a hint: a listener in another network namespace, or one that bound the socket under
+ * another spelling of its path, is missing from it. So it orders what is tried first; a connect
+ * still gives the verdict.
+ */
+export function listeningSocketPaths(): Set<string> | undefined {
+  // Read at once: procfs, which no user controls and which cannot hang on anyone's file system
+  // (as the mount table is read for the socket's location); the daemon orders a new candidate
+  // by it before the request that found the candidate is routed.
+  let text: string;
+  let fd: number | undefined;
+  try {
+    fd = openSync("/proc/net/unix", "r");
+    const buffer = Buffer.allocUnsafe(PROC_NET_UNIX_MAX_BYTES);
+    let length = 0;
+    for (;;) {
+      const bytesRead = readSync(fd, buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length === buffer.length) return undefined;
+    }
+    text = buffer.toString("utf8", 0, length);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  return parseListening(text);
+}
+
+/** The listening paths of a /proc/net/unix listing (`Num RefCount Protocol Flags Type St Inode Path`). */
+export function parseListening(text: string): Set<string> {
+  const paths = new Set<string>();
+  for (const line of text.split("\n").slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 8) continue;
+    if ((Number.parseInt(fields[3] as string, 16) & ACCEPTS_CONNECTIONS) === 0) continue;
+    // The path is the rest of the line (a path may hold spaces); abstract names start with @.
+    const path = fields.slice(7).join(" ");
+    if (path.startsWith("/")) paths.add(path);
+  }
+  return paths;
+}
+
+/**
+ * Whether a candidate socket is likely a dead login's, without connecting to it: not in the
+ * listening set when there is one; otherwise, in the /tmp layout (OpenSSH <= 10.0 names the
+ * socket after its sshd), when no process has that pid. Only a hint (see listeningSocketPaths):
+ * a suspect is tried last and a connect still decides.
+ */
+export function likelyStale(path: string, listening: ReadonlySet<string> | undefined): boolean {
+  if (listening !== undefined) return !listening.has(path);
+  const pid = TMP_AGENT_SOCKET.exec(path.slice(path.lastIndexOf("/") + 1))?.[1];
+  return pid !== undefined && processPresence(Number(pid)) === undefined;
+}
+
+/** A socket of the user's own in ~/.ssh/agent, of this host, that refused a connection. */
+export interface StaleSocket {
+  readonly path: string;
+  readonly dev: number;
+  readonly ino: number;
+}
+
+/** How many of ~/.ssh/agent's sockets are connected to at once when looking for stale ones. */
+const CHECKS_IN_FLIGHT = 16;
+
+/**
+ * The stale sockets in `~/.ssh/agent`: this host's (the host hash in the name: a home shared
+ * over NFS holds other machines' sockets, which may well be alive there) and the user's own
+ * (trust.ts's socket rule), that refuse a connection now. A socket that accepts one, or whose
+ * connect does not say (a timeout, a shortage of ours), is not stale.
+ */
+export async function staleHomeSockets(home: string, uid: number, hostHash: string): Promise<StaleSocket[]> {
+  const directory = homeAgentDirectory(home);
+  let names: string[];
+  try {
+    names = await readdir(directory);
+  } catch {
+    return [];
+  }
+  const queue = names.filter((name) => HOME_AGENT_SOCKET.exec(name)?.[1] === hostHash);
+  const stale: StaleSocket[] = [];
+  const worker = async (): Promise<void> => {
+    for (let name = queue.pop(); name !== undefined; name = queue.pop()) {
+      const path = join(directory, name);
+      const stats = await lstatOrUndefined(path);
+      if (!stats || socketRefusal(stats, { uid }, path)) continue;
+      if (await socketAcceptsConnections(path, TIMING.aliveCheckMs)) continue;
+      stale.push({ path, dev: stats.dev, ino: stats.ino });
+    }
+  };
+  await Promise.all(Array.from({ length: CHECKS_IN_FLIGHT }, worker));
+  return stale.sort((a, b) => (a.path < b.path ? -1 : 1));
+}
+
+/**
+ * Removes one stale socket found by staleHomeSockets, if it is still that socket (same inode)
+ * and still refuses connections: a login that bound a new socket meanwhile keeps it. Returns
+ * whether it was removed.
+ */
+export async function removeStaleSocket(socket: StaleSocket, uid: number): Promise<boolean> {
+  const stats = await lstatOrUndefined(socket.path);
+  if (!stats || socketRefusal(stats, { uid }, socket.path) || stats.dev !== socket.dev || stats.ino !== socket.ino) return false;
+  if (await socketAcceptsConnections(socket.path, TIMING.aliveCheckMs)) return false;
+  try {
+    await unlink(socket.path);
+    return true;
+  } catch {
+    return false;
+  }
+}

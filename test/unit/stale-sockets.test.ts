@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { likelyStale, parseListening } from "../../src/shared/discovery/stale-sockets.js";
+
+const LISTING = [
+  "Num       RefCount Protocol Flags    Type St Inode Path",
+  "000000004155fe73: 00000002 00000000 00010000 0001 01 6245473 /home/me/.ssh/agent/s.AbCdEfGhIj.sshd.live",
+  "000000006d388f45: 00000003 00000000 00000000 0001 03 6256685 /home/me/.ssh/agent/s.AbCdEfGhIj.sshd.connected",
+  "000000006d388f46: 00000003 00000000 00000000 0001 03 6256686",
+  "000000006d388f47: 00000002 00000000 00010000 0001 01 6256687 @abstract-name",
+  "000000006d388f48: 00000002 00000000 00010000 0001 01 6256688 /tmp/with space/agent.1",
+  "",
+].join("\n");
+
+describe("stale sockets: the listening set and the hint", () => {
+  it("takes only listening sockets with a path from /proc/net/unix (a path may hold a space)", () => {
+    assert.deepEqual([...parseListening(LISTING)].sort(), ["/home/me/.ssh/agent/s.AbCdEfGhIj.sshd.live", "/tmp/with space/agent.1"]);
+  });
+
+  it("suspects a socket nobody listens on; without a listening set, a /tmp socket whose pid is gone", () => {
+    const listening = parseListening(LISTING);
+    assert.equal(likelyStale("/home/me/.ssh/agent/s.AbCdEfGhIj.sshd.live", listening), false);
+    assert.equal(likelyStale("/home/me/.ssh/agent/s.AbCdEfGhIj.sshd.stale", listening), true);
+    // The listening set decides when there is one: a listener whose pid says nothing (ssh-agent
+    // names its socket after its parent, which may be gone) is not suspected.
+    assert.equal(likelyStale("/tmp/with space/agent.1", listening), false);
+    assert.equal(likelyStale(`/tmp/ssh-x/agent.${process.pid}`, listening), true);
+    // No listening set (no /proc): only the pid says anything.
+    assert.equal(likelyStale("/home/me/.ssh/agent/s.AbCdEfGhIj.sshd.stale", undefined), false);
+    assert.equal(likelyStale(`/tmp/ssh-x/agent.${4_194_304 + 5}`, undefined), true);
+    assert.equal(likelyStale(`/tmp/ssh-x/agent.${process.pid}`, undefined), false);
+  });
+});

@@ -6,6 +6,7 @@ import { describeAnswer, healthOf, rankAgents, routeReason, type AgentHealth } f
 import { lastInputNow, loginTerminals, terminalsOf } from "../../shared/discovery/presence.js";
 import { LIMITS, probeVerdictDeadline, replyDeadline } from "./policy.js";
 import { StaleTriage } from "./stale-triage.js";
+import { mapBounded } from "../../shared/core/bounded.js";
 
 /** Everything known about one candidate agent. */
 export class Agent {
@@ -273,7 +274,11 @@ export class AgentBook {
   /** Probes every agent that is not known dead (for `status`). */
   async probeAll(): Promise<void> {
     const now = performance.now();
-    await Promise.all(this.all().filter((agent) => agent.health !== "dead").map((agent) => this.probe(agent, now)));
+    await mapBounded(
+      this.all().filter((agent) => agent.health !== "dead"),
+      LIMITS.probesInFlight,
+      (agent) => this.probe(agent, now),
+    );
   }
 
   stop(): void {

@@ -30,6 +30,10 @@ export const LIMITS = {
    * of this size costs a few descriptors for well under a millisecond each, and 2,000 stale
    * sockets are sorted out in about a hundred rounds. */
   staleChecksInFlight: 16,
+  /** Probes out at once when every agent is asked (status, a scoped connection learning keys):
+   * a shared account or a pile of dead logins' sockets may give thousands of candidates, and
+   * each probe holds a descriptor until it is answered or times out. */
+  probesInFlight: 16,
   /** Uncaught exceptions tolerated per minute before the daemon gives up and stops: one is a
    * bug to log, a stream of them means the state is broken. */
   uncaughtPerMinute: 10,

@@ -13,6 +13,7 @@ import { fingerprint } from "../../shared/protocol/identities.js";
 import { initShell, SHELL_RECORDS, shellNamed, startupFilesOf, STARTUP_FILES, type KnownShell } from "../../shared/core/shells.js";
 import { readSshConfig } from "../../shared/core/ssh-config.js";
 import { TIMING } from "../../shared/core/timing.js";
+import { mapBounded } from "../../shared/core/bounded.js";
 import { fixScreen, fixTmux, screenSessions, tmuxServers, type Pane } from "./multiplexers.js";
 import { initLinesIn, tildePath, type FoundInitLine } from "../../shared/scope/account.js";
 import { shellStart } from "./shell-start.js";
@@ -237,6 +238,9 @@ function routeFinding(report: StatusReport): Finding {
   return { area: "daemon", verdict: "info", title: `a request now would reach ${report.route}${why}`, details };
 }
 
+/** Agents probed at once: thousands of dead logins' sockets must not cost thousands of descriptors. */
+const PROBES_AT_ONCE = 16;
+
 /**
  * Every candidate with its state and keys, found here by the daemon's own rules in the same
  * places (sshd's session directories under `tmpRoot`, ~/.ssh/agent), and probed by doctor itself.
@@ -244,26 +248,24 @@ function routeFinding(report: StatusReport): Finding {
 async function agentFindings(paths: DaemonPaths, uid: number, home: string, tmpRoot: string, probe: Probe): Promise<AgentFinding[]> {
   const discovery = new AgentDiscovery({ uid, home, tmpRoot, extraDirs: [], hostHash: localHostHash, ownSocket: { path: paths.socket, dev: -1, ino: -1 } });
   await discovery.rescan();
-  const found: AgentFinding[] = await Promise.all(
-    discovery.candidates().map(async (candidate) => {
-      const checked = await probe(candidate.path);
-      const answer: AgentAnswer = checked.kind === "untrusted" ? { kind: "unreachable", reason: checked.reason } : checked;
-      return {
-        path: candidate.path,
-        kind: candidate.kind,
-        state: healthOf(answer),
-        reason: describeAnswer(answer),
-        keys:
-          answer.kind === "answered"
-            ? // A comment is whatever the key file said (ssh-add keeps it): made printable where it
-              // enters, and again by every printer at the output boundary (src/cli/output.ts).
-              answer.identities.map((id) => ({ type: printable(id.keyType), fingerprint: fingerprint(id.blob), comment: printable(id.comment) }))
-            : [],
-      };
-    }),
-  );
+  const found = await mapBounded(discovery.candidates(), PROBES_AT_ONCE, async (candidate): Promise<AgentFinding> => {
+    const checked = await probe(candidate.path);
+    const answer: AgentAnswer = checked.kind === "untrusted" ? { kind: "unreachable", reason: checked.reason } : checked;
+    return {
+      path: candidate.path,
+      kind: candidate.kind,
+      state: healthOf(answer),
+      reason: describeAnswer(answer),
+      keys:
+        answer.kind === "answered"
+          ? // A comment is whatever the key file said (ssh-add keeps it): made printable where it
+            // enters, and again by every printer at the output boundary (src/cli/output.ts).
+            answer.identities.map((id) => ({ type: printable(id.keyType), fingerprint: fingerprint(id.blob), comment: printable(id.comment) }))
+          : [],
+    };
+  });
   const ignored = discovery.ignored().map((entry) => ({ path: entry.path, kind: "forwarded" as const, state: "ignored" as const, reason: entry.reason, keys: [] }));
-  return [...found.sort((a, b) => a.path.localeCompare(b.path)), ...ignored];
+  return [...found.filter((finding) => finding !== undefined).sort((a, b) => a.path.localeCompare(b.path)), ...ignored];
 }
 
 /** Dead agents listed one by one in the agents finding, at most. */

@@ -1,6 +1,7 @@
 import { lstatSync, watch, type FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
+import { mapBounded } from "../core/bounded.js";
 import { TIMING } from "../core/timing.js";
 import { lstatOrUndefined } from "../core/trust.js";
 import { mountPoints } from "../core/foreign-fs.js";
@@ -191,11 +192,7 @@ export class AgentDiscovery {
   /** Reads these directories again, a few at a time: /tmp may hold thousands of other users'
    * session directories (each costs one lstat and is then skipped). */
   async #rescanAll(jobs: ReadonlyMap<string, DirectoryLayout>): Promise<void> {
-    const queue = [...jobs];
-    const worker = async (): Promise<void> => {
-      for (let job = queue.shift(); job && !this.#stopped; job = queue.shift()) await this.#rescanDirectory(job[0], job[1]);
-    };
-    await Promise.all(Array.from({ length: Math.min(LOOK_AGAIN_CONCURRENCY, queue.length) }, worker));
+    await mapBounded([...jobs], LOOK_AGAIN_CONCURRENCY, ([directory, layout]) => this.#rescanDirectory(directory, layout), () => this.#stopped);
   }
 
   /** Reads again the directory holding `path` (an agent found gone). */

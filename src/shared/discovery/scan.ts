@@ -2,6 +2,7 @@ import type { Stats } from "node:fs";
 import { opendir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { AgentKind, Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
+import { mapBounded } from "../core/bounded.js";
 import { FOREIGN_CALLS_IN_FLIGHT, foreignFs, mountPoints, UNANSWERED } from "../core/foreign-fs.js";
 import { createdMsOf, directoryRefusal, lstatOrUndefined, socketRefusal, type TrustContext } from "../core/trust.js";
 import { HOME_AGENT_SOCKET, kindOfTmpSocket, TMP_AGENT_SOCKET, TMP_SESSION_DIR } from "./layouts.js";
@@ -184,16 +185,13 @@ export async function ownSessionDirectoriesIn(root: string, uid: number, owners:
   const askBatch = async (): Promise<void> => {
     const queue = batch.filter((name) => !mounts.has(join(root, name)));
     batch = [];
-    const worker = async (): Promise<void> => {
-      for (let name = queue.pop(); name !== undefined; name = queue.pop()) {
-        const stats = await foreignFs.lstat(join(root, name));
-        // No answer: skipped now, and not asked again while that call is out (the gate says).
-        if (stats === UNANSWERED || !stats) continue;
-        if (stats.uid === uid) own.add(name);
-        else foreign.add(nameHash(name));
-      }
-    };
-    await Promise.all(Array.from({ length: FOREIGN_CALLS_IN_FLIGHT }, worker));
+    await mapBounded(queue, FOREIGN_CALLS_IN_FLIGHT, async (name) => {
+      const stats = await foreignFs.lstat(join(root, name));
+      // No answer: skipped now, and not asked again while that call is out (the gate says).
+      if (stats === UNANSWERED || !stats) return;
+      if (stats.uid === uid) own.add(name);
+      else foreign.add(nameHash(name));
+    });
   };
   try {
     for (let seen = 1; ; seen++) {

@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { mapBounded } from "../core/bounded.js";
 import { socketAcceptsConnections } from "../core/dial.js";
 import { lstatOrUndefined, processPresence, socketRefusal } from "../core/trust.js";
 import { TIMING } from "../core/timing.js";
@@ -105,16 +106,13 @@ export async function staleHomeSockets(home: string, uid: number, hostHash: stri
   }
   const queue = names.filter((name) => HOME_AGENT_SOCKET.exec(name)?.[1] === hostHash);
   const stale: StaleSocket[] = [];
-  const worker = async (): Promise<void> => {
-    for (let name = queue.pop(); name !== undefined; name = queue.pop()) {
-      const path = join(directory, name);
-      const stats = await lstatOrUndefined(path);
-      if (!stats || socketRefusal(stats, { uid }, path)) continue;
-      if (await socketAcceptsConnections(path, TIMING.aliveCheckMs)) continue;
-      stale.push({ path, dev: stats.dev, ino: stats.ino });
-    }
-  };
-  await Promise.all(Array.from({ length: CHECKS_IN_FLIGHT }, worker));
+  await mapBounded(queue, CHECKS_IN_FLIGHT, async (name) => {
+    const path = join(directory, name);
+    const stats = await lstatOrUndefined(path);
+    if (!stats || socketRefusal(stats, { uid }, path)) return;
+    if (await socketAcceptsConnections(path, TIMING.aliveCheckMs)) return;
+    stale.push({ path, dev: stats.dev, ino: stats.ino });
+  });
   return stale.sort((a, b) => (a.path < b.path ? -1 : 1));
 }
 

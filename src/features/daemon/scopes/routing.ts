@@ -1,6 +1,8 @@
 import type { Agent, AgentBook } from "../agent-book.js";
 import type { ConnectionContext } from "../connection.js";
 import { belongsTo, type Anchor } from "../../../shared/scope/rule.js";
+import { mapBounded } from "../../../shared/core/bounded.js";
+import { LIMITS } from "../policy.js";
 
 /**
  * "Probe once, ever" for an agent whose keys are not known yet: a verdict from any earlier probe
@@ -15,7 +17,7 @@ const ANY_EARLIER_PROBE = -Number.MAX_VALUE;
  */
 export async function learnKeys(book: AgentBook): Promise<void> {
   const unknown = book.all().filter((agent) => agent.fingerprints === undefined && agent.health !== "dead");
-  await Promise.all(unknown.map((agent) => book.probe(agent, ANY_EARLIER_PROBE)));
+  await mapBounded(unknown, LIMITS.probesInFlight, (agent) => book.probe(agent, ANY_EARLIER_PROBE));
 }
 
 /** Whether `agent` may serve the scope of `anchor`: keys known, and every key of the anchor among them. */

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { Forwards } from "../../src/features/daemon/forwards/forwards.js";
 import { forwardsBlockLines } from "../../src/features/setup/forwards.js";
-import { newForwardToken } from "../../src/shared/core/forwards.js";
+import { forwardNameRefusal, newForwardToken } from "../../src/shared/core/forwards.js";
 import { parseForwardFile } from "../../src/shared/discovery/forwards.js";
 import { forwardedAgentPath, forwardServesScope, forwardTokenScope, scopedForwardToken } from "../../src/shared/scope/forward-token.js";
 
@@ -40,6 +40,13 @@ describe("per-identity forwards: the scope in a forward's token", () => {
       assert.equal(forwardTokenScope(bad), undefined, JSON.stringify(bad));
     }
     assert.throws(() => scopedForwardToken("not-a-scope", "abc"));
+  });
+
+  it("never takes a forward named like a person's scoped socket (id-…): D/NAME.sock would replace D/id-<scope>.sock", () => {
+    assert.equal(parseForwardFile(`/home/me/.ssh/anchor-forwards/id-${ALICE}.bobconn9.sock`), undefined);
+    assert.match(forwardNameRefusal(`id-${ALICE}`) ?? "", /reserved: names starting with id- are per-identity sockets/);
+    assert.match(forwardNameRefusal("id-x") ?? "", /reserved/);
+    assert.equal(forwardNameRefusal("idle"), undefined);
   });
 
   it("serves a scope only from forwards of that scope, or of one holding all its keys (the agent's rule)", () => {

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { likelyStale, parseListening } from "../../src/shared/discovery/stale-sockets.js";
+import { likelyStale } from "../../src/shared/discovery/stale-sockets.js";
+import { parseListeners } from "../../src/shared/discovery/unix-listeners.js";
+
+const parseListening = (text: string): Set<string> => new Set(parseListeners(text).values());
 
 const LISTING = [
   "Num       RefCount Protocol Flags    Type St Inode Path",
@@ -13,8 +16,9 @@ const LISTING = [
 ].join("\n");
 
 describe("stale sockets: the listening set and the hint", () => {
-  it("takes only listening sockets with a path from /proc/net/unix (a path may hold a space)", () => {
+  it("takes only listening sockets with a path from /proc/net/unix (a path may hold a space), by inode", () => {
     assert.deepEqual([...parseListening(LISTING)].sort(), ["/home/me/.ssh/agent/s.AbCdEfGhIj.sshd.live", "/tmp/with space/agent.1"]);
+    assert.equal(parseListeners(LISTING).get(6245473), "/home/me/.ssh/agent/s.AbCdEfGhIj.sshd.live");
   });
 
   it("suspects a socket nobody listens on; without a listening set, a /tmp socket whose pid is gone", () => {

@@ -1,6 +1,7 @@
 import { dial, NOBODY_LISTENS } from "../../shared/core/dial.js";
 import { TIMING } from "../../shared/core/timing.js";
-import { likelyStale, listeningSocketPaths } from "../../shared/discovery/stale-sockets.js";
+import { likelyStale } from "../../shared/discovery/stale-sockets.js";
+import { readListenersNow } from "../../shared/discovery/unix-listeners.js";
 import type { Agent } from "./agent-book.js";
 import { LIMITS } from "./policy.js";
 
@@ -46,8 +47,11 @@ export class StaleTriage {
    * any request is routed), then checks them in the background (in the order given: newest first).
    */
   triage(fresh: readonly Agent[]): void {
-    const listening = listeningSocketPaths();
-    const suspects = fresh.filter((agent) => !agent.answered && agent.health === "unknown" && likelyStale(agent.path, listening));
+    const unknown = fresh.filter((agent) => !agent.answered && agent.health === "unknown");
+    if (unknown.length === 0) return;
+    const listeners = readListenersNow();
+    const listening = listeners && new Set(listeners.values());
+    const suspects = unknown.filter((agent) => likelyStale(agent.path, listening));
     for (const agent of suspects) agent.suspect = true;
     if (suspects.length > 0) void this.#checkSuspects(suspects);
   }

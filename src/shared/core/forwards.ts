@@ -22,6 +22,9 @@ export const FORWARD_TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 export const GPG_FORWARD = "gpg";
 /** Never a forward's name: the agent's stable socket is agent.sock. */
 const RESERVED = new Set(["agent"]);
+/** Nor one of this form: `D/id-<scope>.sock` is a person's scoped agent socket (per-identity),
+ * which a forward's stable socket `D/NAME.sock` must never replace. */
+const RESERVED_PREFIX = "id-";
 /** The forwards directory, relative to the remote home. */
 export const FORWARDS_DIRECTORY = ".ssh/anchor-forwards";
 
@@ -29,6 +32,7 @@ export const FORWARDS_DIRECTORY = ".ssh/anchor-forwards";
 export function forwardNameRefusal(name: string): string | undefined {
   if (!FORWARD_NAME.test(name)) return `"${name}" is not a forward name (a lowercase letter, then up to 31 of a-z, 0-9 and -)`;
   if (RESERVED.has(name)) return `"${name}" is reserved (the agent is forwarded with ssh -A)`;
+  if (name.startsWith(RESERVED_PREFIX)) return `"${name}" is reserved: names starting with ${RESERVED_PREFIX} are per-identity sockets; choose another`;
   return undefined;
 }
 

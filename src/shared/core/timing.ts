@@ -95,7 +95,8 @@ export const TIMING = {
    * none (gpg's own connect gives up after about as long). */
   forwardLastGreetingMs: 10_000,
   /** How often the forwards' logins are checked (their sshd still there, by pid; a signal 0
-   * each): a dead forward's socket is removed within this plus a connect of the 1 s target. */
+   * each): a dead forward's socket is removed within this plus a connect of the 1 s target.
+   * Less often while listing the system's sockets is slow (forward-book.ts, SWEEP_LISTING_SHARE). */
   forwardSweepMs: 250,
   /** A zombie forward is probed again this long after it was judged silent: a laptop that wakes
    * is used again (one forwarded channel each time, only for zombies). */

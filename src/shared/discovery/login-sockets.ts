@@ -1,4 +1,5 @@
 import { readdir, readFile, readlink, stat } from "node:fs/promises";
+import { readListeners } from "./unix-listeners.js";
 
 /**
  * Which login a listening socket belongs to: the user's own sshd process that holds it. sshd's
@@ -9,28 +10,6 @@ import { readdir, readFile, readlink, stat } from "node:fs/promises";
  * (/proc/net/unix), and the socket inodes each of the user's own sshd processes holds
  * (/proc/PID/fd). Nothing of another user's is read (their /proc/PID/fd is not readable anyway).
  */
-
-/** Listening Unix sockets bound to a path: inode -> path (/proc/net/unix, this namespace). */
-export async function listeningUnixPaths(): Promise<Map<number, string>> {
-  const found = new Map<number, string>();
-  let text: string;
-  try {
-    text = await readFile("/proc/net/unix", "latin1");
-  } catch {
-    return found;
-  }
-  for (const line of text.split("\n").slice(1)) {
-    // Num RefCount Protocol Flags Type St Inode Path
-    const fields = line.trim().split(/\s+/);
-    if (fields.length < 8) continue;
-    // __SO_ACCEPTCON: a listening socket.
-    if ((Number.parseInt(fields[3] as string, 16) & 0x10000) === 0) continue;
-    const path = fields.slice(7).join(" ");
-    if (!path.startsWith("/")) continue;
-    found.set(Number(fields[6]), path);
-  }
-  return found;
-}
 
 /** The user's own sshd processes (by /proc/PID's owner and its comm). */
 async function ownSshdPids(uid: number): Promise<number[]> {
@@ -63,7 +42,7 @@ async function ownSshdPids(uid: number): Promise<number[]> {
  * @example (await loginSockets(1000)).get("/home/me/.ssh/anchor-forwards/gpg.a1.sock") // -> 4242
  */
 export async function loginSockets(uid: number): Promise<Map<string, number>> {
-  const [listening, pids] = await Promise.all([listeningUnixPaths(), ownSshdPids(uid)]);
+  const [listening, pids] = await Promise.all([readListeners().then((found) => found ?? new Map<number, string>()), ownSshdPids(uid)]);
   const held = new Map<string, number>();
   await Promise.all(
     pids.map(async (pid) => {
@@ -107,7 +86,7 @@ const AGENT_VARIABLES = /^(?:SSH_AUTH_SOCK|SSH_ANCHOR_ORIGINAL_SOCK)=(\/.*)$/;
  * @example (await loginAgentSockets(1000)).get("/home/me/.ssh/agent/s.AbCdEfGhIj.sshd.k3J9") // -> 4242
  */
 export async function loginAgentSockets(uid: number): Promise<Map<string, number>> {
-  const [listening, pids] = await Promise.all([listeningUnixPaths(), ownSshdPids(uid)]);
+  const [listening, pids] = await Promise.all([readListeners().then((found) => found ?? new Map<number, string>()), ownSshdPids(uid)]);
   const found = new Map<string, number>();
   await Promise.all(
     pids.map(async (pid) => {

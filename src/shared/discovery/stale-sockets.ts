@@ -1,4 +1,3 @@
-import { closeSync, openSync, readSync } from "node:fs";
 import { readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { mapBounded } from "../core/bounded.js";
@@ -13,65 +12,10 @@ import { homeAgentDirectory, HOME_AGENT_SOCKET, TMP_AGENT_SOCKET } from "./layou
  * /tmp a reboot clears them; in `~/.ssh/agent` (OpenSSH >= 10.1) nothing does, so they pile up.
  */
 
-/** /proc/net/unix is read up to this many bytes (about 20 000 sockets; a host has hundreds to a
- * few thousand): read at once, it must stay short (about a millisecond per thousand sockets).
- * Past it only the pid hint is given (/tmp layout), and a request's bound on dead candidates
- * covers the rest. */
-const PROC_NET_UNIX_MAX_BYTES = 2 * 1024 * 1024;
-/** __SO_ACCEPTCON in /proc/net/unix's Flags column: the socket listens. */
-const ACCEPTS_CONNECTIONS = 0x10000;
-
-/**
- * The paths of the Unix sockets that listen right now in this network namespace (Linux's
- * /proc/net/unix, one read), or undefined where that cannot be known (no /proc, a listing past
- * its bound). A socket file whose path is not in the set has, most likely, nobody behind it.
- * Only a hint: a listener in another network namespace, or one that bound the socket under
- * another spelling of its path, is missing from it. So it orders what is tried first; a connect
- * still gives the verdict.
- */
-export function listeningSocketPaths(): Set<string> | undefined {
-  // Read at once: procfs, which no user controls and which cannot hang on anyone's file system
-  // (as the mount table is read for the socket's location); the daemon orders a new candidate
-  // by it before the request that found the candidate is routed.
-  let text: string;
-  let fd: number | undefined;
-  try {
-    fd = openSync("/proc/net/unix", "r");
-    const buffer = Buffer.allocUnsafe(PROC_NET_UNIX_MAX_BYTES);
-    let length = 0;
-    for (;;) {
-      const bytesRead = readSync(fd, buffer, length, buffer.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      if (length === buffer.length) return undefined;
-    }
-    text = buffer.toString("utf8", 0, length);
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-  return parseListening(text);
-}
-
-/** The listening paths of a /proc/net/unix listing (`Num RefCount Protocol Flags Type St Inode Path`). */
-export function parseListening(text: string): Set<string> {
-  const paths = new Set<string>();
-  for (const line of text.split("\n").slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    if (fields.length < 8) continue;
-    if ((Number.parseInt(fields[3] as string, 16) & ACCEPTS_CONNECTIONS) === 0) continue;
-    // The path is the rest of the line (a path may hold spaces); abstract names start with @.
-    const path = fields.slice(7).join(" ");
-    if (path.startsWith("/")) paths.add(path);
-  }
-  return paths;
-}
-
 /**
  * Whether a candidate socket is likely a dead login's, without connecting to it: not in the
  * listening set when there is one; otherwise, in the /tmp layout (OpenSSH <= 10.0 names the
- * socket after its sshd), when no process has that pid. Only a hint (see listeningSocketPaths):
+ * socket after its sshd), when no process has that pid. Only a hint (see unix-listeners.ts):
  * a suspect is tried last and a connect still decides.
  */
 export function likelyStale(path: string, listening: ReadonlySet<string> | undefined): boolean {

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import type { Candidate } from "../../../shared/discovery/candidate.js";
 import { rankAgents, type AgentHealth } from "../../../shared/discovery/health.js";
 import { forwardKind, parseForwardFile, type ForwardKind } from "../../../shared/discovery/forwards.js";
-import { listeningUnixPaths, loginSockets } from "../../../shared/discovery/login-sockets.js";
+import { loginSockets } from "../../../shared/discovery/login-sockets.js";
+import { readListeners } from "../../../shared/discovery/unix-listeners.js";
 import { dial, NOBODY_LISTENS } from "../../../shared/core/dial.js";
 import { ensurePrivateDirectory } from "../../../shared/core/private-dir.js";
 import { TIMING } from "../../../shared/core/timing.js";
@@ -55,6 +56,12 @@ export interface ForwardBookOptions {
   readonly agentHealth?: (agentPath: string) => AgentHealth | undefined;
 }
 
+/** The sweep waits at least this many times as long as its last listing of the system's sockets
+ * took: every user's sockets are in that listing, so another user decides what it costs (20,000
+ * sockets with long names: hundreds of ms); the daemon then spends at most a twentieth of its
+ * time on it, and a dead forward is still found within a few seconds. */
+const SWEEP_LISTING_SHARE = 20;
+
 /**
  * The forwarded sockets of the user's logins in the forwards directory, which is the user's
  * own and private: it is watched (cheap and safe, unlike /tmp), so a new login's forward is
@@ -87,7 +94,22 @@ export class ForwardBook {
   /** Makes the directory (0700), reads it, watches it and starts the sweep. */
   async start(): Promise<void> {
     await this.#watchDirectory();
-    this.#sweep = setInterval(() => void this.#sweepOnce(), TIMING.forwardSweepMs);
+    this.#nextSweep(TIMING.forwardSweepMs);
+  }
+
+  /**
+   * Sweeps again after `delayMs`: one sweep at a time (a slow one is never overlapped by the
+   * next), and never more often than its listing of the system's sockets allows (see
+   * SWEEP_LISTING_SHARE).
+   */
+  #nextSweep(delayMs: number): void {
+    if (this.#stopped) return;
+    this.#sweep = setTimeout(() => {
+      const started = performance.now();
+      void this.#sweepOnce()
+        .catch(() => 0)
+        .then((listingMs) => this.#nextSweep(Math.max(TIMING.forwardSweepMs, listingMs * SWEEP_LISTING_SHARE, performance.now() - started)));
+    }, delayMs);
     this.#sweep.unref();
   }
 
@@ -129,7 +151,7 @@ export class ForwardBook {
   stop(): void {
     this.#stopped = true;
     this.#watcher?.close();
-    clearInterval(this.#sweep);
+    clearTimeout(this.#sweep);
   }
 
   /** Reads the directory again (coalesced: one read runs, one more follows if asked meanwhile). */
@@ -281,15 +303,23 @@ export class ForwardBook {
    * not known, that no longer listens) is confirmed with a connect and removed; zombies are
    * probed again now and then (a laptop that wakes is used again).
    */
-  async #sweepOnce(): Promise<void> {
-    if (this.#stopped || this.#forwards.size === 0) return;
-    let listening: Set<string> | undefined;
+  async #sweepOnce(): Promise<number> {
+    if (this.#stopped || this.#forwards.size === 0) return 0;
+    let listening: Set<string> | null | undefined;
+    let listingMs = 0;
     for (const forward of this.all()) {
       let gone: boolean;
       if (forward.holder !== undefined) gone = processPresence(forward.holder) === undefined;
       else {
-        listening ??= new Set((await listeningUnixPaths()).values());
-        gone = !listening.has(forward.path);
+        if (listening === undefined) {
+          const started = performance.now();
+          const listeners = await readListeners();
+          listingMs = performance.now() - started;
+          listening = listeners ? new Set(listeners.values()) : null;
+        }
+        // No listing (past its bound: another user's thousands of sockets): such a forward is
+        // found dead when a connection to it is refused, as without the sweep.
+        gone = listening !== null && !listening.has(forward.path);
       }
       if (gone) {
         const dialed = await dial({ path: forward.path }, TIMING.forwardGreetingMs);
@@ -300,6 +330,7 @@ export class ForwardBook {
         void this.#probe(forward);
       }
     }
+    return listingMs;
   }
 
   /** Removes a dead forward's socket file, if it is still that very socket of the user's. */

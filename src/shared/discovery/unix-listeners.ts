@@ -1,0 +1,82 @@
+import { closeSync, openSync, readSync } from "node:fs";
+import { open } from "node:fs/promises";
+
+/**
+ * The Unix sockets that listen right now at a path, from Linux's /proc/net/unix (this network
+ * namespace): inode -> path. The one reader of that file, for the stale-socket hint, the
+ * forwards' sweep and which login holds a socket.
+ *
+ * Every user's sockets are in it, so another user decides its size: 20,000 sockets with long
+ * abstract names in each of a few processes make it megabytes, and the kernel writes it out
+ * afresh at every read. So it is read up to a bound, and a listing past the bound is no listing
+ * at all (undefined): callers then do without the hint. Another user can also forge lines in it
+ * (an abstract name may hold a newline), so what it says is a hint that orders or skips work,
+ * never a verdict: a connect still decides whether a socket is alive.
+ */
+
+/** /proc/net/unix is read up to this many bytes (about 20,000 sockets; a host has hundreds to
+ * a few thousand). */
+export const PROC_NET_UNIX_MAX_BYTES = 2 * 1024 * 1024;
+const PROC_NET_UNIX = "/proc/net/unix";
+/** __SO_ACCEPTCON in the Flags column: the socket listens. */
+const ACCEPTS_CONNECTIONS = 0x10000;
+
+/** The listening path-bound sockets of a listing (`Num RefCount Protocol Flags Type St Inode Path`). */
+export function parseListeners(text: string): Map<number, string> {
+  const found = new Map<number, string>();
+  for (const line of text.split("\n").slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 8) continue;
+    if ((Number.parseInt(fields[3] as string, 16) & ACCEPTS_CONNECTIONS) === 0) continue;
+    // The path is the rest of the line (a path may hold spaces); abstract names start with @.
+    const path = fields.slice(7).join(" ");
+    if (path.startsWith("/")) found.set(Number(fields[6]), path);
+  }
+  return found;
+}
+
+/**
+ * Read at once, for a decision due before the current turn ends (a new candidate's order before
+ * its request is routed): procfs cannot hang on anyone's file system, and the bound keeps the
+ * read short. Undefined: no /proc, or a listing past the bound.
+ */
+export function readListenersNow(): Map<number, string> | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(PROC_NET_UNIX, "r");
+    const buffer = Buffer.allocUnsafe(PROC_NET_UNIX_MAX_BYTES);
+    let length = 0;
+    for (;;) {
+      const bytesRead = readSync(fd, buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length === buffer.length) return undefined;
+    }
+    return parseListeners(buffer.toString("utf8", 0, length));
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** The same, read off the event loop's thread (periodic work). */
+export async function readListeners(): Promise<Map<number, string> | undefined> {
+  let file;
+  try {
+    file = await open(PROC_NET_UNIX, "r");
+    const buffer = Buffer.allocUnsafe(PROC_NET_UNIX_MAX_BYTES);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length === buffer.length) return undefined;
+    }
+    return parseListeners(buffer.toString("utf8", 0, length));
+  } catch {
+    return undefined;
+  } finally {
+    await file?.close();
+  }
+}

@@ -63,7 +63,10 @@ describe("per-identity gpg prefix: a tmux window never carries another person's 
     assert.ok(bobPrefix && bobPrefix !== alicePrefix, `Bob's session holds his own scoped socket: ${env.SSH_AUTH_SOCK}`);
     const prefix = env.SSH_ANCHOR_SCOPE_PREFIX ?? "";
     assert.notEqual(prefix, alicePrefix, `Bob's window command must not carry Alice's prefix (its SSH_AUTH_SOCK is ${env.SSH_AUTH_SOCK})`);
-    assert.ok(prefix === "" || prefix === bobPrefix, `the prefix agrees with SSH_AUTH_SOCK or is absent: "${prefix}" beside ${env.SSH_AUTH_SOCK}`);
+    // Bob's login made it, its prefix came with its SSH_AUTH_SOCK (update-environment): his gpg works.
+    assert.equal(prefix, bobPrefix, `the prefix agrees with SSH_AUTH_SOCK: "${prefix}" beside ${env.SSH_AUTH_SOCK}`);
+    const global = await host.asUser(`${TMUX} show-environment -g SSH_ANCHOR_SCOPE_PREFIX`);
+    assert.doesNotMatch(global.stdout, /id-/, "the server's global environment holds nobody's prefix");
 
     // A session Bob makes later, after Alice's shell ran again: the same.
     await inTmux(host, "alice", "A1", "true");

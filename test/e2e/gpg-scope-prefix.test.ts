@@ -80,4 +80,30 @@ describe("per-identity gpg prefix: a tmux window never carries another person's 
     const inBob = await inTmux(host, "bob2", "B0", 'echo "prefix=$SSH_ANCHOR_SCOPE_PREFIX"');
     assert.match(inBob.screen, new RegExp(`prefix=${bobPrefix.replaceAll(".", "\\.")}$`, "m"), inBob.screen);
   });
+
+  it("connect's session-env: a session it makes or attaches gets this login's prefix even where no shell ever cleared the server's global one", async () => {
+    // Alice starts the account's default tmux server with a command, no shell: nothing clears
+    // her prefix from its global environment.
+    assert.equal((await host.ssh("tmux new -d -s alicec sleep 600", 20_000, alice)).code, 0);
+    const global = (await host.asUser("tmux show-environment -g SSH_ANCHOR_SCOPE_PREFIX")).stdout;
+    const alicePrefix = /=(id-[0-9a-f]{16}\.)$/m.exec(global)?.[1];
+    assert.ok(alicePrefix, `the server's global environment holds Alice's prefix: ${global}`);
+    // Bob's connect: its remote prelude evaluates session-env, then makes the session (-d here:
+    // no terminal) with the options session-env set, as `exec tmux new-session -A -D -s` does.
+    const out = join(host.home, "bobc.env");
+    const made = await host.ssh(`eval "$(ssh-anchor session-env tmux bobc)"; tmux new-session -d -s bobc "$@" ${record(out)}`, 20_000, bob);
+    assert.equal(made.code, 0, made.stderr);
+    const env = await windowEnv(out);
+    const bobPrefix = prefixOf(env.SSH_AUTH_SOCK);
+    assert.ok(bobPrefix && bobPrefix !== alicePrefix, `Bob's session holds his own scoped socket: ${env.SSH_AUTH_SOCK}`);
+    assert.equal(env.SSH_ANCHOR_SCOPE_PREFIX, bobPrefix, `a new session's command: its prefix agrees with its SSH_AUTH_SOCK ${env.SSH_AUTH_SOCK}`);
+    // Bob's connect to a session that exists (Alice's): set-environment points it at Bob's.
+    const attached = await host.ssh(`eval "$(ssh-anchor session-env tmux alicec)"`, 20_000, bob);
+    assert.equal(attached.code, 0, attached.stderr);
+    const out2 = join(host.home, "alicec.env");
+    assert.equal((await host.asUser(`tmux new-window -d -t =alicec: ${record(out2)}`)).code, 0);
+    const env2 = await windowEnv(out2);
+    assert.equal(env2.SSH_AUTH_SOCK, env.SSH_AUTH_SOCK, "the attached session holds Bob's socket");
+    assert.equal(env2.SSH_ANCHOR_SCOPE_PREFIX, bobPrefix, "and Bob's prefix beside it");
+  });
 });

@@ -88,6 +88,8 @@ describe("per-identity gpg prefix: a tmux window never carries another person's 
     const global = (await host.asUser("tmux show-environment -g SSH_ANCHOR_SCOPE_PREFIX")).stdout;
     const alicePrefix = /=(id-[0-9a-f]{16}\.)$/m.exec(global)?.[1];
     assert.ok(alicePrefix, `the server's global environment holds Alice's prefix: ${global}`);
+    const doctor = await host.anchor("doctor");
+    assert.match(doctor.stdout + doctor.stderr, /global environment holds SSH_ANCHOR_SCOPE_PREFIX=id-[0-9a-f]{16}\. .*set-environment -gu SSH_ANCHOR_SCOPE_PREFIX/s, `doctor warns:\n${doctor.stdout}${doctor.stderr}`);
     // Bob's connect: its remote prelude evaluates session-env, then makes the session (-d here:
     // no terminal) with the options session-env set, as `exec tmux new-session -A -D -s` does.
     const out = join(host.home, "bobc.env");

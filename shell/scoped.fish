@@ -24,4 +24,13 @@ if set -q SSH_AUTH_SOCK; and string match -q -r '/id-[0-9a-f]{16}\.sock$' -- $SS
 else
     set -e SSH_ANCHOR_SCOPE_PREFIX
 end
+# Inside tmux: the prefix leaves the server's global environment (its starter's) and joins
+# update-environment beside SSH_AUTH_SOCK (see scoped.sh). Errors ignored, bounded.
+if set -q TMUX; and test -n "$TMUX"; and command -q tmux
+    set -l __ssh_anchor_tmux tmux
+    command -q timeout; and set __ssh_anchor_tmux timeout 2 tmux
+    set -l __ssh_anchor_update ($__ssh_anchor_tmux show-options -gv update-environment \; set-environment -gu SSH_ANCHOR_SCOPE_PREFIX 2>/dev/null </dev/null)
+    contains -- SSH_ANCHOR_SCOPE_PREFIX $__ssh_anchor_update
+    or $__ssh_anchor_tmux set-option -ga update-environment " SSH_ANCHOR_SCOPE_PREFIX" >/dev/null 2>&1 </dev/null
+end
 set -e __ssh_anchor_bin

@@ -32,4 +32,17 @@ case ${SSH_AUTH_SOCK:-} in
     ;;
   *) unset SSH_ANCHOR_SCOPE_PREFIX ;;
 esac
+# Inside tmux: the server's global environment is its starter's, prefix and all, and a session
+# made later without a shell (a window's command) would carry that person's prefix beside its
+# own SSH_AUTH_SOCK. So the prefix leaves the global environment, and joins update-environment
+# (beside SSH_AUTH_SOCK, which tmux copies from the client by default): a session gets the prefix
+# of the login that made or attached it, or none. Errors ignored, bounded where timeout exists.
+if [ -n "${TMUX:-}" ] && command -v tmux >/dev/null 2>&1; then
+  __ssh_anchor_tmux() { if command -v timeout >/dev/null 2>&1; then timeout 2 tmux "$@"; else tmux "$@"; fi; }
+  case " $(__ssh_anchor_tmux show-options -gv update-environment \; set-environment -gu SSH_ANCHOR_SCOPE_PREFIX 2>/dev/null </dev/null | tr '\n' ' ') " in
+    *" SSH_ANCHOR_SCOPE_PREFIX "*) ;;
+    *) __ssh_anchor_tmux set-option -ga update-environment " SSH_ANCHOR_SCOPE_PREFIX" >/dev/null 2>&1 </dev/null ;;
+  esac
+  unset -f __ssh_anchor_tmux
+fi
 unset __ssh_anchor_bin

@@ -308,6 +308,16 @@ async function multiplexerFindings(
   // With per-identity on, an environment that hands new panes the shared socket is a failure.
   const shared = (value: string | undefined) => perIdentity.enabled && value !== undefined && (perIdentity.shared ?? []).includes(value);
   for (const server of await tmuxServers(uid)) {
+    // gpg's redirect reads SSH_ANCHOR_SCOPE_PREFIX: in the global environment it is the server
+    // starter's, and a session made without connect or a shell would carry it (red team F2).
+    if (perIdentity.enabled && server.globalPrefix) {
+      findings.push({
+        area: "tmux",
+        verdict: "warn",
+        title: `tmux server ${server.socket}: its global environment holds SSH_ANCHOR_SCOPE_PREFIX=${printable(server.globalPrefix)} (whoever started it), which a new session's commands would use for gpg`,
+        fix: `tmux -S ${server.socket} set-environment -gu SSH_ANCHOR_SCOPE_PREFIX   (any shell of the per-identity line inside that server does it too)`,
+      });
+    }
     const envs = [server.global, ...server.sessions.values()];
     const held = [...(shared(server.global) ? ["global"] : []), ...[...server.sessions].filter(([, value]) => shared(value)).map(([name]) => name)];
     if (held.length > 0) {

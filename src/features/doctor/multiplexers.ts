@@ -2,6 +2,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { runProgram } from "../../shared/core/exec.js";
 import { TIMING } from "../../shared/core/timing.js";
+import { SCOPE_PREFIX_VARIABLE } from "../../shared/discovery/gpg-path.js";
 import { endpointState, processName } from "../../shared/core/trust.js";
 import { childrenOf, environmentVariable } from "./environ.js";
 
@@ -18,6 +19,8 @@ export interface TmuxServer {
   readonly socket: string;
   /** The global environment's SSH_AUTH_SOCK (what new sessions start with). */
   readonly global: string | undefined;
+  /** The global environment's SSH_ANCHOR_SCOPE_PREFIX: a person's, which new sessions would inherit. */
+  readonly globalPrefix: string | undefined;
   /** Sessions whose own environment sets SSH_AUTH_SOCK (it wins over the global one), by name. */
   readonly sessions: ReadonlyMap<string, string | undefined>;
   /** Each session's id ("$3"), to address it whatever its name holds. */
@@ -62,6 +65,7 @@ export async function tmuxServers(uid: number): Promise<TmuxServer[]> {
     const panesText = await tmux("list-panes", "-a", "-F", "#{pane_pid} #{session_name}:#{window_index}.#{pane_index}");
     if (panesText === undefined) continue; // a dead server's leftover socket
     const global = variableFrom(await tmux("show-environment", "-g", "SSH_AUTH_SOCK"));
+    const globalPrefix = variableFrom(await tmux("show-environment", "-g", SCOPE_PREFIX_VARIABLE), SCOPE_PREFIX_VARIABLE);
     const sessions = new Map<string, string | undefined>();
     const sessionIds = new Map<string, string>();
     for (const line of (await tmux("list-sessions", "-F", "#{session_id} #{session_name}"))?.split("\n").filter(Boolean) ?? []) {
@@ -77,7 +81,7 @@ export async function tmuxServers(uid: number): Promise<TmuxServer[]> {
       if (!Number.isInteger(pid) || pid <= 0) continue;
       panes.push({ name: `tmux ${name} ${where}`, pid, command: (await processName(pid)) ?? "", socket: await environmentVariable(pid, "SSH_AUTH_SOCK") });
     }
-    servers.push({ socket, global, sessions, sessionIds, panes });
+    servers.push({ socket, global, globalPrefix, sessions, sessionIds, panes });
   }
   return servers;
 }
@@ -88,9 +92,9 @@ function splitFirst(line: string): [string, string] {
 }
 
 /** `SSH_AUTH_SOCK=/x` -> "/x"; "-SSH_AUTH_SOCK" (removed) or nothing -> undefined. */
-function variableFrom(output: string | undefined): string | undefined {
+function variableFrom(output: string | undefined, name = "SSH_AUTH_SOCK"): string | undefined {
   const line = output?.trim();
-  return line?.startsWith("SSH_AUTH_SOCK=") ? line.slice("SSH_AUTH_SOCK=".length) : undefined;
+  return line?.startsWith(`${name}=`) ? line.slice(name.length + 1) : undefined;
 }
 
 /** Every GNU screen session of this user, with the SSH_AUTH_SOCK of each window's process. */

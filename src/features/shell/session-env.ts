@@ -5,6 +5,7 @@ import { daemonPaths } from "../../shared/core/location.js";
 import { screenTargetPattern, SESSION_NAME, tmuxSessionName } from "../../shared/core/session-name.js";
 import { printable } from "../../shared/core/text.js";
 import { currentUid } from "../../shared/core/trust.js";
+import { SCOPE_PREFIX_VARIABLE } from "../../shared/discovery/gpg-path.js";
 import { linkModeChosen, perIdentityEvidence } from "../../shared/scope/account.js";
 import { initScript } from "./init.js";
 
@@ -55,11 +56,10 @@ export async function sessionEnv(request: SessionEnvRequest): Promise<SessionEnv
   }
   const env = request.env ?? process.env;
   const uid = request.uid ?? currentUid();
-  const point = pointSession(request);
   if (!(await perIdentityEvidence({ uid, env, home: request.home }))) {
     // Link mode's code where the account chose it: the link, and no daemon.
     const link = await linkModeChosen({ uid, env, home: request.home });
-    return { script: initScript("sh", link ? { link: true, prompt: false } : {}) + point, notices: [] };
+    return { script: initScript("sh", link ? { link: true, prompt: false } : {}) + pointSession(request, false), notices: [] };
   }
 
   const own = loginSocket(env, uid);
@@ -75,11 +75,14 @@ export async function sessionEnv(request: SessionEnvRequest): Promise<SessionEnv
     const keeps = own ? "keeps this login's own socket" : "gets no agent socket";
     notices.push(`${error.message}; the ${multiplexer} session ${session} ${keeps} (per-identity: never the shared stable socket)`);
   }
+  const prefix = socket ? SCOPED_SOCKET.exec(socket)?.[1] : undefined;
   const exports = [
     own ? `SSH_ANCHOR_ORIGINAL_SOCK=${shQuote(own)}; export SSH_ANCHOR_ORIGINAL_SOCK` : "",
     socket ? `SSH_AUTH_SOCK=${shQuote(socket)}; export SSH_AUTH_SOCK` : "unset SSH_AUTH_SOCK",
+    // gpg's redirect reads the prefix: it agrees with the socket above, or there is none.
+    prefix ? `${SCOPE_PREFIX_VARIABLE}=${shQuote(prefix)}; export ${SCOPE_PREFIX_VARIABLE}` : `unset ${SCOPE_PREFIX_VARIABLE}`,
   ].filter(Boolean);
-  return { script: `${exports.join("\n")}\n${point}`, notices };
+  return { script: `${exports.join("\n")}\n${pointSession(request, true)}`, notices };
 }
 
 /**
@@ -101,24 +104,45 @@ function loginSocket(env: NodeJS.ProcessEnv, uid: number): string | undefined {
   return kept && !anchors(kept) ? kept : undefined;
 }
 
-/** Points the one session at $SSH_AUTH_SOCK, as it is once the code above it ran. */
-function pointSession({ multiplexer, session, target }: SessionEnvRequest): string {
+/** `id-<scope>.` of a scope's socket, the prefix the per-identity shell code derives from it. */
+const SCOPED_SOCKET = /\/(id-[0-9a-f]{16}\.)sock$/;
+
+/**
+ * Points the one session at $SSH_AUTH_SOCK, as it is once the code above it ran; on a
+ * per-identity account (`scoped`) at $SSH_ANCHOR_SCOPE_PREFIX too, or removes it there: a window
+ * without a shell (which would derive it again) gets the prefix of this login's socket or none,
+ * never the one the tmux server's global environment may hold (whoever started the server).
+ */
+function pointSession({ multiplexer, session, target }: SessionEnvRequest, scoped: boolean): string {
+  const variable = SCOPE_PREFIX_VARIABLE;
   if (multiplexer === "screen") {
     // A new session takes the environment screen starts with; an existing one (its exact
     // <pid>.<name>, never a prefix match) is told, for the windows opened from now on.
-    return target === undefined
-      ? ""
-      : `if [ -n "\${SSH_AUTH_SOCK:-}" ]; then screen -S ${target} -X setenv SSH_AUTH_SOCK "$SSH_AUTH_SOCK" >/dev/null 2>&1; fi\n`;
+    if (target === undefined) return "";
+    const prefix = scoped
+      ? `if [ -n "\${${variable}:-}" ]; then screen -S ${target} -X setenv ${variable} "$${variable}" >/dev/null 2>&1; else screen -S ${target} -X unsetenv ${variable} >/dev/null 2>&1; fi\n`
+      : "";
+    return `if [ -n "\${SSH_AUTH_SOCK:-}" ]; then screen -S ${target} -X setenv SSH_AUTH_SOCK "$SSH_AUTH_SOCK" >/dev/null 2>&1; fi\n${prefix}`;
   }
+  const name = tmuxSessionName(session);
+  // -r, not -u: removed in the session, so the global environment's value does not show through.
+  const prefix = scoped
+    ? [
+        `if [ -n "\${${variable}:-}" ]; then tmux set-environment -t =${name} ${variable} "$${variable}" >/dev/null 2>&1`,
+        `else tmux set-environment -t =${name} -r ${variable} >/dev/null 2>&1; fi`,
+        `case $(tmux -V 2>/dev/null) in "tmux "[3-9]* | "tmux "[1-9][0-9]*) set -- "$@" -e "${variable}=\${${variable}:-}" ;; esac`,
+        "",
+      ].join("\n")
+    : "";
   // The attach itself copies the client's SSH_AUTH_SOCK into the session (tmux's default
   // update-environment); these two also cover a configuration without it: set-environment for
   // the session that exists (=: that exact name), -e for one new-session creates.
   return [
     `if [ -n "\${SSH_AUTH_SOCK:-}" ]; then`,
-    `  tmux set-environment -t =${tmuxSessionName(session)} SSH_AUTH_SOCK "$SSH_AUTH_SOCK" >/dev/null 2>&1`,
+    `  tmux set-environment -t =${name} SSH_AUTH_SOCK "$SSH_AUTH_SOCK" >/dev/null 2>&1`,
     `  case $(tmux -V 2>/dev/null) in "tmux "[3-9]* | "tmux "[1-9][0-9]*) set -- -e "SSH_AUTH_SOCK=$SSH_AUTH_SOCK" ;; esac`,
     `fi`,
-    "",
+    prefix,
   ].join("\n");
 }
 

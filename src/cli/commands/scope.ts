@@ -12,7 +12,7 @@ export function registerScopeCommand(program: Command): void {
       `
 Run at login, with SSH_AUTH_SOCK still the login's own forwarded socket. The scope is the set
 of keys that agent offers (certificates left out); the socket printed reaches only agents that
-offer every one of those keys, newest live first, and answers as an empty agent when none is
+offer every one of those keys, the login last used first, and answers as an empty agent when none is
 connected. It starts the daemon when it does not run.
 Exit status 1, with the reason on stderr, when this login cannot be scoped: then keep using
 the login's own SSH_AUTH_SOCK.`,

@@ -122,6 +122,9 @@ describe("connect --forward and --gpg: each connection forwards to a path of its
   it("says in one line when a forward did not bind, and the session goes on", async () => {
     // Another process of the test user's at the path the next forward needs is impossible to
     // foresee (the token is random): take the directory away instead; the prelude remakes it.
+    // No daemon meanwhile: a running one makes the directory again at its next socket check,
+    // and under load that came before sshd bound the forward (which then did bind).
+    assert.equal((await host.anchor("stop")).code, 0);
     const moved = await host.asUser(`mv ${forwardsDir()} ${forwardsDir()}.away`);
     assert.equal(moved.code, 0, moved.stderr);
     const pane = await laptop.open({ SSH_AUTH_SOCK: host.laptopAgent.path, TERM: "xterm-256color", HOME: laptopHome });

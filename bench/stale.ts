@@ -18,7 +18,7 @@ import { hostHash } from "../src/shared/discovery/host-hash.js";
 import { socketAcceptsConnections } from "../src/shared/core/dial.js";
 import { addKey, makeKey, startAgent, sshAdd } from "../test/helpers/agent.js";
 import { BIN, Cleanup, run, tempDir, waitFor } from "../test/helpers/process.js";
-import { makeStaleSockets } from "../test/helpers/stale.js";
+import { makeStaleSockets, staleSandboxDirs } from "../test/helpers/stale.js";
 import { printTable, summarize, writeResults } from "./report.js";
 
 const STALE = Number(process.env.SSH_ANCHOR_BENCH_STALE ?? 2000);
@@ -34,13 +34,7 @@ interface Measured {
 }
 
 async function fixture(cleanup: Cleanup, layouts: readonly ("tmp" | "home")[], liveLooksStale: boolean): Promise<{ home: string; tmpRoot: string; live: string }> {
-  const base = await tempDir("anchor-stale-");
-  cleanup.add(() => run("rm", ["-rf", base]));
-  const home = join(base, "home");
-  const tmpRoot = join(base, "tmp");
-  const agentDir = join(home, ".ssh", "agent");
-  await mkdir(agentDir, { recursive: true, mode: 0o700 });
-  await mkdir(tmpRoot, { mode: 0o700 });
+  const { base, home, tmpRoot, agentDir } = await staleSandboxDirs(cleanup);
   const tag = hostHash();
   // The live agent where a new login's would be. liveLooksStale: bound under another spelling
   // of its path (through a symlink), /proc/net/unix does not show it where the daemon looks (as a

@@ -1,4 +1,19 @@
 import { spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { type Cleanup, run, tempDir } from "./process.js";
+
+/** A private base with a home whose `~/.ssh/agent` exists and a stand-in for /tmp, both 0700. */
+export async function staleSandboxDirs(cleanup: Cleanup): Promise<{ base: string; home: string; tmpRoot: string; agentDir: string }> {
+  const base = await tempDir("anchor-stale-");
+  cleanup.add(() => run("rm", ["-rf", base]));
+  const home = join(base, "home");
+  const tmpRoot = join(base, "tmp");
+  const agentDir = join(home, ".ssh", "agent");
+  await mkdir(agentDir, { recursive: true, mode: 0o700 });
+  await mkdir(tmpRoot, { mode: 0o700 });
+  return { base, home, tmpRoot, agentDir };
+}
 
 /**
  * Makes a stale socket at each path: bound, then closed without ever listening, as a login's

@@ -9,8 +9,8 @@ import type { StatusReport } from "../../src/shared/control/status.js";
 import { socketAcceptsConnections } from "../../src/shared/core/dial.js";
 import { hostHash } from "../../src/shared/discovery/host-hash.js";
 import { addKey, makeKey, sshAdd, startAgent } from "../helpers/agent.js";
-import { BIN, Cleanup, run, spawnTracked, tempDir, waitFor } from "../helpers/process.js";
-import { makeStaleSockets } from "../helpers/stale.js";
+import { BIN, Cleanup, run, spawnTracked, waitFor } from "../helpers/process.js";
+import { makeStaleSockets, staleSandboxDirs } from "../helpers/stale.js";
 
 /** No process has a pid above the largest pid_max (2^22): a login that ended. */
 const DEAD_PID = 4_194_304 + 77;
@@ -25,13 +25,7 @@ interface Sandbox {
 }
 
 async function sandbox(cleanup: Cleanup): Promise<Sandbox> {
-  const base = await tempDir("anchor-stale-");
-  cleanup.add(() => run("rm", ["-rf", base]));
-  const home = join(base, "home");
-  const tmpRoot = join(base, "tmp");
-  const agentDir = join(home, ".ssh", "agent");
-  await mkdir(agentDir, { recursive: true, mode: 0o700 });
-  await mkdir(tmpRoot, { mode: 0o700 });
+  const { base, home, tmpRoot, agentDir } = await staleSandboxDirs(cleanup);
   for (const dir of ["tmux", "screen"]) await mkdir(join(base, dir), { mode: 0o700 });
   const socket = join(base, "anchor", "agent.sock");
   const env = { ...process.env, HOME: home, TMUX_TMPDIR: join(base, "tmux"), SCREENDIR: join(base, "screen"), SSH_ANCHOR_SOCKET: socket, NO_COLOR: "1" };

@@ -51,7 +51,8 @@ needed) and two laptops never share a path; ssh-anchor on the host serves them a
 paths (docs/forwards.md). TOKEN begins with the per-identity scope of the keys the forwarded
 agent offers (SCOPE-RANDOM), so that on a per-identity host your forwards reach only your panes. The host's home is asked once, in one more ssh login at the first
 connect, and kept in ~/.local/state/ssh-anchor/hosts/ (remove it to ask again). A forward that fails to bind
-does not end the session (ExitOnForwardFailure=no unless you set it): one line says so. --gpg
+does not end the session (ExitOnForwardFailure=no, unless you give -o ExitOnForwardFailure=yes
+on this command line; one in ~/.ssh/config does not win): one line says so. --gpg
 forwards the restricted socket (signing and decrypting; no key export or import); to forward
 another socket as gpg, such as the full one, say so: --forward gpg=SOCKET (the host then gets
 full control of your agent).

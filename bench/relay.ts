@@ -10,7 +10,9 @@
  *
  * Beside them, "naive, lazy" (bench/naive-lazy-proxy.mjs): the naive relay connecting upstream
  * only once the client's first bytes came, the floor of a relay that never opens a forwarded
- * channel for a client that sends nothing. Besides the medians of all samples, each round's
+ * channel for a client that sends nothing; and "naive, guarded" (bench/naive-guarded-proxy.mjs):
+ * the naive relay doing only the work ssh-anchor's guarantees ask of each connection (a whole
+ * first message before the upstream, the socket reached checked, messages counted both ways). Besides the medians of all samples, each round's
  * median is divided by the naive relay's in the same round (adjacent batches meet the same load
  * on a shared machine): the median and quartiles of those ratios are the steadier figure.
  *
@@ -66,11 +68,14 @@ async function main(): Promise<void> {
     await waitFor("the daemon with flags", () => socketAcceptsConnections(socket, 500), 10_000);
     targets.push({ name: `ssh-anchor ${flags}`, path: socket, pid: child.pid });
   }
-  {
-    const socket = join(bench.base, "naive-lazy.sock");
-    const child = startProcess(process.execPath, [new URL("./naive-lazy-proxy.mjs", import.meta.url).pathname, socket, targets[0]!.path]);
-    await waitFor("lazy naive", () => socketAcceptsConnections(socket, 500), 10_000);
-    targets.push({ name: "naive, lazy", path: socket, pid: child.pid });
+  for (const [name, file] of [
+    ["naive, lazy", "naive-lazy-proxy.mjs"],
+    ["naive, guarded", "naive-guarded-proxy.mjs"],
+  ] as const) {
+    const socket = join(bench.base, file.replace(/\.mjs$/, ".sock"));
+    const child = startProcess(process.execPath, [new URL(`./${file}`, import.meta.url).pathname, socket, targets[0]!.path]);
+    await waitFor(name, () => socketAcceptsConnections(socket, 500), 10_000);
+    targets.push({ name, path: socket, pid: child.pid });
   }
   // Idle: once the daemon has collected start-up's garbage (at its first memory check with no
   // traffic since the last: the second, as waiting for its socket was traffic).

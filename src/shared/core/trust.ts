@@ -1,5 +1,5 @@
 import { constants, lstatSync, readFileSync, type Stats } from "node:fs";
-import { lstat, open, readFile, realpath, rename, unlink } from "node:fs/promises";
+import { lstat, open, realpath, rename, unlink } from "node:fs/promises";
 import { dirname, isAbsolute, join } from "node:path";
 
 /**
@@ -255,9 +255,26 @@ export function processPresence(pid: number): "signalable" | "not-signalable" | 
   }
 }
 
-/** The name of a process (Linux /proc/PID/comm), or undefined where it cannot be read. */
+/** /proc/PID/comm holds at most 16 bytes (TASK_COMM_LEN) and a newline. */
+const COMM_BYTES = 64;
+
+/**
+ * The name of a process (Linux /proc/PID/comm), or undefined where it cannot be read. One small
+ * read: procfs files report no size, so readFile would set aside 64 KiB for each, and a look at
+ * every process of a host (which of them are the user's sshd) holds many at once.
+ */
 export async function processName(pid: number): Promise<string | undefined> {
-  return (await readFile(`/proc/${pid}/comm`, "utf8").catch(() => undefined))?.trimEnd();
+  let handle;
+  try {
+    handle = await open(`/proc/${pid}/comm`, "r");
+    const buffer = Buffer.allocUnsafe(COMM_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, COMM_BYTES, 0);
+    return buffer.toString("utf8", 0, bytesRead).trimEnd();
+  } catch {
+    return undefined;
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
 }
 
 /**

@@ -1,4 +1,6 @@
 import { readdir, readFile, readlink, stat } from "node:fs/promises";
+import { mapBounded } from "../core/bounded.js";
+import { processName } from "../core/trust.js";
 import { readListeners } from "./unix-listeners.js";
 
 /**
@@ -11,6 +13,11 @@ import { readListeners } from "./unix-listeners.js";
  * (/proc/PID/fd). Nothing of another user's is read (their /proc/PID/fd is not readable anyway).
  */
 
+/** Calls on /proc in flight at once while the user's sshd processes are looked for: a host has
+ * hundreds to thousands of processes, and each call in flight holds a request and its buffers
+ * (all at once, measured: 4.5 MB more resident, kept by the allocator, for 80 processes). */
+const PROC_CALLS_IN_FLIGHT = 8;
+
 /** The user's own sshd processes (by /proc/PID's owner and its comm). */
 async function ownSshdPids(uid: number): Promise<number[]> {
   let entries: string[];
@@ -20,21 +27,22 @@ async function ownSshdPids(uid: number): Promise<number[]> {
     return [];
   }
   const pids: number[] = [];
-  await Promise.all(
-    entries
-      .filter((entry) => /^\d+$/.test(entry))
-      .map(async (entry) => {
-        try {
-          const stats = await stat(`/proc/${entry}`);
-          if (stats.uid !== uid) return;
-          const comm = (await readFile(`/proc/${entry}/comm`, "latin1")).trim();
-          if (comm === "sshd" || comm.startsWith("sshd-")) pids.push(Number(entry));
-        } catch {
-          // Gone meanwhile.
-        }
-      }),
+  await mapBounded(
+    entries.filter((entry) => /^\d+$/.test(entry)),
+    PROC_CALLS_IN_FLIGHT,
+    async (entry) => {
+      const stats = await stat(`/proc/${entry}`).catch(() => undefined);
+      if (stats?.uid !== uid) return;
+      const comm = await processName(Number(entry));
+      if (comm !== undefined && isSshdName(comm)) pids.push(Number(entry));
+    },
   );
   return pids;
+}
+
+/** sshd's per-login process: `sshd`, or `sshd-session` since OpenSSH 9.8. */
+export function isSshdName(comm: string): boolean {
+  return comm === "sshd" || comm.startsWith("sshd-");
 }
 
 /**

@@ -1,7 +1,8 @@
 import { readFile, readlink, stat } from "node:fs/promises";
 import { statSync } from "node:fs";
 import { basename } from "node:path";
-import { loginAgentSockets } from "./login-sockets.js";
+import { processName } from "../core/trust.js";
+import { isSshdName, loginAgentSockets } from "./login-sockets.js";
 import { TMP_AGENT_SOCKET } from "./layouts.js";
 
 /**
@@ -66,9 +67,8 @@ export async function loginsOf(paths: readonly string[], uid: number): Promise<M
 
 async function isOwnSshd(pid: number, uid: number): Promise<boolean> {
   try {
-    const [stats, comm] = await Promise.all([stat(`/proc/${pid}`), readFile(`/proc/${pid}/comm`, "latin1")]);
-    const name = comm.trim();
-    return stats.uid === uid && (name === "sshd" || name.startsWith("sshd-"));
+    const [stats, comm] = await Promise.all([stat(`/proc/${pid}`), processName(pid)]);
+    return stats.uid === uid && comm !== undefined && isSshdName(comm);
   } catch {
     return false;
   }

@@ -24,27 +24,50 @@ describe("the system's listening sockets (/proc/net/unix), read up to a bound", 
     assert.ok([...(readListenersNow() ?? new Map()).values()].includes(path), "the read at once lists it");
   });
 
-  it("gives no listing, rather than a long read, once another process's sockets fill it past the bound", async () => {
-    // Each line is about 150 bytes with a 90-byte abstract name: enough of them pass the bound.
-    const count = Math.ceil((PROC_NET_UNIX_MAX_BYTES * 1.2) / 150);
+  /** Another process listening on `count` abstract sockets with long names (about 150 bytes of
+   * the listing each), up when this resolves. */
+  let floods = 0;
+  const flood = async (count: number): Promise<void> => {
+    const prefix = `anchor-flood-${(floods += 1)}-`;
     const script = `const { createServer } = require("node:net"); let up = 0;
       for (let i = 0; i < ${count}; i++) { const s = createServer(); s.on("error", () => {});
-        s.listen({ path: "\\0" + "anchor-flood-".padEnd(90, "x") + i }, () => { if (++up === ${count}) console.log("ready"); }); }
+        s.listen({ path: "\\0" + "${prefix}".padEnd(90, "x") + i }, () => { if (++up === ${count}) console.log("ready"); }); }
       setInterval(() => {}, 1000);`;
-    const flood = spawn("bash", ["-c", `ulimit -n ${count + 100} && exec node -e '${script}'`], { stdio: ["ignore", "pipe", "pipe"] });
-    cleanup.add(() => void flood.kill("SIGKILL"));
+    const child = spawn("bash", ["-c", `ulimit -n ${count + 100} && exec node -e '${script}'`], { stdio: ["ignore", "pipe", "pipe"] });
+    const stopped = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+    cleanup.add(() => {
+      child.kill("SIGKILL");
+      return stopped;
+    });
     let stderr = "";
-    flood.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the flood of ${count} sockets was not up within 60 s: ${stderr}`)), 60_000);
-      flood.stdout.on("data", (chunk: Buffer) => {
+      child.stdout.on("data", (chunk: Buffer) => {
         if (chunk.toString().includes("ready")) {
           clearTimeout(timer);
           resolve();
         }
       });
-      flood.on("exit", (code) => reject(new Error(`the flood exited (${code}): ${stderr}`)));
+      child.on("exit", (code) => reject(new Error(`the flood exited (${code}): ${stderr}`)));
     });
+  };
+
+  it("reads a listing larger than its first read whole (the buffer grows up to the bound)", async () => {
+    await flood(2000); // about 300 KB, past the first read's 64 KiB
+    const path = `/tmp/anchor-listeners-big-${process.pid}.sock`;
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    cleanup.add(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const asynchronous = (await readListeners()) ?? new Map<number, string>();
+    const now = readListenersNow() ?? new Map<number, string>();
+    assert.ok([...asynchronous.values()].includes(path), `the async read lists it (${asynchronous.size} listed)`);
+    assert.ok([...now.values()].includes(path), `the read at once lists it (${now.size} listed)`);
+  });
+
+  it("gives no listing, rather than a long read, once another process's sockets fill it past the bound", async () => {
+    // Each line is about 150 bytes with a 90-byte abstract name: enough of them pass the bound.
+    await flood(Math.ceil((PROC_NET_UNIX_MAX_BYTES * 1.2) / 150));
     assert.equal(await readListeners(), undefined);
     assert.equal(readListenersNow(), undefined);
   });

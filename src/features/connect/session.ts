@@ -47,6 +47,9 @@ export class ConnectSession {
   #markerDir = "";
   /** The ssh running now, if any. */
   #ssh: RunningSsh | undefined;
+  /** Whether an attempt got through: the host's notes (no ssh-anchor there, a login it cannot
+   * scope) were said then, and later attempts keep quiet. */
+  #connectedOnce = false;
   /** When the current outage began (performance.now()), 0 while connected. */
   #lostAt = 0;
   #onNetwork: ((event: NetworkEvent, detail: string) => void) | undefined;
@@ -178,7 +181,8 @@ export class ConnectSession {
     const scope = this.#forwards && (await this.#forwardScope());
     const forwarding = this.#forwards && { ...this.#forwards, token: scopedForwardToken(scope, newForwardToken()) };
     if (forwarding) this.#note(`attempt ${attempt}: forwards with token ${forwarding.token}${scope ? ` (scope ${scope})` : " (unscoped: no agent keys to name a scope)"}`);
-    const ssh = startSsh(sshArgs(this.#request, this.#settings, marker, { quiet: attempt > 1 }, forwarding), marker, (tookMs, at) => {
+    const ssh = startSsh(sshArgs(this.#request, this.#settings, marker, { quiet: this.#connectedOnce }, forwarding), marker, (tookMs, at) => {
+      this.#connectedOnce = true;
       this.#note(`attempt ${attempt}: connected in ${tookMs} ms`);
       if (this.#lostAt > 0) this.#note(`re-attached ${Math.round(at - this.#lostAt)} ms after the connection was lost`);
       this.#lostAt = 0;

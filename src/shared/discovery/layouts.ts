@@ -12,6 +12,15 @@ export const TMP_AGENT_SOCKET = /^agent\.(\d+)$/;
 /** OpenSSH >= 10.1: `~/.ssh/agent/s.<hosthash>.<sshd|agent>.<random>`. */
 export const HOME_AGENT_SOCKET = /^s\.([A-Za-z0-9]{10})\.(sshd|agent)\.[A-Za-z0-9]+$/;
 
+/**
+ * Whether a process name (its comm) is sshd's per-login process, the one that makes a login's
+ * agent socket: `sshd`, or `sshd-session` since OpenSSH 9.8. The one rule for "is this sshd",
+ * for telling forwarded sockets from local agents and for finding which login made a socket.
+ */
+export function isSshdName(comm: string): boolean {
+  return comm === "sshd" || comm.startsWith("sshd-");
+}
+
 /** Where OpenSSH >= 10.1 puts agent sockets for `home`. */
 export function homeAgentDirectory(home: string): string {
   return join(home, ".ssh", "agent");
@@ -29,5 +38,5 @@ export async function kindOfTmpSocket(pid: string): Promise<AgentKind> {
   const name = await processName(Number(pid));
   // No name: the process is gone (the socket is probably stale: connecting will tell), it is
   // hidden (hidepid), or there is no /proc at all.
-  return name === undefined || name.startsWith("sshd") ? "forwarded" : "local";
+  return name === undefined || isSshdName(name) ? "forwarded" : "local";
 }

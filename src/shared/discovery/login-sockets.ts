@@ -1,6 +1,7 @@
 import { readdir, readFile, readlink, stat } from "node:fs/promises";
 import { mapBounded } from "../core/bounded.js";
 import { processName } from "../core/trust.js";
+import { isSshdName } from "./layouts.js";
 import { readListeners } from "./unix-listeners.js";
 
 /**
@@ -38,11 +39,6 @@ async function ownSshdPids(uid: number): Promise<number[]> {
     },
   );
   return pids;
-}
-
-/** sshd's per-login process: `sshd`, or `sshd-session` since OpenSSH 9.8. */
-export function isSshdName(comm: string): boolean {
-  return comm === "sshd" || comm.startsWith("sshd-");
 }
 
 /**

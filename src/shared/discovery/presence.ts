@@ -2,8 +2,8 @@ import { readFile, readlink, stat } from "node:fs/promises";
 import { statSync } from "node:fs";
 import { basename } from "node:path";
 import { processName } from "../core/trust.js";
-import { isSshdName, loginAgentSockets } from "./login-sockets.js";
-import { TMP_AGENT_SOCKET } from "./layouts.js";
+import { loginAgentSockets } from "./login-sockets.js";
+import { isSshdName, TMP_AGENT_SOCKET } from "./layouts.js";
 
 /**
  * The device the person is at: which login an agent socket belongs to (the user's own sshd
@@ -41,9 +41,11 @@ export interface LoginTerminals {
 const PTS = /^\/dev\/pts\/\d+$/;
 
 /**
- * The login (sshd pid) of each agent socket in `paths` that has one: by the /tmp layout's name
- * when that pid is still one of the user's sshd processes, otherwise by which of the user's sshd
- * processes holds it (one /proc read for all of them, only when some path needs it).
+ * The login (sshd pid) of each agent socket in `paths` that has one: in the /tmp layout by its
+ * name alone (sshd names the socket after the process that made and holds it: when that pid is
+ * not one of the user's sshd processes, no other is the login, and a walk of /proc could not say
+ * otherwise: a local ssh-agent's socket, or one whose maker is gone), elsewhere by which of the
+ * user's sshd processes holds it (one walk of /proc for all of them, only when some path needs it).
  * @example await loginsOf(["/tmp/ssh-XXXX/agent.4242"], 1000) // -> Map { "/tmp/ssh-XXXX/agent.4242" => 4242 }
  */
 export async function loginsOf(paths: readonly string[], uid: number): Promise<Map<string, number>> {
@@ -51,9 +53,13 @@ export async function loginsOf(paths: readonly string[], uid: number): Promise<M
   const rest: string[] = [];
   await Promise.all(
     paths.map(async (path) => {
-      const pid = Number(TMP_AGENT_SOCKET.exec(basename(path))?.[1] ?? NaN);
+      const named = TMP_AGENT_SOCKET.exec(basename(path));
+      if (!named) {
+        rest.push(path);
+        return;
+      }
+      const pid = Number(named[1]);
       if (Number.isSafeInteger(pid) && pid > 0 && (await isOwnSshd(pid, uid))) found.set(path, pid);
-      else rest.push(path);
     }),
   );
   if (rest.length === 0) return found;

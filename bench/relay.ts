@@ -6,7 +6,8 @@
  *   SSH_ANCHOR_BENCH_BEFORE=/path/to/other/checkout/bin/ssh-anchor npm run bench:relay
  *                            (adds that build's daemon, "ssh-anchor (before)", to every round)
  *   ANCHOR_FLAGS="--lite-mode,--max-semi-space-size=1" npm run bench:relay
- *                            (adds dist/cli.js run under plain node with each set of flags)
+ *                            (adds dist/daemon.js run under plain node with each set of flags, in
+ *                            the environment `start` gives the daemon)
  *
  * Beside them, "naive, lazy" (bench/naive-lazy-proxy.mjs): the naive relay connecting upstream
  * only once the client's first bytes came, the floor of a relay that never opens a forwarded
@@ -27,6 +28,7 @@ import { join } from "node:path";
 import { socketAcceptsConnections } from "../src/shared/core/dial.js";
 import { waitFor } from "../test/helpers/process.js";
 import { cleanup, prepareBench, startProcess, startTargets, type Target } from "./switcher/targets.js";
+import { DAEMON_ENV } from "../src/shared/control/lifecycle.js";
 
 const [rounds = 6, perRound = 200] = process.argv.slice(2).map(Number);
 
@@ -63,8 +65,8 @@ async function main(): Promise<void> {
   }
   for (const [i, flags] of (process.env.ANCHOR_FLAGS ?? "").split(",").filter(Boolean).entries()) {
     const socket = join(bench.base, `flags${i}`, "agent.sock");
-    const cli = new URL("../dist/cli.js", import.meta.url).pathname;
-    const child = startProcess(process.execPath, [...flags.split(" ").filter(Boolean), cli, "run", "--socket", socket, "--tmp-dir", bench.tmpRoot], { ...process.env, HOME: bench.home });
+    const daemon = new URL("../dist/daemon.js", import.meta.url).pathname;
+    const child = startProcess(process.execPath, [...flags.split(" ").filter(Boolean), daemon, "run", "--socket", socket, "--tmp-dir", bench.tmpRoot], { ...process.env, ...DAEMON_ENV, HOME: bench.home });
     await waitFor("the daemon with flags", () => socketAcceptsConnections(socket, 500), 10_000);
     targets.push({ name: `ssh-anchor ${flags}`, path: socket, pid: child.pid });
   }

@@ -21,6 +21,25 @@ describe("stale sockets: the listening set and the hint", () => {
     assert.equal(parseListeners(LISTING).get(6245473), "/home/me/.ssh/agent/s.AbCdEfGhIj.sshd.live");
   });
 
+  it("believes neither line of an inode listed twice (another user's abstract name holding a forged copy of a line)", () => {
+    // The red team's forgery: rtA's two logins' sockets (inodes 11 and 12), and another user's
+    // abstract names whose newlines start lines that give 11 the path of 12's socket and 12 none.
+    const forged = [
+      "Num       RefCount Protocol Flags    Type St Inode Path",
+      "0000000000000000: 00000002 00000000 00010000 0001 01 11 /home/me/.ssh/agent/s.AbCdEfGhIj.sshd.L1",
+      "0000000000000000: 00000002 00000000 00010000 0001 01 12 /home/me/.ssh/agent/s.AbCdEfGhIj.sshd.L2",
+      "0000000000000000: 00000002 00000000 00010000 0001 01 13 @",
+      "0000000000000000: 00000002 00000000 00010000 0001 01 11 /home/me/.ssh/agent/s.AbCdEfGhIj.sshd.L2",
+      "0000000000000000: 00000002 00000000 00010000 0001 01 14 @",
+      "0000000000000000: 00000002 00000000 00010000 0001 01 12 /nonexistent",
+      "",
+    ].join("\n");
+    const listeners = parseListeners(forged);
+    assert.equal(listeners.has(11), false, "the socket whose line was copied with another path");
+    assert.equal(listeners.has(12), false);
+    assert.equal(listeners.size, 0);
+  });
+
   it("suspects a socket nobody listens on; without a listening set, a /tmp socket whose pid is gone", () => {
     const listening = parseListening(LISTING);
     assert.equal(likelyStale("/home/me/.ssh/agent/s.AbCdEfGhIj.sshd.live", listening), false);

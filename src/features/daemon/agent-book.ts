@@ -6,7 +6,7 @@ import { describeAnswer, healthOf, rankAgents, routeReason, type AgentHealth } f
 import { lastInputNow, loginTerminals, terminalsOf } from "../../shared/discovery/presence.js";
 import { LIMITS, probeVerdictDeadline, replyDeadline } from "./policy.js";
 import { StaleTriage } from "./stale-triage.js";
-import { mapBounded } from "../../shared/core/bounded.js";
+import { mapBounded, withinMs } from "../../shared/core/bounded.js";
 
 /** Everything known about one candidate agent. */
 export class Agent {
@@ -135,6 +135,17 @@ export class AgentBook {
   /** Sockets found refusing connections by the stale triage since the start. */
   get staleRefused(): number {
     return this.#triage.refusedCount;
+  }
+
+  /**
+   * Before a request is routed: the listening sockets new candidates are being flagged by, while
+   * they are read (off the event loop: another user can make that read slow), waited for at most
+   * TIMING.triageWaitMs; undefined when nothing is being read (every request but those right
+   * after new candidates appeared).
+   */
+  triaged(): Promise<void> | undefined {
+    const reading = this.#triage.reading;
+    return reading && withinMs(reading, TIMING.triageWaitMs);
   }
 
   /**

@@ -341,8 +341,8 @@ export class Daemon {
   async #findAgents(): Promise<void> {
     if (this.#shortage.now()) return;
     // A client that came while the first scan runs waits for it: it is the complete look.
-    if (this.#firstScan) return this.#firstScan;
-    await this.#discovery.lookAgain(TIMING.lookAgainMs);
+    await (this.#firstScan ?? this.#discovery.lookAgain(TIMING.lookAgainMs));
+    await this.#book.triaged();
   }
 
   /**
@@ -350,11 +350,13 @@ export class Daemon {
    * listing, or a watched directory's change is still to be read (a login may have just
    * appeared in either), the same bounded look as on a miss. The
    * root is not watched (another user's churn in /tmp would wake the daemon at every change):
-   * this one lstat per connection is what a fresh login's first command is found by.
+   * this one lstat per connection is what a fresh login's first command is found by. Then, if
+   * new candidates are being sorted by the listening sockets, that (bounded) wait too.
    */
   #freshen(): Promise<void> | undefined {
-    if (this.#firstScan || this.#shortage.now() || !this.#discovery.mayHaveUnseenLogin()) return undefined;
-    return this.#discovery.lookAgain(TIMING.lookAgainMs);
+    if (this.#firstScan || this.#shortage.now()) return undefined;
+    if (!this.#discovery.mayHaveUnseenLogin()) return this.#book.triaged();
+    return this.#discovery.lookAgain(TIMING.lookAgainMs).then(() => this.#book.triaged());
   }
 
   /** Out of file descriptors: shed new connections for a moment, log it now and then. */

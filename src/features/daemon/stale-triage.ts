@@ -1,7 +1,7 @@
 import { dial, NOBODY_LISTENS } from "../../shared/core/dial.js";
 import { TIMING } from "../../shared/core/timing.js";
 import { likelyStale } from "../../shared/discovery/stale-sockets.js";
-import { readListenersNow } from "../../shared/discovery/unix-listeners.js";
+import { readListeners } from "../../shared/discovery/unix-listeners.js";
 import type { Agent } from "./agent-book.js";
 import { LIMITS } from "./policy.js";
 
@@ -37,23 +37,50 @@ export class StaleTriage {
   readonly #waiting: Array<{ readonly agent: Agent; readonly go: () => void }> = [];
   /** Sockets found refusing by a check, since the start. */
   refusedCount = 0;
+  #reading: Promise<void> | undefined;
 
   constructor(book: TriageBook) {
     this.#book = book;
   }
 
   /**
-   * Flags newly found agents that are likely stale, at once (the caller orders them next, before
-   * any request is routed), then checks them in the background (in the order given: newest first).
+   * Flags newly found agents that are likely stale and checks them in the background (in the
+   * order given: newest first). At once, by what needs no listing (a /tmp socket whose sshd is
+   * gone: the caller orders them next, before any request is routed); then by the listening
+   * sockets, read off the event loop (another user can make that read slow: unix-listeners.ts).
+   * A request routed meanwhile meets at most LIMITS.deadTriedPerRequest unflagged dead ones
+   * before the candidates ahead are checked a batch at a time (`ahead`).
    */
   triage(fresh: readonly Agent[]): void {
     const unknown = fresh.filter((agent) => !agent.answered && agent.health === "unknown");
     if (unknown.length === 0) return;
-    const listeners = readListenersNow();
-    const listening = listeners && new Set(listeners.values());
-    const suspects = unknown.filter((agent) => likelyStale(agent.path, listening));
+    this.#flag(unknown.filter((agent) => likelyStale(agent.path, undefined)));
+    const reading = readListeners()
+      .then((listeners) => {
+        if (!listeners) return;
+        const listening = new Set(listeners.values());
+        const suspects = unknown.filter((agent) => !agent.suspect && !agent.answered && agent.health === "unknown" && likelyStale(agent.path, listening));
+        this.#flag(suspects);
+        if (suspects.length > 0) this.#book.rerank();
+      })
+      .catch(() => undefined);
+    const all = this.#reading ? Promise.all([this.#reading, reading]).then(() => undefined) : reading;
+    this.#reading = all;
+    void all.finally(() => {
+      if (this.#reading === all) this.#reading = undefined;
+    });
+  }
+
+  /** The listing new candidates are being flagged by, while it is read: a request waits for it
+   * (bounded: AgentBook.triaged) rather than meet the dead sockets it would put last. */
+  get reading(): Promise<void> | undefined {
+    return this.#reading;
+  }
+
+  #flag(suspects: readonly Agent[]): void {
+    if (suspects.length === 0) return;
     for (const agent of suspects) agent.suspect = true;
-    if (suspects.length > 0) void this.#checkSuspects(suspects);
+    void this.#checkSuspects(suspects);
   }
 
   async #checkSuspects(suspects: readonly Agent[]): Promise<void> {

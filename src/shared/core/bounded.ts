@@ -20,3 +20,20 @@ export async function mapBounded<T, R>(items: readonly T[], limit: number, work:
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   return results;
 }
+
+/**
+ * Resolves once `work` settles or `ms` have passed, whichever is first (neither its value nor
+ * its failure is passed on): a wait that must not outlast its budget. The timer goes either way.
+ *
+ * @example
+ * await withinMs(discovery.look(), TIMING.lookAgainMs);
+ */
+export function withinMs(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const budget = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  const settled = work.then(
+    () => undefined,
+    () => undefined,
+  );
+  return Promise.race([settled, budget]).finally(() => clearTimeout(timer));
+}

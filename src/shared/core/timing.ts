@@ -68,6 +68,11 @@ export const TIMING = {
    * most this long before it is answered as an empty agent: a new login's own first command
    * (`ssh -A host git pull`) races the change notification for its socket. */
   lookAgainMs: 300,
+  /** New candidates are sorted by whether anything listens at their paths (the stale triage),
+   * from a listing read off the event loop; a request right after they appeared waits for it
+   * at most this long (a few ms normally; another user can make the read take seconds), then
+   * goes on without it (it meets at most LIMITS.deadTriedPerRequest dead sockets in turn). */
+  triageWaitMs: 200,
 
   // The device the person is at (discovery/presence.ts): each login's terminal's last input.
 

@@ -1,7 +1,7 @@
 import { lstatSync, watch, type FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
-import { mapBounded } from "../core/bounded.js";
+import { mapBounded, withinMs } from "../core/bounded.js";
 import { TIMING } from "../core/timing.js";
 import { lstatOrUndefined } from "../core/trust.js";
 import { mountPoints } from "../core/foreign-fs.js";
@@ -150,9 +150,7 @@ export class AgentDiscovery {
             this.#nextLook = undefined;
             return this.#startLook();
           }));
-    let timer: NodeJS.Timeout | undefined;
-    const budget = new Promise<void>((resolve) => (timer = setTimeout(resolve, budgetMs)));
-    return Promise.race([look, budget]).finally(() => clearTimeout(timer));
+    return withinMs(look, budgetMs);
   }
 
   #startLook(): Promise<void> {

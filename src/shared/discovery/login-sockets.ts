@@ -87,6 +87,8 @@ const AGENT_VARIABLES = /^(?:SSH_AUTH_SOCK|SSH_ANCHOR_ORIGINAL_SOCK)=(\/.*)$/;
  * without an exec, which leaves it not dumpable: its /proc/PID/fd is root's to read), and then
  * by the environment sshd gave the login's own processes, its children (SSH_AUTH_SOCK is set by
  * sshd to exactly the socket it made for that login). Those children are the user's and readable.
+ * The children are asked for every login, not only one whose descriptors cannot be read: another
+ * user can make /proc/net/unix leave a socket out (see parseListeners), not the environment.
  * @example (await loginAgentSockets(1000)).get("/home/me/.ssh/agent/s.AbCdEfGhIj.sshd.k3J9") // -> 4242
  */
 export async function loginAgentSockets(uid: number): Promise<Map<string, number>> {
@@ -94,11 +96,9 @@ export async function loginAgentSockets(uid: number): Promise<Map<string, number
   const found = new Map<string, number>();
   await Promise.all(
     pids.map(async (pid) => {
-      const held = await socketsHeldBy(pid, listening);
-      if (held && held.length > 0) {
-        for (const path of held) found.set(path, pid);
-        return;
-      }
+      // What a process holds comes first; its children's environment fills in the rest (its
+      // descriptors unreadable, or its agent socket's line left out of the listing as forged).
+      for (const path of (await socketsHeldBy(pid, listening)) ?? []) found.set(path, pid);
       for (const path of await agentSocketsOfChildren(pid, uid)) if (!found.has(path)) found.set(path, pid);
     }),
   );

@@ -1,4 +1,3 @@
-import { closeSync, openSync, readSync } from "node:fs";
 import { open } from "node:fs/promises";
 
 /**
@@ -10,8 +9,12 @@ import { open } from "node:fs/promises";
  * abstract names in each of a few processes make it megabytes, and the kernel writes it out
  * afresh at every read. So it is read up to a bound, and a listing past the bound is no listing
  * at all (undefined): callers then do without the hint. Another user can also forge lines in it
- * (an abstract name may hold a newline), so what it says is a hint that orders or skips work,
- * never a verdict: a connect still decides whether a socket is alive.
+ * (an abstract name may hold a newline): a forged copy of a real socket's line is told by its
+ * inode (see parseListeners); a line for a path nobody listens on is not, so what it says of a
+ * path is a hint that orders or skips work, never a verdict: a connect still decides whether a
+ * socket is alive. Another user can also make it slow to read (thousands of sockets whose names
+ * the kernel files in one hash bucket: each 4 KiB read walks the bucket again), so the daemon
+ * reads it only off the event loop (readListeners).
  */
 
 /** /proc/net/unix is read up to this many bytes (about 20,000 sockets; a host has hundreds to
@@ -25,24 +28,36 @@ const PROC_NET_UNIX = "/proc/net/unix";
 /** __SO_ACCEPTCON in the Flags column: the socket listens. */
 const ACCEPTS_CONNECTIONS = 0x10000;
 
-/** The listening path-bound sockets of a listing (`Num RefCount Protocol Flags Type St Inode Path`). */
+/**
+ * The listening path-bound sockets of a listing (`Num RefCount Protocol Flags Type St Inode Path`).
+ * Each socket has one line and one inode, so an inode on two lines is a forgery (an abstract
+ * name holding a newline and a copy of a real socket's line with another path): such an inode
+ * is left out altogether, neither line believed. A forged line can then cost a hint (a live
+ * socket read as not listening: a connect decides), never tie a socket to a path it is not at.
+ */
 export function parseListeners(text: string): Map<number, string> {
   const found = new Map<number, string>();
+  const seen = new Set<number>();
+  const forged = new Set<number>();
   for (const line of text.split("\n").slice(1)) {
     const fields = line.trim().split(/\s+/);
-    if (fields.length < 8) continue;
-    if ((Number.parseInt(fields[3] as string, 16) & ACCEPTS_CONNECTIONS) === 0) continue;
+    if (fields.length < 7) continue;
+    const inode = Number(fields[6]);
+    if (seen.has(inode)) forged.add(inode);
+    seen.add(inode);
+    if (fields.length < 8 || (Number.parseInt(fields[3] as string, 16) & ACCEPTS_CONNECTIONS) === 0) continue;
     // The path is the rest of the line (a path may hold spaces); abstract names start with @.
     const path = fields.slice(7).join(" ");
-    if (path.startsWith("/")) found.set(Number(fields[6]), path);
+    if (path.startsWith("/")) found.set(inode, path);
   }
+  for (const inode of forged) found.delete(inode);
   return found;
 }
 
 /**
- * The listing while it is read, in the same steps by both readers: each read goes into
- * `buffer` at `length`; a full buffer is replaced by one twice its size (the bytes kept) up to
- * PROC_NET_UNIX_MAX_BYTES, past which there is no listing at all.
+ * The listing while it is read: each read goes into `buffer` at `length`; a full buffer is
+ * replaced by one twice its size (the bytes kept) up to PROC_NET_UNIX_MAX_BYTES, past which
+ * there is no listing at all.
  */
 class Listing {
   buffer: Buffer = Buffer.allocUnsafe(FIRST_READ_BYTES);
@@ -74,26 +89,8 @@ class Listing {
   }
 }
 
-/**
- * Read at once, for a decision due before the current turn ends (a new candidate's order before
- * its request is routed): procfs cannot hang on anyone's file system, and the bound keeps the
- * read short. Undefined: no /proc, or a listing past the bound.
- */
-export function readListenersNow(): Map<number, string> | undefined {
-  let fd: number | undefined;
-  try {
-    fd = openSync(PROC_NET_UNIX, "r");
-    const listing = new Listing();
-    while (listing.took(readSync(fd, listing.buffer, listing.length, listing.room, null)));
-    return listing.listeners();
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/** The same, read off the event loop's thread (periodic work). */
+/** The listening sockets by inode, read off the event loop's thread (a read another user can
+ * make slow must not hold up connections). Undefined: no /proc, or a listing past the bound. */
 export async function readListeners(): Promise<Map<number, string> | undefined> {
   let file;
   try {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdir, readdir, symlink } from "node:fs/promises";
+import { chmod, mkdir, readdir, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import type { DoctorReport } from "../../src/features/doctor/doctor.js";
@@ -8,6 +8,7 @@ import { askDaemon } from "../../src/shared/control/client.js";
 import type { StatusReport } from "../../src/shared/control/status.js";
 import { socketAcceptsConnections } from "../../src/shared/core/dial.js";
 import { hostHash } from "../../src/shared/discovery/host-hash.js";
+import { removeStaleSocket, staleHomeSockets } from "../../src/shared/discovery/stale-sockets.js";
 import { addKey, makeKey, sshAdd, startAgent } from "../helpers/agent.js";
 import { BIN, Cleanup, run, spawnTracked, waitFor } from "../helpers/process.js";
 import { makeStaleSockets, staleSandboxDirs } from "../helpers/stale.js";
@@ -122,5 +123,24 @@ describe("stale sockets (dead logins' sockets that refuse connections)", () => {
     assert.deepEqual(left, [`s.${otherTag}.sshd.elsewhere0`, `s.${tag}.sshd.live000000`].sort());
     const listed = await sshAdd(box.socket, ["-l"]);
     assert.match(listed.stdout, /live-key/);
+  });
+
+  it("acts on nothing in a ~/.ssh/agent that fails the daemon's rule for directories (group-writable)", async () => {
+    const box = await sandbox(cleanup);
+    const tag = hostHash();
+    const stale = join(box.agentDir, `s.${tag}.sshd.stale0`);
+    await makeStaleSockets([stale]);
+    const uid = process.getuid?.() ?? 0;
+    const found = await staleHomeSockets(box.home, uid, tag);
+    assert.deepEqual(
+      found.map((socket) => socket.path),
+      [stale],
+      "found while the directory is the user's alone",
+    );
+    // A group member could rename a live socket onto a stale one's name between check and unlink.
+    await chmod(box.agentDir, 0o770);
+    assert.deepEqual(await staleHomeSockets(box.home, uid, tag), [], "nothing is counted");
+    assert.equal(await removeStaleSocket(found[0]!, uid), false, "nothing is removed");
+    assert.deepEqual(await readdir(box.agentDir), [`s.${tag}.sshd.stale0`]);
   });
 });

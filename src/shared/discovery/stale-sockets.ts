@@ -1,8 +1,8 @@
 import { readdir, unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { mapBounded } from "../core/bounded.js";
 import { socketAcceptsConnections } from "../core/dial.js";
-import { lstatOrUndefined, processPresence, socketRefusal } from "../core/trust.js";
+import { directoryRefusal, lstatOrUndefined, processPresence, socketRefusal } from "../core/trust.js";
 import { TIMING } from "../core/timing.js";
 import { homeAgentDirectory, HOME_AGENT_SOCKET, TMP_AGENT_SOCKET } from "./layouts.js";
 
@@ -37,11 +37,14 @@ const CHECKS_IN_FLIGHT = 16;
 /**
  * The stale sockets in `~/.ssh/agent`: this host's (the host hash in the name: a home shared
  * over NFS holds other machines' sockets, which may well be alive there) and the user's own
- * (trust.ts's socket rule), that refuse a connection now. A socket that accepts one, or whose
- * connect does not say (a timeout, a shortage of ours), is not stale.
+ * (trust.ts's socket and directory rules), that refuse a connection now. A socket that accepts
+ * one, or whose connect does not say (a timeout, a shortage of ours), is not stale.
  */
 export async function staleHomeSockets(home: string, uid: number, hostHash: string): Promise<StaleSocket[]> {
   const directory = homeAgentDirectory(home);
+  // The daemon's own rule for the directory (yours, nobody else can write in it, not a link):
+  // in one that fails it, what a socket's name or refusal says is not to be acted on.
+  if (directoryRefusal(await lstatOrUndefined(directory), uid)) return [];
   let names: string[];
   try {
     names = await readdir(directory);
@@ -66,6 +69,7 @@ export async function staleHomeSockets(home: string, uid: number, hostHash: stri
  * whether it was removed.
  */
 export async function removeStaleSocket(socket: StaleSocket, uid: number): Promise<boolean> {
+  if (directoryRefusal(await lstatOrUndefined(dirname(socket.path)), uid)) return false;
   const stats = await lstatOrUndefined(socket.path);
   if (!stats || socketRefusal(stats, { uid }, socket.path) || stats.dev !== socket.dev || stats.ino !== socket.ino) return false;
   if (await socketAcceptsConnections(socket.path, TIMING.aliveCheckMs)) return false;

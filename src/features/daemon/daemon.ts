@@ -341,7 +341,7 @@ export class Daemon {
   async #findAgents(): Promise<void> {
     if (this.#shortage.now()) return;
     // A client that came while the first scan runs waits for it: it is the complete look.
-    await (this.#firstScan ?? this.#discovery.lookAgain(TIMING.lookAgainMs));
+    await (this.#firstScan ?? this.#discovery.lookAgain(TIMING.lookAgainMs, true));
     await this.#book.triaged();
   }
 

@@ -192,6 +192,10 @@ export const TIMING = {
    * mtime this close to the listing's start may hide a change made in the same clock tick
    * (tmpfs keeps a coarse clock, a few ms), so such a listing is not trusted and read again. */
   racyListingMs: 50,
+  /** A session-directory root of tens of thousands of entries (another user's junk) is listed
+   * again at most this often when its mtime keeps moving: another user's churn over it would
+   * otherwise cost a listing per connection (measured 0.1 s of CPU each for 200,000 entries). */
+  longListingRelistMs: 2000,
   /** A directory that changed is read again after this delay, so a burst of events costs one read. */
   settleMs: 15,
   /** A new session directory of ours is watched this long for its socket to appear: sshd

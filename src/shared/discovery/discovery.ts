@@ -22,6 +22,11 @@ export interface DiscoveryOptions extends ScanContext {
 
 /** Entries that ended up refused, kept only up to this many: a shared host can have thousands. */
 const MAX_IGNORED = 64;
+/** A root holding this many entries is "long" (see #ownSessionDirectories): a busy host's /tmp
+ * holds hundreds to a few thousand; this many is another user's junk. */
+const LONG_LISTING_ENTRIES = 20_000;
+/** Listings in a row of a long root that found nothing new of the user's: it is churning. */
+const FRUITLESS_LISTINGS = 3;
 /** Directories read at once by a look again. */
 const LOOK_AGAIN_CONCURRENCY = 8;
 /** Directories waiting to be read again, at most: past that (someone filling /tmp with
@@ -30,11 +35,16 @@ const MAX_PENDING = 256;
 /** Session directories of ours watched for their socket going away (a login ending), at most. */
 const MAX_WATCHED_SESSIONS = 64;
 
-/** One listing of a root: when it began (wall clock, as mtimes are), the root's mtime then. */
+/** One listing of a root: when it began (wall clock, as mtimes are), the root's mtime then,
+ * when it ended (the monotonic clock), how many entries it went through, and how many listings
+ * in a row found no new directory of the user's. */
 interface RootListing {
   readonly mtimeMs: number;
   readonly listedAtMs: number;
   readonly directories: string[];
+  readonly endedAt: number;
+  readonly entries: number;
+  readonly fruitless: number;
 }
 
 interface KnownDirectory {
@@ -69,6 +79,8 @@ export class AgentDiscovery {
   /** Watchers with a lifetime (a new session directory's, until its socket appears). */
   readonly #shortWatches = new Set<string>();
   readonly #rootListings = new Map<string, RootListing>();
+  /** A caller of lookAgain asked the next look to list long roots anyway. */
+  #thoroughLookWanted = false;
   readonly #owners = new Map<string, OwnerCache>();
   #candidates: Candidate[] = [];
   #ignored: IgnoredEntry[] = [];
@@ -141,8 +153,11 @@ export class AgentDiscovery {
    * for `ssh-*` directories not known yet. Resolves when that look is done or after `budgetMs`,
    * whichever comes first (the look itself goes on). A caller arriving while a look is under
    * way shares the next one, which starts after it: it never gets a look older than itself.
+   * `thorough`: a long root is listed even within its relisting pause (see
+   * #ownSessionDirectories): a connection that found no agent at all, not one choosing among some.
    */
-  lookAgain(budgetMs: number): Promise<void> {
+  lookAgain(budgetMs: number, thorough = false): Promise<void> {
+    if (thorough) this.#thoroughLookWanted = true;
     const look =
       this.#look === undefined
         ? this.#startLook()
@@ -165,6 +180,8 @@ export class AgentDiscovery {
 
   async #lookOnce(): Promise<void> {
     const { tmpRoot, extraDirs, home } = this.#options;
+    const thorough = this.#thoroughLookWanted;
+    this.#thoroughLookWanted = false;
     const agentDir = homeAgentDirectory(home);
     const known = new Map<string, DirectoryLayout>();
     for (const [directory, timer] of this.#pending) {
@@ -178,7 +195,7 @@ export class AgentDiscovery {
     // The places already known are read while the roots are listed, not after: a login of
     // OpenSSH >= 10.1 is in ~/.ssh/agent, and listing a /tmp that changed (thousands of other
     // users' entries) must not make its first command wait past the look's budget.
-    const listing = Promise.all([tmpRoot, ...extraDirs].map((root) => this.#ownSessionDirectories(root)));
+    const listing = Promise.all([tmpRoot, ...extraDirs].map((root) => this.#ownSessionDirectories(root, thorough)));
     const readKnown = this.#rescanAll(known);
     const found = new Map<string, DirectoryLayout>();
     for (const directory of (await listing).flat()) {
@@ -204,7 +221,7 @@ export class AgentDiscovery {
     const { tmpRoot, extraDirs, home } = this.#options;
     const jobs: Array<[string, DirectoryLayout]> = [[homeAgentDirectory(home), "home-agent"]];
     for (const root of [tmpRoot, ...extraDirs]) {
-      for (const directory of await this.#ownSessionDirectories(root)) jobs.push([directory, "tmp-session"]);
+      for (const directory of await this.#ownSessionDirectories(root, true)) jobs.push([directory, "tmp-session"]);
     }
     for (const directory of extraDirs) jobs.push([directory, "extra"]);
     const mounts = await mountPoints();
@@ -248,16 +265,28 @@ export class AgentDiscovery {
    * users' directories is then walked once, not at every look, and another user's files being
    * rewritten there cost nothing. A listing begun within TIMING.racyListingMs of the root's last
    * change is not trusted (the change may hide in the same clock tick): the next look lists again.
+   * Another user can fill a root (200,000 entries cost 0.1 s of CPU a listing) and keep its
+   * mtime moving: every connection would list it. A root of LONG_LISTING_ENTRIES or more whose
+   * last FRUITLESS_LISTINGS listings in a row found no new directory of the user's is churning:
+   * it is listed again at most once per TIMING.longListingRelistMs. A new login's first command
+   * in that window may miss its own agent once (the next look finds it); a long root without
+   * churn (a new login's directory is what moved it) is listed as any other. Counted in entries,
+   * not time: a loaded machine must not make a small /tmp "long". `thorough` (a full scan, a
+   * look for a connection that found no agent) lists it anyway.
    */
-  async #ownSessionDirectories(root: string): Promise<string[]> {
+  async #ownSessionDirectories(root: string, thorough: boolean): Promise<string[]> {
     const listedAtMs = Date.now();
     const mtimeMs = (await lstatOrUndefined(root))?.mtimeMs;
     const cached = this.#rootListings.get(root);
     if (mtimeMs !== undefined && cached && settled(cached, mtimeMs)) return cached.directories;
+    const churning = cached !== undefined && cached.entries >= LONG_LISTING_ENTRIES && cached.fruitless >= FRUITLESS_LISTINGS;
+    if (!thorough && churning && performance.now() - cached.endedAt < TIMING.longListingRelistMs) return cached.directories;
     let owners = this.#owners.get(root);
     if (!owners) this.#owners.set(root, (owners = ownerCache()));
     const directories = await ownSessionDirectoriesIn(root, this.#options.uid, owners);
-    if (mtimeMs !== undefined) this.#rootListings.set(root, { mtimeMs, listedAtMs, directories });
+    const known = new Set(cached?.directories);
+    const fruitless = directories.some((directory) => !known.has(directory)) ? 0 : (cached?.fruitless ?? 0) + 1;
+    if (mtimeMs !== undefined) this.#rootListings.set(root, { mtimeMs, listedAtMs, directories, endedAt: performance.now(), entries: owners.entries, fruitless });
     return directories;
   }
 

@@ -143,10 +143,12 @@ const ASKED_PER_BATCH = 256;
 export interface OwnerCache {
   own: Set<string>;
   foreign: Set<number>;
+  /** How many entries the last listing went through (what a listing of this root costs). */
+  entries: number;
 }
 
 export function ownerCache(): OwnerCache {
-  return { own: new Set(), foreign: new Set() };
+  return { own: new Set(), foreign: new Set(), entries: 0 };
 }
 
 /** Two 32-bit FNV-1a variants, 52 bits of them as one number (exact in a double). */
@@ -182,6 +184,7 @@ export async function ownSessionDirectoriesIn(root: string, uid: number, owners:
   // New names are asked a batch at a time, as the stream goes: nothing holds every name.
   const mounts = await mountPoints();
   let batch: string[] = [];
+  let seen = 0;
   const askBatch = async (): Promise<void> => {
     const queue = batch.filter((name) => !mounts.has(join(root, name)));
     batch = [];
@@ -194,11 +197,12 @@ export async function ownSessionDirectoriesIn(root: string, uid: number, owners:
     });
   };
   try {
-    for (let seen = 1; ; seen++) {
+    for (;;) {
       // The root itself is the system's /tmp (or a directory the user named): not a name another
       // user can make, so its listing is read at once; what is in it is never asked that way.
       const entry = dir.readSync();
       if (!entry) break;
+      seen += 1;
       // d_type says "not a directory" for most junk without a system call; unknown types are looked at.
       const maybeDirectory = entry.isDirectory() || !(entry.isFile() || entry.isSocket() || entry.isFIFO() || entry.isSymbolicLink());
       if (maybeDirectory && TMP_SESSION_DIR.test(entry.name)) {
@@ -218,5 +222,6 @@ export async function ownSessionDirectoriesIn(root: string, uid: number, owners:
   await askBatch();
   owners.own = own;
   owners.foreign = foreign;
+  owners.entries = seen;
   return [...own].map((name) => join(root, name));
 }

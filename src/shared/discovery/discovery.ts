@@ -22,9 +22,10 @@ export interface DiscoveryOptions extends ScanContext {
 
 /** Entries that ended up refused, kept only up to this many: a shared host can have thousands. */
 const MAX_IGNORED = 64;
-/** A root holding this many entries is "long" (see #ownSessionDirectories): a busy host's /tmp
- * holds hundreds to a few thousand; this many is another user's junk. */
-const LONG_LISTING_ENTRIES = 20_000;
+/** A root whose listing costs this much (entries, and names asked: OwnerCache.cost) is "long"
+ * (see #ownSessionDirectories): a busy host's /tmp holds hundreds to a few thousand entries and
+ * a few new names a listing; this much is another user's junk. */
+const LONG_LISTING_COST = 20_000;
 /** Listings in a row of a long root that found nothing new of the user's: it is churning. */
 const FRUITLESS_LISTINGS = 3;
 /** Directories read at once by a look again. */
@@ -36,14 +37,14 @@ const MAX_PENDING = 256;
 const MAX_WATCHED_SESSIONS = 64;
 
 /** One listing of a root: when it began (wall clock, as mtimes are), the root's mtime then,
- * when it ended (the monotonic clock), how many entries it went through, and how many listings
- * in a row found no new directory of the user's. */
+ * when it ended (the monotonic clock), what it cost (OwnerCache.cost), and how many listings in
+ * a row found no new directory of the user's. */
 interface RootListing {
   readonly mtimeMs: number;
   readonly listedAtMs: number;
   readonly directories: string[];
   readonly endedAt: number;
-  readonly entries: number;
+  readonly cost: number;
   readonly fruitless: number;
 }
 
@@ -266,11 +267,12 @@ export class AgentDiscovery {
    * rewritten there cost nothing. A listing begun within TIMING.racyListingMs of the root's last
    * change is not trusted (the change may hide in the same clock tick): the next look lists again.
    * Another user can fill a root (200,000 entries cost 0.1 s of CPU a listing) and keep its
-   * mtime moving: every connection would list it. A root of LONG_LISTING_ENTRIES or more whose
-   * last FRUITLESS_LISTINGS listings in a row found no new directory of the user's is churning:
+   * mtime moving, or rename thousands of `ssh-*` directories so that each listing asks them all:
+   * every connection would list it. A root whose listing costs LONG_LISTING_COST or more and
+   * whose last FRUITLESS_LISTINGS listings in a row found no new directory of the user's is churning:
    * it is listed again at most once per TIMING.longListingRelistMs. A new login's first command
    * in that window may miss its own agent once (the next look finds it); a long root without
-   * churn (a new login's directory is what moved it) is listed as any other. Counted in entries,
+   * churn (a new login's directory is what moved it) is listed as any other. Counted in work,
    * not time: a loaded machine must not make a small /tmp "long". `thorough` (a full scan, a
    * look for a connection that found no agent) lists it anyway.
    */
@@ -279,14 +281,14 @@ export class AgentDiscovery {
     const mtimeMs = (await lstatOrUndefined(root))?.mtimeMs;
     const cached = this.#rootListings.get(root);
     if (mtimeMs !== undefined && cached && settled(cached, mtimeMs)) return cached.directories;
-    const churning = cached !== undefined && cached.entries >= LONG_LISTING_ENTRIES && cached.fruitless >= FRUITLESS_LISTINGS;
+    const churning = cached !== undefined && cached.cost >= LONG_LISTING_COST && cached.fruitless >= FRUITLESS_LISTINGS;
     if (!thorough && churning && performance.now() - cached.endedAt < TIMING.longListingRelistMs) return cached.directories;
     let owners = this.#owners.get(root);
     if (!owners) this.#owners.set(root, (owners = ownerCache()));
     const directories = await ownSessionDirectoriesIn(root, this.#options.uid, owners);
     const known = new Set(cached?.directories);
     const fruitless = directories.some((directory) => !known.has(directory)) ? 0 : (cached?.fruitless ?? 0) + 1;
-    if (mtimeMs !== undefined) this.#rootListings.set(root, { mtimeMs, listedAtMs, directories, endedAt: performance.now(), entries: owners.entries, fruitless });
+    if (mtimeMs !== undefined) this.#rootListings.set(root, { mtimeMs, listedAtMs, directories, endedAt: performance.now(), cost: owners.cost, fruitless });
     return directories;
   }
 

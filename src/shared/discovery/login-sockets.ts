@@ -87,21 +87,19 @@ const AGENT_VARIABLES = /^(?:SSH_AUTH_SOCK|SSH_ANCHOR_ORIGINAL_SOCK)=(\/.*)$/;
  * without an exec, which leaves it not dumpable: its /proc/PID/fd is root's to read), and then
  * by the environment sshd gave the login's own processes, its children (SSH_AUTH_SOCK is set by
  * sshd to exactly the socket it made for that login). Those children are the user's and readable.
- * The children are asked for every login, not only one whose descriptors cannot be read: another
- * user can make /proc/net/unix leave a socket out (see parseListeners), not the environment.
+ * The environment comes first, and what a process holds only fills in paths no child named: the
+ * environment is what sshd wrote and nobody else can change, while which socket a descriptor
+ * holds is matched through /proc/net/unix, where another user can forge a line (an inode that
+ * is listed nowhere else, such as the sshd process's TCP connection's, given another login's
+ * socket path: red team).
  * @example (await loginAgentSockets(1000)).get("/home/me/.ssh/agent/s.AbCdEfGhIj.sshd.k3J9") // -> 4242
  */
 export async function loginAgentSockets(uid: number): Promise<Map<string, number>> {
   const [listening, pids] = await Promise.all([readListeners().then((found) => found ?? new Map<number, string>()), ownSshdPids(uid)]);
+  const logins = await Promise.all(pids.map(async (pid) => ({ pid, named: await agentSocketsOfChildren(pid, uid), held: (await socketsHeldBy(pid, listening)) ?? [] })));
   const found = new Map<string, number>();
-  await Promise.all(
-    pids.map(async (pid) => {
-      // What a process holds comes first; its children's environment fills in the rest (its
-      // descriptors unreadable, or its agent socket's line left out of the listing as forged).
-      for (const path of (await socketsHeldBy(pid, listening)) ?? []) found.set(path, pid);
-      for (const path of await agentSocketsOfChildren(pid, uid)) if (!found.has(path)) found.set(path, pid);
-    }),
-  );
+  for (const { pid, named } of logins) for (const path of named) found.set(path, pid);
+  for (const { pid, held } of logins) for (const path of held) if (!found.has(path)) found.set(path, pid);
   return found;
 }
 

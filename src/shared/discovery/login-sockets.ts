@@ -96,10 +96,17 @@ const AGENT_VARIABLES = /^(?:SSH_AUTH_SOCK|SSH_ANCHOR_ORIGINAL_SOCK)=(\/.*)$/;
  */
 export async function loginAgentSockets(uid: number): Promise<Map<string, number>> {
   const [listening, pids] = await Promise.all([readListeners().then((found) => found ?? new Map<number, string>()), ownSshdPids(uid)]);
-  const logins = await Promise.all(pids.map(async (pid) => ({ pid, named: await agentSocketsOfChildren(pid, uid), held: (await socketsHeldBy(pid, listening)) ?? [] })));
+  // A few logins at a time, each child's environment read in turn: the /proc bound of ownSshdPids;
+  // what sshd wrote into the environment first, what a process holds only where it named nothing.
+  const named = await mapBounded(pids, PROC_CALLS_IN_FLIGHT, (pid) => agentSocketsOfChildren(pid, uid));
+  const held = await mapBounded(pids, PROC_CALLS_IN_FLIGHT, async (pid) => (await socketsHeldBy(pid, listening)) ?? []);
   const found = new Map<string, number>();
-  for (const { pid, named } of logins) for (const path of named) found.set(path, pid);
-  for (const { pid, held } of logins) for (const path of held) if (!found.has(path)) found.set(path, pid);
+  pids.forEach((pid, i) => {
+    for (const path of named[i] ?? []) found.set(path, pid);
+  });
+  pids.forEach((pid, i) => {
+    for (const path of held[i] ?? []) if (!found.has(path)) found.set(path, pid);
+  });
   return found;
 }
 
@@ -110,16 +117,14 @@ async function agentSocketsOfChildren(pid: number, uid: number): Promise<string[
     .split(/\s+/)
     .filter((child) => /^\d+$/.test(child))
     .slice(0, CHILDREN_READ);
-  const paths = await Promise.all(
-    children.map(async (child) => {
-      try {
-        if ((await stat(`/proc/${child}`)).uid !== uid) return [];
-        const environ = await readFile(`/proc/${child}/environ`, "latin1");
-        return environ.split("\0").flatMap((entry) => AGENT_VARIABLES.exec(entry)?.[1] ?? []);
-      } catch {
-        return [];
-      }
-    }),
-  );
-  return paths.flat();
+  const paths = await mapBounded(children, 1, async (child) => {
+    try {
+      if ((await stat(`/proc/${child}`)).uid !== uid) return [];
+      const environ = await readFile(`/proc/${child}/environ`, "latin1");
+      return environ.split("\0").flatMap((entry) => AGENT_VARIABLES.exec(entry)?.[1] ?? []);
+    } catch {
+      return [];
+    }
+  });
+  return paths.flatMap((found) => found ?? []);
 }

@@ -55,38 +55,16 @@ export function parseListeners(text: string): Map<number, string> {
 }
 
 /**
- * The listing while it is read: each read goes into `buffer` at `length`; a full buffer is
- * replaced by one twice its size (the bytes kept) up to PROC_NET_UNIX_MAX_BYTES, past which
- * there is no listing at all.
+ * The buffer to read on into once `length` bytes of the listing are in `buffer`: the same while
+ * it has room, twice the size (the bytes kept) when it is full, undefined once the listing has
+ * reached PROC_NET_UNIX_MAX_BYTES (no listing at all).
  */
-class Listing {
-  buffer: Buffer = Buffer.allocUnsafe(FIRST_READ_BYTES);
-  length = 0;
-  /** The listing reached the bound: there is none. */
-  tooLarge = false;
-
-  get room(): number {
-    return this.buffer.length - this.length;
-  }
-
-  /** Takes one read's count; true while more is to be read. */
-  took(bytesRead: number): boolean {
-    if (bytesRead === 0) return false;
-    this.length += bytesRead;
-    if (this.length < this.buffer.length) return true;
-    if (this.buffer.length >= PROC_NET_UNIX_MAX_BYTES) {
-      this.tooLarge = true;
-      return false;
-    }
-    const bigger = Buffer.allocUnsafe(Math.min(this.buffer.length * 2, PROC_NET_UNIX_MAX_BYTES));
-    this.buffer.copy(bigger, 0, 0, this.length);
-    this.buffer = bigger;
-    return true;
-  }
-
-  listeners(): Map<number, string> | undefined {
-    return this.tooLarge ? undefined : parseListeners(this.buffer.toString("utf8", 0, this.length));
-  }
+function roomToRead(buffer: Buffer, length: number): Buffer | undefined {
+  if (length < buffer.length) return buffer;
+  if (buffer.length >= PROC_NET_UNIX_MAX_BYTES) return undefined;
+  const bigger = Buffer.allocUnsafe(Math.min(buffer.length * 2, PROC_NET_UNIX_MAX_BYTES));
+  buffer.copy(bigger, 0, 0, length);
+  return bigger;
 }
 
 /** The listening sockets by inode, read off the event loop's thread (a read another user can
@@ -95,9 +73,16 @@ export async function readListeners(): Promise<Map<number, string> | undefined> 
   let file;
   try {
     file = await open(PROC_NET_UNIX, "r");
-    const listing = new Listing();
-    while (listing.took((await file.read(listing.buffer, listing.length, listing.room, null)).bytesRead));
-    return listing.listeners();
+    let buffer: Buffer | undefined = Buffer.allocUnsafe(FIRST_READ_BYTES);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      buffer = roomToRead(buffer, length);
+      if (!buffer) return undefined;
+    }
+    return parseListeners(buffer.toString("utf8", 0, length));
   } catch {
     return undefined;
   } finally {

@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { memoryOf } from "../../bench/system.js";
 import { addManyKeys, garbageBurst, holdNonReaders, timeRequest } from "../helpers/abuse.js";
 import { Cleanup, requireRoot, run, sleep, tempDir, waitFor } from "../helpers/process.js";
+import { daemonLogTail } from "../helpers/matrix.js";
 import { startTestHost, type TestHost } from "../helpers/sshd.js";
 
 const skip = requireRoot();
@@ -54,7 +55,8 @@ describe("the routing core under stress, end to end (issue 10)", { skip }, () =>
       polling = false;
       await poller;
     }
-    assert.deepEqual(failures, [], "every `ssh -A host ssh-add -l` must list the login's keys");
+    // A miss says what the daemon saw: its log, the looks it made and the answer it gave.
+    if (failures.length > 0) assert.fail(`every \`ssh -A host ssh-add -l\` must list the login's keys: ${failures.join("; ")}\n${await daemonLogTail(host, 40)}`);
     assert.equal(await daemonPid(), pid, "the daemon that was running served them all");
   });
 

@@ -39,7 +39,7 @@ async function front(cleanup: Cleanup, base: string, book: AgentBook, local = tr
     log: new Log({ verbose: false }),
     counters,
     maxWaitMs: 10_000,
-    findAgents: async () => undefined,
+    findAgents: async () => true,
     verifyUpstream: (agent) => stillTheSocket(agent.path, agent.candidate, uid, { local }),
     shortOfDescriptors: () => undefined,
     noAgent: () => undefined,

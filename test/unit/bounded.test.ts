@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { mapBounded } from "../../src/shared/core/bounded.js";
+import { mapBounded, withinMs } from "../../src/shared/core/bounded.js";
 
 describe("mapBounded: every item, a bounded number at a time", () => {
   it("never has more than the limit in flight, and gives the results in the items' order", async () => {
@@ -25,5 +25,16 @@ describe("mapBounded: every item, a bounded number at a time", () => {
     assert.deepEqual(started, [1, 2]);
     assert.equal(results.length, 5);
     assert.deepEqual(await mapBounded([], 8, async () => 1), []);
+  });
+});
+
+describe("withinMs: a wait that never outlasts its budget", () => {
+  it("says whether the work settled in time, a failure counting as settled", async () => {
+    assert.equal(await withinMs(Promise.resolve("value"), 1000), true);
+    assert.equal(await withinMs(Promise.reject(new Error("failed")), 1000), true);
+    const never = new Promise<void>(() => undefined);
+    const started = performance.now();
+    assert.equal(await withinMs(never, 50), false);
+    assert.ok(performance.now() - started < 1000, "the budget ends the wait");
   });
 });

@@ -89,7 +89,7 @@ describe("ProxiedConnection's decisions, with a fake context and clock", () => {
   /** The connection code behind a front socket, with everything it shares faked. */
   async function setUp(
     agents: readonly StandIn[],
-    options: { onLook?: (book: ScriptedBook) => void; verify?: (agent: Agent) => Promise<boolean> } = {},
+    options: { onLook?: (book: ScriptedBook) => void; verify?: (agent: Agent) => Promise<boolean>; lookFinishes?: boolean } = {},
   ) {
     const directory = await tempDir();
     cleanups.push(() => rm(directory, { recursive: true, force: true }));
@@ -108,6 +108,7 @@ describe("ProxiedConnection's decisions, with a fake context and clock", () => {
       findAgents: async () => {
         looks += 1;
         options.onLook?.(book);
+        return options.lookFinishes ?? true;
       },
       verifyUpstream: options.verify ?? (async () => true),
       shortOfDescriptors: () => undefined,
@@ -290,6 +291,12 @@ describe("ProxiedConnection's decisions, with a fake context and clock", () => {
     assert.equal(connection.phase, "answered-empty");
     assert.equal(counters.answeredEmpty, 1);
     assert.deepEqual(noAgent, ["no agent of this user is available"]);
+  });
+
+  it("says so when that look was cut short by its bound: a new login's agent may have been missed", async () => {
+    const { noAgent, client } = await setUp([], { lookFinishes: false });
+    assert.deepEqual(await client.request(), EMPTY_IDENTITIES_MESSAGE);
+    assert.deepEqual(noAgent, [`no agent of this user is available (the look for new logins was still running after ${TIMING.lookAgainMs} ms)`]);
   });
 
   it("uses a login that the fresh look finds", async () => {

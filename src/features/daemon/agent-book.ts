@@ -143,7 +143,7 @@ export class AgentBook {
    * TIMING.triageWaitMs; undefined when nothing is being read (every request but those right
    * after new candidates appeared).
    */
-  triaged(): Promise<void> | undefined {
+  triaged(): Promise<boolean> | undefined {
     const reading = this.#triage.reading;
     return reading && withinMs(reading, TIMING.triageWaitMs);
   }

@@ -20,14 +20,15 @@ export interface ConnectionContext {
   readonly now?: () => number;
   /** A scoped socket's filter: only agents it admits are tried (per-identity scopes). */
   readonly accept?: (agent: Agent) => boolean;
-  /** Looks for agents again (a login may have appeared since the last look), bounded in time. */
-  findAgents(): Promise<void>;
+  /** Looks for agents again (a login may have appeared since the last look), bounded in time:
+   * false when the bound cut the look short (it goes on; what it finds serves later requests). */
+  findAgents(): Promise<boolean>;
   /**
    * Asked when a connection's first request is complete, before it is routed: a bounded look
    * when the place new logins appear changed since it was last read (a new login's own first
    * command must find that login's agent), or undefined when nothing changed.
    */
-  freshen?(): Promise<void> | undefined;
+  freshen?(): Promise<unknown> | undefined;
   /**
    * Whether the socket an upstream connection reached is still the candidate that passed the
    * trust checks (not a socket put at the same path since). Asked right after the connect system
@@ -104,8 +105,9 @@ export class ProxiedConnection {
   #clientEnded = false;
   /** A probe about this connection's late request is under way. */
   #judging = false;
-  /** Whether this connection already asked for a fresh look for agents. */
-  #lookedAgain = false;
+  /** Whether this connection asked for a fresh look for agents, and whether that look was done
+   * within its bound (what an empty answer's reason says). */
+  #lookedAgain: "not yet" | "done" | "cut short" = "not yet";
   /** Candidates that refused this connection, in turn (bounded: see #connectNext). */
   #deadTried = 0;
   /** #deadTried when the candidates ahead were last checked (see #connectNext). */
@@ -216,14 +218,20 @@ export class ProxiedConnection {
     this.#phase = "connecting";
     const agent = this.#context.book.next(this.#tried, this.#context.accept);
     if (!agent) {
-      if (!this.#lookedAgain) {
+      if (this.#lookedAgain === "not yet") {
         // Nothing (left) to route to: a login may have appeared whose notification is not
         // processed yet. One bounded look, then the answer.
-        this.#lookedAgain = true;
-        void this.#context.findAgents().then(() => this.#connectNext());
+        this.#lookedAgain = "done";
+        void this.#context.findAgents().then((finished) => {
+          if (!finished) this.#lookedAgain = "cut short";
+          this.#connectNext();
+        });
         return;
       }
-      this.#answerEmpty(this.#tried.size === 0 ? "no agent of this user is available" : "no agent answered");
+      // A look cut short by its bound (a slow file system, a machine under load) is said: a new
+      // login's agent it had not reached yet would have been missed.
+      const unfinished = this.#lookedAgain === "cut short" ? ` (the look for new logins was still running after ${TIMING.lookAgainMs} ms)` : "";
+      this.#answerEmpty(`${this.#tried.size === 0 ? "no agent of this user is available" : "no agent answered"}${unfinished}`);
       return;
     }
     if (this.#deadTried >= LIMITS.deadTriedPerRequest && this.#deadTried > this.#checkedAheadAt && !agent.answered && !agent.acceptedCheck) {

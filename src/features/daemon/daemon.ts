@@ -338,11 +338,12 @@ export class Daemon {
   /** A connection found no agent: a fresh, bounded look (a login may have just appeared),
    * however recently a full scan finished. Not while out of descriptors: directories that
    * cannot be read would look empty. */
-  async #findAgents(): Promise<void> {
-    if (this.#shortage.now()) return;
+  async #findAgents(): Promise<boolean> {
+    if (this.#shortage.now()) return true;
     // A client that came while the first scan runs waits for it: it is the complete look.
-    await (this.#firstScan ?? this.#discovery.lookAgain(TIMING.lookAgainMs, true));
+    const finished = this.#firstScan ? await this.#firstScan.then(() => true) : await this.#discovery.lookAgain(TIMING.lookAgainMs, true);
     await this.#book.triaged();
+    return finished;
   }
 
   /**
@@ -353,7 +354,7 @@ export class Daemon {
    * this one lstat per connection is what a fresh login's first command is found by. Then, if
    * new candidates are being sorted by the listening sockets, that (bounded) wait too.
    */
-  #freshen(): Promise<void> | undefined {
+  #freshen(): Promise<unknown> | undefined {
     if (this.#firstScan || this.#shortage.now()) return undefined;
     if (!this.#discovery.mayHaveUnseenLogin()) return this.#book.triaged();
     return this.#discovery.lookAgain(TIMING.lookAgainMs).then(() => this.#book.triaged());

@@ -22,18 +22,19 @@ export async function mapBounded<T, R>(items: readonly T[], limit: number, work:
 }
 
 /**
- * Resolves once `work` settles or `ms` have passed, whichever is first (neither its value nor
- * its failure is passed on): a wait that must not outlast its budget. The timer goes either way.
+ * Resolves once `work` settles or `ms` have passed, whichever is first: true when `work` settled
+ * in time (neither its value nor its failure is passed on), false when the budget ran out. A
+ * wait that must not outlast its budget; the timer goes either way.
  *
  * @example
- * await withinMs(discovery.look(), TIMING.lookAgainMs);
+ * const finished = await withinMs(discovery.look(), TIMING.lookAgainMs);
  */
-export function withinMs(work: Promise<unknown>, ms: number): Promise<void> {
+export function withinMs(work: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const budget = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  const budget = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   const settled = work.then(
-    () => undefined,
-    () => undefined,
+    () => true,
+    () => true,
   );
   return Promise.race([settled, budget]).finally(() => clearTimeout(timer));
 }

@@ -152,12 +152,12 @@ export class AgentDiscovery {
    * first command races the notification for its socket). Pending directory re-reads run now,
    * `~/.ssh/agent` and the extra directories are read again, and the temporary roots are listed
    * for `ssh-*` directories not known yet. Resolves when that look is done or after `budgetMs`,
-   * whichever comes first (the look itself goes on). A caller arriving while a look is under
+   * whichever comes first (the look itself goes on): true when it was done in time. A caller arriving while a look is under
    * way shares the next one, which starts after it: it never gets a look older than itself.
    * `thorough`: a long root is listed even within its relisting pause (see
    * #ownSessionDirectories): a connection that found no agent at all, not one choosing among some.
    */
-  lookAgain(budgetMs: number, thorough = false): Promise<void> {
+  lookAgain(budgetMs: number, thorough = false): Promise<boolean> {
     if (thorough) this.#thoroughLookWanted = true;
     const look =
       this.#look === undefined

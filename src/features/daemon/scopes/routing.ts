@@ -35,8 +35,9 @@ export function scopedContext(base: ConnectionContext, anchor: Anchor): Connecti
     accept: admits(anchor),
     // After a fresh look, new logins' keys must be known before they can be admitted.
     findAgents: async () => {
-      await base.findAgents();
+      const finished = await base.findAgents();
       await learnKeys(base.book);
+      return finished;
     },
     freshen: () => base.freshen?.()?.then(() => learnKeys(base.book)),
   };

@@ -85,6 +85,8 @@ export class Daemon {
   #toldStayingUp = false;
   /** The first full scan while it runs (the socket already answers). */
   #firstScan: Promise<void> | undefined;
+  /** Says (now and then) that a look for new logins ran past its bound. */
+  readonly #lookCutShort: (message: string) => void;
   #stopping = false;
   #stopped: Promise<void> | undefined;
   #resolveStopped!: () => void;
@@ -141,6 +143,8 @@ export class Daemon {
       log: info,
     });
     const noAgent = occasionalLog(info);
+    // Apart from the no-agent line, which a client polling between logins would keep taken.
+    this.#lookCutShort = occasionalLog(info);
     this.#context = {
       book: this.#book,
       log: this.log,
@@ -342,6 +346,7 @@ export class Daemon {
     if (this.#shortage.now()) return true;
     // A client that came while the first scan runs waits for it: it is the complete look.
     const finished = this.#firstScan ? await this.#firstScan.then(() => true) : await this.#discovery.lookAgain(TIMING.lookAgainMs, true);
+    if (!finished) this.#lookCutShort(`a look for new logins was still running after ${TIMING.lookAgainMs} ms (a slow file system, or a machine under heavy load): a connection that found no agent was answered without it`);
     await this.#book.triaged();
     return finished;
   }

@@ -362,7 +362,7 @@ export class Daemon {
   #freshen(): Promise<unknown> | undefined {
     if (this.#firstScan || this.#shortage.now()) return undefined;
     if (!this.#discovery.mayHaveUnseenLogin()) return this.#book.triaged();
-    return this.#discovery.lookAgain(TIMING.lookAgainMs).then(() => this.#book.triaged());
+    return this.#discovery.lookAgain(TIMING.freshenLookMs).then(() => this.#book.triaged());
   }
 
   /** Out of file descriptors: shed new connections for a moment, log it now and then. */

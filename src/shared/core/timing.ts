@@ -66,8 +66,14 @@ export const TIMING = {
   staleSocketAgeMs: 30_000,
   /** A connection that finds no agent looks again at the places a new login appears, for at
    * most this long before it is answered as an empty agent: a new login's own first command
-   * (`ssh -A host git pull`) races the change notification for its socket. */
-  lookAgainMs: 300,
+   * (`ssh -A host git pull`) races the change notification for its socket. A look takes a few
+   * ms; the bound matters on a slow file system or a machine under heavy load, where an empty
+   * answer is the one outcome worse than waiting (a loaded CI run once saw a look outlast 300 ms). */
+  lookAgainMs: 1000,
+  /** A connection with agents to choose from, when the temporary root changed since its last
+   * listing (a login may have just appeared), waits at most this long for the same look before
+   * it is routed among the agents already known. */
+  freshenLookMs: 300,
   /** New candidates are sorted by whether anything listens at their paths (the stale triage),
    * from a listing read off the event loop; a request right after they appeared waits for it
    * at most this long (a few ms normally; another user can make the read take seconds), then

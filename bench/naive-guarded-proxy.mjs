@@ -7,6 +7,10 @@
  *   the one that passed the trust checks at start, by device and inode).
  * - Message boundaries followed both ways, requests and answers counted (what notices a request
  *   left unanswered: the zombie rule), a malformed length closes the connection.
+ * - Before a request is routed, one lstat of the temporary root (its modification time says
+ *   whether a new login may have appeared: a new login's own first command must find it).
+ * - Half-close kept both ways: a client that shuts down its writing side after its request
+ *   (`nc -N -U`) still gets the answer, and the upstream's end reaches the client.
  * node bench/naive-guarded-proxy.mjs <listen path> <agent path>.
  */
 import { lstatSync } from "node:fs";
@@ -20,6 +24,9 @@ const identity = (path) => {
   return stats ? `${stats.dev}:${stats.ino}` : undefined;
 };
 const trusted = [identity(agentPath), identity(dirname(agentPath))].join();
+// The agent sits in a session directory (ssh-XXXX/agent.N) of the temporary root.
+const tmpRoot = dirname(dirname(agentPath));
+let rootChangedAt = lstatSync(tmpRoot).mtimeMs;
 
 /** Counts whole messages in a byte stream; false on a malformed length. */
 function scanner() {
@@ -49,20 +56,25 @@ function scanner() {
   return scanner;
 }
 
-createServer((client) => {
+createServer({ allowHalfOpen: true }, (client) => {
   const requests = scanner();
   const held = [];
   let upstream;
+  let clientEnded = false;
   client.on("data", (chunk) => {
     if (!requests.scan(chunk)) return client.destroy();
     if (upstream) return void upstream.write(chunk);
     held.push(chunk);
     if (requests.messages === 0) return;
-    upstream = connect({ path: agentPath });
+    // No new login to look for in this relay, but the look's question is asked all the same.
+    const mtimeMs = lstatSync(tmpRoot).mtimeMs;
+    if (mtimeMs !== rootChangedAt) rootChangedAt = mtimeMs;
+    upstream = connect({ path: agentPath, allowHalfOpen: true });
     if ([identity(agentPath), identity(dirname(agentPath))].join() !== trusted) return client.destroy();
     const answers = scanner();
     upstream.on("connect", () => {
       for (const piece of held.splice(0)) upstream.write(piece);
+      if (clientEnded) upstream.end();
     });
     upstream.on("data", (answer) => {
       if (!answers.scan(answer)) return client.destroy();
@@ -70,8 +82,13 @@ createServer((client) => {
     });
     upstream.on("end", () => client.end());
     upstream.on("error", () => client.destroy());
-    client.on("end", () => upstream.end());
+    upstream.on("close", () => client.destroy());
     client.on("close", () => upstream.destroy());
+  });
+  client.on("end", () => {
+    clientEnded = true;
+    if (!upstream) client.end();
+    else if (!upstream.connecting) upstream.end();
   });
   client.on("error", () => client.destroy());
 }).listen(listenPath, () => process.stdout.write("ready\n"));

@@ -13,7 +13,9 @@
  * only once the client's first bytes came, the floor of a relay that never opens a forwarded
  * channel for a client that sends nothing; and "naive, guarded" (bench/naive-guarded-proxy.mjs):
  * the naive relay doing only the work ssh-anchor's guarantees ask of each connection (a whole
- * first message before the upstream, the socket reached checked, messages counted both ways). Besides the medians of all samples, each round's
+ * first message before the upstream, the socket reached checked, messages counted both ways,
+ * the temporary root's lstat a new login is found by, half-close kept both ways): the same
+ * system calls per connection as ssh-anchor's. Besides the medians of all samples, each round's
  * median is divided by the naive relay's in the same round (adjacent batches meet the same load
  * on a shared machine): the median and quartiles of those ratios are the steadier figure.
  *

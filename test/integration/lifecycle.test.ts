@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { chmod, chown, lstat, mkdir, readFile, unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { createServer } from "node:net";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { socketAcceptsConnections } from "../../src/shared/core/dial.js";
 import { addKey, makeKey, sshAdd, startAgent } from "../helpers/agent.js";
-import { BIN, Cleanup, run, spawnTracked, tempDir, waitFor } from "../helpers/process.js";
+import { forwardsDirectory, remoteForwardPath } from "../../src/shared/core/forwards.js";
+import { BIN, Cleanup, run, sleep, spawnTracked, tempDir, waitFor } from "../helpers/process.js";
 
 const isRoot = process.getuid?.() === 0;
 
@@ -79,6 +81,32 @@ describe("daemon lifecycle", () => {
       for (const file of [socket, `${socket}.ctl`, `${socket}.pid`]) {
         await assert.rejects(lstat(file), { code: "ENOENT" }, `${file} must be removed after ${signal}`);
       }
+    }
+  });
+
+  it("stops on SIGTERM when forwards came with it, one leftover of an earlier run in the way (every bind of theirs served once)", async () => {
+    // A login's forward (a listening socket in ~/.ssh/anchor-forwards) is there at start, and a
+    // socket file left by an earlier run sits at its stable path: the start's first looks both
+    // bind it, and the one that loses must not leave a server nobody closes.
+    const forwards = forwardsDirectory(env.HOME as string);
+    await mkdir(forwards, { recursive: true, mode: 0o700 });
+    const forward = createServer((connection) => connection.destroy());
+    await new Promise<void>((resolve) => forward.listen(remoteForwardPath(env.HOME as string, "opener", "tok1"), resolve));
+    cleanup.add(() => new Promise((resolve) => forward.close(resolve)));
+    for (let round = 0; round < 5; round++) {
+      const socket = socketPath();
+      const stable = join(dirname(socket), "opener.sock");
+      await mkdir(dirname(socket), { mode: 0o700 });
+      // A socket file nobody listens on (bound, never listening, the process gone).
+      await run("python3", ["-c", `import socket; s = socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(stable)})`]);
+      const daemon = spawnTracked(cleanup, BIN, ["run", "--socket", socket, "--tmp-dir", join(base, "tmp")], env);
+      let log = "";
+      daemon.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+      await waitFor("the forward's stable socket", () => socketAcceptsConnections(stable, 500), 10_000, 50, () => log);
+      const exited = new Promise<number | null>((resolve) => daemon.once("exit", (code) => resolve(code)));
+      daemon.kill("SIGTERM");
+      const code = await Promise.race([exited, sleep(5000).then(() => "still running 5 s after SIGTERM")]);
+      assert.equal(code, 0, `round ${round + 1}: ${code}\n${log}`);
     }
   });
 

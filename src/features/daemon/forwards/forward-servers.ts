@@ -43,6 +43,10 @@ interface Listening {
 export class ForwardServers {
   readonly #options: ForwardServersOptions;
   readonly #listening = new Map<string, Listening>();
+  /** Binds under way, by key: a second serve() of the same socket meanwhile waits for the
+   * first (two would both bind, the second unlinking the first's socket, whose server would
+   * then be served by nobody and keep the daemon from exiting). */
+  readonly #binding = new Map<string, Promise<string | undefined>>();
   #stopped = false;
   /** gpg's agent socket path, once asked (undefined: no gpgconf). */
   #gpgPath: Promise<string | undefined> | undefined;
@@ -59,10 +63,19 @@ export class ForwardServers {
   }
 
   /** Serves the stable socket of `name` (and of `scope`'s), if not yet. */
-  async serve(name: string, scope?: string): Promise<string | undefined> {
+  serve(name: string, scope?: string): Promise<string | undefined> {
     const key = `${scope ?? ""}/${name}`;
     const known = this.#listening.get(key);
-    if (known || this.#stopped) return known?.path;
+    if (known || this.#stopped) return Promise.resolve(known?.path);
+    let binding = this.#binding.get(key);
+    if (!binding) {
+      binding = this.#bind(key, name, scope).finally(() => this.#binding.delete(key));
+      this.#binding.set(key, binding);
+    }
+    return binding;
+  }
+
+  async #bind(key: string, name: string, scope: string | undefined): Promise<string | undefined> {
     const path = stableForwardPath(this.#options.directory(), name, scope);
     const server = createServer({ allowHalfOpen: true }, (socket) => this.#options.onConnection(socket, name, scope));
     try {
@@ -79,7 +92,13 @@ export class ForwardServers {
       return undefined;
     }
     server.on("error", (error) => this.#options.log(`${path}: ${error.message}`));
-    this.#listening.set(key, { key, name, scope, path, server, bound: await boundFileAt(path) });
+    const bound = await boundFileAt(path);
+    if (this.#stopped) {
+      // Stopped while binding: stop() did not know this server.
+      await letGo([server], path, bound);
+      return undefined;
+    }
+    this.#listening.set(key, { key, name, scope, path, server, bound });
     return path;
   }
 

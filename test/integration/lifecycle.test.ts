@@ -110,6 +110,25 @@ describe("daemon lifecycle", () => {
     }
   });
 
+  it("stops on SIGTERM when its directory is being removed at the same moment (a logout removing XDG_RUNTIME_DIR)", async () => {
+    for (let round = 0; round < 8; round++) {
+      const socket = socketPath();
+      const daemon = spawnTracked(cleanup, BIN, ["run", "--socket", socket, "--tmp-dir", join(base, "tmp")], env);
+      let log = "";
+      daemon.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+      // Started (the pid file is written last), then the removal: the daemon takes its
+      // directory back and binds again while the signal asks it to stop.
+      await waitFor("the daemon's pid file", async () => (await readFile(`${socket}.pid`, "utf8").catch(() => "")).trim() === String(daemon.pid), 10_000, 20, () => log);
+      const exited = new Promise<number | null>((resolve) => daemon.once("exit", (code) => resolve(code)));
+      const removal = run("rm", ["-rf", dirname(socket)]);
+      await sleep(round);
+      daemon.kill("SIGTERM");
+      await removal;
+      const code = await Promise.race([exited, sleep(5000).then(() => "still running 5 s after SIGTERM")]);
+      assert.equal(code, 0, `round ${round + 1}: ${code}\n${log}`);
+    }
+  });
+
   it("rescans on SIGHUP and keeps serving", async () => {
     const socket = socketPath();
     const daemon = spawnTracked(cleanup, BIN, ["run", "--socket", socket, "--tmp-dir", join(base, "tmp")], env);

@@ -56,6 +56,8 @@ export class OwnedSocket {
   /** Keeps the socket directory's name ours when someone removes it. */
   #guard: DirectoryGuard | undefined;
   #recovering: Promise<void> | undefined;
+  /** The binding under way (a start's, or a recovery's), which close() lets finish first. */
+  #opening: Promise<void> | undefined;
   #stopping = false;
 
   constructor(options: OwnedSocketOptions) {
@@ -74,7 +76,15 @@ export class OwnedSocket {
   }
 
   /** Binds the stable socket (or serves systemd's), the control socket and the pid file. */
-  async open(): Promise<void> {
+  open(): Promise<void> {
+    const opening = this.#openNow();
+    this.#opening = opening;
+    return opening.finally(() => {
+      if (this.#opening === opening) this.#opening = undefined;
+    });
+  }
+
+  async #openNow(): Promise<void> {
     const { paths } = this;
     const { uid } = this.#options;
     await ensurePrivateDirectory(paths.directory, uid, { createParent: paths.inHome });
@@ -118,13 +128,21 @@ export class OwnedSocket {
     const controlServer = this.#controlServer;
     this.#agentServer = undefined;
     this.#controlServer = undefined;
-    if (!agentServer || !controlServer) return;
-    await letGo([agentServer, controlServer], this.paths.socket, this.#bound);
+    // Either may be missing: an open() that failed half way (its directory removed under it)
+    // has bound the agent socket alone.
+    const servers = [agentServer, controlServer].filter((server) => server !== undefined);
+    if (servers.length > 0) await letGo(servers, this.paths.socket, this.#bound);
   }
 
   /** The daemon is stopping: no more taking the socket back, and the sockets are let go of. */
   async close(): Promise<void> {
     this.#stopping = true;
+    // A binding under way (a recovery when the directory is removed as the daemon stops: a
+    // logout removing XDG_RUNTIME_DIR; or the start's own) finishes first, and what it bound is
+    // let go of here. Released before it finished, its servers would keep the daemon running
+    // after "stopped".
+    await this.#recovering?.catch(() => undefined);
+    await this.#opening?.catch(() => undefined);
     this.#guard?.stop();
     await this.release();
   }

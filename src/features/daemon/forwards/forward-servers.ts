@@ -5,6 +5,7 @@ import { GPG_FORWARD, stableForwardPath } from "../../../shared/discovery/forwar
 import { gpgAgentSocketPath, gpgPathState, redirectText, scopedGpgTarget } from "../../../shared/discovery/gpg-path.js";
 import { lstatOrUndefined, replaceOwnFile } from "../../../shared/core/trust.js";
 import { boundFileAt, letGo, sameFile, type BoundFile } from "../bound-file.js";
+import { SingleFlight } from "../../../shared/core/single-flight.js";
 import { bindPrivately } from "../listener.js";
 import { dial } from "../../../shared/core/dial.js";
 import { TIMING } from "../../../shared/core/timing.js";
@@ -44,9 +45,8 @@ export class ForwardServers {
   readonly #options: ForwardServersOptions;
   readonly #listening = new Map<string, Listening>();
   /** Binds under way, by key: a second serve() of the same socket meanwhile waits for the
-   * first (two would both bind, the second unlinking the first's socket, whose server would
-   * then be served by nobody and keep the daemon from exiting). */
-  readonly #binding = new Map<string, Promise<string | undefined>>();
+   * first (two at start once left a server nobody closed: the daemon outlived its SIGTERM). */
+  readonly #binds = new SingleFlight<string | undefined>();
   #stopped = false;
   /** gpg's agent socket path, once asked (undefined: no gpgconf). */
   #gpgPath: Promise<string | undefined> | undefined;
@@ -67,12 +67,7 @@ export class ForwardServers {
     const key = `${scope ?? ""}/${name}`;
     const known = this.#listening.get(key);
     if (known || this.#stopped) return Promise.resolve(known?.path);
-    let binding = this.#binding.get(key);
-    if (!binding) {
-      binding = this.#bind(key, name, scope).finally(() => this.#binding.delete(key));
-      this.#binding.set(key, binding);
-    }
-    return binding;
+    return this.#binds.run(key, () => this.#bind(key, name, scope));
   }
 
   async #bind(key: string, name: string, scope: string | undefined): Promise<string | undefined> {

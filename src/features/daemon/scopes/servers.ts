@@ -5,6 +5,7 @@ import { boundFileAt, letGo, sameFile, type BoundFile } from "../bound-file.js";
 import { ScopeRegistry, type Scope } from "./registry.js";
 import type { Anchor } from "../../../shared/scope/rule.js";
 import { scopedSocketPath } from "../../../shared/scope/socket-path.js";
+import { SingleFlight } from "../../../shared/core/single-flight.js";
 
 export interface ScopeServersOptions {
   /** The stable socket's private directory (daemonPaths(...).directory), already checked; asked
@@ -38,6 +39,7 @@ export class ScopeServers {
   readonly #registry: ScopeRegistry;
   readonly #listening = new Map<string, Listening>();
   #stopped = false;
+  readonly #binds = new SingleFlight<Listening>();
   /** Resolves once the registry was read: a login registered before that would be saved over
    * the scopes remembered (the control socket answers before the scopes are loaded). */
   readonly #loaded: Promise<void>;
@@ -117,12 +119,22 @@ export class ScopeServers {
     for (const id of [...this.#listening.keys()]) await this.#close(id);
   }
 
-  async #listen(scope: Scope): Promise<Listening> {
+  /** Binds the scope's socket; two logins of one scope at once share the one bind. */
+  #listen(scope: Scope): Promise<Listening> {
+    return this.#binds.run(scope.id, () => this.#bind(scope));
+  }
+
+  async #bind(scope: Scope): Promise<Listening> {
     const path = scopedSocketPath(this.#options.directory(), scope.id);
     const server = createServer({ allowHalfOpen: true }, (socket) => this.#options.onConnection(socket, scope));
     await listenExclusively(server, path, this.#options.lockFile(), this.#options.uid);
     server.on("error", (error) => this.#options.log(`${path}: ${error.message}`));
     const listening: Listening = { scope, path, server, bound: await boundFileAt(path) };
+    if (this.#stopped) {
+      // Stopped while binding: stop() did not know this server.
+      await letGo([server], path, listening.bound);
+      throw new Error("the daemon is stopping");
+    }
     this.#listening.set(scope.id, listening);
     return listening;
   }

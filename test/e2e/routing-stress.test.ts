@@ -68,7 +68,11 @@ describe("the routing core under stress, end to end (issue 10)", { skip }, () =>
       await sleep(2000);
       const [direct, through] = await Promise.all([timeRequest(login.forwardedSocket, 10_000), timeRequest(socket, 10_000)]);
       assert.equal(through.keys, KEYS, `no answer through ssh-anchor (the forwarded socket directly: ${direct.ms.toFixed(0)} ms)`);
-      assert.ok(through.ms < 1000, `a fresh request took ${through.ms.toFixed(0)} ms (directly: ${direct.ms.toFixed(0)} ms)`);
+      // Within 1 s; on a machine so loaded that the same request straight to the forwarded
+      // socket, at the same moment, takes most of that (the laptop's agent is behind the
+      // abusive clients' requests too), within 250 ms of it: ssh-anchor must add no wait of its own.
+      const bound = Math.max(1000, direct.ms + 250);
+      assert.ok(through.ms < bound, `a fresh request took ${through.ms.toFixed(0)} ms (directly: ${direct.ms.toFixed(0)} ms; bound ${bound.toFixed(0)} ms)`);
       assert.equal(held.open(), HOLDERS, "the abusive clients are held, not dropped");
     } finally {
       held.release();

@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { AgentDiscovery } from "../../src/shared/discovery/discovery.js";
 import { hostHash } from "../../src/shared/discovery/host-hash.js";
 import { scanDirectory } from "../../src/shared/discovery/scan.js";
+import { foreignFs, UNANSWERED } from "../../src/shared/core/foreign-fs.js";
 import { Cleanup, run, tempDir, waitFor } from "../helpers/process.js";
 
 const uid = process.getuid?.() ?? 0;
@@ -141,4 +142,35 @@ describe("discovery", () => {
     await waitFor("the removed socket to be forgotten", () => discovery.candidates().length === 0, 3000);
     assert.ok(changes >= 2);
   });
+
+  it("keeps a known login when the gate cannot answer about its directory (another user's file system holds it), and asks again later", async () => {
+    const root = join(base, "gated");
+    const emptyHome = join(base, "gated-home");
+    await mkdir(root, { mode: 0o700 });
+    await mkdir(emptyHome, { mode: 0o700 });
+    const dir = join(root, "ssh-Known1");
+    await mkdir(dir, { mode: 0o700 });
+    const socket = join(dir, "agent.9000041");
+    await socketAt(cleanup, socket);
+    let answering = true;
+    const gate = {
+      lstat: (path: string) => (answering ? foreignFs.lstat(path) : Promise.resolve(UNANSWERED)),
+      readdir: (path: string) => (answering ? foreignFs.readdir(path) : Promise.resolve(UNANSWERED)),
+    };
+    const discovery = new AgentDiscovery({ ...context(), home: emptyHome, tmpRoot: root, extraDirs: [], gate });
+    await discovery.start();
+    cleanup.add(() => discovery.stop());
+    assert.deepEqual(discovery.candidates().map((c) => c.path), [socket]);
+    answering = false;
+    // Its directory changes (read again after the settle delay), and a full scan: no answer
+    // from the gate either time, which is not "empty".
+    await writeFile(join(dir, "junk"), "");
+    await discovery.rescan();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(discovery.candidates().map((c) => c.path), [socket], "a login the gate cannot answer about is kept");
+    answering = true;
+    await run("rm", ["-rf", dir]);
+    await waitFor("the removed login to be forgotten once the gate answers", () => discovery.candidates().length === 0, 3000);
+  });
 });
+

@@ -30,4 +30,7 @@ export interface DirectoryScan {
   readonly ignored: IgnoredEntry[];
   /** The directory exists and passed the trust checks (it may still be empty). */
   readonly trusted: boolean;
+  /** The bounded gate could not ask (its calls are all out, on a file system that does not
+   * answer): nothing is known of the directory now, which is not the same as its being empty. */
+  readonly unanswered?: boolean;
 }

@@ -26,6 +26,11 @@ const MAX_IGNORED = 64;
  * (see #ownSessionDirectories): a busy host's /tmp holds hundreds to a few thousand entries and
  * a few new names a listing; this much is another user's junk. */
 const LONG_LISTING_COST = 20_000;
+/** A directory's size in bytes per entry it may hold (ext4 gives 12 bytes and the name, rounded
+ * to 4): an ext4 directory someone once filled keeps its size when emptied, and its listing walks
+ * every block of it, so its size counts as that many entries (tmpfs reports about 20 bytes an
+ * entry: never more than its entries). */
+const DIRECTORY_BYTES_PER_ENTRY = 32;
 /** Listings in a row of a long root that found nothing new of the user's: it is churning. */
 const FRUITLESS_LISTINGS = 3;
 /** Directories read at once by a look again. */
@@ -97,7 +102,7 @@ export class AgentDiscovery {
 
   constructor(options: DiscoveryOptions) {
     this.#options = options;
-    this.#context = { uid: options.uid, hostHash: options.hostHash, ownSocket: options.ownSocket };
+    this.#context = { uid: options.uid, hostHash: options.hostHash, ownSocket: options.ownSocket, gate: options.gate };
   }
 
   /** The daemon's own socket (known only once it listens) is never a candidate. */
@@ -228,10 +233,10 @@ export class AgentDiscovery {
     const mounts = await mountPoints();
     const scans = await Promise.all(jobs.map(([dir, layout]) => scanDirectory(dir, layout, this.#context, mounts)));
     if (this.#stopped) return;
-    const before = new Set(this.#directories.keys());
+    const before = new Map(this.#directories);
     this.#directories.clear();
-    jobs.forEach(([directory, layout], i) => this.#remember(directory, layout, scans[i] as DirectoryScan));
-    for (const directory of before) if (!this.#directories.has(directory) && directory !== homeAgentDirectory(home)) this.#unwatch(directory);
+    jobs.forEach(([directory, layout], i) => this.#remember(directory, layout, scans[i] as DirectoryScan, before.get(directory)));
+    for (const directory of before.keys()) if (!this.#directories.has(directory) && directory !== homeAgentDirectory(home)) this.#unwatch(directory);
     this.#publish();
   }
 
@@ -278,7 +283,8 @@ export class AgentDiscovery {
    */
   async #ownSessionDirectories(root: string, thorough: boolean): Promise<string[]> {
     const listedAtMs = Date.now();
-    const mtimeMs = (await lstatOrUndefined(root))?.mtimeMs;
+    const stats = await lstatOrUndefined(root);
+    const mtimeMs = stats?.mtimeMs;
     const cached = this.#rootListings.get(root);
     if (mtimeMs !== undefined && cached && settled(cached, mtimeMs)) return cached.directories;
     const churning = cached !== undefined && cached.cost >= LONG_LISTING_COST && cached.fruitless >= FRUITLESS_LISTINGS;
@@ -288,7 +294,8 @@ export class AgentDiscovery {
     const directories = await ownSessionDirectoriesIn(root, this.#options.uid, owners);
     const known = new Set(cached?.directories);
     const fruitless = directories.some((directory) => !known.has(directory)) ? 0 : (cached?.fruitless ?? 0) + 1;
-    if (mtimeMs !== undefined) this.#rootListings.set(root, { mtimeMs, listedAtMs, directories, endedAt: performance.now(), cost: owners.cost, fruitless });
+    const cost = Math.max(owners.cost, Math.floor((stats?.size ?? 0) / DIRECTORY_BYTES_PER_ENTRY));
+    if (mtimeMs !== undefined) this.#rootListings.set(root, { mtimeMs, listedAtMs, directories, endedAt: performance.now(), cost, fruitless });
     return directories;
   }
 
@@ -308,7 +315,15 @@ export class AgentDiscovery {
     this.#publish();
   }
 
-  #remember(directory: string, layout: DirectoryLayout, scan: DirectoryScan): void {
+  /** What a scan of `directory` found, in place of what was known (`known`: before a full scan). */
+  #remember(directory: string, layout: DirectoryLayout, scan: DirectoryScan, known = this.#directories.get(directory)): void {
+    if (scan.unanswered) {
+      // The gate had no answer (another user's file system holds its calls): what was known
+      // stays, and the next look asks again. Forgetting would hand them the user's own logins
+      // (red team: a login's agent dropped for good while FUSE mounts hung the gate).
+      if (known) this.#directories.set(directory, known);
+      return;
+    }
     if (scan.candidates.length > 0 || scan.ignored.length > 0) {
       this.#directories.set(directory, { layout, scan });
       if (layout === "tmp-session" && scan.trusted) this.#watchSession(directory);

@@ -3,7 +3,7 @@ import { opendir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { AgentKind, Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
 import { mapBounded } from "../core/bounded.js";
-import { FOREIGN_CALLS_IN_FLIGHT, foreignFs, mountPoints, UNANSWERED } from "../core/foreign-fs.js";
+import { FOREIGN_CALLS_IN_FLIGHT, foreignFs, mountPoints, UNANSWERED, type ForeignFs } from "../core/foreign-fs.js";
 import { createdMsOf, directoryRefusal, lstatOrUndefined, socketRefusal, type TrustContext } from "../core/trust.js";
 import { HOME_AGENT_SOCKET, kindOfTmpSocket, TMP_AGENT_SOCKET, TMP_SESSION_DIR } from "./layouts.js";
 
@@ -12,6 +12,9 @@ export interface ScanContext extends TrustContext {
   /** This host's OpenSSH 10.1 tag (asked for only when such a socket shows up); other hosts'
    * sockets in a shared $HOME are skipped. */
   readonly hostHash: () => string;
+  /** The bounded gate session directories in the tmp root are asked through (default: the
+   * process's one, foreignFs; tests pass one that does not answer). */
+  readonly gate?: Pick<ForeignFs, "lstat" | "readdir">;
 }
 
 /** How a directory's entries are to be read. */
@@ -24,11 +27,12 @@ export type DirectoryLayout =
   | "extra";
 
 const EMPTY: DirectoryScan = { candidates: [], ignored: [], trusted: false };
+const NO_ANSWER: DirectoryScan = { candidates: [], ignored: [], trusted: false, unanswered: true };
 
-async function namesIn(directory: string, foreign: boolean): Promise<string[]> {
-  if (foreign) {
-    const entries = await foreignFs.readdir(directory);
-    return entries === UNANSWERED ? [] : entries.map((entry) => entry.name);
+async function namesIn(directory: string, gate: ScanContext["gate"]): Promise<string[] | typeof UNANSWERED> {
+  if (gate) {
+    const entries = await gate.readdir(directory);
+    return entries === UNANSWERED ? UNANSWERED : entries.map((entry) => entry.name);
   }
   try {
     return await readdir(directory);
@@ -42,10 +46,8 @@ async function namesIn(directory: string, foreign: boolean): Promise<string[]> {
  * again once the login ended) through the bounded gate, a mount point never; elsewhere (the
  * user's home, directories the user named) a plain lstat.
  */
-async function lstatEntry(path: string, foreign: boolean): Promise<Stats | undefined> {
-  if (!foreign) return lstatOrUndefined(path);
-  const stats = await foreignFs.lstat(path);
-  return stats === UNANSWERED ? undefined : stats;
+async function lstatEntry(path: string, gate: ScanContext["gate"]): Promise<Stats | undefined | typeof UNANSWERED> {
+  return gate ? gate.lstat(path) : lstatOrUndefined(path);
 }
 
 /**
@@ -61,11 +63,13 @@ export async function scanDirectory(
   context: ScanContext,
   mounts?: ReadonlySet<string>,
 ): Promise<DirectoryScan> {
-  const foreign = layout === "tmp-session";
+  // A session directory in the tmp root is asked through the gate; the others plainly.
+  const gate = layout === "tmp-session" ? (context.gate ?? foreignFs) : undefined;
   // `mounts`: the mount table read once for a whole scan of many directories, as
   // ownSessionDirectoriesIn reads it once for a whole listing of the root.
-  if (foreign && (mounts ?? (await mountPoints())).has(directory)) return EMPTY;
-  const stats = await lstatEntry(directory, foreign);
+  if (gate && (mounts ?? (await mountPoints())).has(directory)) return EMPTY;
+  const stats = await lstatEntry(directory, gate);
+  if (stats === UNANSWERED) return NO_ANSWER;
   if (!stats) return EMPTY;
   const refusal = directoryRefusal(stats, context.uid);
   if (refusal) {
@@ -75,11 +79,14 @@ export async function scanDirectory(
   }
   const candidates: Candidate[] = [];
   const ignored: IgnoredEntry[] = [];
-  for (const name of await namesIn(directory, foreign)) {
+  const names = await namesIn(directory, gate);
+  if (names === UNANSWERED) return NO_ANSWER;
+  for (const name of names) {
     const kind = await kindFromName(name, layout, context, directory, ignored);
     if (!kind) continue;
     const path = join(directory, name);
-    const entry = await lstatEntry(path, foreign);
+    const entry = await lstatEntry(path, gate);
+    if (entry === UNANSWERED) return NO_ANSWER;
     // Gone between listing and looking (a login ending): nothing to say about it.
     if (!entry) continue;
     // A directory the user named may hold anything: only socket-like entries are worth a word.
@@ -127,8 +134,8 @@ async function kindFromName(
   }
 }
 
-/** Entries looked at between two turns of the event loop, so a huge /tmp never stalls the proxy. */
-const ENTRIES_PER_TURN = 512;
+/** Entries read from the root per system call, off the event loop (opendir's buffer). */
+const ENTRIES_PER_READ = 256;
 /** New names asked together (through the gate, a few at a time) before the listing goes on. */
 const ASKED_PER_BATCH = 256;
 
@@ -153,9 +160,11 @@ export function ownerCache(): OwnerCache {
 }
 
 /** A name asked costs about as much as this many entries gone through (an lstat through the
- * gate against a name read): another user renaming thousands of `ssh-*` directories back and
- * forth makes every listing ask them all again (red team). */
-const LISTING_COST_PER_ASK = 20;
+ * gate, about 60 µs with its trip through the thread pool, against a name read, about 0.5 µs):
+ * another user renaming `ssh-*` directories back and forth makes every listing ask them all
+ * again (red team: at 20, 950 of them stayed under the long-listing bound and cost every
+ * request 58 ms; at 100 the bound comes at 200, each listing under it about 10 ms). */
+const LISTING_COST_PER_ASK = 100;
 
 /** Two 32-bit FNV-1a variants, 52 bits of them as one number (exact in a double). */
 function nameHash(name: string): number {
@@ -171,7 +180,9 @@ function nameHash(name: string): number {
 
 /**
  * The user's own `ssh-*` session directories directly inside a temporary directory such as
- * /tmp. The root is read as a stream (no list of every name), a few hundred entries per turn,
+ * /tmp. The root is read as a stream (no list of every name), a few hundred entries per read,
+ * each read off the event loop (another user can make one slow: an ext4 directory they once
+ * filled keeps its size when emptied, and each read walks its empty blocks, 50 ms for 129 MB),
  * and only names that may be session directories (by name, and by the type the directory entry
  * carries) are looked at: other users' files cost nothing. Each new such name costs one lstat
  * through the bounded gate (a name that is a mount point none: someone else's file system);
@@ -181,7 +192,7 @@ function nameHash(name: string): number {
 export async function ownSessionDirectoriesIn(root: string, uid: number, owners: OwnerCache = ownerCache()): Promise<string[]> {
   let dir;
   try {
-    dir = await opendir(root);
+    dir = await opendir(root, { bufferSize: ENTRIES_PER_READ });
   } catch {
     return [];
   }
@@ -207,8 +218,8 @@ export async function ownSessionDirectoriesIn(root: string, uid: number, owners:
   try {
     for (;;) {
       // The root itself is the system's /tmp (or a directory the user named): not a name another
-      // user can make, so its listing is read at once; what is in it is never asked that way.
-      const entry = dir.readSync();
+      // user can make, nor a file system they mount; what is in it is never asked that way.
+      const entry = await dir.read();
       if (!entry) break;
       seen += 1;
       // d_type says "not a directory" for most junk without a system call; unknown types are looked at.
@@ -220,12 +231,11 @@ export async function ownSessionDirectoriesIn(root: string, uid: number, owners:
         else batch.push(entry.name);
       }
       if (batch.length >= ASKED_PER_BATCH) await askBatch();
-      else if (seen % ENTRIES_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
     }
   } catch {
     // The directory went away while being read: what was found so far stands.
   } finally {
-    dir.closeSync();
+    await dir.close().catch(() => undefined);
   }
   await askBatch();
   owners.own = own;

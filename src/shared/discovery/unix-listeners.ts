@@ -32,13 +32,17 @@ const ACCEPTS_CONNECTIONS = 0x10000;
  * The listening path-bound sockets of a listing (`Num RefCount Protocol Flags Type St Inode Path`).
  * Each socket has one line and one inode, so an inode on two lines is a forgery (an abstract
  * name holding a newline and a copy of a real socket's line with another path): such an inode
- * is left out altogether, neither line believed. A forged line can then cost a hint (a live
- * socket read as not listening: a connect decides), never tie a socket to a path it is not at.
+ * is believed for no inode. The paths on such lines stay, each under a key no socket has (a
+ * negative number): asked whether anything listens at a path, a forgery must not answer "no"
+ * (red team: a forward read as gone was dialled every 250 ms, a channel to the laptop each
+ * time); asked which path an inode is bound to, it answers nothing. A forged line can cost a
+ * hint (a dead socket read as maybe listening: a connect decides), never tie a socket to a path.
  */
 export function parseListeners(text: string): Map<number, string> {
   const found = new Map<number, string>();
   const seen = new Set<number>();
   const forged = new Set<number>();
+  const lines: Array<[number, string]> = [];
   for (const line of text.split("\n").slice(1)) {
     const fields = line.trim().split(/\s+/);
     if (fields.length < 7) continue;
@@ -48,9 +52,10 @@ export function parseListeners(text: string): Map<number, string> {
     if (fields.length < 8 || (Number.parseInt(fields[3] as string, 16) & ACCEPTS_CONNECTIONS) === 0) continue;
     // The path is the rest of the line (a path may hold spaces); abstract names start with @.
     const path = fields.slice(7).join(" ");
-    if (path.startsWith("/")) found.set(inode, path);
+    if (path.startsWith("/")) lines.push([inode, path]);
   }
-  for (const inode of forged) found.delete(inode);
+  let doubtful = 0;
+  for (const [inode, path] of lines) found.set(forged.has(inode) ? -++doubtful : inode, path);
   return found;
 }
 

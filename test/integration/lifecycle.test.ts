@@ -84,14 +84,17 @@ describe("daemon lifecycle", () => {
     }
   });
 
-  it("stops on SIGTERM when forwards came with it, one leftover of an earlier run in the way (every bind of theirs served once)", async () => {
+  it("stops on SIGTERM with a forward's stable socket served, a leftover of an earlier run replaced at start", async () => {
     // A login's forward (a listening socket in ~/.ssh/anchor-forwards) is there at start, and a
-    // socket file left by an earlier run sits at its stable path: the start's first looks both
-    // bind it, and the one that loses must not leave a server nobody closes.
-    const forwards = forwardsDirectory(env.HOME as string);
-    await mkdir(forwards, { recursive: true, mode: 0o700 });
-    const forward = createServer((connection) => connection.destroy());
-    await new Promise<void>((resolve) => forward.listen(remoteForwardPath(env.HOME as string, "opener", "tok1"), resolve));
+    // socket file left by an earlier run sits at its stable path. Two binds of it at once are
+    // held by test/unit/forward-servers.test.ts; this is the whole daemon's stop around it.
+    // A home of its own: the other tests' daemons, still running, must not see this forward.
+    const home = join(base, "home-forwards");
+    const forwardEnv = { ...env, HOME: home };
+    await mkdir(forwardsDirectory(home), { recursive: true, mode: 0o700 });
+    // A forward that keeps each connection open, as sshd's does, until the client closes it.
+    const forward = createServer((connection) => connection.on("error", () => undefined).resume());
+    await new Promise<void>((resolve) => forward.listen(remoteForwardPath(home, "opener", "tok1"), resolve));
     cleanup.add(() => new Promise((resolve) => forward.close(resolve)));
     for (let round = 0; round < 5; round++) {
       const socket = socketPath();
@@ -99,7 +102,7 @@ describe("daemon lifecycle", () => {
       await mkdir(dirname(socket), { mode: 0o700 });
       // A socket file nobody listens on (bound, never listening, the process gone).
       await run("python3", ["-c", `import socket; s = socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(stable)})`]);
-      const daemon = spawnTracked(cleanup, BIN, ["run", "--socket", socket, "--tmp-dir", join(base, "tmp")], env);
+      const daemon = spawnTracked(cleanup, BIN, ["run", "--socket", socket, "--tmp-dir", join(base, "tmp")], forwardEnv);
       let log = "";
       daemon.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
       await waitFor("the forward's stable socket", () => socketAcceptsConnections(stable, 500), 10_000, 50, () => log);

@@ -7,6 +7,7 @@ import { AgentDiscovery } from "../../src/shared/discovery/discovery.js";
 import { hostHash } from "../../src/shared/discovery/host-hash.js";
 import { scanDirectory } from "../../src/shared/discovery/scan.js";
 import { foreignFs, UNANSWERED } from "../../src/shared/core/foreign-fs.js";
+import { TIMING } from "../../src/shared/core/timing.js";
 import { Cleanup, run, tempDir, waitFor } from "../helpers/process.js";
 
 const uid = process.getuid?.() ?? 0;
@@ -171,6 +172,32 @@ describe("discovery", () => {
     answering = true;
     await run("rm", ["-rf", dir]);
     await waitFor("the removed login to be forgotten once the gate answers", () => discovery.candidates().length === 0, 3000);
+  });
+
+  it("lists the root again when a name could not be asked: a login made while the gate was held is found once it answers, the root unchanged", async () => {
+    const root = join(base, "held");
+    const emptyHome = join(base, "held-home");
+    await mkdir(root, { mode: 0o700 });
+    await mkdir(emptyHome, { mode: 0o700 });
+    let answering = true;
+    const gate = {
+      lstat: (path: string) => (answering ? foreignFs.lstat(path) : Promise.resolve(UNANSWERED)),
+      readdir: (path: string) => (answering ? foreignFs.readdir(path) : Promise.resolve(UNANSWERED)),
+    };
+    const discovery = new AgentDiscovery({ ...context(), home: emptyHome, tmpRoot: root, extraDirs: [], gate });
+    await discovery.start();
+    cleanup.add(() => discovery.stop());
+    answering = false;
+    const dir = join(root, "ssh-Held1");
+    await mkdir(dir, { mode: 0o700 });
+    await socketAt(cleanup, join(dir, "agent.9000042"));
+    // Past the racy window, so that an unchanged mtime would let a kept listing stand.
+    await new Promise((resolve) => setTimeout(resolve, 2 * TIMING.racyListingMs));
+    await discovery.lookAgain(1000, true);
+    assert.equal(discovery.candidates().length, 0, "the gate held: nothing could be asked");
+    answering = true;
+    await discovery.lookAgain(1000, true);
+    assert.deepEqual(discovery.candidates().map((c) => c.path), [join(dir, "agent.9000042")], "found with the root unchanged");
   });
 });
 

@@ -291,11 +291,15 @@ export class AgentDiscovery {
     if (!thorough && churning && performance.now() - cached.endedAt < TIMING.longListingRelistMs) return cached.directories;
     let owners = this.#owners.get(root);
     if (!owners) this.#owners.set(root, (owners = ownerCache()));
-    const directories = await ownSessionDirectoriesIn(root, this.#options.uid, owners);
+    const directories = await ownSessionDirectoriesIn(root, this.#options.uid, owners, this.#context.gate);
     const known = new Set(cached?.directories);
     const fruitless = directories.some((directory) => !known.has(directory)) ? 0 : (cached?.fruitless ?? 0) + 1;
     const cost = Math.max(owners.cost, Math.floor((stats?.size ?? 0) / DIRECTORY_BYTES_PER_ENTRY));
-    if (mtimeMs !== undefined) this.#rootListings.set(root, { mtimeMs, listedAtMs, directories, endedAt: performance.now(), cost, fruitless });
+    // A listing with names the gate could not ask is not kept: the next look lists again, or a
+    // login made while another user's file system held the gate would stay hidden until the
+    // root changed again (red team).
+    if (owners.unanswered > 0) this.#rootListings.delete(root);
+    else if (mtimeMs !== undefined) this.#rootListings.set(root, { mtimeMs, listedAtMs, directories, endedAt: performance.now(), cost, fruitless });
     return directories;
   }
 

@@ -153,10 +153,13 @@ export interface OwnerCache {
   /** What the last listing of the root cost: entries gone through, and each name asked (an
    * lstat through the gate) as LISTING_COST_PER_ASK of them. */
   cost: number;
+  /** Names the last listing could not ask (the gate had no answer): one of them may be a new
+   * login of the user's, so that listing must not stand for the root's unchanged mtime. */
+  unanswered: number;
 }
 
 export function ownerCache(): OwnerCache {
-  return { own: new Set(), foreign: new Set(), cost: 0 };
+  return { own: new Set(), foreign: new Set(), cost: 0, unanswered: 0 };
 }
 
 /** A name asked costs about as much as this many entries gone through (an lstat through the
@@ -189,7 +192,12 @@ function nameHash(name: string): number {
  * an owner learnt once is remembered in `owners`. /tmp may hold a million directories of someone
  * else's: neither memory nor a stalled event loop may be the price.
  */
-export async function ownSessionDirectoriesIn(root: string, uid: number, owners: OwnerCache = ownerCache()): Promise<string[]> {
+export async function ownSessionDirectoriesIn(
+  root: string,
+  uid: number,
+  owners: OwnerCache = ownerCache(),
+  gate: Pick<ForeignFs, "lstat"> = foreignFs,
+): Promise<string[]> {
   let dir;
   try {
     dir = await opendir(root, { bufferSize: ENTRIES_PER_READ });
@@ -203,13 +211,15 @@ export async function ownSessionDirectoriesIn(root: string, uid: number, owners:
   let batch: string[] = [];
   let seen = 0;
   let asked = 0;
+  let unanswered = 0;
   const askBatch = async (): Promise<void> => {
     const queue = batch.filter((name) => !mounts.has(join(root, name)));
     batch = [];
     asked += queue.length;
     await mapBounded(queue, FOREIGN_CALLS_IN_FLIGHT, async (name) => {
-      const stats = await foreignFs.lstat(join(root, name));
+      const stats = await gate.lstat(join(root, name));
       // No answer: skipped now, and not asked again while that call is out (the gate says).
+      if (stats === UNANSWERED) unanswered += 1;
       if (stats === UNANSWERED || !stats) return;
       if (stats.uid === uid) own.add(name);
       else foreign.add(nameHash(name));
@@ -241,5 +251,6 @@ export async function ownSessionDirectoriesIn(root: string, uid: number, owners:
   owners.own = own;
   owners.foreign = foreign;
   owners.cost = seen + LISTING_COST_PER_ASK * asked;
+  owners.unanswered = unanswered;
   return [...own].map((name) => join(root, name));
 }

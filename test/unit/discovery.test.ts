@@ -22,6 +22,16 @@ async function socketAt(cleanup: Cleanup, path: string): Promise<Server> {
   return server;
 }
 
+/** The bounded gate, or one that answers nothing (another user's file system holding its calls). */
+function switchableGate(): { answering: boolean; lstat: typeof foreignFs.lstat; readdir: typeof foreignFs.readdir } {
+  const gate = {
+    answering: true,
+    lstat: (path: string) => (gate.answering ? foreignFs.lstat(path) : Promise.resolve(UNANSWERED)),
+    readdir: (path: string) => (gate.answering ? foreignFs.readdir(path) : Promise.resolve(UNANSWERED)),
+  };
+  return gate;
+}
+
 describe("discovery", () => {
   const cleanup = new Cleanup();
   let base: string;
@@ -153,23 +163,19 @@ describe("discovery", () => {
     await mkdir(dir, { mode: 0o700 });
     const socket = join(dir, "agent.9000041");
     await socketAt(cleanup, socket);
-    let answering = true;
-    const gate = {
-      lstat: (path: string) => (answering ? foreignFs.lstat(path) : Promise.resolve(UNANSWERED)),
-      readdir: (path: string) => (answering ? foreignFs.readdir(path) : Promise.resolve(UNANSWERED)),
-    };
+    const gate = switchableGate();
     const discovery = new AgentDiscovery({ ...context(), home: emptyHome, tmpRoot: root, extraDirs: [], gate });
     await discovery.start();
     cleanup.add(() => discovery.stop());
     assert.deepEqual(discovery.candidates().map((c) => c.path), [socket]);
-    answering = false;
+    gate.answering = false;
     // Its directory changes (read again after the settle delay), and a full scan: no answer
     // from the gate either time, which is not "empty".
     await writeFile(join(dir, "junk"), "");
     await discovery.rescan();
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.deepEqual(discovery.candidates().map((c) => c.path), [socket], "a login the gate cannot answer about is kept");
-    answering = true;
+    gate.answering = true;
     await run("rm", ["-rf", dir]);
     await waitFor("the removed login to be forgotten once the gate answers", () => discovery.candidates().length === 0, 3000);
   });
@@ -179,15 +185,11 @@ describe("discovery", () => {
     const emptyHome = join(base, "held-home");
     await mkdir(root, { mode: 0o700 });
     await mkdir(emptyHome, { mode: 0o700 });
-    let answering = true;
-    const gate = {
-      lstat: (path: string) => (answering ? foreignFs.lstat(path) : Promise.resolve(UNANSWERED)),
-      readdir: (path: string) => (answering ? foreignFs.readdir(path) : Promise.resolve(UNANSWERED)),
-    };
+    const gate = switchableGate();
     const discovery = new AgentDiscovery({ ...context(), home: emptyHome, tmpRoot: root, extraDirs: [], gate });
     await discovery.start();
     cleanup.add(() => discovery.stop());
-    answering = false;
+    gate.answering = false;
     const dir = join(root, "ssh-Held1");
     await mkdir(dir, { mode: 0o700 });
     await socketAt(cleanup, join(dir, "agent.9000042"));
@@ -195,7 +197,7 @@ describe("discovery", () => {
     await new Promise((resolve) => setTimeout(resolve, 2 * TIMING.racyListingMs));
     await discovery.lookAgain(1000, true);
     assert.equal(discovery.candidates().length, 0, "the gate held: nothing could be asked");
-    answering = true;
+    gate.answering = true;
     await discovery.lookAgain(1000, true);
     assert.deepEqual(discovery.candidates().map((c) => c.path), [join(dir, "agent.9000042")], "found with the root unchanged");
   });

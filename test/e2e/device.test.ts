@@ -19,6 +19,7 @@ interface TtyLogin {
 
 interface AgentStatus {
   path: string;
+  kind: string;
   state: string;
   createdAt: string;
   login?: number | null;
@@ -160,5 +161,25 @@ describe("routes to the device the person is at (issue 21)", { skip }, () => {
     } finally {
       desk.thaw();
     }
+  });
+
+  // OpenSSH <= 10.0's ssh-agent names its /tmp socket after the pid it had before it forked,
+  // gone at once under eval: that name alone once made it look like a login's, the newest one.
+  it("an ssh-agent started with eval on the host comes after every login's agent", async () => {
+    const started = await host.asUser(
+      `ssh-keygen -q -t ed25519 -N '' -C local-key -f ~/local-key && export TMPDIR=/tmp && eval "$(ssh-agent -s)" >/dev/null && ssh-add -q ~/local-key && echo "$SSH_AUTH_SOCK $SSH_AGENT_PID"`,
+    );
+    assert.equal(started.code, 0, started.stderr);
+    const [socket, pid] = started.stdout.trim().split(" ");
+    cleanup.add(() => host.asUser(`kill ${pid}; rm -f ~/local-key ~/local-key.pub`));
+    const known = await waitFor("the daemon to know the local agent", async () => (await status()).agents.find((agent) => agent.path === socket), {
+      timeoutMs: 10_000,
+      intervalMs: 200,
+      explain: host.explain,
+    });
+    const { route } = await status();
+    assert.ok(route === desk.forwardedSocket || route === laptop.forwardedSocket, `the route is a login's agent, not ${route} (the local one: ${socket})`);
+    await lists(await inTmux(host, "device", "LOCAL", "ssh-add -l"), route === desk.forwardedSocket ? "desk-key" : host.keyComment, "local-key");
+    assert.equal(known.kind, "local", JSON.stringify(known));
   });
 });

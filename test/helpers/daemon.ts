@@ -2,7 +2,9 @@ import { join } from "node:path";
 import type { StatusReport } from "../../src/shared/control/status.js";
 import { socketAcceptsConnections } from "../../src/shared/core/dial.js";
 import { BIN, Cleanup, run, spawnTracked, tempDir, waitFor } from "./process.js";
-import type { ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, realpathSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 
 export interface TestDaemon {
   readonly socket: string;
@@ -43,8 +45,30 @@ export async function startDaemon(cleanup: Cleanup, extraArgs: readonly string[]
   };
 }
 
-/** A path where sshd (OpenSSH <= 10.0) would put a forwarded agent inside `tmpRoot`. */
-export function forwardedSocketPath(tmpRoot: string, name: string, pid = 9_000_000): string {
-  // no process has a pid above the largest pid_max (2^22): the socket counts as forwarded.
-  return join(tmpRoot, `ssh-${name}`, `agent.${pid}`);
+/**
+ * A path where sshd (OpenSSH <= 10.0) would put a forwarded agent inside `tmpRoot`: named after a
+ * living process named sshd, as a login's is (a socket named after no process is a local agent's
+ * or a dead login's: src/shared/discovery/layouts.ts).
+ */
+export function forwardedSocketPath(tmpRoot: string, name: string): string {
+  return join(tmpRoot, `ssh-${name}`, `agent.${fakeSshdPid()}`);
+}
+
+let fakeSshd: number | undefined;
+
+/** The pid of a process named sshd (sleep, run through a link named so) that lives as long as
+ * the test's own process. */
+export function fakeSshdPid(): number {
+  if (fakeSshd !== undefined) return fakeSshd;
+  const directory = mkdtempSync(join(tmpdir(), "anchor-fake-sshd-"));
+  symlinkSync(realpathSync(execFileSync("sh", ["-c", "command -v sleep"], { encoding: "utf8" }).trim()), join(directory, "sshd"));
+  const child = spawn(join(directory, "sshd"), ["infinity"], { stdio: "ignore" });
+  child.unref();
+  process.on("exit", () => {
+    child.kill("SIGKILL");
+    rmSync(directory, { recursive: true, force: true });
+  });
+  if (child.pid === undefined) throw new Error("could not start the stand-in sshd process");
+  fakeSshd = child.pid;
+  return fakeSshd;
 }

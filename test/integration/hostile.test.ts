@@ -39,7 +39,7 @@ describe("hostile candidates and hostile clients", () => {
     const keys = await tempDir();
     cleanup.add(() => run("rm", ["-rf", keys]));
     daemon = await startDaemon(cleanup);
-    mine = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Mine", 9_000_001));
+    mine = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Mine"));
     await addKey(mine.path, await makeKey(keys, "my-key"));
 
     // A live agent with a tempting key, reachable only through look-alikes the daemon must refuse.
@@ -51,7 +51,7 @@ describe("hostile candidates and hostile clients", () => {
     await run("mkfifo", [join(lure, "agent.9000101")]);
     if (isRoot) {
       // Another user's session directory holding a live agent (root could read it; must not).
-      const theirs = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Theirs", 9_000_102));
+      const theirs = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Theirs"));
       await addKey(theirs.path, await makeKey(keys, "another-users-key"));
       await chown(join(theirs.path, ".."), NOBODY, NOBODY);
       await chown(theirs.path, NOBODY, NOBODY);

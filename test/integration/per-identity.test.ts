@@ -35,7 +35,7 @@ describe("per-identity scopes through the real daemon (no sshd: agents at forwar
     cleanup.add(() => run("rm", ["-rf", keys]));
     const team = await makeKey(keys, "team-key");
     alice = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Alice00001"));
-    bob = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Bob0000002", 9_000_001));
+    bob = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Bob0000002"));
     await addKey(alice.path, await makeKey(keys, "alice-key"));
     await addKey(alice.path, team);
     await addKey(bob.path, await makeKey(keys, "bob-key"));
@@ -105,7 +105,7 @@ describe("per-identity scopes through the real daemon (no sshd: agents at forwar
   }
 
   it("a login that cannot be scoped keeps its own socket and says why in one line", async () => {
-    const empty = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Empty00003", 9_000_002));
+    const empty = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Empty00003"));
     const result = await run("bash", ["-c", `${SHELLS.bash[1]}; ${SHOW}`], { env: { ...env, SSH_AUTH_SOCK: empty.path }, timeoutMs: 10_000 });
     assert.equal(result.stdout, `${empty.path}|${empty.path}`);
     assert.match(result.stderr, /^ssh-anchor: no per-identity socket for this login: this login's agent offers no keys.*\n$/);
@@ -118,14 +118,14 @@ describe("per-identity scopes through the real daemon (no sshd: agents at forwar
     const carolKey = await makeKey(dir, "carol-key");
     const sign = (serial: string) => run("ssh-keygen", ["-q", "-s", ca, "-I", `carol-${serial}`, "-n", "deploy", "-V", "+1d", "-z", serial, `${carolKey}.pub`]);
     assert.equal((await sign("1")).code, 0);
-    const monday = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Carol00004", 9_000_003));
+    const monday = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Carol00004"));
     await addKey(monday.path, carolKey); // ssh-add loads carol-key-cert.pub beside it
     assert.match((await sshAdd(monday.path, ["-l"])).stdout, /CERT/);
     const first = await scope(monday);
     assert.equal(first.code, 0, first.stderr);
     assert.equal((await run("rm", ["-f", `${carolKey}-cert.pub`])).code, 0);
     assert.equal((await sign("2")).code, 0);
-    const tuesday = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Carol00005", 9_000_004));
+    const tuesday = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Carol00005"));
     await addKey(tuesday.path, carolKey);
     const second = await scope(tuesday);
     assert.equal(second.code, 0, second.stderr);
@@ -141,12 +141,12 @@ describe("per-identity scopes through the real daemon (no sshd: agents at forwar
     const dir = await tempDir();
     cleanup.add(() => run("rm", ["-rf", dir]));
     const shared = await makeKey(dir, "shared-key");
-    const first = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Small00006", 9_000_005));
+    const first = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Small00006"));
     await addKey(first.path, shared);
     const small = await scope(first);
     assert.equal(small.code, 0, small.stderr);
     first.kill();
-    const wider = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Wider00007", 9_000_006));
+    const wider = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Wider00007"));
     await addKey(wider.path, await makeKey(dir, "dave-key"));
     await addKey(wider.path, shared);
     const result = await scope(wider);

@@ -77,7 +77,7 @@ describe("resilience: fuzz, soak and faults", () => {
     cleanup.add(() => run("rm", ["-rf", keys]));
     key = await makeKey(keys, "resilient-key");
     daemon = await startDaemon(cleanup);
-    const agent = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Main", 9_000_001));
+    const agent = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Main"));
     await addKey(agent.path, key);
     await waitFor("the agent", async () => (await sshAdd(daemon.socket, ["-l"])).code === 0, 5000);
   });
@@ -140,15 +140,15 @@ describe("resilience: fuzz, soak and faults", () => {
 
   it("when an agent dies mid-request: closes an answered pairing, moves an unanswered one", async () => {
     const doomedKey = await makeKey(keys, "doomed-key");
-    const startDoomed = async (name: string, pid: number) => {
-      const agent = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, name, pid));
+    const startDoomed = async (name: string) => {
+      const agent = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, name));
       await addKey(agent.path, doomedKey);
       await waitFor("the newer agent to be the route", async () => (await daemon.status()).route === agent.path, 5000);
       return agent;
     };
 
     // Answered once, so bound to this agent (session-bind may be in place): it must be closed.
-    const first = await startDoomed("Doomed1", 9_000_002);
+    const first = await startDoomed("Doomed1");
     const client = await RawAgentClient.open(daemon.socket);
     await client.request(REQUEST_IDENTITIES_MESSAGE);
     first.freeze();
@@ -164,7 +164,7 @@ describe("resilience: fuzz, soak and faults", () => {
     assert.ok(performance.now() - killedAt < 2000, "the client must learn at once");
 
     // Not answered yet: nothing is bound, so the request moves to the next agent.
-    const second = await startDoomed("Doomed2", 9_000_004);
+    const second = await startDoomed("Doomed2");
     second.freeze();
     const listing = sshAdd(daemon.socket, ["-l"], 15_000);
     await sleep(200);
@@ -175,7 +175,7 @@ describe("resilience: fuzz, soak and faults", () => {
   });
 
   it("keeps an open connection and reroutes new ones when the agent's directory is removed", async () => {
-    const spare = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Spare", 9_000_003));
+    const spare = await startAgent(cleanup, forwardedSocketPath(daemon.tmpRoot, "Spare"));
     await addKey(spare.path, await makeKey(keys, "spare-key"));
     await waitFor("the spare agent to be the route", async () => (await daemon.status()).route === spare.path, 5000);
     const client = await RawAgentClient.open(daemon.socket);

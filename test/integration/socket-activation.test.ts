@@ -160,7 +160,7 @@ describe("per-identity scopes under socket activation with an idle exit", () => 
     logFile = join(base, "daemon.log");
     env = { ...process.env, HOME: join(base, "home"), SSH_ANCHOR_SOCKET: socket };
     alice = await startAgent(cleanup, forwardedSocketPath(join(base, "tmp"), "Alice00001"));
-    bob = await startAgent(cleanup, forwardedSocketPath(join(base, "tmp"), "Bob0000002", 9_000_001));
+    bob = await startAgent(cleanup, forwardedSocketPath(join(base, "tmp"), "Bob0000002"));
     await addKey(alice.path, await makeKey(base, "alice-key"));
     await addKey(bob.path, await makeKey(base, "bob-key"));
     const daemon = [BIN, "run", "--socket", socket, "--tmp-dir", join(base, "tmp"), "--idle-exit", "1", "--log-file", logFile, "--verbose"];

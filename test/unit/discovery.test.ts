@@ -8,6 +8,7 @@ import { hostHash } from "../../src/shared/discovery/host-hash.js";
 import { scanDirectory } from "../../src/shared/discovery/scan.js";
 import { foreignFs, UNANSWERED } from "../../src/shared/core/foreign-fs.js";
 import { TIMING } from "../../src/shared/core/timing.js";
+import { fakeSshdPid } from "../helpers/daemon.js";
 import { Cleanup, run, tempDir, waitFor } from "../helpers/process.js";
 
 const uid = process.getuid?.() ?? 0;
@@ -66,7 +67,20 @@ describe("discovery", () => {
       "agent.9000004": "is not a socket",
       "agent.9000005": "is a FIFO, not a socket",
     });
-    assert.equal(scan.candidates[0]?.kind, "forwarded");
+    assert.equal(scan.candidates[0]?.kind, "local", "named after no process: a dead login's or an ssh-agent started with eval");
+  });
+
+  it("tells a login's socket (named after a living sshd) from local agents' in the /tmp layout", async () => {
+    const dir = join(tmpRoot, "ssh-Kinds1");
+    await mkdir(dir, { mode: 0o700 });
+    const login = join(dir, `agent.${fakeSshdPid()}`);
+    const commandAgent = join(dir, `agent.${process.pid}`);
+    // `eval $(ssh-agent)`: the pid in the name is the one ssh-agent had before it forked, gone at once.
+    const evalAgent = join(dir, "agent.9000009");
+    for (const path of [login, commandAgent, evalAgent]) await socketAt(cleanup, path);
+    const scan = await scanDirectory(dir, "tmp-session", context());
+    const kinds = Object.fromEntries(scan.candidates.map((c) => [c.path, c.kind]));
+    assert.deepEqual(kinds, { [login]: "forwarded", [commandAgent]: "local", [evalAgent]: "local" });
   });
 
   it("refuses a session directory that others can write to", async () => {

@@ -7,7 +7,9 @@ import type { AgentKind } from "./candidate.js";
 export const SSHD_TMP_ROOT = "/tmp";
 /** OpenSSH <= 10.0: sshd's `mkdtemp("/tmp/ssh-XXXXXXXXXX")`, and ssh-agent uses the same form. */
 export const TMP_SESSION_DIR = /^ssh-[A-Za-z0-9]+$/;
-/** ...holding `agent.<pid>`: the per-connection sshd's pid, or the parent pid of ssh-agent. */
+/** ...holding `agent.<pid>`: the per-login sshd process's pid, or ssh-agent's own pid before it
+ * forked (the process that runs `ssh-agent bash`'s command, or that exits at once under
+ * `eval $(ssh-agent)`). */
 export const TMP_AGENT_SOCKET = /^agent\.(\d+)$/;
 /** OpenSSH >= 10.1: `~/.ssh/agent/s.<hosthash>.<sshd|agent>.<random>`. */
 export const HOME_AGENT_SOCKET = /^s\.([A-Za-z0-9]{10})\.(sshd|agent)\.[A-Za-z0-9]+$/;
@@ -28,15 +30,19 @@ export function homeAgentDirectory(home: string): string {
 
 /**
  * Tells a login's forwarded socket from a local ssh-agent's in the /tmp layout, where both are
- * named `agent.<pid>`: sshd names it after itself, ssh-agent after its parent (a shell).
- * Without /proc (not Linux) every such socket counts as forwarded.
+ * named `agent.<pid>`. sshd names it after its per-login process, which holds the socket for as
+ * long as the login lasts. ssh-agent names it after its own pid before it forks: under
+ * `eval $(ssh-agent)` that process exits at once, and the agent serves on under another pid.
+ * So a socket whose pid is gone is a local agent's (started with eval) or a dead login's, which
+ * refuses connections and is never used: local either way for routing, never ahead of a live
+ * login's agent. Without /proc to read the name by (not Linux, hidepid) a living pid counts as
+ * sshd's.
  */
 export async function kindOfTmpSocket(pid: string): Promise<AgentKind> {
   // No such process (a dead login's socket, by far the most common case among many): no read
   // of /proc for its name.
-  if (processPresence(Number(pid)) === undefined) return "forwarded";
+  if (processPresence(Number(pid)) === undefined) return "local";
   const name = await processName(Number(pid));
-  // No name: the process is gone (the socket is probably stale: connecting will tell), it is
-  // hidden (hidepid), or there is no /proc at all.
-  return name === undefined || isSshdName(name) ? "forwarded" : "local";
+  if (name === undefined) return processPresence(Number(pid)) === undefined ? "local" : "forwarded";
+  return isSshdName(name) ? "forwarded" : "local";
 }

@@ -264,6 +264,36 @@ describe("end to end: another local user cannot stand in for ssh-anchor", { skip
     assert.equal((await host.asUser(`stat -c %a ${stableDirectory(host.home)}`)).stdout.trim(), "700");
     await login.end();
   });
+
+  it("a process of the attacker's named sshd does not make the user's own ssh-agent pass for a login's", async () => {
+    assert.equal((await host.anchor("start")).code, 0);
+    const login = await host.login();
+    const fakeDirectory = `/tmp/anchor-fake-sshd-${process.pid}`;
+    cleanup.add(() => run("rm", ["-rf", fakeDirectory]));
+    assert.equal((await attacker.run(`mkdir -m 755 ${fakeDirectory} && ln -s "$(command -v sleep)" ${fakeDirectory}/sshd`)).code, 0);
+    const fakeSshd = attacker.spawn(`${fakeDirectory}/sshd`, ["600"]);
+    await waitFor("the attacker's process named sshd", async () => (await run("cat", [`/proc/${fakeSshd.pid}/comm`])).stdout.startsWith("sshd"), 5000);
+    // The user's own agent in the /tmp layout, named after that pid: as sshd names a login's
+    // socket, or as an `eval $(ssh-agent)` agent's name reads once its first pid went to someone else.
+    const started = await host.asUser(
+      `d=$(mktemp -d /tmp/ssh-XXXXXXXXXX) && s=$d/agent.${fakeSshd.pid} && ssh-keygen -q -t ed25519 -N '' -C local-key -f $d/key && eval "$(ssh-agent -s -a $s)" >/dev/null && SSH_AUTH_SOCK=$s ssh-add -q $d/key && echo "$s $SSH_AGENT_PID"`,
+    );
+    assert.equal(started.code, 0, started.stderr);
+    const [socket, agentPid] = started.stdout.trim().split(" ") as [string, string];
+    cleanup.add(() => host.asUser(`kill ${agentPid}; rm -rf ${dirname(socket)}`));
+    type Agent = { path: string; kind: string };
+    const known = await waitFor(
+      "the daemon to know the user's local agent",
+      async () => (JSON.parse((await host.anchor("status --json")).stdout) as { agents: Agent[] }).agents.find((agent) => agent.path === socket),
+      10_000,
+      200,
+    );
+    const listed = await host.asUser(`SSH_AUTH_SOCK=${stable} ssh-add -l`);
+    keyListed(listed.stdout);
+    assert.doesNotMatch(listed.stdout, /local-key/, "the request reached the user's local agent, not the login's");
+    assert.equal(known.kind, "local", JSON.stringify(known));
+    await login.end();
+  });
 });
 
 /**

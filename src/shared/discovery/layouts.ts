@@ -35,13 +35,14 @@ export function homeAgentDirectory(home: string): string {
  * `eval $(ssh-agent)` that process exits at once, and the agent serves on under another pid.
  * So a socket whose pid is gone is a local agent's (started with eval) or a dead login's, which
  * refuses connections and is never used: local either way for routing, never ahead of a live
- * login's agent. Without /proc to read the name by (not Linux, hidepid) a living pid counts as
+ * login's agent. So is a socket named after another user's process, whatever its name. Without /proc to read the name by (not Linux, hidepid) a living pid counts as
  * sshd's.
  */
 export async function kindOfTmpSocket(pid: string): Promise<AgentKind> {
-  // No such process (a dead login's socket, by far the most common case among many): no read
-  // of /proc for its name.
-  if (processPresence(Number(pid)) === undefined) return "local";
+  // No such process (a dead login's socket, by far the most common case among many), or one
+  // that is not the user's (sshd's per-login process runs as the user; another user's at that
+  // pid, reused or planted, makes no login): no read of /proc for its name.
+  if (processPresence(Number(pid)) !== "signalable") return "local";
   const name = await processName(Number(pid));
   if (name === undefined) return processPresence(Number(pid)) === undefined ? "local" : "forwarded";
   return isSshdName(name) ? "forwarded" : "local";

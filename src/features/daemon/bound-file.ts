@@ -40,3 +40,18 @@ export async function letGo(servers: readonly Server[], path: string, bound: Bou
     else server.unref();
   }
 }
+
+/**
+ * After a server was bound at `path`: the file it made (boundFileAt), or "stopped" when the
+ * daemon stopped during the bind. stop() did not know this server then, so it is let go here.
+ *
+ * @example
+ * const bound = await keptUnlessStopped(server, path, () => this.#stopped);
+ * if (bound === "stopped") return undefined;
+ */
+export async function keptUnlessStopped(server: Server, path: string, stopped: () => boolean): Promise<BoundFile | undefined | "stopped"> {
+  const bound = await boundFileAt(path);
+  if (!stopped()) return bound;
+  await letGo([server], path, bound);
+  return "stopped";
+}

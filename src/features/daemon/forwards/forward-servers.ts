@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { GPG_FORWARD, stableForwardPath } from "../../../shared/discovery/forwards.js";
 import { gpgAgentSocketPath, gpgPathState, redirectText, scopedGpgTarget } from "../../../shared/discovery/gpg-path.js";
 import { lstatOrUndefined, replaceOwnFile } from "../../../shared/core/trust.js";
-import { boundFileAt, letGo, sameFile, type BoundFile } from "../bound-file.js";
+import { boundFileAt, keptUnlessStopped, letGo, sameFile, type BoundFile } from "../bound-file.js";
 import { SingleFlight } from "../../../shared/core/single-flight.js";
 import { bindPrivately } from "../listener.js";
 import { dial } from "../../../shared/core/dial.js";
@@ -87,12 +87,8 @@ export class ForwardServers {
       return undefined;
     }
     server.on("error", (error) => this.#options.log(`${path}: ${error.message}`));
-    const bound = await boundFileAt(path);
-    if (this.#stopped) {
-      // Stopped while binding: stop() did not know this server.
-      await letGo([server], path, bound);
-      return undefined;
-    }
+    const bound = await keptUnlessStopped(server, path, () => this.#stopped);
+    if (bound === "stopped") return undefined;
     this.#listening.set(key, { key, name, scope, path, server, bound });
     return path;
   }

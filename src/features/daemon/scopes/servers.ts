@@ -1,7 +1,7 @@
 import { dirname } from "node:path";
 import { createServer, type Server, type Socket } from "node:net";
 import { listenExclusively } from "../listener.js";
-import { boundFileAt, letGo, sameFile, type BoundFile } from "../bound-file.js";
+import { boundFileAt, keptUnlessStopped, letGo, sameFile, type BoundFile } from "../bound-file.js";
 import { ScopeRegistry, type Scope } from "./registry.js";
 import type { Anchor } from "../../../shared/scope/rule.js";
 import { scopedSocketPath } from "../../../shared/scope/socket-path.js";
@@ -129,12 +129,9 @@ export class ScopeServers {
     const server = createServer({ allowHalfOpen: true }, (socket) => this.#options.onConnection(socket, scope));
     await listenExclusively(server, path, this.#options.lockFile(), this.#options.uid);
     server.on("error", (error) => this.#options.log(`${path}: ${error.message}`));
-    const listening: Listening = { scope, path, server, bound: await boundFileAt(path) };
-    if (this.#stopped) {
-      // Stopped while binding: stop() did not know this server.
-      await letGo([server], path, listening.bound);
-      throw new Error("the daemon is stopping");
-    }
+    const bound = await keptUnlessStopped(server, path, () => this.#stopped);
+    if (bound === "stopped") throw new Error("the daemon is stopping");
+    const listening: Listening = { scope, path, server, bound };
     this.#listening.set(scope.id, listening);
     return listening;
   }

@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import type { DoctorReport } from "../../src/features/doctor/doctor.js";
 import { environmentVariable } from "../../src/features/doctor/environ.js";
 import { addKey, makeKey, startAgent, type TestAgent } from "../helpers/agent.js";
+import { fakeSshdPid } from "../helpers/daemon.js";
 import { BIN, Cleanup, run, tempDir, waitFor } from "../helpers/process.js";
 
 /** The environment without any locale: ssh sends no LANG, and many servers set none. doctor
@@ -36,7 +37,7 @@ describe("doctor", () => {
     await mkdir(join(base, "tmux"), { mode: 0o700 });
     await mkdir(join(base, "screen"), { mode: 0o700 });
     // A live login's agent where sshd would put it, holding a key.
-    live = await startAgent(cleanup, `/tmp/ssh-DocLive${process.pid}/agent.9000001`);
+    live = await startAgent(cleanup, `/tmp/ssh-DocLive${process.pid}/agent.${fakeSshdPid()}`);
     cleanup.add(() => run("rm", ["-rf", `/tmp/ssh-DocLive${process.pid}`]));
     await addKey(live.path, await makeKey(base, "doctor-key"));
   });
@@ -52,7 +53,7 @@ describe("doctor", () => {
   };
 
   it("names a tmux pane that still holds a dead forwarded socket, and fails", async () => {
-    const gone = await startAgent(cleanup, `/tmp/ssh-DocGone${process.pid}/agent.9000002`);
+    const gone = await startAgent(cleanup, `/tmp/ssh-DocGone${process.pid}/agent.${fakeSshdPid()}`);
     cleanup.add(() => run("rm", ["-rf", `/tmp/ssh-DocGone${process.pid}`]));
     const created = await run("tmux", ["-L", "doc", "new", "-d", "-s", "broken"], { env: { ...env, SSH_AUTH_SOCK: gone.path } });
     assert.equal(created.code, 0, created.stderr);
@@ -95,7 +96,7 @@ describe("doctor", () => {
   });
 
   it("does not fail a shell that re-pointed itself at start-up, but does fail a program that holds a dead socket", async () => {
-    const dead = `/tmp/ssh-DocDead${process.pid}/agent.9000003`;
+    const dead = `/tmp/ssh-DocDead${process.pid}/agent.${fakeSshdPid()}`;
     const home = join(base, "home");
     // Debian's way: a login bash reads ~/.profile, which sources ~/.bashrc, which has the line.
     // (A login shell's /etc/profile resets PATH: ~/.bashrc puts ssh-anchor on it, as an install would.)
@@ -169,6 +170,23 @@ describe("doctor", () => {
     assert.equal(report?.ok, true);
     assert.ok(report?.findings.some((f) => f.area === "rc" && f.verdict === "ok"));
   });
+
+  it("tells a local agent started with eval from a login's: the shell is told, a pane is not failed, its keys are no second person", async () => {
+    // eval $(ssh-agent) names its socket after the pid it had before it forked, gone at once.
+    const local = await startAgent(cleanup, `/tmp/ssh-DocLocal${process.pid}/agent.9000006`);
+    cleanup.add(() => run("rm", ["-rf", `/tmp/ssh-DocLocal${process.pid}`]));
+    await addKey(local.path, await makeKey(base, "local-key"));
+    const created = await run("tmux", ["-L", "doc", "new", "-d", "-s", "localagent"], { env: { ...env, SSH_AUTH_SOCK: local.path } });
+    assert.equal(created.code, 0, created.stderr);
+    const { result, report } = await doctor(["--json"], { SSH_AUTH_SOCK: local.path });
+    await run("tmux", ["-L", "doc", "kill-session", "-t", "localagent"], { env });
+    assert.equal(report?.agents.find((a) => a.path === local.path)?.kind, "local", result.stdout);
+    const shell = report?.findings.find((f) => f.area === "shell");
+    assert.equal(shell?.verdict, "info", result.stdout);
+    assert.match(shell?.title ?? "", /an agent that is not a login's forwarded one/);
+    assert.equal(report?.findings.filter((f) => f.title.includes("localagent:")).length, 0, result.stdout);
+    assert.equal(report?.findings.filter((f) => f.title.includes("looks shared")).length, 0, result.stdout);
+  });
 });
 
 /**
@@ -191,7 +209,7 @@ describe("doctor on a per-identity account", () => {
     socket = join(base, "anchor", "agent.sock");
     env = { ...withoutLocale(process.env), HOME: home, TMUX_TMPDIR: join(base, "tmux"), SCREENDIR: join(base, "screen"), SSH_ANCHOR_SOCKET: socket, NO_COLOR: "1", SHELL: "/bin/bash" };
     for (const directory of [home, join(base, "tmux"), join(base, "screen")]) await mkdir(directory, { mode: 0o700 });
-    const live = await startAgent(cleanup, `/tmp/ssh-DocPerId${process.pid}/agent.9000005`);
+    const live = await startAgent(cleanup, `/tmp/ssh-DocPerId${process.pid}/agent.${fakeSshdPid()}`);
     cleanup.add(() => run("rm", ["-rf", `/tmp/ssh-DocPerId${process.pid}`]));
     await addKey(live.path, await makeKey(base, "alice-key"));
     await writeFile(join(home, ".bashrc"), 'eval "$(ssh-anchor init bash)"\n');

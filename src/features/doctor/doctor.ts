@@ -19,7 +19,7 @@ import { initLinesIn, tildePath, type FoundInitLine } from "../../shared/scope/a
 import { shellStart } from "./shell-start.js";
 import { runShellKinds, type ShellRun } from "./shell-runs.js";
 import { ownCommand } from "../../shared/core/package-root.js";
-import { socketKind } from "./socket-kind.js";
+import { isLoginSocket, socketKind } from "./socket-kind.js";
 import { listIdentities, type AgentAnswer } from "../../shared/protocol/agent-client.js";
 import { perIdentityState, scopeFindings, withoutSharedSocketFixes, type PerIdentityState } from "./scopes.js";
 import { forwardFindings } from "./forwards.js";
@@ -198,7 +198,7 @@ async function shellFinding(value: string | undefined, stable: readonly string[]
       fix: use,
     };
   }
-  return kind === "forwarded"
+  return kind === "forwarded" && (await isLoginSocket(value as string))
     ? {
         area: "shell",
         verdict: "warn",
@@ -386,6 +386,8 @@ async function paneFindings(area: "tmux" | "screen", panes: readonly Pane[], hom
     if (pane.socket === null || kind === "stable" || kind === "other" || kind === "unset") continue;
     const answer = await probe(pane.socket as string);
     const health = answer.kind === "untrusted" ? "dead" : healthOf(answer);
+    // A local agent (eval $(ssh-agent)) the pane was started with: the person's own choice.
+    if (health === "live" && !(await isLoginSocket(pane.socket as string))) continue;
     const what = health === "live" ? "its login's forwarded socket" : "a dead socket";
     const who = `${pane.name} (${pane.command || "pid " + pane.pid})`;
     const start = await shellStart(pane.pid, pane.command, home);

@@ -67,15 +67,16 @@ export async function scopeFindings(state: PerIdentityState, agents: readonly Ag
   const live = agents.filter((agent) => agent.state === "live");
   // Plain keys only, as the rule sees them: a renewed certificate is not another person.
   const plainKeys = (agent: AgentFinding) => agent.keys.filter((key) => !isCertificate(key.type)).map((key) => key.fingerprint);
-  const keySets = live.map(plainKeys);
   if (!state.enabled) {
-    if (!looksShared(keySets)) return [];
+    // People are told apart by their logins' agents: a local agent's keys are nobody's login.
+    const logins = live.filter((agent) => agent.kind !== "local");
+    if (!looksShared(logins.map(plainKeys))) return [];
     return [
       {
         area: "agents",
         verdict: "warn",
         title: "this account looks shared: live agents offer keys of different people, and every pane signs with whoever logged in last",
-        details: live.map((agent) => `${agent.path}: ${agent.keys.map((key) => key.comment || key.fingerprint).join(", ") || "no keys"}`),
+        details: logins.map((agent) => `${agent.path}: ${agent.keys.map((key) => key.comment || key.fingerprint).join(", ") || "no keys"}`),
         fix: `use per-identity scopes: ${initShell("bash").rcLine("init --per-identity")} in the rc file, instead of the init line (see docs/per-identity.md)`,
       },
     ];

@@ -1,5 +1,5 @@
 import { basename, dirname } from "node:path";
-import { HOME_AGENT_SOCKET, TMP_AGENT_SOCKET, TMP_SESSION_DIR } from "../../shared/discovery/layouts.js";
+import { HOME_AGENT_SOCKET, kindOfTmpSocket, TMP_AGENT_SOCKET, TMP_SESSION_DIR } from "../../shared/discovery/layouts.js";
 
 /** What an SSH_AUTH_SOCK value points at. */
 export type SocketKind =
@@ -11,7 +11,7 @@ export type SocketKind =
   /** Something else (a local ssh-agent, gpg-agent, a desktop keyring). */
   | "other";
 
-/** Names a socket the way a person would think of it. */
+/** Names a socket the way a person would think of it, by its path alone (see isLoginSocket). */
 export function socketKind(path: string | undefined, stablePaths: readonly string[]): SocketKind {
   if (!path) return "unset";
   if (stablePaths.includes(path)) return "stable";
@@ -20,4 +20,15 @@ export function socketKind(path: string | undefined, stablePaths: readonly strin
   const home = HOME_AGENT_SOCKET.exec(name);
   if (home && home[2] === "sshd") return "forwarded";
   return "other";
+}
+
+/**
+ * Whether a socket socketKind calls "forwarded", and that answers, is a login's. The name says
+ * so in ~/.ssh/agent; in /tmp a local agent started with `eval $(ssh-agent)` has the same form
+ * of name, and the daemon's rule tells them apart (kindOfTmpSocket: the pid in the name must be
+ * the user's own sshd). A dead socket of that form is a dead login's either way.
+ */
+export async function isLoginSocket(path: string): Promise<boolean> {
+  const pid = TMP_AGENT_SOCKET.exec(basename(path))?.[1];
+  return pid === undefined || (await kindOfTmpSocket(pid)) === "forwarded";
 }

@@ -46,6 +46,8 @@ function walk(words) {
   for (const name of commandsIn(text)) walk([...words, name]);
 }
 walk([]);
+// connect's plumbing, left out of --help's list: documented here all the same.
+for (const hidden of ["session-env"]) walk([hidden]);
 
 const [main, ...commands] = sections;
 const page = [

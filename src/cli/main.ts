@@ -42,9 +42,9 @@ const program = new Command("ssh-anchor")
   .addHelpText(
     "after",
     `
-On the remote host:  ssh-anchor setup               adds the init line; then log in again with ssh -A
-On the laptop:       ssh-anchor connect -A me@host  tmux session "${DEFAULT_SESSION}" there, back by itself
-Something wrong?     ssh-anchor doctor              says what is broken and how to fix it`,
+On the remote host:  ssh-anchor setup               then log in with ssh -A
+On the laptop:       ssh-anchor connect -A me@host  tmux "${DEFAULT_SESSION}", back by itself
+Something wrong?     ssh-anchor doctor              what is broken, and the fix`,
   );
 
 registerDaemonCommands(program, version);

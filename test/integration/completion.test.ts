@@ -63,7 +63,7 @@ describe("shell completion", () => {
   }
 
   it("bash: commands, nested commands, flags, shells, hosts, tmux sessions, files", async () => {
-    assert.deepEqual(await bash("se"), ["service", "session-env", "setup"]);
+    assert.deepEqual(await bash("se"), ["service", "setup"]);
     assert.deepEqual(await bash("service", ""), ["install", "status", "uninstall"]);
     assert.ok((await bash("service", "install", "--id")).includes("--idle-exit"));
     assert.deepEqual(await bash("init", ""), ["bash", "fish", "sh", "zsh"]);
@@ -90,7 +90,7 @@ describe("shell completion", () => {
   });
 
   it("fish: the same answers", async () => {
-    assert.deepEqual(await fish("ssh-anchor se"), ["service", "session-env", "setup"]);
+    assert.deepEqual(await fish("ssh-anchor se"), ["service", "setup"]);
     assert.deepEqual(await fish("ssh-anchor service "), ["install", "status", "uninstall"]);
     assert.deepEqual(await fish("ssh-anchor init "), ["bash", "fish", "sh", "zsh"]);
     assert.deepEqual(await fish("ssh-anchor connect --session "), ["main", "scratch", "work"]);

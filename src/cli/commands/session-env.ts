@@ -5,7 +5,9 @@ import { printable } from "../../shared/core/text.js";
 
 export function registerSessionEnvCommand(program: Command): void {
   program
-    .command("session-env")
+    // connect's plumbing: left out of --help's list and of completion (its own --help and the
+    // man page have it); its usage line was also what kept that list from wrapping at 80 columns.
+    .command("session-env", { hidden: true })
     .description("print the sh code connect's remote side evaluates: this login's socket for the one session it attaches")
     .argument("<multiplexer>", "tmux or screen")
     .argument("<name>", "the session connect attaches or creates")

@@ -63,7 +63,10 @@ function describe(command: Command, path: string): CommandSpec {
       };
     });
   options.push({ names: ["-h", "--help"], description: "show help" });
-  const subcommands = command.commands.filter((sub) => sub.name() !== "help").map((sub) => describe(sub, path ? `${path} ${sub.name()}` : sub.name()));
+  const subcommands = command
+    .createHelp()
+    .visibleCommands(command)
+    .filter((sub) => sub.name() !== "help").map((sub) => describe(sub, path ? `${path} ${sub.name()}` : sub.name()));
   return {
     name: command.name(),
     description: command.description(),

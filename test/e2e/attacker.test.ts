@@ -273,10 +273,11 @@ describe("end to end: another local user cannot stand in for ssh-anchor", { skip
     assert.equal((await attacker.run(`mkdir -m 755 ${fakeDirectory} && ln -s "$(command -v sleep)" ${fakeDirectory}/sshd`)).code, 0);
     const fakeSshd = attacker.spawn(`${fakeDirectory}/sshd`, ["600"]);
     await waitFor("the attacker's process named sshd", async () => (await run("cat", [`/proc/${fakeSshd.pid}/comm`])).stdout.startsWith("sshd"), 5000);
-    // The user's own agent in the /tmp layout, named after that pid: as sshd names a login's
-    // socket, or as an `eval $(ssh-agent)` agent's name reads once its first pid went to someone else.
+    // The user's own agent in the /tmp layout, named after that pid, in a directory named by
+    // hand (neither sshd's ten characters nor ssh-agent's twelve: the pid decides): as sshd names
+    // a login's socket, or as an eval'd agent's name reads once its first pid went to someone else.
     const started = await host.asUser(
-      `d=$(mktemp -d /tmp/ssh-XXXXXXXXXX) && s=$d/agent.${fakeSshd.pid} && ssh-keygen -q -t ed25519 -N '' -C local-key -f $d/key && eval "$(ssh-agent -s -a $s)" >/dev/null && SSH_AUTH_SOCK=$s ssh-add -q $d/key && echo "$s $SSH_AGENT_PID"`,
+      `d=$(mktemp -d /tmp/ssh-XXXXXXXX) && s=$d/agent.${fakeSshd.pid} && ssh-keygen -q -t ed25519 -N '' -C local-key -f $d/key && eval "$(ssh-agent -s -a $s)" >/dev/null && SSH_AUTH_SOCK=$s ssh-add -q $d/key && echo "$s $SSH_AGENT_PID"`,
     );
     assert.equal(started.code, 0, started.stderr);
     const [socket, agentPid] = started.stdout.trim().split(" ") as [string, string];

@@ -54,6 +54,16 @@ export function forwardedSocketPath(tmpRoot: string, name: string): string {
   return join(tmpRoot, `ssh-${name}`, `agent.${fakeSshdPid()}`);
 }
 
+/**
+ * A session directory in `root` named as sshd names a login's (`ssh-` and ten characters) or as
+ * ssh-agent names its own (twelve), unique to this test process: the name is what tells a
+ * login's socket from a local agent's (src/shared/discovery/layouts.ts). `tag`: at most three
+ * characters, [A-Za-z0-9].
+ */
+export function sessionDirectory(root: string, made: "by sshd" | "by ssh-agent", tag: string): string {
+  return join(root, `ssh-${tag}${String(process.pid).padStart((made === "by sshd" ? 10 : 12) - tag.length, "0")}`);
+}
+
 let fakeSshd: number | undefined;
 
 /** The pid of a process named sshd (sleep, run through a link named so) that lives as long as

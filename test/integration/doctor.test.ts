@@ -5,8 +5,11 @@ import { after, before, describe, it } from "node:test";
 import type { DoctorReport } from "../../src/features/doctor/doctor.js";
 import { environmentVariable } from "../../src/features/doctor/environ.js";
 import { addKey, makeKey, startAgent, type TestAgent } from "../helpers/agent.js";
-import { fakeSshdPid } from "../helpers/daemon.js";
+import { fakeSshdPid, sessionDirectory } from "../helpers/daemon.js";
 import { BIN, Cleanup, run, tempDir, waitFor } from "../helpers/process.js";
+
+const loginDirectory = (tag: string) => sessionDirectory("/tmp", "by sshd", tag);
+const localAgentDirectory = (tag: string) => sessionDirectory("/tmp", "by ssh-agent", tag);
 
 /** The environment without any locale: ssh sends no LANG, and many servers set none. doctor
  * parses tmux's output, which must hold in the C locale (tmux 3.3 prints a tab as "_" there). */
@@ -37,8 +40,8 @@ describe("doctor", () => {
     await mkdir(join(base, "tmux"), { mode: 0o700 });
     await mkdir(join(base, "screen"), { mode: 0o700 });
     // A live login's agent where sshd would put it, holding a key.
-    live = await startAgent(cleanup, `/tmp/ssh-DocLive${process.pid}/agent.${fakeSshdPid()}`);
-    cleanup.add(() => run("rm", ["-rf", `/tmp/ssh-DocLive${process.pid}`]));
+    live = await startAgent(cleanup, `${loginDirectory("DL")}/agent.${fakeSshdPid()}`);
+    cleanup.add(() => run("rm", ["-rf", loginDirectory("DL")]));
     await addKey(live.path, await makeKey(base, "doctor-key"));
   });
   after(async () => {
@@ -53,8 +56,8 @@ describe("doctor", () => {
   };
 
   it("names a tmux pane that still holds a dead forwarded socket, and fails", async () => {
-    const gone = await startAgent(cleanup, `/tmp/ssh-DocGone${process.pid}/agent.${fakeSshdPid()}`);
-    cleanup.add(() => run("rm", ["-rf", `/tmp/ssh-DocGone${process.pid}`]));
+    const gone = await startAgent(cleanup, `${loginDirectory("DG")}/agent.${fakeSshdPid()}`);
+    cleanup.add(() => run("rm", ["-rf", loginDirectory("DG")]));
     const created = await run("tmux", ["-L", "doc", "new", "-d", "-s", "broken"], { env: { ...env, SSH_AUTH_SOCK: gone.path } });
     assert.equal(created.code, 0, created.stderr);
     gone.kill(); // the login ended; the pane's shell still holds its socket path
@@ -96,7 +99,7 @@ describe("doctor", () => {
   });
 
   it("does not fail a shell that re-pointed itself at start-up, but does fail a program that holds a dead socket", async () => {
-    const dead = `/tmp/ssh-DocDead${process.pid}/agent.${fakeSshdPid()}`;
+    const dead = `${loginDirectory("DD")}/agent.${fakeSshdPid()}`;
     const home = join(base, "home");
     // Debian's way: a login bash reads ~/.profile, which sources ~/.bashrc, which has the line.
     // (A login shell's /etc/profile resets PATH: ~/.bashrc puts ssh-anchor on it, as an install would.)
@@ -173,8 +176,8 @@ describe("doctor", () => {
 
   it("tells a local agent started with eval from a login's: the shell is told, a pane is not failed, its keys are no second person", async () => {
     // eval $(ssh-agent) names its socket after the pid it had before it forked, gone at once.
-    const local = await startAgent(cleanup, `/tmp/ssh-DocLocal${process.pid}/agent.9000006`);
-    cleanup.add(() => run("rm", ["-rf", `/tmp/ssh-DocLocal${process.pid}`]));
+    const local = await startAgent(cleanup, `${localAgentDirectory("LA")}/agent.9000006`);
+    cleanup.add(() => run("rm", ["-rf", localAgentDirectory("LA")]));
     await addKey(local.path, await makeKey(base, "local-key"));
     const created = await run("tmux", ["-L", "doc", "new", "-d", "-s", "localagent"], { env: { ...env, SSH_AUTH_SOCK: local.path } });
     assert.equal(created.code, 0, created.stderr);
@@ -209,8 +212,8 @@ describe("doctor on a per-identity account", () => {
     socket = join(base, "anchor", "agent.sock");
     env = { ...withoutLocale(process.env), HOME: home, TMUX_TMPDIR: join(base, "tmux"), SCREENDIR: join(base, "screen"), SSH_ANCHOR_SOCKET: socket, NO_COLOR: "1", SHELL: "/bin/bash" };
     for (const directory of [home, join(base, "tmux"), join(base, "screen")]) await mkdir(directory, { mode: 0o700 });
-    const live = await startAgent(cleanup, `/tmp/ssh-DocPerId${process.pid}/agent.${fakeSshdPid()}`);
-    cleanup.add(() => run("rm", ["-rf", `/tmp/ssh-DocPerId${process.pid}`]));
+    const live = await startAgent(cleanup, `${loginDirectory("DP")}/agent.${fakeSshdPid()}`);
+    cleanup.add(() => run("rm", ["-rf", loginDirectory("DP")]));
     await addKey(live.path, await makeKey(base, "alice-key"));
     await writeFile(join(home, ".bashrc"), 'eval "$(ssh-anchor init bash)"\n');
     assert.equal((await run(BIN, ["start"], { env })).code, 0);

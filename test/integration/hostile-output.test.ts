@@ -3,6 +3,7 @@ import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { addKey, startAgent } from "../helpers/agent.js";
+import { sessionDirectory } from "../helpers/daemon.js";
 import { BIN, Cleanup, run, tempDir, type RunResult } from "../helpers/process.js";
 
 /**
@@ -51,8 +52,9 @@ describe("hostile text reaches no printer raw", () => {
     // Two logins' agents where sshd puts them, each with a key of a different person whose
     // comment is hostile: doctor lists both and warns that the account looks shared.
     for (const [n, who] of [[1, "alice"], [2, "bob"]] as const) {
-      const agent = await startAgent(cleanup, `/tmp/ssh-PLhostile${process.pid}${n}/agent.900000${n}`);
-      cleanup.add(() => run("rm", ["-rf", `/tmp/ssh-PLhostile${process.pid}${n}`]));
+      const directory = sessionDirectory("/tmp", "by sshd", `H${n}`);
+      const agent = await startAgent(cleanup, join(directory, `agent.900000${n}`));
+      cleanup.add(() => run("rm", ["-rf", directory]));
       const key = join(base, `key-${who}`);
       const made = await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${who} ${HOSTILE}`, "-f", key]);
       assert.equal(made.code, 0, made.stderr);

@@ -70,17 +70,46 @@ describe("discovery", () => {
     assert.equal(scan.candidates[0]?.kind, "local", "named after no process: a dead login's or an ssh-agent started with eval");
   });
 
-  it("tells a login's socket (named after a living sshd) from local agents' in the /tmp layout", async () => {
-    const dir = join(tmpRoot, "ssh-Kinds1");
-    await mkdir(dir, { mode: 0o700 });
-    const login = join(dir, `agent.${fakeSshdPid()}`);
-    const commandAgent = join(dir, `agent.${process.pid}`);
-    // `eval $(ssh-agent)`: the pid in the name is the one ssh-agent had before it forked, gone at once.
-    const evalAgent = join(dir, "agent.9000009");
-    for (const path of [login, commandAgent, evalAgent]) await socketAt(cleanup, path);
-    const scan = await scanDirectory(dir, "tmp-session", context());
-    const kinds = Object.fromEntries(scan.candidates.map((c) => [c.path, c.kind]));
-    assert.deepEqual(kinds, { [login]: "forwarded", [commandAgent]: "local", [evalAgent]: "local" });
+  it("tells a login's socket from a local agent's in the /tmp layout: by the directory's name, else by the pid in the socket's", async () => {
+    const sockets: Record<string, string> = {};
+    const at = async (directory: string, name: string, kind: string) => {
+      await mkdir(join(tmpRoot, directory), { mode: 0o700 }).catch(() => undefined);
+      const path = join(tmpRoot, directory, name);
+      await socketAt(cleanup, path);
+      sockets[path] = kind;
+    };
+    // sshd's mkdtemp("/tmp/ssh-XXXXXXXXXX"): a login's, whatever the pid (another pid
+    // namespace, hidepid, a daemon run as root, sshd without privilege separation).
+    await at("ssh-AbCdEfGh12", "agent.9000010", "forwarded");
+    // ssh-agent's ssh-XXXXXXXXXXXX (eval $(ssh-agent), ssh-agent -D): local, whatever the pid.
+    await at("ssh-AbCdEfGh1234", `agent.${fakeSshdPid()}`, "local");
+    // Any other name goes by the pid: a login's only while it is the user's own sshd.
+    await at("ssh-Kinds1", `agent.${fakeSshdPid()}`, "forwarded");
+    await at("ssh-Kinds1", `agent.${process.pid}`, "local");
+    // eval $(ssh-agent) names its socket after the pid it had before it forked, gone at once.
+    await at("ssh-Kinds1", "agent.9000009", "local");
+    const kinds: Record<string, string> = {};
+    for (const directory of ["ssh-AbCdEfGh12", "ssh-AbCdEfGh1234", "ssh-Kinds1"]) {
+      for (const candidate of (await scanDirectory(join(tmpRoot, directory), "tmp-session", context())).candidates) kinds[candidate.path] = candidate.kind;
+    }
+    assert.deepEqual(kinds, sockets);
+  });
+
+  it("takes a socket named after another user's process called sshd for a local agent's, even as root", { skip: isRoot ? false : "needs root to run a process as another user" }, async () => {
+    // A link named sshd to sleep, in a directory nobody else may write to but anyone may enter.
+    const shared = join(base, "others-sshd");
+    await mkdir(shared, { mode: 0o755 });
+    await chmod(base, 0o755);
+    await symlink((await run("sh", ["-c", "command -v sleep"])).stdout.trim(), join(shared, "sshd"));
+    const { spawn } = await import("node:child_process");
+    const theirs = spawn(join(shared, "sshd"), ["600"], { uid: NOBODY, gid: NOBODY, stdio: "ignore" });
+    cleanup.add(() => theirs.kill("SIGKILL"));
+    await waitFor("the other user's sshd", async () => (await run("cat", [`/proc/${theirs.pid}/comm`])).stdout.trim() === "sshd", 5000);
+    const directory = join(tmpRoot, "ssh-Theirs2");
+    await mkdir(directory, { mode: 0o700 });
+    await socketAt(cleanup, join(directory, `agent.${theirs.pid}`));
+    const scan = await scanDirectory(directory, "tmp-session", context());
+    assert.equal(scan.candidates[0]?.kind, "local", "root may signal it, but /proc says it is not the user's");
   });
 
   it("refuses a session directory that others can write to", async () => {

@@ -94,7 +94,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   findings.push(
     perIdentity.enabled && env.SSH_AUTH_SOCK && perIdentity.shared?.includes(env.SSH_AUTH_SOCK)
       ? sharedShellFinding(env.SSH_AUTH_SOCK, perIdentity, shell, initLines, home)
-      : await shellFinding(env.SSH_AUTH_SOCK, stable, paths.socket, probe, shell),
+      : await shellFinding(env.SSH_AUTH_SOCK, stable, paths.socket, probe, shell, uid),
   );
   findings.push(...(await daemonFindings(paths, uid)));
   findings.push(...(await forwardFindings(paths, uid, (await readStatus({ socket: paths.socket, uid })).report)));
@@ -173,7 +173,7 @@ function sharedShellFinding(value: string, state: PerIdentityState, shell: Known
   };
 }
 
-async function shellFinding(value: string | undefined, stable: readonly string[], socket: string, probe: Probe, shell: KnownShell): Promise<Finding> {
+async function shellFinding(value: string | undefined, stable: readonly string[], socket: string, probe: Probe, shell: KnownShell, uid: number): Promise<Finding> {
   const kind = socketKind(value, stable);
   const use = shell.exportLine(socket);
   if (kind === "unset") {
@@ -198,7 +198,7 @@ async function shellFinding(value: string | undefined, stable: readonly string[]
       fix: use,
     };
   }
-  return kind === "forwarded" && (await isLoginSocket(value as string))
+  return kind === "forwarded" && (await isLoginSocket(value as string, uid))
     ? {
         area: "shell",
         verdict: "warn",
@@ -336,7 +336,7 @@ async function multiplexerFindings(
           .join("; ")
           .concat("   (ssh-anchor status lists the scopes; --fix does not guess whose a session is)"),
       });
-      findings.push(...(await paneFindings("tmux", server.panes, home, stable, socket, probe, lineWorks)));
+      findings.push(...(await paneFindings("tmux", server.panes, uid, home, stable, socket, probe, lineWorks)));
       continue;
     }
     const bad = envs.some((value) => socketKind(value, stable) !== "stable");
@@ -351,10 +351,10 @@ async function multiplexerFindings(
       details: [...server.sessions].map(([session, value]) => `session ${session}: ${now(value)}`),
       fix: bad && !fixed ? `tmux -S ${server.socket} set-environment -g SSH_AUTH_SOCK ${socket}   (or: ssh-anchor doctor --fix)` : undefined,
     });
-    findings.push(...(await paneFindings("tmux", server.panes, home, stable, socket, probe, lineWorks)));
+    findings.push(...(await paneFindings("tmux", server.panes, uid, home, stable, socket, probe, lineWorks)));
   }
   for (const session of await screenSessions()) {
-    const panes = await paneFindings("screen", session.panes, home, stable, socket, probe, lineWorks);
+    const panes = await paneFindings("screen", session.panes, uid, home, stable, socket, probe, lineWorks);
     if (repairs && panes.length > 0 && (await fixScreen(session, socket))) {
       repairs.push(`screen ${session.name}: new windows now get SSH_AUTH_SOCK=${socket}`);
     }
@@ -379,7 +379,7 @@ async function multiplexerFindings(
  * the init line re-pointed itself then, and doctor says so instead of failing it; a shell
  * without the line, or any other program (an editor, a long job), really holds that socket.
  */
-async function paneFindings(area: "tmux" | "screen", panes: readonly Pane[], home: string, stable: readonly string[], socket: string, probe: Probe, lineWorks: boolean): Promise<Finding[]> {
+async function paneFindings(area: "tmux" | "screen", panes: readonly Pane[], uid: number, home: string, stable: readonly string[], socket: string, probe: Probe, lineWorks: boolean): Promise<Finding[]> {
   const findings: Finding[] = [];
   for (const pane of panes) {
     const kind = socketKind(pane.socket ?? undefined, stable);
@@ -387,7 +387,7 @@ async function paneFindings(area: "tmux" | "screen", panes: readonly Pane[], hom
     const answer = await probe(pane.socket as string);
     const health = answer.kind === "untrusted" ? "dead" : healthOf(answer);
     // A local agent (eval $(ssh-agent)) the pane was started with: the person's own choice.
-    if (health === "live" && !(await isLoginSocket(pane.socket as string))) continue;
+    if (health === "live" && !(await isLoginSocket(pane.socket as string, uid))) continue;
     const what = health === "live" ? "its login's forwarded socket" : "a dead socket";
     const who = `${pane.name} (${pane.command || "pid " + pane.pid})`;
     const start = await shellStart(pane.pid, pane.command, home);

@@ -25,10 +25,9 @@ export function socketKind(path: string | undefined, stablePaths: readonly strin
 /**
  * Whether a socket socketKind calls "forwarded", and that answers, is a login's. The name says
  * so in ~/.ssh/agent; in /tmp a local agent started with `eval $(ssh-agent)` has the same form
- * of name, and the daemon's rule tells them apart (kindOfTmpSocket: the pid in the name must be
- * the user's own sshd). A dead socket of that form is a dead login's either way.
+ * of name, and the daemon's rule tells them apart (kindOfTmpSocket).
  */
-export async function isLoginSocket(path: string): Promise<boolean> {
+export async function isLoginSocket(path: string, uid: number): Promise<boolean> {
   const pid = TMP_AGENT_SOCKET.exec(basename(path))?.[1];
-  return pid === undefined || (await kindOfTmpSocket(pid)) === "forwarded";
+  return pid === undefined || (await kindOfTmpSocket(dirname(path), pid, uid)) === "forwarded";
 }

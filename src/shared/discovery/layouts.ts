@@ -1,5 +1,5 @@
-import { join } from "node:path";
-import { processName, processPresence } from "../core/trust.js";
+import { basename, join } from "node:path";
+import { lstatOrUndefined, processName, processPresence } from "../core/trust.js";
 import type { AgentKind } from "./candidate.js";
 
 /** Where OpenSSH <= 10.0's sshd makes each login's session directory (written into sshd, not
@@ -28,22 +28,39 @@ export function homeAgentDirectory(home: string): string {
   return join(home, ".ssh", "agent");
 }
 
+/** sshd's session directory (OpenSSH <= 10.0's session.c): `mkdtemp("/tmp/ssh-XXXXXXXXXX")`, ten. */
+const SSHD_SESSION_DIR = /^ssh-[A-Za-z0-9]{10}$/;
+/** ssh-agent's (misc.c's mktemp_proto, `eval $(ssh-agent)`, `ssh-agent -D`): twelve. */
+const AGENT_SESSION_DIR = /^ssh-[A-Za-z0-9]{12}$/;
+
 /**
  * Tells a login's forwarded socket from a local ssh-agent's in the /tmp layout, where both are
- * named `agent.<pid>`. sshd names it after its per-login process, which holds the socket for as
- * long as the login lasts. ssh-agent names it after its own pid before it forks: under
- * `eval $(ssh-agent)` that process exits at once, and the agent serves on under another pid.
- * So a socket whose pid is gone is a local agent's (started with eval) or a dead login's, which
- * refuses connections and is never used: local either way for routing, never ahead of a live
- * login's agent. So is a socket named after another user's process, whatever its name. Without /proc to read the name by (not Linux, hidepid) a living pid counts as
- * sshd's.
+ * named `<root>/ssh-<random>/agent.<pid>`. The directory's name tells them apart: sshd makes it
+ * with ten random characters, ssh-agent with twelve. Nothing another user does changes that name
+ * (the directory is the user's own, checked before this), and it holds where the pid cannot
+ * tell: a daemon in another pid namespace than sshd, /proc mounted with hidepid, sshd without
+ * privilege separation (its session process is root's), a daemon run as root (which may signal
+ * anyone's process), a pid reused since. A directory of any other name (made by hand, or by a
+ * tool that mimics the layout) goes by the pid in the socket's name: a login's only while it is
+ * a process of the user's own named sshd. `eval $(ssh-agent)` names its socket after the pid
+ * ssh-agent had before it forked, gone at once.
  */
-export async function kindOfTmpSocket(pid: string): Promise<AgentKind> {
-  // No such process (a dead login's socket, by far the most common case among many), or one
-  // that is not the user's (sshd's per-login process runs as the user; another user's at that
-  // pid, reused or planted, makes no login): no read of /proc for its name.
-  if (processPresence(Number(pid)) !== "signalable") return "local";
-  const name = await processName(Number(pid));
-  if (name === undefined) return processPresence(Number(pid)) === undefined ? "local" : "forwarded";
-  return isSshdName(name) ? "forwarded" : "local";
+export async function kindOfTmpSocket(directory: string, pid: string, uid: number): Promise<AgentKind> {
+  const name = basename(directory);
+  if (SSHD_SESSION_DIR.test(name)) return "forwarded";
+  if (AGENT_SESSION_DIR.test(name)) return "local";
+  return (await isOwnSshd(Number(pid), uid)) ? "forwarded" : "local";
+}
+
+/** Whether `pid` is a living process of the user's own (the owner of /proc/PID where there is
+ * /proc, else a signal 0 that succeeds) named sshd (its comm). */
+async function isOwnSshd(pid: number, uid: number): Promise<boolean> {
+  // No such process (a dead login's socket, by far the most common case among many), or one this
+  // process may not signal: no read of /proc.
+  if (processPresence(pid) !== "signalable") return false;
+  const proc = await lstatOrUndefined(`/proc/${pid}`);
+  // Root may signal anyone's process: the owner of /proc/PID is the proof.
+  if (proc && proc.uid !== uid) return false;
+  const name = await processName(pid);
+  return name !== undefined && isSshdName(name);
 }

@@ -118,7 +118,7 @@ async function kindFromName(
   switch (layout) {
     case "tmp-session": {
       const match = TMP_AGENT_SOCKET.exec(name);
-      return match ? kindOfTmpSocket(match[1] as string) : undefined;
+      return match ? kindOfTmpSocket(directory, match[1] as string, context.uid) : undefined;
     }
     case "home-agent": {
       const match = HOME_AGENT_SOCKET.exec(name);

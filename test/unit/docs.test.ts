@@ -62,7 +62,9 @@ describe("README and docs", () => {
         assert.ok(files.has(clean) || isDirectory, `${document} names ${path}, which is not in the repository`);
       }
       for (const [, command] of text.matchAll(/`ssh-anchor ([a-z][a-z-]*)\b/g)) {
-        assert.ok(commands.has(command as string), `${document}: ssh-anchor ${command} is not a command`);
+        // Not in --help's list: a command left out of it (connect's plumbing) has a usage of its own.
+        const exists = commands.has(command as string) || (await run(join(REPO, "bin", "ssh-anchor"), [command as string, "--help"])).stdout.startsWith(`Usage: ssh-anchor ${command} `);
+        assert.ok(exists, `${document}: ssh-anchor ${command} is not a command`);
       }
     }
   });

@@ -56,12 +56,15 @@ describe("stale sockets: the listening set and the hint", () => {
     assert.equal(likelyStale("/home/me/.ssh/agent/s.AbCdEfGhIj.sshd.live", listening), false);
     assert.equal(likelyStale("/home/me/.ssh/agent/s.AbCdEfGhIj.sshd.stale", listening), true);
     // The listening set decides when there is one: a listener whose pid says nothing (ssh-agent
-    // names its socket after its parent, which may be gone) is not suspected.
+    // names its socket after the pid it had before it forked, gone at once) is not suspected.
     assert.equal(likelyStale("/tmp/with space/agent.1", listening), false);
     assert.equal(likelyStale(`/tmp/ssh-x/agent.${process.pid}`, listening), true);
     // No listening set (no /proc): only the pid says anything.
     assert.equal(likelyStale("/home/me/.ssh/agent/s.AbCdEfGhIj.sshd.stale", undefined), false);
     assert.equal(likelyStale(`/tmp/ssh-x/agent.${4_194_304 + 5}`, undefined), true);
     assert.equal(likelyStale(`/tmp/ssh-x/agent.${process.pid}`, undefined), false);
+    // ...and not in ssh-agent's own directories (twelve characters), where it never does.
+    assert.equal(likelyStale(`/tmp/ssh-AbCdEfGh1234/agent.${4_194_304 + 5}`, undefined), false);
+    assert.equal(likelyStale(`/tmp/ssh-AbCdEfGh12/agent.${4_194_304 + 5}`, undefined), true);
   });
 });

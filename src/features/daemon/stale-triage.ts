@@ -91,7 +91,7 @@ export class StaleTriage {
       for (const agent of suspects) if (agent.acceptedCheck) agent.suspect = false;
       this.#book.rerank();
     }
-    if (refused.length > 0) this.#book.refused(refused, "refused a connection: a dead login's socket");
+    if (refused.length > 0) this.#book.refused(refused, "refused a connection: nothing listens there any more (a login or an agent that ended)");
   }
 
   /**

@@ -194,7 +194,11 @@ async function shellFinding(value: string | undefined, stable: readonly string[]
       area: "shell",
       verdict: "fail",
       title: `SSH_AUTH_SOCK points at ${value}, which is ${health === "zombie" ? "not answering (its login's laptop is asleep or gone)" : "gone"}`,
-      details: ["this is the failure ssh-anchor exists for: the login that made this socket has ended"],
+      details: [
+        kind === "forwarded" && (await isLoginSocket(value as string, uid))
+          ? "this is the failure ssh-anchor exists for: the login that made this socket has ended"
+          : "the agent that made this socket is no longer there",
+      ],
       fix: use,
     };
   }

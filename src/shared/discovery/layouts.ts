@@ -46,10 +46,16 @@ const AGENT_SESSION_DIR = /^ssh-[A-Za-z0-9]{12}$/;
  * ssh-agent had before it forked, gone at once.
  */
 export async function kindOfTmpSocket(directory: string, pid: string, uid: number): Promise<AgentKind> {
-  const name = basename(directory);
-  if (SSHD_SESSION_DIR.test(name)) return "forwarded";
-  if (AGENT_SESSION_DIR.test(name)) return "local";
+  const maker = sessionDirectoryMaker(directory);
+  if (maker !== undefined) return maker === "sshd" ? "forwarded" : "local";
   return (await isOwnSshd(Number(pid), uid)) ? "forwarded" : "local";
+}
+
+/** Who made a /tmp session directory, by its name (see kindOfTmpSocket), or undefined for a name
+ * neither makes. */
+export function sessionDirectoryMaker(directory: string): "sshd" | "ssh-agent" | undefined {
+  const name = basename(directory);
+  return SSHD_SESSION_DIR.test(name) ? "sshd" : AGENT_SESSION_DIR.test(name) ? "ssh-agent" : undefined;
 }
 
 /** Whether `pid` is a living process of the user's own (the owner of /proc/PID where there is

@@ -4,7 +4,7 @@ import { mapBounded } from "../core/bounded.js";
 import { socketAcceptsConnections } from "../core/dial.js";
 import { directoryRefusal, lstatOrUndefined, processPresence, socketRefusal } from "../core/trust.js";
 import { TIMING } from "../core/timing.js";
-import { homeAgentDirectory, HOME_AGENT_SOCKET, TMP_AGENT_SOCKET } from "./layouts.js";
+import { homeAgentDirectory, HOME_AGENT_SOCKET, sessionDirectoryMaker, TMP_AGENT_SOCKET } from "./layouts.js";
 
 /**
  * Dead logins' sockets: when sshd dies without cleaning up (killed, a crash, a home on NFS that
@@ -15,11 +15,13 @@ import { homeAgentDirectory, HOME_AGENT_SOCKET, TMP_AGENT_SOCKET } from "./layou
 /**
  * Whether a candidate socket is likely a dead login's, without connecting to it: not in the
  * listening set when there is one; otherwise, in the /tmp layout (OpenSSH <= 10.0 names the
- * socket after its sshd), when no process has that pid. Only a hint (see unix-listeners.ts):
- * a suspect is tried last and a connect still decides.
+ * socket after its sshd), when no process has that pid (not in ssh-agent's directories). Only a
+ * hint (see unix-listeners.ts): a suspect is tried last and a connect still decides.
  */
 export function likelyStale(path: string, listening: ReadonlySet<string> | undefined): boolean {
   if (listening !== undefined) return !listening.has(path);
+  // ssh-agent names its socket after the pid it had before it forked, gone at once: no hint there.
+  if (sessionDirectoryMaker(dirname(path)) === "ssh-agent") return false;
   const pid = TMP_AGENT_SOCKET.exec(path.slice(path.lastIndexOf("/") + 1))?.[1];
   return pid !== undefined && processPresence(Number(pid)) === undefined;
 }

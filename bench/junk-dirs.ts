@@ -38,7 +38,7 @@ interface Measured {
   readonly walkMs: number;
   readonly cachedMs: number;
   readonly rssAnonKiB: number;
-  /** After the daemon's memory keeper has had its look (walks count as traffic). */
+  /** Two of the daemon's memory checks later: what it keeps, not the walk's garbage. */
   readonly settledKiB: number;
 }
 
@@ -65,7 +65,7 @@ async function measure(cleanup: Cleanup, tmpRoot: string): Promise<Measured> {
   const walkMs = await rescan();
   const cachedMs = await rescan();
   const { rssAnonKiB } = await memoryOf(child.pid as number);
-  // The keeper collects at its first look that finds no traffic since the last: two looks.
+  // The walk's garbage goes within two memory checks (V8's own collections; measured).
   await new Promise((resolve) => setTimeout(resolve, 2 * TIMING.memoryCheckMs + 1000));
   const settledKiB = (await memoryOf(child.pid as number)).rssAnonKiB;
   child.kill("SIGTERM");

@@ -172,9 +172,7 @@ export class Daemon {
         await this.#forwards.check();
       },
       memory: new MemoryKeeper(
-        // Listings of the tmp root count as traffic: a walk of a /tmp full of other users'
-        // entries is a burst of garbage of its own (bench:junk).
-        () => this.#counters.served + this.#counters.requests + this.#discovery.rootListings,
+        () => this.#counters.served + this.#counters.requests,
         (before, after, ms) =>
           this.log.detail(`memory: collected garbage in ${ms.toFixed(1)} ms, resident ${before >> 10} KiB -> ${after >> 10} KiB`),
       ),

@@ -85,7 +85,6 @@ export class AgentDiscovery {
   /** Watchers with a lifetime (a new session directory's, until its socket appears). */
   readonly #shortWatches = new Set<string>();
   readonly #rootListings = new Map<string, RootListing>();
-  #rootListingsMade = 0;
   /** A caller of lookAgain asked the next look to list long roots anyway. */
   #thoroughLookWanted = false;
   readonly #owners = new Map<string, OwnerCache>();
@@ -124,12 +123,6 @@ export class AgentDiscovery {
   /** When the last full scan finished (performance.now() time). */
   get lastFullScan(): number {
     return this.#lastFullScan;
-  }
-
-  /** How many times a session directories' root was listed: each listing of a /tmp full of other
-   * users' entries leaves garbage behind, which the daemon's memory keeper counts as traffic. */
-  get rootListings(): number {
-    return this.#rootListingsMade;
   }
 
   async start(): Promise<void> {
@@ -299,7 +292,6 @@ export class AgentDiscovery {
     let owners = this.#owners.get(root);
     if (!owners) this.#owners.set(root, (owners = ownerCache()));
     const directories = await ownSessionDirectoriesIn(root, this.#options.uid, owners, this.#context.gate);
-    this.#rootListingsMade += 1;
     const known = new Set(cached?.directories);
     const fruitless = directories.some((directory) => !known.has(directory)) ? 0 : (cached?.fruitless ?? 0) + 1;
     const cost = Math.max(owners.cost, Math.floor((stats?.size ?? 0) / DIRECTORY_BYTES_PER_ENTRY));

@@ -66,7 +66,8 @@ function describe(command: Command, path: string): CommandSpec {
   const subcommands = command
     .createHelp()
     .visibleCommands(command)
-    .filter((sub) => sub.name() !== "help").map((sub) => describe(sub, path ? `${path} ${sub.name()}` : sub.name()));
+    .filter((sub) => sub.name() !== "help")
+    .map((sub) => describe(sub, path ? `${path} ${sub.name()}` : sub.name()));
   return {
     name: command.name(),
     description: command.description(),

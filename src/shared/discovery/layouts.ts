@@ -5,7 +5,8 @@ import type { AgentKind } from "./candidate.js";
 /** Where OpenSSH <= 10.0's sshd makes each login's session directory (written into sshd, not
  * taken from TMPDIR); `--tmp-dir` changes it only for tests and unusual builds. */
 export const SSHD_TMP_ROOT = "/tmp";
-/** OpenSSH <= 10.0: sshd's `mkdtemp("/tmp/ssh-XXXXXXXXXX")`, and ssh-agent uses the same form. */
+/** OpenSSH <= 10.0: sshd's `mkdtemp("/tmp/ssh-XXXXXXXXXX")`, and ssh-agent's like it (with twelve
+ * characters: see kindOfTmpSocket). */
 export const TMP_SESSION_DIR = /^ssh-[A-Za-z0-9]+$/;
 /** ...holding `agent.<pid>`: the per-login sshd process's pid, or ssh-agent's own pid before it
  * forked (the process that runs `ssh-agent bash`'s command, or that exits at once under
@@ -37,7 +38,8 @@ const AGENT_SESSION_DIR = /^ssh-[A-Za-z0-9]{12}$/;
  * Tells a login's forwarded socket from a local ssh-agent's in the /tmp layout, where both are
  * named `<root>/ssh-<random>/agent.<pid>`. The directory's name tells them apart: sshd makes it
  * with ten random characters, ssh-agent with twelve. Nothing another user does changes that name
- * (the directory is the user's own, checked before this), and it holds where the pid cannot
+ * (the directory is the user's own, checked before this, in a sticky root such as /tmp), and it
+ * holds where the pid cannot
  * tell: a daemon in another pid namespace than sshd, /proc mounted with hidepid, sshd without
  * privilege separation (its session process is root's), a daemon run as root (which may signal
  * anyone's process), a pid reused since. A directory of any other name (made by hand, or by a
@@ -58,15 +60,12 @@ export function sessionDirectoryMaker(directory: string): "sshd" | "ssh-agent" |
   return SSHD_SESSION_DIR.test(name) ? "sshd" : AGENT_SESSION_DIR.test(name) ? "ssh-agent" : undefined;
 }
 
-/** Whether `pid` is a living process of the user's own (the owner of /proc/PID where there is
- * /proc, else a signal 0 that succeeds) named sshd (its comm). */
-async function isOwnSshd(pid: number, uid: number): Promise<boolean> {
+/** Whether `pid` is a living process of the user's own (the owner of /proc/PID: root may signal
+ * anyone's) named sshd (its comm): a login's per-login process. False without /proc. */
+export async function isOwnSshd(pid: number, uid: number): Promise<boolean> {
   // No such process (a dead login's socket, by far the most common case among many), or one this
   // process may not signal: no read of /proc.
   if (processPresence(pid) !== "signalable") return false;
-  const proc = await lstatOrUndefined(`/proc/${pid}`);
-  // Root may signal anyone's process: the owner of /proc/PID is the proof.
-  if (proc && proc.uid !== uid) return false;
-  const name = await processName(pid);
-  return name !== undefined && isSshdName(name);
+  const [proc, name] = await Promise.all([lstatOrUndefined(`/proc/${pid}`), processName(pid)]);
+  return proc?.uid === uid && name !== undefined && isSshdName(name);
 }

@@ -1,9 +1,8 @@
 import { readFile, readlink, stat } from "node:fs/promises";
 import { statSync } from "node:fs";
 import { basename } from "node:path";
-import { processName } from "../core/trust.js";
 import { loginAgentSockets } from "./login-sockets.js";
-import { isSshdName, TMP_AGENT_SOCKET } from "./layouts.js";
+import { isOwnSshd, TMP_AGENT_SOCKET } from "./layouts.js";
 
 /**
  * The device the person is at: which login an agent socket belongs to (the user's own sshd
@@ -69,15 +68,6 @@ export async function loginsOf(paths: readonly string[], uid: number): Promise<M
     if (pid !== undefined) found.set(path, pid);
   }
   return found;
-}
-
-async function isOwnSshd(pid: number, uid: number): Promise<boolean> {
-  try {
-    const [stats, comm] = await Promise.all([stat(`/proc/${pid}`), processName(pid)]);
-    return stats.uid === uid && comm !== undefined && isSshdName(comm);
-  } catch {
-    return false;
-  }
 }
 
 /**

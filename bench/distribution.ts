@@ -23,7 +23,7 @@ const SEA = process.env.SSH_ANCHOR_SEA ?? join(REPO, "build", "ssh-anchor");
 const CLI = join(REPO, "dist", "cli.js");
 const RUNS = Number(process.env.RUNS ?? 20);
 const REQUEST_IDENTITIES = Buffer.from([0, 0, 0, 1, 11]);
-const NODE_DAEMON = [process.execPath, "--max-semi-space-size=1", "--single-threaded-gc", CLI];
+const NODE_DAEMON = [process.execPath, "--max-semi-space-size=1", "--single-threaded-gc", "--expose-gc", CLI];
 
 const cleanup = new Cleanup();
 const base = await tempDir("anchor-dist-");

@@ -12,8 +12,9 @@ const common = {
   format: "esm",
   target: "node20",
   logLevel: "warning",
-  // commander is CommonJS: give its require() calls something to call in an ES module.
-  banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
 };
-await build({ ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.js" });
+// commander is CommonJS: give its require() calls something to call in an ES module. The daemon
+// has no CommonJS in it.
+const commonJsRequire = { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' };
+await build({ ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.js", banner: commonJsRequire });
 await build({ ...common, entryPoints: ["src/cli/daemon-entry.ts"], outfile: "dist/daemon.js" });

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { Command } from "commander";
 import { registerDaemonCommands } from "../../src/cli/commands/daemon.js";
 import { parseRunArgs, type RunFlags } from "../../src/cli/daemon-main.js";
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from "../../src/shared/control/lifecycle.js";
 import { REPO, run } from "../helpers/process.js";
 
 /** What the whole command line (commander) reads from `run ARGS`, or the error it stops with. */
@@ -55,5 +56,12 @@ describe("the daemon's own entry point (dist/daemon.js)", () => {
     const notRun = await run(process.execPath, [entry, "--version"]);
     assert.equal(notRun.code, 0);
     assert.match(notRun.stdout, /^\d+\.\d+\.\d+/);
+  });
+
+  it("is started by bin/ssh-anchor's `run` with the settings `start` and the service units use", () => {
+    const launcher = readFileSync(join(REPO, "bin", "ssh-anchor"), "utf8");
+    const environment = Object.entries(DAEMON_ENV).map(([name, value]) => `${name}=${value}`);
+    const line = [...environment, "exec node", ...DAEMON_NODE_FLAGS, '"$root/dist/daemon.js" "$@"'].join(" ");
+    assert.ok(launcher.includes(`\n  ${line}\n`), `bin/ssh-anchor runs the daemon as: ${line}`);
   });
 });

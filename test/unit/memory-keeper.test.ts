@@ -58,4 +58,20 @@ describe("MemoryKeeper", () => {
     }
     keeper.stop();
   });
+
+  it("uses the gc() that --expose-gc puts on the global (the daemon's flags) rather than making a context for it", async () => {
+    const global = globalThis as { gc?: unknown };
+    const before = global.gc;
+    let calls = 0;
+    global.gc = () => (calls += 1);
+    try {
+      const keeper = keeperUnderTest();
+      await sleep(CHECK_MS * 3);
+      keeper.stop();
+      assert.equal(keeper.collections, 1);
+      assert.equal(calls, 2, "one collection: the young generation, then the whole heap");
+    } finally {
+      global.gc = before;
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import { TIMING } from "../../shared/core/timing.js";
 import type { Terminal } from "./terminal.js";
+import { monotonicMs } from "../../shared/core/clock.js";
 
 /** How a wait before the next attempt ended. */
 export type WaitOutcome = "retry" | "quit";
@@ -27,7 +28,7 @@ export interface CountdownOptions {
 export function countdown(options: CountdownOptions): Promise<WaitOutcome> {
   const { terminal, delayMs, attempt } = options;
   return new Promise((resolve) => {
-    const deadline = performance.now() + delayMs;
+    const deadline = monotonicMs() + delayMs;
     let refresh: NodeJS.Timeout | undefined;
     let stopTriggers: (() => void) | undefined;
     let finished = false;
@@ -43,7 +44,7 @@ export function countdown(options: CountdownOptions): Promise<WaitOutcome> {
       resolve(outcome);
     };
     const show = (): void => {
-      const seconds = Math.ceil((deadline - performance.now()) / 1000);
+      const seconds = Math.ceil((deadline - monotonicMs()) / 1000);
       if (seconds <= 0) return finish("retry");
       terminal.status(`ssh-anchor: connection lost; reconnecting in ${seconds} s, attempt ${attempt}; Enter: retry now, Ctrl-C: quit`);
     };

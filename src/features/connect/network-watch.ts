@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { TIMING } from "../../shared/core/timing.js";
+import { monotonicMs } from "../../shared/core/clock.js";
 
 /** What changed on the laptop's side. */
 export type NetworkEvent =
@@ -49,7 +50,7 @@ export class NetworkWatch {
   #addresses = currentAddresses();
   #route = defaultRoute();
   #wall = Date.now();
-  #mono = performance.now();
+  #mono = monotonicMs();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly onEvent: (event: NetworkEvent, detail: string) => void) {}
@@ -66,7 +67,7 @@ export class NetworkWatch {
 
   #tick(): void {
     const wall = Date.now();
-    const mono = performance.now();
+    const mono = monotonicMs();
     const gap = wall - this.#wall - (mono - this.#mono);
     this.#wall = wall;
     this.#mono = mono;

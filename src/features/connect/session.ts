@@ -20,6 +20,7 @@ import { sshArgs } from "./ssh-args.js";
 import { effectiveSettings } from "./ssh-config.js";
 import { SSH_CONNECTION_ERROR, startSsh, type RunningSsh, type SshOutcome } from "./ssh-process.js";
 import { Terminal, type SessionEnd } from "./terminal.js";
+import { monotonicMs } from "../../shared/core/clock.js";
 
 /** Exit status when the user quits while waiting to reconnect (as for SIGINT). */
 const EXIT_INTERRUPTED = 130;
@@ -50,7 +51,7 @@ export class ConnectSession {
   /** Whether an attempt got through: the host's notes (no ssh-anchor there, a login it cannot
    * scope) were said then, and later attempts keep quiet. */
   #connectedOnce = false;
-  /** When the current outage began (performance.now()), 0 while connected. */
+  /** When the current outage began (monotonicMs()), 0 while connected. */
   #lostAt = 0;
   #onNetwork: ((event: NetworkEvent, detail: string) => void) | undefined;
   readonly #network = new NetworkWatch((event, detail) => this.#onNetwork?.(event, detail));
@@ -128,7 +129,7 @@ export class ConnectSession {
       }
       const cause = outcome.droppedFor ?? (outcome.lastMessage || `ssh exited with status ${outcome.code ?? outcome.signal}`);
       if (outcome.connected) {
-        this.#lostAt = performance.now();
+        this.#lostAt = monotonicMs();
         this.#note(`connection lost after ${Math.round(outcome.upMs / 1000)} s: ${cause}`);
       } else {
         failures += 1;
@@ -138,7 +139,7 @@ export class ConnectSession {
         process.stderr.write(`ssh-anchor: ${printable(`gave up after ${failures} failed attempts to reconnect to ${destination}`)}\n`);
         return SSH_CONNECTION_ERROR;
       }
-      if (maxTimeSeconds !== undefined && performance.now() - this.#lostAt > maxTimeSeconds * 1000) {
+      if (maxTimeSeconds !== undefined && monotonicMs() - this.#lostAt > maxTimeSeconds * 1000) {
         process.stderr.write(`ssh-anchor: ${printable(`gave up reconnecting to ${destination} after ${maxTimeSeconds} s`)}\n`);
         return SSH_CONNECTION_ERROR;
       }

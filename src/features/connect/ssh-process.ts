@@ -2,6 +2,7 @@ import { printable } from "../../shared/core/text.js";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { TIMING } from "../../shared/core/timing.js";
+import { monotonicMs } from "../../shared/core/clock.js";
 
 /** ssh's status for "the connection failed or was lost". */
 export const SSH_CONNECTION_ERROR = 255;
@@ -39,7 +40,7 @@ export interface RunningSsh {
  * const outcome = await ssh.ended;
  */
 export function startSsh(args: readonly string[], marker: string, onConnected: (tookMs: number, at: number) => void): RunningSsh {
-  const started = performance.now();
+  const started = monotonicMs();
   let connectedAt = 0;
   let droppedFor: string | undefined;
   let lastMessage = "";
@@ -51,7 +52,7 @@ export function startSsh(args: readonly string[], marker: string, onConnected: (
     if (lines.length) lastMessage = printable((lines[lines.length - 1] as string).trim());
   });
   const isConnected = (): boolean => {
-    if (!connectedAt && existsSync(marker)) connectedAt = performance.now();
+    if (!connectedAt && existsSync(marker)) connectedAt = monotonicMs();
     return connectedAt > 0;
   };
   const drop = (reason: string): void => {
@@ -71,7 +72,7 @@ export function startSsh(args: readonly string[], marker: string, onConnected: (
         signal,
         connected,
         droppedFor,
-        upMs: connected ? performance.now() - connectedAt : 0,
+        upMs: connected ? monotonicMs() - connectedAt : 0,
         lastMessage,
       });
     });

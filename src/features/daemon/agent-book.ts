@@ -7,6 +7,7 @@ import { lastInputNow, loginTerminals, terminalsOf } from "../../shared/discover
 import { LIMITS, probeVerdictDeadline, replyDeadline } from "./policy.js";
 import { StaleTriage } from "./stale-triage.js";
 import { mapBounded, withinMs } from "../../shared/core/bounded.js";
+import { monotonicMs } from "../../shared/core/clock.js";
 
 /** Everything known about one candidate agent. */
 export class Agent {
@@ -69,7 +70,7 @@ export class Agent {
   probe(verdictMs: number, lingerMs: number, notBefore: number, onVerdict: (answer: AgentAnswer) => void): Promise<AgentHealth> {
     if (this.#probe) return this.#probe;
     if (this.#probeStartedAt >= notBefore || this.#lingering) return Promise.resolve(this.health);
-    this.#probeStartedAt = performance.now();
+    this.#probeStartedAt = monotonicMs();
     this.#lingering = true;
     const answer = listIdentities(this.path, Math.max(verdictMs, lingerMs));
     this.#probe = new Promise<AgentHealth>((resolve) => {
@@ -235,7 +236,7 @@ export class AgentBook {
    */
   refreshPresence(force = false): void {
     if (this.#options.uid === undefined) return;
-    const now = performance.now();
+    const now = monotonicMs();
     if (!force && (this.#ranked.length < 2 || now - this.#presenceReadAt < TIMING.presenceFreshMs)) return;
     this.#presenceReadAt = now;
     let moved = false;
@@ -275,16 +276,16 @@ export class AgentBook {
 
   /**
    * Probes `agent` on a separate connection and records the verdict. A verdict from a probe
-   * that started at or after `notBefore` (a performance.now() time) is reused.
+   * that started at or after `notBefore` (a monotonicMs() time) is reused.
    */
-  probe(agent: Agent, notBefore: number = performance.now()): Promise<AgentHealth> {
+  probe(agent: Agent, notBefore: number = monotonicMs()): Promise<AgentHealth> {
     const verdictMs = probeVerdictDeadline(agent.rtts, this.#options.probeTimeoutMs);
     return agent.probe(verdictMs, this.#options.probeTimeoutMs, notBefore, (answer) => this.#record(agent, answer));
   }
 
   /** Probes every agent that is not known dead (for `status`). */
   async probeAll(): Promise<void> {
-    const now = performance.now();
+    const now = monotonicMs();
     await mapBounded(
       this.all().filter((agent) => agent.health !== "dead"),
       LIMITS.probesInFlight,
@@ -419,7 +420,7 @@ export class AgentBook {
     agent.health = health;
     if (health === "zombie") {
       agent.probeBackoffMs = TIMING.zombieReprobeFirstMs;
-      agent.nextProbeAt = performance.now() + agent.probeBackoffMs;
+      agent.nextProbeAt = monotonicMs() + agent.probeBackoffMs;
     }
     if (health !== "unknown") this.#options.log(`${agent.path}: ${health} (${reason})`);
     this.#rerank();
@@ -485,7 +486,7 @@ export class AgentBook {
   }
 
   #probeDueZombies(): void {
-    const now = performance.now();
+    const now = monotonicMs();
     for (const agent of this.#ranked) {
       if (agent.health !== "zombie" || agent.nextProbeAt > now) continue;
       agent.probeBackoffMs = Math.min(agent.probeBackoffMs * 2, TIMING.zombieReprobeMaxMs);

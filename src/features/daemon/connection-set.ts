@@ -3,6 +3,7 @@ import { TIMING } from "../../shared/core/timing.js";
 import type { Counters } from "../../shared/control/status.js";
 import { ProxiedConnection, type ConnectionContext } from "./connection.js";
 import type { DescriptorShortage } from "./descriptor-shortage.js";
+import { monotonicMs } from "../../shared/core/clock.js";
 
 export interface ConnectionSetOptions {
   readonly counters: Counters;
@@ -77,7 +78,7 @@ export class ConnectionSet {
       this.stopSweeping();
       return;
     }
-    const now = performance.now();
+    const now = monotonicMs();
     for (const connection of this.#open) {
       if (connection.outstanding > 0) void connection.checkLate(now);
     }

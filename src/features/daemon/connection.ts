@@ -7,6 +7,7 @@ import { LIMITS } from "./policy.js";
 import type { Counters } from "../../shared/control/status.js";
 import { TIMING } from "../../shared/core/timing.js";
 import type { Log } from "../../shared/core/log.js";
+import { monotonicMs } from "../../shared/core/clock.js";
 
 /** What every connection shares with the daemon. */
 export interface ConnectionContext {
@@ -65,7 +66,7 @@ export type ConnectionPhase =
   | "answered-empty"
   | "closed";
 
-const defaultClock = (): number => performance.now();
+const defaultClock = monotonicMs;
 
 /**
  * One client connection paired with one upstream agent connection of its own. Bytes pass

@@ -1,5 +1,6 @@
 import { TIMING } from "../../shared/core/timing.js";
 import { occasionalLog } from "./occasional-log.js";
+import { monotonicMs } from "../../shared/core/clock.js";
 
 /**
  * Whether the process is out of file descriptors: from a shortage until TIMING.shedMs later, or
@@ -12,7 +13,7 @@ import { occasionalLog } from "./occasional-log.js";
  * shortage.now(); // -> true, for a moment
  */
 export class DescriptorShortage {
-  /** Until then (performance.now()) the process counts as short of descriptors. */
+  /** Until then (monotonicMs()) the process counts as short of descriptors. */
   #until = -Infinity;
   readonly #say: (message: string) => void;
 
@@ -21,12 +22,12 @@ export class DescriptorShortage {
   }
 
   now(): boolean {
-    return performance.now() < this.#until;
+    return monotonicMs() < this.#until;
   }
 
   /** Ran out while doing `what`, with `open` connections open. */
   report(what: string, open: number): void {
-    this.#until = performance.now() + TIMING.shedMs;
+    this.#until = monotonicMs() + TIMING.shedMs;
     this.#say(`out of file descriptors (${what}; ${open} connections open): closing new connections until some are free`);
   }
 

@@ -2,6 +2,7 @@ import { existsSync, lstatSync, mkdirSync, watch, type FSWatcher, type Stats } f
 import { basename, join } from "node:path";
 import { mountPointsSync } from "../../shared/core/foreign-fs.js";
 import { TIMING } from "../../shared/core/timing.js";
+import { monotonicMs } from "../../shared/core/clock.js";
 
 /**
  * Keeps the name of the daemon's socket directory in /tmp the user's own when someone removes
@@ -64,8 +65,8 @@ export class DirectoryGuard {
    * ours may run, or another user watching /tmp could take the name first.
    */
   #reclaim(): void {
-    const deadline = performance.now() + TIMING.reclaimSpinMs;
-    while (performance.now() < deadline) {
+    const deadline = monotonicMs() + TIMING.reclaimSpinMs;
+    while (monotonicMs() < deadline) {
       try {
         mkdirSync(this.#directory, { mode: 0o700 });
         break;

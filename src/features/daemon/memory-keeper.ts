@@ -1,7 +1,6 @@
-import { getHeapStatistics, setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { TIMING } from "../../shared/core/timing.js";
 import { LIMITS } from "./policy.js";
+import { monotonicMs } from "../../shared/core/clock.js";
 
 /**
  * Hands memory back to the system after bursts of traffic. V8 collects its old generation
@@ -21,7 +20,8 @@ import { LIMITS } from "./policy.js";
  * keeper.start();
  */
 export class MemoryKeeper {
-  readonly #collect: (youngOnly?: boolean) => void;
+  /** V8's gc(); undefined until found (see collector()): the keeper does not look before. */
+  #collect: Collector | undefined;
   readonly #activity: () => number;
   readonly #onCollect: ((before: number, after: number, ms: number) => void) | undefined;
   #heapAfterCollection = heapTotal();
@@ -38,9 +38,9 @@ export class MemoryKeeper {
    * @param checkMs how often to look (tests look more often)
    */
   constructor(activity: () => number, onCollect?: (before: number, after: number, ms: number) => void, checkMs: number = TIMING.memoryCheckMs) {
-    // gc() is not exposed by default; this makes it callable without a command-line flag.
-    setFlagsFromString("--expose-gc");
-    this.#collect = runInNewContext("gc") as (youngOnly?: boolean) => void;
+    const exposed = (globalThis as { gc?: unknown }).gc;
+    if (typeof exposed === "function") this.#collect = exposed as Collector;
+    else void collectorOfItsOwnContext().then((collect) => (this.#collect = collect));
     this.#activity = activity;
     this.#onCollect = onCollect;
     this.#lastActivity = activity();
@@ -67,13 +67,17 @@ export class MemoryKeeper {
   }
 
   #checkUnsafe(): void {
+    if (this.#collect === undefined) return;
     const activity = this.#activity();
     const busy = activity !== this.#lastActivity;
     this.#lastActivity = activity;
     if (busy) {
       // A collection in mid-burst does not replace the one after it: the burst goes on allocating.
       this.#trafficSinceQuiet = true;
-      if (heapTotal() - this.#heapAfterCollection >= LIMITS.heapGrowthBytes) this.#collectNow();
+      const heap = heapTotal();
+      // NaN: unreadable at the last collection (out of descriptors); growth counts from now.
+      if (Number.isNaN(this.#heapAfterCollection)) this.#heapAfterCollection = heap;
+      else if (heap - this.#heapAfterCollection >= LIMITS.heapGrowthBytes) this.#collectNow();
     } else if (this.#trafficSinceQuiet) {
       this.#trafficSinceQuiet = false;
       this.#collectNow();
@@ -82,21 +86,41 @@ export class MemoryKeeper {
 
   #collectNow(): void {
     const before = residentBytes();
-    const started = performance.now();
+    const started = monotonicMs();
     // Young generation first, then everything: measured, a full collection alone after a busy
     // burst can leave the young generation at its grown size (2 MiB more resident).
-    this.#collect(true);
-    this.#collect();
-    const ms = performance.now() - started;
+    this.#collect?.(true);
+    this.#collect?.();
+    const ms = monotonicMs() - started;
     this.#heapAfterCollection = heapTotal();
     this.#onCollect?.(before, residentBytes(), ms);
   }
 }
 
-/** V8's heap size, read without any file descriptor (process.memoryUsage() opens /proc/self/stat
- * and throws EMFILE when the process is out of descriptors). */
+type Collector = (youngOnly?: boolean) => void;
+
+/**
+ * V8's gc() where the daemon is run without --expose-gc (DAEMON_NODE_FLAGS puts it on the global
+ * at start): `node dist/daemon.js run` by hand, the single executable. Set after start, the flag
+ * gives gc() only to a context made later, and the function keeps that whole context alive (a
+ * global object and every built-in of its own: 160 KiB of idle memory, which is why the daemon
+ * has the flag). node:v8 and node:vm are loaded only here: 200 KiB more otherwise.
+ */
+async function collectorOfItsOwnContext(): Promise<Collector> {
+  const [{ setFlagsFromString }, { runInNewContext }] = await Promise.all([import("node:v8"), import("node:vm")]);
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as Collector;
+}
+
+/** V8's heap size, or NaN when it cannot be read now: process.memoryUsage() reads /proc/self/stat
+ * too, and throws when the process is out of descriptors (node:v8 reads the heap alone, but
+ * loading it costs the idle daemon 100 KiB). */
 function heapTotal(): number {
-  return getHeapStatistics().total_heap_size;
+  try {
+    return process.memoryUsage().heapTotal;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** The resident set size, or NaN when it cannot be read now (out of descriptors). */

@@ -1,4 +1,5 @@
 import { TIMING } from "../../shared/core/timing.js";
+import { monotonicMs } from "../../shared/core/clock.js";
 
 /**
  * A log line for a condition that repeats (out of descriptors, no agent to answer with): said
@@ -12,7 +13,7 @@ import { TIMING } from "../../shared/core/timing.js";
 export function occasionalLog(write: (message: string) => void): (message: string) => void {
   let last = -Infinity;
   return (message) => {
-    const now = performance.now();
+    const now = monotonicMs();
     if (now - last < TIMING.repeatedLogMs) return;
     last = now;
     write(message);

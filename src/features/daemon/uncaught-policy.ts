@@ -1,5 +1,6 @@
 import { TIMING } from "../../shared/core/timing.js";
 import { LIMITS } from "./policy.js";
+import { monotonicMs } from "../../shared/core/clock.js";
 
 /** The exit status after too many internal errors (EX_SOFTWARE of sysexits.h). */
 const EXIT_INTERNAL_ERROR = 70;
@@ -16,7 +17,7 @@ const EXIT_INTERNAL_ERROR = 70;
 export function keepServingThroughBugs(log: (message: string) => void, stop: () => void): void {
   const recent: number[] = [];
   process.on("uncaughtException", (error) => {
-    const now = performance.now();
+    const now = monotonicMs();
     recent.push(now);
     while ((recent[0] as number) < now - TIMING.uncaughtWindowMs) recent.shift();
     if (recent.length > LIMITS.uncaughtPerMinute) {

@@ -2,6 +2,7 @@ import type { Socket } from "node:net";
 import { dial } from "../core/dial.js";
 import { TIMING } from "../core/timing.js";
 import { MAX_REPLY_BYTES, type ControlCommand } from "./protocol.js";
+import { monotonicMs } from "../core/clock.js";
 
 /**
  * Sends `command` to the daemon at `controlPath` and resolves with its JSON answer.
@@ -11,13 +12,13 @@ import { MAX_REPLY_BYTES, type ControlCommand } from "./protocol.js";
  * const report = await askDaemon<unknown>(paths.control, "status");
  */
 export async function askDaemon<T>(controlPath: string, command: ControlCommand, timeoutMs: number = TIMING.controlAnswerMs): Promise<T> {
-  const started = performance.now();
+  const started = monotonicMs();
   const late = (): Error => new Error(`the daemon did not answer "${command}" within ${timeoutMs} ms`);
   const dialed = await dial({ path: controlPath }, timeoutMs);
   if (dialed.kind === "timed-out") throw late();
   if (dialed.kind === "failed") throw new Error(`cannot reach the daemon: ${dialed.code}`);
   dialed.socket.write(`${command}\n`);
-  const text = await readToEnd(dialed.socket, Math.max(0, timeoutMs - (performance.now() - started)), late);
+  const text = await readToEnd(dialed.socket, Math.max(0, timeoutMs - (monotonicMs() - started)), late);
   let reply: T & { error?: string };
   try {
     reply = JSON.parse(text) as T & { error?: string };

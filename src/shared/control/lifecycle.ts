@@ -27,9 +27,11 @@ export interface StartResult {
 /**
  * V8 flags for the daemon: a 1 MiB young generation and garbage collection on the main thread
  * only keep its private memory near Node's own floor (under 10 MB idle, about 2 MB more after
- * 100,000 requests, instead of 20 growing towards 40). bin/ssh-anchor passes the same to `run`.
+ * 100,000 requests, instead of 20 growing towards 40). gc() exposed for the memory keeper, which
+ * would otherwise make a context of its own to reach it (src/features/daemon/memory-keeper.ts).
+ * bin/ssh-anchor passes the same to `run`.
  */
-export const DAEMON_NODE_FLAGS = ["--max-semi-space-size=1", "--single-threaded-gc"];
+export const DAEMON_NODE_FLAGS = ["--max-semi-space-size=1", "--single-threaded-gc", "--expose-gc"];
 /** One malloc arena: the daemon is single-threaded, and each extra arena keeps freed memory. */
 export const DAEMON_ENV = { MALLOC_ARENA_MAX: "1" };
 

@@ -7,6 +7,7 @@ import { lstatOrUndefined } from "../core/trust.js";
 import { mountPoints } from "../core/foreign-fs.js";
 import { homeAgentDirectory, TMP_SESSION_DIR } from "./layouts.js";
 import { ownerCache, ownSessionDirectoriesIn, scanDirectory, type DirectoryLayout, type OwnerCache, type ScanContext } from "./scan.js";
+import { monotonicMs } from "../core/clock.js";
 
 export interface DiscoveryOptions extends ScanContext {
   /** The user's home: `~/.ssh/agent` (OpenSSH >= 10.1) is read there. */
@@ -120,7 +121,7 @@ export class AgentDiscovery {
     return this.#ignored;
   }
 
-  /** When the last full scan finished (performance.now() time). */
+  /** When the last full scan finished (monotonicMs() time). */
   get lastFullScan(): number {
     return this.#lastFullScan;
   }
@@ -146,7 +147,7 @@ export class AgentDiscovery {
   rescan(): Promise<void> {
     this.#scanning ??= this.#fullScan().finally(() => {
       this.#scanning = undefined;
-      this.#lastFullScan = performance.now();
+      this.#lastFullScan = monotonicMs();
     });
     return this.#scanning;
   }
@@ -288,7 +289,7 @@ export class AgentDiscovery {
     const cached = this.#rootListings.get(root);
     if (mtimeMs !== undefined && cached && settled(cached, mtimeMs)) return cached.directories;
     const churning = cached !== undefined && cached.cost >= LONG_LISTING_COST && cached.fruitless >= FRUITLESS_LISTINGS;
-    if (!thorough && churning && performance.now() - cached.endedAt < TIMING.longListingRelistMs) return cached.directories;
+    if (!thorough && churning && monotonicMs() - cached.endedAt < TIMING.longListingRelistMs) return cached.directories;
     let owners = this.#owners.get(root);
     if (!owners) this.#owners.set(root, (owners = ownerCache()));
     const directories = await ownSessionDirectoriesIn(root, this.#options.uid, owners, this.#context.gate);
@@ -299,7 +300,7 @@ export class AgentDiscovery {
     // login made while another user's file system held the gate would stay hidden until the
     // root changed again (red team).
     if (owners.unanswered > 0) this.#rootListings.delete(root);
-    else if (mtimeMs !== undefined) this.#rootListings.set(root, { mtimeMs, listedAtMs, directories, endedAt: performance.now(), cost, fruitless });
+    else if (mtimeMs !== undefined) this.#rootListings.set(root, { mtimeMs, listedAtMs, directories, endedAt: monotonicMs(), cost, fruitless });
     return directories;
   }
 
@@ -378,7 +379,7 @@ export class AgentDiscovery {
   #schedule(directory: string, layout: DirectoryLayout): void {
     if (this.#stopped || this.#pending.has(directory)) return;
     if (this.#pending.size >= MAX_PENDING) {
-      const now = performance.now();
+      const now = monotonicMs();
       if (now - this.#lastOverflow > TIMING.overflowRescanMaxMs) this.#overflowDelay = TIMING.overflowRescanFirstMs;
       this.#lastOverflow = now;
       this.#overflowTimer ??= setTimeout(() => {

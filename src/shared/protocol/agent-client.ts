@@ -2,6 +2,7 @@ import { dial } from "../core/dial.js";
 import { REQUEST_IDENTITIES_MESSAGE } from "./encode.js";
 import { parseIdentitiesAnswer, type Identity } from "./identities.js";
 import { readOneMessage } from "./read-message.js";
+import { monotonicMs } from "../core/clock.js";
 
 /** How an agent socket answered a question. */
 export type AgentAnswer =
@@ -23,7 +24,7 @@ export type AgentAnswer =
  * if (answer.kind === "answered") console.log(answer.identities.length, "keys");
  */
 export async function listIdentities(path: string, timeoutMs: number): Promise<AgentAnswer> {
-  const started = performance.now();
+  const started = monotonicMs();
   const dialed = await dial({ path, allowHalfOpen: false }, timeoutMs);
   switch (dialed.kind) {
     case "timed-out":
@@ -35,12 +36,12 @@ export async function listIdentities(path: string, timeoutMs: number): Promise<A
   }
   const socket = dialed.socket;
   socket.write(REQUEST_IDENTITIES_MESSAGE);
-  const read = await readOneMessage(socket, Math.max(0, timeoutMs - (performance.now() - started)));
+  const read = await readOneMessage(socket, Math.max(0, timeoutMs - (monotonicMs() - started)));
   socket.destroy();
   switch (read.kind) {
     case "message":
       try {
-        return { kind: "answered", identities: parseIdentitiesAnswer(read.body), millis: performance.now() - started };
+        return { kind: "answered", identities: parseIdentitiesAnswer(read.body), millis: monotonicMs() - started };
       } catch (error) {
         return { kind: "invalid", reason: (error as Error).message };
       }

@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import { dial, NOBODY_LISTENS } from "../../../shared/core/dial.js";
+import { monotonicMs } from "../../../shared/core/clock.js";
 
 /**
  * The little of the Assuan protocol (gpg-agent's) the daemon speaks: the server greets with a
@@ -58,7 +59,7 @@ export type GpgProbe =
  * answers OK on its restricted "extra" socket, ERR on the full one), then BYE.
  */
 export async function probeGpgAgent(path: string, timeoutMs: number): Promise<GpgProbe> {
-  const started = performance.now();
+  const started = monotonicMs();
   const dialed = await dial({ path }, timeoutMs);
   if (dialed.kind === "timed-out") return { kind: "silent", reason: `no connection in ${timeoutMs} ms` };
   if (dialed.kind === "failed") return { kind: "unreachable", reason: `connect failed: ${dialed.code}`, refused: NOBODY_LISTENS.has(dialed.code) };
@@ -77,7 +78,7 @@ export async function probeGpgAgent(path: string, timeoutMs: number): Promise<Gp
     };
     const timer = setTimeout(
       () => settle(greeted ? { kind: "answered", millis: greetedAt - started, restricted: undefined } : { kind: "silent", reason: `no greeting in ${timeoutMs} ms` }),
-      Math.max(1, timeoutMs - (performance.now() - started)),
+      Math.max(1, timeoutMs - (monotonicMs() - started)),
     );
     socket.on("error", () => settle({ kind: "unreachable", reason: "the connection broke", refused: false }));
     socket.on("end", () => settle(greeted ? { kind: "answered", millis: greetedAt - started, restricted: undefined } : { kind: "unreachable", reason: "closed without a greeting", refused: false }));
@@ -90,7 +91,7 @@ export async function probeGpgAgent(path: string, timeoutMs: number): Promise<Gp
         if (!greeted) {
           if (!line.startsWith("OK")) return settle({ kind: "unreachable", reason: "did not greet as an Assuan server", refused: false });
           greeted = true;
-          greetedAt = performance.now();
+          greetedAt = monotonicMs();
           socket.write("GETINFO restricted\n");
           continue;
         }

@@ -12,6 +12,7 @@ import { TIMING } from "../../../shared/core/timing.js";
 import { createdMsOf, directoryRefusal, lstatOrUndefined, processPresence, socketRefusal, stillTheSocket } from "../../../shared/core/trust.js";
 import { forwardTokenScope } from "../../../shared/scope/forward-token.js";
 import { probeGpgAgent } from "./assuan.js";
+import { monotonicMs } from "../../../shared/core/clock.js";
 
 /** One forwarded socket of one login: U/NAME.TOKEN.sock. Ranked like an agent (rankAgents). */
 export class Forward {
@@ -105,10 +106,10 @@ export class ForwardBook {
   #nextSweep(delayMs: number): void {
     if (this.#stopped) return;
     this.#sweep = setTimeout(() => {
-      const started = performance.now();
+      const started = monotonicMs();
       void this.#sweepOnce()
         .catch(() => 0)
-        .then((listingMs) => this.#nextSweep(Math.max(TIMING.forwardSweepMs, listingMs * SWEEP_LISTING_SHARE, performance.now() - started)));
+        .then((listingMs) => this.#nextSweep(Math.max(TIMING.forwardSweepMs, listingMs * SWEEP_LISTING_SHARE, monotonicMs() - started)));
     }, delayMs);
     this.#sweep.unref();
   }
@@ -205,7 +206,7 @@ export class ForwardBook {
     if (forward.health !== "zombie") this.#options.log(`forward ${forward.path} is silent (${reason}): tried last`);
     forward.health = "zombie";
     forward.reason = reason;
-    forward.silentAt = performance.now();
+    forward.silentAt = monotonicMs();
   }
 
   /** Connecting failed with `code`: a socket nobody listens on is removed (its login ended). */
@@ -312,9 +313,9 @@ export class ForwardBook {
       if (forward.holder !== undefined) gone = processPresence(forward.holder) === undefined;
       else {
         if (listening === undefined) {
-          const started = performance.now();
+          const started = monotonicMs();
           const listeners = await readListeners();
-          listingMs = performance.now() - started;
+          listingMs = monotonicMs() - started;
           listening = listeners ? new Set(listeners.values()) : null;
         }
         // No listing (past its bound: another user's thousands of sockets): such a forward is
@@ -325,8 +326,8 @@ export class ForwardBook {
         const dialed = await dial({ path: forward.path }, TIMING.forwardGreetingMs);
         if (dialed.kind === "connected") dialed.socket.destroy();
         else if (dialed.kind === "failed") await this.refused(forward, dialed.code);
-      } else if (forward.health === "zombie" && performance.now() - forward.silentAt > TIMING.forwardRecheckMs) {
-        forward.silentAt = performance.now();
+      } else if (forward.health === "zombie" && monotonicMs() - forward.silentAt > TIMING.forwardRecheckMs) {
+        forward.silentAt = monotonicMs();
         void this.#probe(forward);
       }
     }

@@ -8,6 +8,7 @@ import { ForwardBook, type Forward } from "./forward-book.js";
 import { ForwardConnection } from "./forward-connection.js";
 import { ForwardServers } from "./forward-servers.js";
 import { forwardServesScope } from "../../../shared/scope/forward-token.js";
+import { monotonicMs } from "../../../shared/core/clock.js";
 
 export interface ForwardsOptions {
   readonly home: string;
@@ -151,7 +152,7 @@ export class Forwards {
 
   /** perIdentity, its answer kept for TIMING.perIdentityAnswerMs. */
   #perIdentity(): Promise<boolean> {
-    const now = performance.now();
+    const now = monotonicMs();
     if (!this.#perIdentityAnswer || now - this.#perIdentityAnswer.at > TIMING.perIdentityAnswerMs) {
       this.#perIdentityAnswer = { at: now, answer: this.#options.perIdentity() };
     }

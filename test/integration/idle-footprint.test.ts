@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { addKey, makeKey, sshAdd, startAgent } from "../helpers/agent.js";
+import { forwardedSocketPath } from "../helpers/daemon.js";
+import { socketAcceptsConnections } from "../../src/shared/core/dial.js";
+import { BIN, Cleanup, run, section, spawnTracked, tempDir, waitFor } from "../helpers/process.js";
+
+/**
+ * Node's own modules cost a daemon that idles for weeks their code and state, loaded once and
+ * kept (docs/benchmarks.md, seventh pass): perf_hooks (the global `performance`), v8 and vm were
+ * 300 KiB of its idle memory for a clock, a heap size and gc(). The daemon reads the same from
+ * what Node has loaded anyway (src/shared/core/clock.ts, src/features/daemon/memory-keeper.ts);
+ * this holds it there, for the daemon as the launcher starts it, once it has served requests.
+ */
+const NOT_LOADED = ["perf_hooks", "internal/perf/performance", "v8", "vm"];
+
+/** Written into the process at its start (NODE_OPTIONS=--require): its module list, at exit. */
+const RECORDER = `
+process.on("exit", () => require("node:fs").writeFileSync(process.env.MODULES_FILE, process.moduleLoadList.join("\\n")));
+`;
+
+describe("the daemon's idle footprint", () => {
+  const cleanup = new Cleanup();
+  after(() => cleanup.run());
+
+  it("serves without loading Node's modules it has no use for (perf_hooks, v8, vm)", async () => {
+    const base = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", base]));
+    const home = join(base, "home");
+    const tmpRoot = join(base, "tmp");
+    await run("mkdir", ["-p", "-m", "700", home, tmpRoot]);
+    const agent = await startAgent(cleanup, forwardedSocketPath(tmpRoot, "Mod"));
+    await addKey(agent.path, await makeKey(base, "id_footprint"));
+    const recorder = join(base, "recorder.cjs");
+    const modulesFile = join(base, "modules.txt");
+    await writeFile(recorder, RECORDER);
+    const socket = join(base, "anchor", "agent.sock");
+    const env = { ...process.env, HOME: home, NODE_OPTIONS: `--require ${recorder}`, MODULES_FILE: modulesFile };
+    const daemon = spawnTracked(cleanup, BIN, ["run", "--socket", socket, "--tmp-dir", tmpRoot], env);
+    let log = "";
+    daemon.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+    await waitFor("the daemon's socket", () => socketAcceptsConnections(socket, 500), { timeoutMs: 10_000, explain: () => section("the daemon's log", log) });
+    for (let i = 0; i < 3; i += 1) {
+      const listed = await sshAdd(socket, ["-l"]);
+      assert.match(listed.stdout, /id_footprint/, section("the daemon's log", log));
+    }
+    const exited = once(daemon, "exit");
+    daemon.kill("SIGTERM");
+    await exited;
+    const loaded = (await readFile(modulesFile, "utf8")).split("\n").filter((line) => line.startsWith("NativeModule ")).map((line) => line.slice("NativeModule ".length));
+    assert.ok(loaded.includes("net"), `the recorder saw the daemon's modules: ${loaded.join(", ")}`);
+    assert.deepEqual(
+      NOT_LOADED.filter((name) => loaded.includes(name)),
+      [],
+    );
+  });
+});

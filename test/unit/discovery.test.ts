@@ -122,6 +122,28 @@ describe("discovery", () => {
     assert.match(scan.ignored[0]?.reason ?? "", /writable by group or others/);
   });
 
+  it("refuses a directory another user could swap: in a root writable by others without the sticky bit, until it is made sticky", async () => {
+    // Another user could rename the login's directory away, put one of theirs in its place for
+    // the daemon's connect, and rename it back before the re-check after the connect.
+    const openRoot = join(base, "open-root");
+    await mkdir(openRoot);
+    await chmod(openRoot, 0o777);
+    const dir = join(openRoot, "ssh-Swap1");
+    await mkdir(dir, { mode: 0o700 });
+    await socketAt(cleanup, join(dir, "agent.9000011"));
+    const named = join(openRoot, "named");
+    await mkdir(named, { mode: 0o700 });
+    await socketAt(cleanup, join(named, "agent.sock"));
+    for (const [directory, layout] of [[dir, "tmp-session"], [named, "extra"]] as const) {
+      const scan = await scanDirectory(directory, layout, context());
+      assert.deepEqual(scan.candidates, [], layout);
+      assert.match(scan.ignored[0]?.reason ?? "", /could be swapped by another user: .*open-root is writable by group or others \(mode 0777\)/, layout);
+    }
+    await chmod(openRoot, 0o1777);
+    assert.equal((await scanDirectory(dir, "tmp-session", context())).candidates.length, 1, "a sticky root, as /tmp is");
+    assert.equal((await scanDirectory(named, "extra", context())).candidates.length, 1);
+  });
+
   it("refuses the daemon's own socket, by path and through a hard link", async () => {
     const dir = join(tmpRoot, "ssh-Own1");
     await mkdir(dir, { mode: 0o700 });

@@ -3,6 +3,7 @@ import { DEFAULT_SESSION, parseConnectArgs } from "../../features/connect/args.j
 import { TIMING } from "../../shared/core/timing.js";
 import { parseFor } from "../options.js";
 import { runCommand } from "../output.js";
+import { prose } from "../help-text.js";
 
 /**
  * `connect` takes ssh's own options mixed with ours, so its arguments are parsed by ssh's
@@ -24,7 +25,7 @@ export function registerConnectCommand(program: Command): void {
     .option("--forward <name=socket>", "forward this laptop's SOCKET (yours, existing) as NAME, e.g. opener=~/.opener.sock (repeatable)")
     .addHelpText(
       "after",
-      `
+      prose(`
 Every other option goes to ssh, which reads ~/.ssh/config as usual (ProxyJump, IdentityAgent,
 ForwardAgent...). Keepalives: every --alive-interval seconds unless your ssh config asks for a
 shorter interval (an -o ServerAliveInterval=N of your own on this command line always wins).
@@ -59,8 +60,8 @@ full control of your agent).
 
 Reconnects when the connection is lost (keepalives), at once when this machine's addresses or
 default route change or it wakes from sleep, saying so in one line per attempt. Every lost
-connection is retried at once, then
-after ${seconds(TIMING.reconnectFirstDelayMs)}, ${seconds(2 * TIMING.reconnectFirstDelayMs)}, ${seconds(4 * TIMING.reconnectFirstDelayMs)}... up to ${seconds(TIMING.reconnectMaxDelayMs)} s (starting over after a connection that stayed up ${seconds(TIMING.stableConnectionMs)} s).
+connection is retried at once, then after ${seconds(TIMING.reconnectFirstDelayMs)}, ${seconds(2 * TIMING.reconnectFirstDelayMs)}, ${seconds(4 * TIMING.reconnectFirstDelayMs)}... up to ${seconds(TIMING.reconnectMaxDelayMs)} s (starting over after a connection that stayed up ${seconds(TIMING.stableConnectionMs)} s).
+
 Exit status: 0 when you detach or the session ends, ssh's status when the first connection
 fails (nothing is retried then), 255 when a limit is reached, 130 for Ctrl-C while waiting,
 2 for a usage error (options ssh itself rejects included, and a --log that cannot be written).
@@ -69,7 +70,7 @@ Examples:
   ssh-anchor connect -A me@devbox
   ssh-anchor connect --screen --session work -J bastion me@devbox
   ssh-anchor connect me@devbox -- htop
-  ssh-anchor connect --gpg --forward opener=~/.opener.sock me@devbox`,
+  ssh-anchor connect --gpg --forward opener=~/.opener.sock me@devbox`),
     );
 }
 

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { RUN_DEFAULTS, runForeground, type RunFlags } from "../daemon-main.js";
 import { collect, positiveInteger } from "../options.js";
 import { printLines, runCommand } from "../output.js";
+import { prose } from "../help-text.js";
 
 const SOCKET_HELP = "the stable socket, an absolute path (default: $SSH_ANCHOR_SOCKET, else ~/.ssh/anchor-$HOSTNAME/agent.sock, else $XDG_RUNTIME_DIR/ssh-anchor/agent.sock, else /tmp/ssh-anchor-$UID/agent.sock)";
 const TMP_DIR_HELP = "where sshd creates its ssh-* session directories";
@@ -27,8 +28,10 @@ export function registerDaemonCommands(program: Command, version: string): void 
     .option("--idle-exit <seconds>", "socket-activated only: exit after this long with no client connection (never while it serves per-identity sockets)", positiveInteger("--idle-exit"))
     .addHelpText(
       "after",
-      "\nSignals: SIGTERM and SIGINT stop it (the socket is removed, exit 0); SIGHUP rescans agents.\n" +
-        "Exit status 3: another daemon already serves the socket.",
+      prose(`
+Signals: SIGTERM and SIGINT stop it (the socket is removed, exit 0); SIGHUP rescans agents.
+
+Exit status 3: another daemon already serves the socket.`),
     )
     // The daemon's own entry point (dist/daemon.js) reads the same words: src/cli/daemon-main.ts.
     .action((flags: RunFlags) => runForeground(flags, version));

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import type { DoctorReport, Verdict } from "../../features/doctor/doctor.js";
 import { paint, printJson, printLines, runCommand, type Line, type Style } from "../output.js";
 import { SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
+import { prose } from "../help-text.js";
 
 const MARK: Record<Verdict, [string, Style]> = { ok: ["ok  ", "green"], info: ["info", "dim"], warn: ["warn", "yellow"], fail: ["FAIL", "red"] };
 
@@ -15,7 +16,7 @@ export function registerDoctorCommand(program: Command): void {
     .option("--json", "print a JSON document for scripts")
     .addHelpText(
       "after",
-      `
+      prose(`
 Looks at: this shell's SSH_AUTH_SOCK; the daemon and its socket's mode; every candidate agent
 with its keys (found under --tmp-dir and ~/.ssh/agent, as the daemon finds them); your tmux
 servers and screen sessions, and every pane that started with a dead or login-bound socket;
@@ -29,13 +30,16 @@ A pane's environment is read from /proc/PID/environ: what its process started wi
 shell exported since. A shell whose start-up file runs the init line pointed itself at the stable
 socket when it started: doctor says so (info), it does not fail it. A shell without the line, or
 any other program (an editor, a long job), really holds the socket it started with.
+
 Where per-identity is on (a start-up file runs init --per-identity, or the daemon remembers a
 scope), a shell, pane, tmux or screen environment holding the shared stable socket fails, and so
 does a plain or link init line in a start-up file; --fix then leaves tmux and screen alone.
+
 Sockets of this host in ~/.ssh/agent that refuse connections (ended logins', OpenSSH >= 10.1
 leaves them) are reported; --fix removes them, never one that accepts a connection nor another
 host's (the host hash in the name, s.<hosthash>..., tells them apart on a shared home).
-Exit status: 0 when nothing is broken, 1 when something is.`,
+
+Exit status: 0 when nothing is broken, 1 when something is.`),
     )
     .action((flags: { socket?: string; tmpDir?: string; fix?: boolean; json?: boolean }) =>
       runCommand(async () => {

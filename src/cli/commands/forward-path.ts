@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { printLines, runCommand } from "../output.js";
+import { prose } from "../help-text.js";
 
 export function registerForwardPathCommand(program: Command): void {
   program
@@ -10,12 +11,15 @@ export function registerForwardPathCommand(program: Command): void {
     .option("--scope <id>", "a per-identity scope's socket (id-<scope>.NAME.sock); default: the scope of this shell's SSH_AUTH_SOCK when it is a scoped socket")
     .addHelpText(
       "after",
-      "\nA login forwards NAME to ~/.ssh/anchor-forwards/NAME.TOKEN.sock; the daemon serves NAME on this path,\n" +
-        "paired with the newest live login's. In a shell of a per-identity scope (SSH_AUTH_SOCK is its\n" +
-        "id-<scope>.sock) it prints that scope's socket, which reaches only that person's logins (the scope\n" +
-        "is in the forward's TOKEN: connect and setup --forwards put it there). Example, a URL opened on\n" +
-        "the laptop from an old tmux pane:\n" +
-        '  printf \'%s\\n\' "$url" | socat - UNIX-CONNECT:"$(ssh-anchor forward-path opener)"',
+      prose(`
+A login forwards NAME to ~/.ssh/anchor-forwards/NAME.TOKEN.sock; the daemon serves NAME on this
+path, paired with the newest live login's. In a shell of a per-identity scope (SSH_AUTH_SOCK is
+its id-<scope>.sock) it prints that scope's socket, which reaches only that person's logins (the
+scope is in the forward's TOKEN: connect and setup --forwards put it there).
+
+Example, a URL opened on the laptop from an old tmux pane:
+  socket=$(ssh-anchor forward-path opener)
+  printf '%s\\n' "$url" | socat - UNIX-CONNECT:"$socket"`),
     )
     .action((name: string, flags: { socket?: string; scope?: string }) =>
       runCommand(async () => {

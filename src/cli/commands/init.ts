@@ -3,12 +3,16 @@ import { initScript, scopedInitScript } from "../../features/shell/init.js";
 import { printScript, runCommand } from "../output.js";
 import { UserError } from "../../shared/core/errors.js";
 import { SHELL_RECORDS, SHELLS } from "../../shared/core/shells.js";
+import { prose } from "../help-text.js";
 
 /** The rc file and the line for each shell, one row each. */
 function rcLineTable(): string {
+  const column = Math.max(...SHELL_RECORDS.map((shell) => shell.rcFile.length + 2));
   return SHELL_RECORDS.map((shell) => {
     const file = `~/${shell.rcFile}${shell.aliases.length ? ` (${[shell.name, ...shell.aliases].join(", ")})` : ""}`;
-    return `  ${file.padEnd(24)}  ${shell.rcLine("init")}`;
+    // A file named with its shells may be longer than the column: its line goes below it.
+    const beside = file.length <= column ? file.padEnd(column) : `${file}\n  ${" ".repeat(column)}`;
+    return `  ${beside}  ${shell.rcLine("init")}`;
   }).join("\n");
 }
 
@@ -22,7 +26,7 @@ export function registerInitCommand(program: Command): void {
     .option("--per-identity", "shared accounts: each login gets the socket of its own person's keys (see ssh-anchor scope --help)")
     .addHelpText(
       "after",
-      `
+      prose(`
 Put one line in your shell's rc file:
 ${rcLineTable()}
 
@@ -34,7 +38,7 @@ write it to a file once (ssh-anchor init bash > ~/.ssh-anchor.sh) and source tha
 Link mode (--link) runs no daemon: a symlink, ~/.ssh/anchor-<hostname>/link.sock, follows the newest
 login and is repaired when its login ends (at the next prompt). Unlike the daemon it cannot
 skip a sleeping laptop's login (a zombie), and between a login ending and the next prompt the
-link can dangle.`,
+link can dangle.`),
     )
     .action((shell: string, flags: { link?: boolean; prompt?: boolean; perIdentity?: boolean }) =>
       runCommand(async () => {

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { parseInstallArgs } from "../../features/install/args.js";
 import { parseFor } from "../options.js";
 import { printError, printLines, runCommand } from "../output.js";
+import { prose } from "../help-text.js";
 
 /**
  * `install` takes ssh's own options mixed with its own, so its arguments are parsed by ssh's
@@ -19,7 +20,7 @@ export function registerInstallCommand(program: Command): void {
     .option("--quiet", "print nothing when all goes well")
     .addHelpText(
       "after",
-      `
+      prose(`
 Uses your own ssh: its config, ProxyJump, keys; every other option goes to ssh. Three round
 trips: a probe (system, architecture, Node on the host's PATH, the ssh-anchor installed there);
 the copy through ssh's standard input, installed without root into ~/.local, then setup; and a
@@ -29,15 +30,17 @@ What is copied: the npm package when the host has Node >= 20 (npm install -g --p
 or unpacked by hand where npm is missing); otherwise the single executable for the host's
 architecture as ~/.local/bin/ssh-anchor, from --executable, this program when it is one, or
 build/ssh-anchor* of the package.
+
 The same version already there, with its init line: nothing to do (status 0). An older one is
 replaced, a daemon of it restarted, and setup run again.
+
 Exit status: 0 when the host is set up (a warning on stderr when a new login shell there does not
 get the stable socket), 1 when a step fails (one line: what happened, what to do), 2 for a usage
 error.
 
 Examples:
   ssh-anchor install me@devbox
-  ssh-anchor install -J bastion --executable ./ssh-anchor-linux-arm64 me@pi`,
+  ssh-anchor install -J bastion --executable ./ssh-anchor-linux-arm64 me@pi`),
     );
 }
 

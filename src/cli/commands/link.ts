@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { UserError } from "../../shared/core/errors.js";
 import { printLines, printScript, runCommand } from "../output.js";
+import { prose } from "../help-text.js";
 
 export function registerLinkCommands(program: Command): void {
   program
@@ -22,7 +23,13 @@ export function registerLinkCommands(program: Command): void {
   program
     .command("rc")
     .description("print a ~/.ssh/rc that keeps link mode's link current at every login and still runs xauth")
-    .addHelpText("after", "\nInstall it with: ssh-anchor rc > ~/.ssh/rc   (sshd then no longer runs xauth itself; this file does)")
+    .addHelpText(
+      "after",
+      prose(`
+Install it with:
+  ssh-anchor rc > ~/.ssh/rc
+sshd then no longer runs xauth itself: this file does.`),
+    )
     .action(() =>
       runCommand(async () => {
         const { sshRcScript } = await import("../../features/shell/init.js");

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { printError, printJson, printLines, runCommand } from "../output.js";
+import { prose } from "../help-text.js";
 
 export function registerScopeCommand(program: Command): void {
   program
@@ -9,13 +10,14 @@ export function registerScopeCommand(program: Command): void {
     .option("--json", "print the scope (id, socket, key fingerprints) as JSON")
     .addHelpText(
       "after",
-      `
+      prose(`
 Run at login, with SSH_AUTH_SOCK still the login's own forwarded socket. The scope is the set
 of keys that agent offers (certificates left out); the socket printed reaches only agents that
 offer every one of those keys, the login last used first, and answers as an empty agent when none is
 connected. It starts the daemon when it does not run.
+
 Exit status 1, with the reason on stderr, when this login cannot be scoped: then keep using
-the login's own SSH_AUTH_SOCK.`,
+the login's own SSH_AUTH_SOCK.`),
     )
     .action((flags: { socket?: string; json?: boolean }) =>
       runCommand(async () => {

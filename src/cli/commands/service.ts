@@ -3,6 +3,7 @@ import { TIMING } from "../../shared/core/timing.js";
 import { EXIT_NOT_RUNNING } from "../exit-status.js";
 import { collect, wholeSeconds } from "../options.js";
 import { printJson, printLines, printScript, runCommand } from "../output.js";
+import { prose } from "../help-text.js";
 
 interface ServiceFlags {
   socket?: string;
@@ -35,7 +36,7 @@ export function registerServiceCommand(program: Command): void {
     .description("run the daemon under systemd: a user .socket unit on the stable socket starts it on demand")
     .addHelpText(
       "after",
-      `
+      prose(`
 install writes ~/.config/systemd/user/ssh-anchor.socket and ssh-anchor.service and enables the
 socket: systemd holds the stable socket and starts the daemon on the first connection; the
 daemon exits after --idle-exit seconds without a client and is started again by the next one
@@ -44,7 +45,7 @@ daemon exits after --idle-exit seconds without a client and is started again by 
 Node or ssh-anchor. The rc line (ssh-anchor init) keeps working beside it.
 
 loginctl enable-linger keeps your systemd user instance, and so the socket, after your last
-logout; without it a tmux session that outlives the logout loses the socket.`,
+logout; without it a tmux session that outlives the logout loses the socket.`),
     );
 
   service
@@ -96,7 +97,7 @@ logout; without it a tmux session that outlives the logout loses the socket.`,
     .description("whether the units are installed, and what systemd says about them")
     .option("-s, --socket <path>", "the stable socket the units were installed for")
     .option("--json", "machine-readable output")
-    .addHelpText("after", `\nExit status 0: installed and listening; ${EXIT_NOT_RUNNING}: not installed or not listening.`)
+    .addHelpText("after", prose(`\nExit status 0: installed and listening; ${EXIT_NOT_RUNNING}: not installed or not listening.`))
     .action((flags: ServiceFlags & { json?: boolean }) =>
       runCommand(async () => {
         const { serviceStatus } = await import("../../features/service/service.js");

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { printError, printScript, runCommand } from "../output.js";
 import { UserError } from "../../shared/core/errors.js";
 import { printable } from "../../shared/core/text.js";
+import { prose } from "../help-text.js";
 
 export function registerSessionEnvCommand(program: Command): void {
   program
@@ -15,7 +16,7 @@ export function registerSessionEnvCommand(program: Command): void {
     .option("-q, --quiet", "say nothing (connect's reconnects: it said it once)")
     .addHelpText(
       "after",
-      `
+      prose(`
 connect runs it on the host before "tmux new-session -A -D -s <name>" (or screen) and
 evaluates what it prints. It points that one session, and no other (nor tmux's global
 environment), at the socket this login should hold:
@@ -25,7 +26,7 @@ environment), at the socket this login should hold:
     scoped, its own socket, and one line on stderr says why;
   - where the account chose link mode (an rc file runs "ssh-anchor init --link" and none the
     daemon's line): the link, as "ssh-anchor init --link sh" gives it; no daemon is started;
-  - otherwise the stable socket, as "ssh-anchor init sh" gives it.`,
+  - otherwise the stable socket, as "ssh-anchor init sh" gives it.`),
     )
     .action((multiplexer: string, name: string, target: string | undefined, flags: { quiet?: boolean }) =>
       runCommand(async () => {

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { COMPLETION_SHELLS, SHELL_RECORDS, setupShell } from "../../shared/core/shells.js";
 import { UserError } from "../../shared/core/errors.js";
 import { printError, printLines, runCommand } from "../output.js";
+import { prose } from "../help-text.js";
 
 /** "bash, zsh, sh (also dash, ksh, mksh, ash) or fish": every name --shell takes. */
 function shellChoices(): string {
@@ -26,30 +27,34 @@ export function registerSetupCommand(program: Command): void {
     .option("--remote-home <path>", "with --forwards: HOST's home, when known (else setup asks HOST once)")
     .addHelpText(
       "after",
-      "\nIdempotent: a second run changes nothing. The first change to a file keeps its original as\n" +
-        "<file>.ssh-anchor-backup (setup says where); that copy is never overwritten, not by --undo either.\n" +
-        "--dry-run prints the change and writes nothing. A symlinked file (dotfiles) is changed where\n" +
-        "it leads, if that is a regular file of yours, and stays a link (--undo too).\n\n" +
-        "One init line per shell: where the shell's start-up files already run one (written by hand\n" +
-        "or by setup, a sourced saved script too), setup adds none; if that one is another form, it\n" +
-        "refuses and names the file and line. Where per-identity is on for the account (a start-up\n" +
-        "file runs init --per-identity, or the daemon remembers a scope) it writes the per-identity\n" +
-        "line, and refuses --link and --ssh-config: both would reach whoever logged in last.\n\n" +
-        "The line runs ssh-anchor by the absolute path setup was run as (\"$HOME/...\" under your home),\n" +
-        "and the code it prints calls that same path: it works whether ssh-anchor is on PATH when a\n" +
-        "shell starts or not (Debian's ~/.profile adds ~/.local/bin only after ~/.bashrc ran; sshd's\n" +
-        "PATH never has it). In ~/.bashrc the block goes first, before the early return of a shell\n" +
-        "that is not interactive (ssh host cmd reads it too). An older setup's line by name is\n" +
-        "replaced. setup warns when the line would not run at a later login (a temporary directory).\n\n" +
-        "On the laptop, --forwards HOST writes a block for HOST at the top of ~/.ssh/config (replaced\n" +
-        "when run again; --forwards HOST --undo removes it, setup --undo every host's): RemoteForward\n" +
-        "lines to HOME/.ssh/anchor-forwards/NAME.%C.sock there, HOME being HOST's home, which setup asks\n" +
-        "HOST for in one ssh login (that also makes the directory, 0700). When ssh forwards an agent\n" +
-        "with keys to HOST, the token is SCOPE-%C: the per-identity scope of those keys now (run setup\n" +
-        "again after changing them), so that on a per-identity host the forwards reach only your panes.\n" +
-        "%C differs between laptops;\n" +
-        "ssh has no token that changes per connection, so a forward fails while an older login of this\n" +
-        "laptop still holds its path (a zombie): ssh-anchor connect --gpg/--forward has no such limit.",
+      prose(`
+Idempotent: a second run changes nothing. The first change to a file keeps its original as
+<file>.ssh-anchor-backup (setup says where); that copy is never overwritten, not by --undo
+either. --dry-run prints the change and writes nothing. A symlinked file (dotfiles) is changed
+where it leads, if that is a regular file of yours, and stays a link (--undo too).
+
+One init line per shell: where the shell's start-up files already run one (written by hand or by
+setup, a sourced saved script too), setup adds none; if that one is another form, it refuses and
+names the file and line. Where per-identity is on for the account (a start-up file runs init
+--per-identity, or the daemon remembers a scope) it writes the per-identity line, and refuses
+--link and --ssh-config: both would reach whoever logged in last.
+
+The line runs ssh-anchor by the absolute path setup was run as ("$HOME/..." under your home),
+and the code it prints calls that same path: it works whether ssh-anchor is on PATH when a shell
+starts or not (Debian's ~/.profile adds ~/.local/bin only after ~/.bashrc ran; sshd's PATH never
+has it). In ~/.bashrc the block goes first, before the early return of a shell that is not
+interactive (ssh host cmd reads it too). An older setup's line by name is replaced. setup warns
+when the line would not run at a later login (a temporary directory).
+
+On the laptop, --forwards HOST writes a block for HOST at the top of ~/.ssh/config (replaced when
+run again; --forwards HOST --undo removes it, setup --undo every host's): RemoteForward lines to
+HOME/.ssh/anchor-forwards/NAME.%C.sock there, HOME being HOST's home, which setup asks HOST for
+in one ssh login (that also makes the directory, 0700). When ssh forwards an agent with keys to
+HOST, the token is SCOPE-%C: the per-identity scope of those keys now (run setup again after
+changing them), so that on a per-identity host the forwards reach only your panes. %C differs
+between laptops; ssh has no token that changes per connection, so a forward fails while an older
+login of this laptop still holds its path (a zombie): ssh-anchor connect --gpg/--forward has no
+such limit.`),
     )
     .action((flags: SetupFlags) =>
       runCommand(async () => {

@@ -3,6 +3,7 @@ import { presenceLine, type AgentReport, type StatusReport } from "../../shared/
 import { formatDuration, paint, printJson, printLines, runCommand, type Line, type Style } from "../output.js";
 import type { ScopeReport } from "../../shared/scope/report.js";
 import { EXIT_NOT_RUNNING } from "../exit-status.js";
+import { prose } from "../help-text.js";
 
 /** Dead agents listed one by one, at most. */
 const DEAD_LISTED = 10;
@@ -15,7 +16,7 @@ export function registerStatusCommand(program: Command): void {
     .description("show the daemon, every candidate agent with its state, and where new connections go")
     .option("-s, --socket <path>", "the stable socket (default: as for start)")
     .option("--json", "print a JSON document for scripts")
-    .addHelpText("after", `\nExit status: 0 running, ${EXIT_NOT_RUNNING} not running.`)
+    .addHelpText("after", prose(`\nExit status: 0 running, ${EXIT_NOT_RUNNING} not running.`))
     .action((flags: { socket?: string; json?: boolean }) =>
       runCommand(async () => {
         const { readStatus } = await import("../../shared/control/lifecycle.js");

@@ -40,7 +40,8 @@ export class MemoryKeeper {
   constructor(activity: () => number, onCollect?: (before: number, after: number, ms: number) => void, checkMs: number = TIMING.memoryCheckMs) {
     const exposed = (globalThis as { gc?: unknown }).gc;
     if (typeof exposed === "function") this.#collect = exposed as Collector;
-    else void collectorOfItsOwnContext().then((collect) => (this.#collect = collect));
+    // Not found (it cannot fail in any Node this runs on): the keeper never looks, V8 decides alone.
+    else void collectorOfItsOwnContext().then((collect) => (this.#collect = collect), () => undefined);
     this.#activity = activity;
     this.#onCollect = onCollect;
     this.#lastActivity = activity();

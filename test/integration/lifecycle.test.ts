@@ -84,6 +84,23 @@ describe("daemon lifecycle", () => {
     }
   });
 
+  it("keeps serving, and stops on SIGTERM, when its stderr breaks (a terminal closed, a reader gone)", async () => {
+    // Logging the broken stderr's error to the same stderr kept it failing: 100% CPU, deaf to
+    // SIGTERM (red team).
+    const socket = socketPath();
+    const daemon = spawnTracked(cleanup, BIN, ["run", "--socket", socket, "--tmp-dir", join(base, "tmp"), "--verbose"], env);
+    await waitFor("the socket", () => socketAcceptsConnections(socket, 500));
+    daemon.stderr?.destroy();
+    for (let i = 0; i < 3; i += 1) {
+      const listed = await sshAdd(socket, ["-l"], 5000);
+      assert.match(listed.stdout, /no identities/, `request ${i + 1} after stderr broke: ${listed.stderr}`);
+    }
+    const exited = new Promise<number | null>((resolve) => daemon.once("exit", (code) => resolve(code)));
+    daemon.kill("SIGTERM");
+    const code = await Promise.race([exited, sleep(5000).then(() => "still running after SIGTERM")]);
+    assert.equal(code, 0);
+  });
+
   it("stops on SIGTERM with a forward's stable socket served, a leftover of an earlier run replaced at start", async () => {
     // A login's forward (a listening socket in ~/.ssh/anchor-forwards) is there at start, and a
     // socket file left by an earlier run sits at its stable path. Two binds of it at once are

@@ -17,6 +17,24 @@ const MAX_LINE_CHARS = 4096;
 /** Lines waiting for the disk beyond this are dropped (and counted): memory stays bounded. */
 const MAX_BUFFERED_BYTES = 256 * 1024;
 
+/** Whether stderr failed (its terminal closed, its reader gone): nothing is written to it again. */
+let stderrFailed = false;
+let stderrWatched = false;
+
+/**
+ * A line for stderr, dropped once stderr has failed. Its failure is an 'error' event, which
+ * with no listener is an uncaught exception, which a daemon logs: to stderr, failing again, in
+ * a loop that kept the process at 100% CPU, deaf to SIGTERM (red team: `run -v` in a terminal
+ * then closed).
+ */
+function toStderr(line: string): void {
+  if (!stderrWatched) {
+    stderrWatched = true;
+    process.stderr.on("error", () => (stderrFailed = true));
+  }
+  if (!stderrFailed) process.stderr.write(line);
+}
+
 /**
  * A line-oriented log that never blocks or breaks the proxy: writes are asynchronous, bounded
  * in memory, and a failing disk (full, removed) only loses log lines.
@@ -64,7 +82,7 @@ export class Log {
     // stderr) is never driven by it.
     const line = `${new Date().toISOString()} ${printable(message, MAX_LINE_CHARS)}\n`;
     if (!this.#file) {
-      process.stderr.write(line);
+      toStderr(line);
       return;
     }
     const stream = this.#open();

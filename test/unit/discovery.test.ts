@@ -142,6 +142,10 @@ describe("discovery", () => {
     await chmod(openRoot, 0o1777);
     assert.equal((await scanDirectory(dir, "tmp-session", context())).candidates.length, 1, "a sticky root, as /tmp is");
     assert.equal((await scanDirectory(named, "extra", context())).candidates.length, 1);
+    // Asked again at every scan, never remembered: a directory of the user's in /tmp, once
+    // removed, is anyone's to make again (red team), and its mode can change.
+    await chmod(openRoot, 0o777);
+    assert.equal((await scanDirectory(dir, "tmp-session", context())).candidates.length, 0, "open again: refused again");
   });
 
   it("refuses the daemon's own socket, by path and through a hard link", async () => {

@@ -138,6 +138,18 @@ describe("the trust module, against real files", () => {
     await symlink(mine, theirLink);
     await lchown(theirLink, STRANGER, STRANGER);
     assert.match((await parentsRefusal(join(theirLink, "anchor", "x"), ME)) ?? "", new RegExp(`their-link is a symlink owned by uid ${STRANGER}`));
+    // ... also behind a link of ours that leads through theirs (red team: realpath hid it).
+    const ourLink = join(base, "our-link-to-theirs");
+    await symlink(theirLink, ourLink);
+    assert.match((await parentsRefusal(join(ourLink, "anchor", "x"), ME)) ?? "", new RegExp(`their-link is a symlink owned by uid ${STRANGER}`));
+    // A relative link with "..", resolved from where the link is, as the kernel does.
+    const relative = join(base, "relative-link");
+    await symlink("./nested/../their-parent", relative);
+    await mkdir(join(base, "nested"), { mode: 0o700 });
+    assert.match((await parentsRefusal(join(relative, "anchor"), ME)) ?? "", new RegExp(`their-parent is owned by uid ${STRANGER}`));
+    const relativeOk = join(base, "relative-ok");
+    await symlink("nested/../sticky-parent", relativeOk);
+    assert.equal(await parentsRefusal(join(relativeOk, "anchor"), ME), undefined);
   });
 
   it("reads a file of the user's own without following a symlink or blocking on a FIFO", async (t) => {

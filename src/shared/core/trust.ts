@@ -1,5 +1,5 @@
 import { constants, lstatSync, readFileSync, type Stats } from "node:fs";
-import { lstat, open, realpath, rename, unlink } from "node:fs/promises";
+import { lstat, open, readlink, realpath, rename, unlink } from "node:fs/promises";
 import { dirname, isAbsolute, join } from "node:path";
 
 /**
@@ -74,31 +74,40 @@ const MAX_SYMLINKS = 8;
  * cannot. The path is walked as written, from `/` down, as OpenSSH's safe_path() does: every
  * directory must be owned by root or the user and writable by nobody else, unless it is sticky
  * (as /tmp is: there nobody can rename or remove what another user owns). A symlink on the way
- * must be root's or the user's (its owner can point it elsewhere at any time), and where it leads
- * is walked the same way.
+ * must be root's or the user's (its owner can point it elsewhere at any time), and what it holds
+ * is walked the same way, one link at a time: a link of the user's leading through someone
+ * else's is refused (red team).
  */
 export async function parentsRefusal(directory: string, uid: number): Promise<string | undefined> {
   if (!isAbsolute(directory)) return `${directory} is not an absolute path`;
-  return walkRefusal(dirname(directory), uid, 0);
+  return walkRefusal(dirname(directory), uid);
 }
 
-async function walkRefusal(path: string, uid: number, symlinks: number): Promise<string | undefined> {
-  let current = "/";
-  const root = await lstatOrUndefined(current);
-  const rootRefusal = root && ancestorRefusal(root, current, uid);
+async function walkRefusal(path: string, uid: number): Promise<string | undefined> {
+  const root = await lstatOrUndefined("/");
+  const rootRefusal = root && ancestorRefusal(root, "/", uid);
   if (rootRefusal) return rootRefusal;
-  for (const part of path.split("/").filter(Boolean)) {
+  // `current` is always a real directory that passed; what is left of the path, in order.
+  let current = "/";
+  const pending = path.split("/").filter(Boolean);
+  let symlinks = 0;
+  for (let part = pending.shift(); part !== undefined; part = pending.shift()) {
+    if (part === ".") continue;
+    if (part === "..") {
+      current = dirname(current);
+      continue;
+    }
     const next = join(current, part);
     const stats = await lstatOrUndefined(next);
     if (!stats) return `${next} does not exist`;
     if (stats.isSymbolicLink()) {
       if (stats.uid !== 0 && stats.uid !== uid) return `${next} is a symlink owned by ${describeUid(stats.uid)}`;
-      if (symlinks >= MAX_SYMLINKS) return `${next}: too many symlinks`;
-      const target = await realpath(next).catch(() => undefined);
-      if (!target) return `${next} leads nowhere`;
-      const refusal = await walkRefusal(target, uid, symlinks + 1);
-      if (refusal) return refusal;
-      current = target;
+      symlinks += 1;
+      if (symlinks > MAX_SYMLINKS) return `${next}: too many symlinks`;
+      const target = await readlink(next).catch(() => undefined);
+      if (target === undefined) return `${next} leads nowhere`;
+      if (isAbsolute(target)) current = "/";
+      pending.unshift(...target.split("/").filter(Boolean));
       continue;
     }
     const refusal = ancestorRefusal(stats, next, uid);

@@ -1,6 +1,6 @@
 import type { Stats } from "node:fs";
 import { opendir, readdir } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { AgentKind, Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
 import { mapBounded } from "../core/bounded.js";
 import { FOREIGN_CALLS_IN_FLIGHT, foreignFs, mountPoints, UNANSWERED, type ForeignFs } from "../core/foreign-fs.js";
@@ -25,28 +25,6 @@ export type DirectoryLayout =
   | "home-agent"
   /** A directory named by the user: every socket in it. */
   | "extra";
-
-/** Parent directories (with the uid they were asked for) whose ancestry passed parentsRefusal,
- * kept for the process's life, at most this many: the tmp root, ~/.ssh and the directories the
- * user named are a few; past that, asked again. */
-const PASSED_PARENTS_MAX = 64;
-const passedParents = new Set<string>();
-
-/**
- * Why someone else could swap `directory` for a directory of theirs (see parentsRefusal), or
- * undefined. The re-check of a socket after each connect (stillTheSocket) relies on it: the
- * socket it verified, once gone, cannot come back, which holds only if nobody else can rename
- * the directory holding it away and back (a tmp root writable by others without the sticky bit).
- * A verdict that passed stays: every directory it walked is root's or the user's, and only they
- * can change it.
- */
-async function swapRefusal(directory: string, uid: number): Promise<string | undefined> {
-  const key = `${uid}:${dirname(directory)}`;
-  if (passedParents.has(key)) return undefined;
-  const refusal = await parentsRefusal(directory, uid);
-  if (refusal === undefined && passedParents.size < PASSED_PARENTS_MAX) passedParents.add(key);
-  return refusal;
-}
 
 const EMPTY: DirectoryScan = { candidates: [], ignored: [], trusted: false };
 const NO_ANSWER: DirectoryScan = { candidates: [], ignored: [], trusted: false, unanswered: true };
@@ -74,7 +52,7 @@ async function lstatEntry(path: string, gate: ScanContext["gate"]): Promise<Stat
 
 /**
  * Reads one directory that may hold agent sockets. The directory itself must pass the trust
- * checks first (see directoryRefusal, and swapRefusal for the directories above it): if it does
+ * checks first (see directoryRefusal, and parentsRefusal for the directories above it): if it does
  * not, nothing in it is used, and the refusal is
  * reported once for the directory rather than for each entry. A session directory in the tmp
  * root is asked only through the bounded gate (src/shared/core/foreign-fs.ts), and not at all
@@ -100,7 +78,12 @@ export async function scanDirectory(
     if (stats.uid !== context.uid) return EMPTY;
     return { candidates: [], ignored: [{ path: directory, reason: `directory ${refusal}` }], trusted: false };
   }
-  const above = await swapRefusal(directory, context.uid);
+  // Every directory above must be unswappable too: the re-check of a socket after each connect
+  // (stillTheSocket) relies on it (the socket it verified, once gone, cannot come back), which
+  // holds only if nobody else can rename the directory holding it away and back (a root
+  // writable by others without the sticky bit). Asked at every scan, never remembered: a
+  // directory of the user's in /tmp, once removed, is anyone's name to make again.
+  const above = await parentsRefusal(directory, context.uid);
   if (above) return { candidates: [], ignored: [{ path: directory, reason: `directory could be swapped by another user: ${above}` }], trusted: false };
   const candidates: Candidate[] = [];
   const ignored: IgnoredEntry[] = [];

@@ -40,7 +40,8 @@ export interface Finding {
 
 export interface AgentFinding {
   readonly path: string;
-  readonly kind: AgentKind;
+  /** Undefined for an ignored entry: refused before its kind was looked at. */
+  readonly kind?: AgentKind;
   readonly state: AgentHealth | "ignored";
   readonly reason: string;
   readonly keys: ReadonlyArray<{ type: string; fingerprint: string; comment: string }>;
@@ -268,7 +269,7 @@ async function agentFindings(paths: DaemonPaths, uid: number, home: string, tmpR
           : [],
     };
   });
-  const ignored = discovery.ignored().map((entry) => ({ path: entry.path, kind: "forwarded" as const, state: "ignored" as const, reason: entry.reason, keys: [] }));
+  const ignored = discovery.ignored().map((entry) => ({ path: entry.path, state: "ignored" as const, reason: entry.reason, keys: [] }));
   return [...found.filter((finding) => finding !== undefined).sort((a, b) => a.path.localeCompare(b.path)), ...ignored];
 }
 
@@ -284,7 +285,7 @@ function agentsSummary(agents: readonly AgentFinding[]): Finding {
   const details = agents.flatMap((agent) =>
     agent.state === "dead" && !shownDead.has(agent)
       ? []
-      : [`${agent.state.padEnd(7)} ${agent.kind.padEnd(9)} ${agent.path}: ${agent.reason}`, ...agent.keys.map((key) => `        ${key.fingerprint} ${key.comment} (${key.type})`)],
+      : [`${agent.state.padEnd(7)} ${(agent.kind ?? "").padEnd(9)} ${agent.path}: ${agent.reason}`, ...agent.keys.map((key) => `        ${key.fingerprint} ${key.comment} (${key.type})`)],
   );
   if (dead.length > shownDead.size) details.push(`... and ${dead.length - shownDead.size} more dead (sockets that refuse connections or answer nonsense)`);
   if (live.length === 0) {

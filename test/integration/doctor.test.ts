@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdir, readFile, utimes, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { DoctorReport } from "../../src/features/doctor/doctor.js";
@@ -148,6 +148,18 @@ describe("doctor", () => {
     const withDir = (await doctor(["--json", "--tmp-dir", elsewhere])).report;
     assert.equal(withDir?.agents.find((a) => a.path === agent.path)?.state, "live", JSON.stringify(withDir?.agents, null, 2));
     agent.kill();
+  });
+
+  it("does not offer start as the fix where start would refuse the socket's directory (someone else could swap it)", async () => {
+    const open = join(base, "open-parent");
+    await mkdir(open);
+    await chmod(open, 0o777);
+    const refused = join(open, "anchor", "agent.sock");
+    const started = await run(BIN, ["start", "--socket", refused], { env });
+    assert.notEqual(started.code, 0, "start refuses it");
+    const daemon = (await doctor(["--json"], { SSH_ANCHOR_SOCKET: refused })).report?.findings.find((f) => f.area === "daemon");
+    assert.match(daemon?.title ?? "", /cannot start there: .*open-parent is writable by group or others \(mode 0777\)/, JSON.stringify(daemon));
+    assert.notEqual(daemon?.fix, "ssh-anchor start");
   });
 
   it("gives this shell's fix in the syntax of the shell doctor was typed into", async () => {

@@ -4,7 +4,7 @@ import { basename, dirname, resolve } from "node:path";
 import { readStatus, startInBackground } from "../../shared/control/lifecycle.js";
 import { presenceLine, type StatusReport } from "../../shared/control/status.js";
 import { daemonPaths, squatOf, tmpDirectory, type DaemonPaths } from "../../shared/core/location.js";
-import { currentUid, directoryRefusal, endpointState, lstatOrUndefined, octal, processName } from "../../shared/core/trust.js";
+import { currentUid, directoryRefusal, endpointState, lstatOrUndefined, octal, parentsRefusal, processName } from "../../shared/core/trust.js";
 import { describeAnswer, healthOf, type AgentHealth } from "../../shared/discovery/health.js";
 import { AgentDiscovery } from "../../shared/discovery/discovery.js";
 import { localHostHash } from "../../shared/discovery/host-hash.js";
@@ -216,6 +216,18 @@ async function shellFinding(value: string | undefined, stable: readonly string[]
 async function daemonFindings(paths: DaemonPaths, uid: number): Promise<Finding[]> {
   const { report } = await readStatus({ socket: paths.socket, uid });
   if (!report) {
+    // Where start would refuse the directory (ensurePrivateDirectory), "ssh-anchor start" is no fix.
+    const above = await parentsRefusal(paths.directory, uid);
+    if (above && !above.endsWith("does not exist")) {
+      return [
+        {
+          area: "daemon",
+          verdict: "fail",
+          title: `the daemon is not running on ${paths.socket}, and cannot start there: ${above}, so someone else could swap its directory`,
+          fix: "make that directory writable by you alone (chmod go-w), or give the daemon another --socket",
+        },
+      ];
+    }
     return [{ area: "daemon", verdict: "fail", title: `the daemon is not running on ${paths.socket}`, fix: "ssh-anchor start" }];
   }
   const findings: Finding[] = [{ area: "daemon", verdict: "ok", title: `the daemon is running (pid ${report.pid}) on ${paths.socket}` }];

@@ -148,6 +148,21 @@ describe("discovery", () => {
     assert.equal((await scanDirectory(dir, "tmp-session", context())).candidates.length, 0, "open again: refused again");
   });
 
+  it("gives a candidate the user's own directories above it, for the re-check after each connect (none under a root's directory)", async () => {
+    // As root, another uid's directories (root's own are never collected: only root could change them).
+    const owner = isRoot ? NOBODY : uid;
+    const above = join(base, "own-above");
+    const dir = join(above, "ssh-Anc1");
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(above, 0o755);
+    const socket = join(dir, "agent.9000012");
+    await socketAt(cleanup, socket);
+    if (isRoot) for (const path of [above, dir, socket]) await chown(path, NOBODY, NOBODY);
+    const scan = await scanDirectory(dir, "tmp-session", { ...context(), uid: owner });
+    assert.equal(scan.candidates.length, 1, JSON.stringify(scan.ignored));
+    assert.deepEqual(scan.candidates[0]?.ownAncestors?.slice(-1), [above]);
+  });
+
   it("refuses the daemon's own socket, by path and through a hard link", async () => {
     const dir = join(tmpRoot, "ssh-Own1");
     await mkdir(dir, { mode: 0o700 });

@@ -18,6 +18,7 @@ import {
   createdMsOf,
   socketRefusal,
   stillTheSocket,
+  stillTheSocketNow,
 } from "../../src/shared/core/trust.js";
 import { UserError } from "../../src/shared/core/errors.js";
 import { Cleanup, requireRoot, run, sleep, spawnTracked, tempDir } from "../helpers/process.js";
@@ -150,6 +151,37 @@ describe("the trust module, against real files", () => {
     const relativeOk = join(base, "relative-ok");
     await symlink("nested/../sticky-parent", relativeOk);
     assert.equal(await parentsRefusal(join(relativeOk, "anchor"), ME), undefined);
+  });
+
+  it("asks again, after each connect, the user's own directories above a socket: opened to others, the socket is no longer trusted", async () => {
+    // As root, the socket and its directories are another uid's (the one asking): root's own are
+    // never collected (only root could change them).
+    const owner = ME === 0 ? STRANGER : ME;
+    const own = (path: string) => (ME === 0 ? lchown(path, STRANGER, STRANGER) : Promise.resolve());
+    const above = join(base, "n1-above");
+    const session = join(above, "agents", "ssh-N1");
+    await mkdir(session, { recursive: true, mode: 0o700 });
+    await chmod(above, 0o755);
+    for (const path of [above, join(above, "agents"), session]) await own(path);
+    const socket = join(session, "agent.1");
+    await bindSocket(cleanup, socket);
+    await own(socket);
+    const ownAncestors: string[] = [];
+    assert.equal(await parentsRefusal(session, owner, ownAncestors), undefined);
+    assert.deepEqual(ownAncestors.slice(-2), [above, join(above, "agents")]);
+    const stats = await lstat(socket);
+    const identity = { dev: stats.dev, ino: stats.ino, createdMs: createdMsOf(stats), ownAncestors };
+    assert.equal(stillTheSocketNow(socket, identity, owner), true);
+    assert.equal(await stillTheSocket(socket, identity, owner), true);
+    await chmod(above, 0o777);
+    assert.equal(stillTheSocketNow(socket, identity, owner), false, "someone else could now rename agents/ away and back");
+    assert.equal(await stillTheSocket(socket, identity, owner), false);
+    await chmod(above, 0o755);
+    assert.equal(stillTheSocketNow(socket, identity, owner), true);
+    // Under /tmp none are the user's: nothing more to ask on the common path.
+    const none: string[] = [];
+    assert.equal(await parentsRefusal("/tmp/ssh-XXXXXXXXXX", owner, none), undefined);
+    assert.deepEqual(none, []);
   });
 
   it("reads a file of the user's own without following a symlink or blocking on a FIFO", async (t) => {

@@ -78,12 +78,17 @@ const MAX_SYMLINKS = 8;
  * is walked the same way, one link at a time: a link of the user's leading through someone
  * else's is refused (red team).
  */
-export async function parentsRefusal(directory: string, uid: number): Promise<string | undefined> {
+export async function parentsRefusal(directory: string, uid: number, ownDirectories?: string[]): Promise<string | undefined> {
   if (!isAbsolute(directory)) return `${directory} is not an absolute path`;
-  return walkRefusal(dirname(directory), uid);
+  return walkRefusal(dirname(directory), uid, ownDirectories);
 }
 
-async function walkRefusal(path: string, uid: number): Promise<string | undefined> {
+/**
+ * @param ownDirectories given: filled with the directories walked that are the user's (not
+ *   root's, and the user is not root): the only ones whose modes can change after the walk by
+ *   anyone but root (the user opening one to others), so the only ones worth asking again.
+ */
+async function walkRefusal(path: string, uid: number, ownDirectories?: string[]): Promise<string | undefined> {
   const root = await lstatOrUndefined("/");
   const rootRefusal = root && ancestorRefusal(root, "/", uid);
   if (rootRefusal) return rootRefusal;
@@ -112,6 +117,7 @@ async function walkRefusal(path: string, uid: number): Promise<string | undefine
     }
     const refusal = ancestorRefusal(stats, next, uid);
     if (refusal) return refusal;
+    if (ownDirectories && uid !== 0 && stats.uid === uid) ownDirectories.push(next);
     current = next;
   }
   return undefined;
@@ -313,6 +319,9 @@ export interface SocketIdentity {
   readonly dev: number;
   readonly ino: number;
   readonly createdMs: number;
+  /** Directories above the socket's that are the user's (see parentsRefusal): asked again with
+   * it, since the user can open one to others after it was found. */
+  readonly ownAncestors?: readonly string[];
 }
 
 /**
@@ -328,8 +337,12 @@ export async function stillTheSocket(path: string, identity: SocketIdentity, uid
   // pool's round trip (measured: 150 to 200 µs per new connection on a loaded 2-core host, more
   // than the rest of its cost). Elsewhere (a home on NFS may block) they stay asynchronous.
   if (options.local) return stillTheSocketNow(path, identity, uid);
-  const [directory, socket] = await Promise.all([lstatOrUndefined(dirname(path)), lstatOrUndefined(path)]);
-  return isStillTheSocket(directory, socket, identity, uid, path);
+  const [directory, socket, ancestors] = await Promise.all([
+    lstatOrUndefined(dirname(path)),
+    lstatOrUndefined(path),
+    Promise.all((identity.ownAncestors ?? []).map((ancestor) => lstatOrUndefined(ancestor))),
+  ]);
+  return isStillTheSocket(directory, socket, identity, uid, path) && ancestorsStillClosed(ancestors, identity, uid);
 }
 
 /**
@@ -345,7 +358,16 @@ export async function stillTheSocket(path: string, identity: SocketIdentity, uid
 export function stillTheSocketNow(path: string, identity: SocketIdentity, uid: number): boolean {
   const directory = lstatSync(dirname(path), { throwIfNoEntry: false });
   const socket = lstatSync(path, { throwIfNoEntry: false });
-  return isStillTheSocket(directory, socket, identity, uid, path);
+  if (!isStillTheSocket(directory, socket, identity, uid, path)) return false;
+  // Under /tmp there are none (/ and /tmp are root's): no cost on the common path.
+  const ancestors = (identity.ownAncestors ?? []).map((ancestor) => lstatSync(ancestor, { throwIfNoEntry: false }));
+  return ancestorsStillClosed(ancestors, identity, uid);
+}
+
+/** Whether the user's directories above the socket's are still the user's and closed to others
+ * (red team: a login in use stayed trusted after the user opened a directory above it). */
+function ancestorsStillClosed(ancestors: ReadonlyArray<Stats | undefined>, identity: SocketIdentity, uid: number): boolean {
+  return ancestors.every((stats, i) => stats !== undefined && ancestorRefusal(stats, (identity.ownAncestors as readonly string[])[i] as string, uid) === undefined);
 }
 
 function isStillTheSocket(directory: Stats | undefined, socket: Stats | undefined, identity: SocketIdentity, uid: number, path: string): boolean {

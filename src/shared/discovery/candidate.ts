@@ -16,6 +16,9 @@ export interface Candidate {
   /** Identity of the socket file, so a new socket at an old path is a new candidate. */
   readonly dev: number;
   readonly ino: number;
+  /** The user's own directories above the socket's, asked again after each connect (see
+   * SocketIdentity in src/shared/core/trust.ts); none under /tmp. */
+  readonly ownAncestors?: readonly string[];
 }
 
 /** Something named like an agent that was refused, and why. */

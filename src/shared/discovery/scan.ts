@@ -83,7 +83,8 @@ export async function scanDirectory(
   // holds only if nobody else can rename the directory holding it away and back (a root
   // writable by others without the sticky bit). Asked at every scan, never remembered: a
   // directory of the user's in /tmp, once removed, is anyone's name to make again.
-  const above = await parentsRefusal(directory, context.uid);
+  const ownAncestors: string[] = [];
+  const above = await parentsRefusal(directory, context.uid, ownAncestors);
   if (above) return { candidates: [], ignored: [{ path: directory, reason: `directory could be swapped by another user: ${above}` }], trusted: false };
   const candidates: Candidate[] = [];
   const ignored: IgnoredEntry[] = [];
@@ -110,6 +111,7 @@ export async function scanDirectory(
       createdMs: createdMsOf(entry),
       dev: entry.dev,
       ino: entry.ino,
+      ...(ownAncestors.length > 0 ? { ownAncestors } : {}),
     });
   }
   return { candidates, ignored, trusted: true };

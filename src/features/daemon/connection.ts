@@ -311,7 +311,7 @@ export class ProxiedConnection {
   #onUpstreamChecked(agent: Agent, upstream: Socket, trusted: boolean): void {
     if (this.#phase === "closed" || this.#upstream !== upstream) return;
     if (!trusted) {
-      this.#context.book.markDead(agent, "the socket at its path is no longer the one that passed the trust checks");
+      this.#context.book.markDead(agent, "the socket at its path, or a directory of yours above it, no longer passes the trust checks");
       this.#dropUpstream();
       this.#connectNext();
       return;

@@ -283,6 +283,18 @@ export class AgentBook {
     return agent.probe(verdictMs, this.#options.probeTimeoutMs, notBefore, (answer) => this.#record(agent, answer));
   }
 
+  /**
+   * Probes again, at once, the new sockets that refused and never answered (a login caught
+   * between its bind and its listen; #recheckRefused looks again on a timer). Asked by a
+   * connection that found no agent before it answers empty: a new login's own first command
+   * can come before the timed look (a loaded CI run: a probe at the login's start marked its
+   * socket dead, and the login's own `ssh-add -l` got no keys).
+   */
+  async recheckRefusedNow(): Promise<void> {
+    const young = this.all().filter((agent) => agent.health === "dead" && !agent.answered && Date.now() - agent.candidate.createdMs <= TIMING.staleSocketAgeMs);
+    await mapBounded(young, LIMITS.probesInFlight, (agent) => this.probe(agent));
+  }
+
   /** Probes every agent that is not known dead (for `status`). */
   async probeAll(): Promise<void> {
     const now = monotonicMs();

@@ -24,6 +24,7 @@ import { Forwards } from "./forwards/forwards.js";
 import { scopeForLogin } from "./scopes/request.js";
 import { perIdentityEvidence } from "../../shared/scope/account.js";
 import { homeAgentDirectory, SSHD_TMP_ROOT } from "../../shared/discovery/layouts.js";
+import { withinMs } from "../../shared/core/bounded.js";
 
 export interface DaemonOptions {
   /** --socket; $SSH_ANCHOR_SOCKET and the default apply when absent. */
@@ -348,6 +349,8 @@ export class Daemon {
     const finished = this.#firstScan ? await this.#firstScan.then(() => true) : await this.#discovery.lookAgain(TIMING.lookAgainMs, true);
     if (!finished) this.#lookCutShort(`a look for new logins was still running after ${TIMING.lookAgainMs} ms (a slow file system, or a machine under heavy load): a connection that found no agent was answered without it`);
     await this.#book.triaged();
+    // A new login's socket found between its bind and its listen refused once: asked again now.
+    await withinMs(this.#book.recheckRefusedNow(), TIMING.lookAgainMs);
     return finished;
   }
 

@@ -20,7 +20,7 @@ import { monotonicMs } from "../../shared/core/clock.js";
  * keeper.start();
  */
 export class MemoryKeeper {
-  /** V8's gc(); undefined until found (see collector()): the keeper does not look before. */
+  /** V8's gc(); undefined until found (see collectorOfItsOwnContext): the keeper does not look before. */
   #collect: Collector | undefined;
   readonly #activity: () => number;
   readonly #onCollect: ((before: number, after: number, ms: number) => void) | undefined;

@@ -342,7 +342,7 @@ export async function stillTheSocket(path: string, identity: SocketIdentity, uid
     lstatOrUndefined(path),
     Promise.all((identity.ownAncestors ?? []).map((ancestor) => lstatOrUndefined(ancestor))),
   ]);
-  return isStillTheSocket(directory, socket, identity, uid, path) && ancestorsStillClosed(ancestors, identity, uid);
+  return isStillTheSocket(directory, socket, identity, uid, path) && ancestorsStillClosed(identity.ownAncestors ?? [], ancestors, uid);
 }
 
 /**
@@ -359,15 +359,18 @@ export function stillTheSocketNow(path: string, identity: SocketIdentity, uid: n
   const directory = lstatSync(dirname(path), { throwIfNoEntry: false });
   const socket = lstatSync(path, { throwIfNoEntry: false });
   if (!isStillTheSocket(directory, socket, identity, uid, path)) return false;
-  // Under /tmp there are none (/ and /tmp are root's): no cost on the common path.
-  const ancestors = (identity.ownAncestors ?? []).map((ancestor) => lstatSync(ancestor, { throwIfNoEntry: false }));
-  return ancestorsStillClosed(ancestors, identity, uid);
+  // Under /tmp there are none (/ and /tmp are root's): nothing more on the common path.
+  const paths = identity.ownAncestors;
+  return paths === undefined || ancestorsStillClosed(paths, paths.map((ancestor) => lstatSync(ancestor, { throwIfNoEntry: false })), uid);
 }
 
 /** Whether the user's directories above the socket's are still the user's and closed to others
  * (red team: a login in use stayed trusted after the user opened a directory above it). */
-function ancestorsStillClosed(ancestors: ReadonlyArray<Stats | undefined>, identity: SocketIdentity, uid: number): boolean {
-  return ancestors.every((stats, i) => stats !== undefined && ancestorRefusal(stats, (identity.ownAncestors as readonly string[])[i] as string, uid) === undefined);
+function ancestorsStillClosed(paths: readonly string[], stats: ReadonlyArray<Stats | undefined>, uid: number): boolean {
+  return paths.every((path, i) => {
+    const now = stats[i];
+    return now !== undefined && ancestorRefusal(now, path, uid) === undefined;
+  });
 }
 
 function isStillTheSocket(directory: Stats | undefined, socket: Stats | undefined, identity: SocketIdentity, uid: number, path: string): boolean {

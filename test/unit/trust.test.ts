@@ -111,6 +111,9 @@ describe("the trust module, against real files", () => {
   it("walks the parents: sticky directories such as /tmp pass, others' or open ones do not", async (t) => {
     assert.equal(await parentsRefusal("/tmp/ssh-anchor-x", ME), undefined);
     assert.equal(await parentsRefusal("relative/dir", ME), "relative/dir is not an absolute path");
+    const missing = join(base, "not-made-yet", "anchor");
+    assert.equal(await parentsRefusal(missing, ME), `${join(base, "not-made-yet")} does not exist`);
+    assert.equal(await parentsRefusal(missing, ME, { missingPasses: true }), undefined, "start would make it, as the user's own");
 
     const open = join(base, "open-parent");
     await mkdir(open);
@@ -167,7 +170,7 @@ describe("the trust module, against real files", () => {
     await bindSocket(cleanup, socket);
     await own(socket);
     const ownAncestors: string[] = [];
-    assert.equal(await parentsRefusal(session, owner, ownAncestors), undefined);
+    assert.equal(await parentsRefusal(session, owner, { ownDirectories: ownAncestors }), undefined);
     assert.deepEqual(ownAncestors.slice(-2), [above, join(above, "agents")]);
     const stats = await lstat(socket);
     const identity = { dev: stats.dev, ino: stats.ino, createdMs: createdMsOf(stats), ownAncestors };
@@ -180,7 +183,7 @@ describe("the trust module, against real files", () => {
     assert.equal(stillTheSocketNow(socket, identity, owner), true);
     // Under /tmp none are the user's: nothing more to ask on the common path.
     const none: string[] = [];
-    assert.equal(await parentsRefusal("/tmp/ssh-XXXXXXXXXX", owner, none), undefined);
+    assert.equal(await parentsRefusal("/tmp/ssh-XXXXXXXXXX", owner, { ownDirectories: none }), undefined);
     assert.deepEqual(none, []);
   });
 

@@ -217,8 +217,8 @@ async function daemonFindings(paths: DaemonPaths, uid: number): Promise<Finding[
   const { report } = await readStatus({ socket: paths.socket, uid });
   if (!report) {
     // Where start would refuse the directory (ensurePrivateDirectory), "ssh-anchor start" is no fix.
-    const above = await parentsRefusal(paths.directory, uid);
-    if (above && !above.endsWith("does not exist")) {
+    const above = await parentsRefusal(paths.directory, uid, { missingPasses: true });
+    if (above) {
       return [
         {
           area: "daemon",

@@ -78,17 +78,22 @@ const MAX_SYMLINKS = 8;
  * is walked the same way, one link at a time: a link of the user's leading through someone
  * else's is refused (red team).
  */
-export async function parentsRefusal(directory: string, uid: number, ownDirectories?: string[]): Promise<string | undefined> {
+export async function parentsRefusal(directory: string, uid: number, options: WalkOptions = {}): Promise<string | undefined> {
   if (!isAbsolute(directory)) return `${directory} is not an absolute path`;
-  return walkRefusal(dirname(directory), uid, ownDirectories);
+  return walkRefusal(dirname(directory), uid, options);
 }
 
-/**
- * @param ownDirectories given: filled with the directories walked that are the user's (not
- *   root's, and the user is not root): the only ones whose modes can change after the walk by
- *   anyone but root (the user opening one to others), so the only ones worth asking again.
- */
-async function walkRefusal(path: string, uid: number, ownDirectories?: string[]): Promise<string | undefined> {
+export interface WalkOptions {
+  /** Filled with the directories walked that are the user's (not root's, and the user is not
+   * root): the only ones whose modes can change after the walk by anyone but root (the user
+   * opening one to others), so the only ones worth asking again. */
+  readonly ownDirectories?: string[];
+  /** A part of the path that does not exist yet passes (whoever makes it will be the user, as
+   * `start` makes its directory): for a verdict on a directory before it is made. */
+  readonly missingPasses?: boolean;
+}
+
+async function walkRefusal(path: string, uid: number, { ownDirectories, missingPasses = false }: WalkOptions): Promise<string | undefined> {
   const root = await lstatOrUndefined("/");
   const rootRefusal = root && ancestorRefusal(root, "/", uid);
   if (rootRefusal) return rootRefusal;
@@ -104,7 +109,7 @@ async function walkRefusal(path: string, uid: number, ownDirectories?: string[])
     }
     const next = join(current, part);
     const stats = await lstatOrUndefined(next);
-    if (!stats) return `${next} does not exist`;
+    if (!stats) return missingPasses ? undefined : `${next} does not exist`;
     if (stats.isSymbolicLink()) {
       if (stats.uid !== 0 && stats.uid !== uid) return `${next} is a symlink owned by ${describeUid(stats.uid)}`;
       symlinks += 1;

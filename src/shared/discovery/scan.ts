@@ -84,7 +84,7 @@ export async function scanDirectory(
   // writable by others without the sticky bit). Asked at every scan, never remembered: a
   // directory of the user's in /tmp, once removed, is anyone's name to make again.
   const ownAncestors: string[] = [];
-  const above = await parentsRefusal(directory, context.uid, ownAncestors);
+  const above = await parentsRefusal(directory, context.uid, { ownDirectories: ownAncestors });
   if (above) return { candidates: [], ignored: [{ path: directory, reason: `directory could be swapped by another user: ${above}` }], trusted: false };
   const candidates: Candidate[] = [];
   const ignored: IgnoredEntry[] = [];

@@ -238,6 +238,35 @@ describe("discovery", () => {
     assert.ok(changes >= 2);
   });
 
+  it("watches a named directory that is the user's alone, and looks at one others can write to only when asked, as at the tmp root", async () => {
+    const root = join(base, "named-root");
+    const emptyHome = join(base, "named-home");
+    const own = join(base, "named-own");
+    const shared = join(base, "named-shared");
+    for (const directory of [root, emptyHome, own, shared]) await mkdir(directory, { mode: 0o700 });
+    await chmod(shared, 0o1777);
+    const discovery = new AgentDiscovery({ ...context(), home: emptyHome, tmpRoot: root, extraDirs: [own, shared] });
+    await discovery.start();
+    cleanup.add(() => discovery.stop());
+    await waitFor("the roots' listings to settle", async () => {
+      await discovery.lookAgain(1000);
+      return !discovery.mayHaveUnseenLogin();
+    }, 3000);
+    const inOwn = join(own, "ssh-Named1");
+    await mkdir(inOwn, { mode: 0o700 });
+    await socketAt(cleanup, join(inOwn, "agent.9000050"));
+    await waitFor("the login in the watched directory to be found with no look", () => discovery.candidates().some((c) => c.path.startsWith(inOwn)), 3000);
+    const inShared = join(shared, "ssh-Named2");
+    await mkdir(inShared, { mode: 0o700 });
+    await socketAt(cleanup, join(inShared, "agent.9000051"));
+    // Anyone can churn names there: nothing may wake the daemon but a connection's own question.
+    await new Promise((resolve) => setTimeout(resolve, 20 * TIMING.settleMs));
+    assert.ok(!discovery.candidates().some((c) => c.path.startsWith(inShared)), "a directory others can write to must not be watched");
+    assert.ok(discovery.mayHaveUnseenLogin(), "its mtime tells a connection to look");
+    await discovery.lookAgain(3000);
+    assert.ok(discovery.candidates().some((c) => c.path === join(inShared, "agent.9000051")), "one look finds the new login");
+  });
+
   it("keeps a known login when the gate cannot answer about its directory (another user's file system holds it), and asks again later", async () => {
     const root = join(base, "gated");
     const emptyHome = join(base, "gated-home");

@@ -1,9 +1,9 @@
-import { lstatSync, watch, type FSWatcher } from "node:fs";
+import { lstatSync, statSync, watch, type FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
 import { mapBounded, withinMs } from "../core/bounded.js";
 import { TIMING } from "../core/timing.js";
-import { lstatOrUndefined } from "../core/trust.js";
+import { directoryRefusal, lstatOrUndefined } from "../core/trust.js";
 import { mountPoints } from "../core/foreign-fs.js";
 import { homeAgentDirectory, TMP_SESSION_DIR } from "./layouts.js";
 import { ownerCache, ownSessionDirectoriesIn, scanDirectory, type DirectoryLayout, type OwnerCache, type ScanContext } from "./scan.js";
@@ -86,6 +86,9 @@ export class AgentDiscovery {
   /** Watchers with a lifetime (a new session directory's, until its socket appears). */
   readonly #shortWatches = new Set<string>();
   readonly #rootListings = new Map<string, RootListing>();
+  /** Roots looked at through their mtime (mayHaveUnseenLogin), never watched: the tmp root, and
+   * each directory the user named that someone else can write to (see #watchRoots). */
+  #unwatchedRoots: readonly string[];
   /** A caller of lookAgain asked the next look to list long roots anyway. */
   #thoroughLookWanted = false;
   readonly #owners = new Map<string, OwnerCache>();
@@ -104,6 +107,7 @@ export class AgentDiscovery {
   constructor(options: DiscoveryOptions) {
     this.#options = options;
     this.#context = { uid: options.uid, hostHash: options.hostHash, ownSocket: options.ownSocket, gate: options.gate };
+    this.#unwatchedRoots = [options.tmpRoot];
   }
 
   /** The daemon's own socket (known only once it listens) is never a candidate. */
@@ -254,16 +258,18 @@ export class AgentDiscovery {
     // being read: a new login's socket may have just appeared in ~/.ssh/agent (OpenSSH >= 10.1),
     // which the root's mtime does not tell; its own first command must not be routed before.
     if (this.#pending.size > 0 || this.#settling > 0) return true;
-    const root = this.#options.tmpRoot;
-    const listing = this.#rootListings.get(root);
-    if (!listing) return true;
-    let mtimeMs: number | undefined;
-    try {
-      mtimeMs = lstatSync(root).mtimeMs;
-    } catch {
-      return false;
+    for (const root of this.#unwatchedRoots) {
+      const listing = this.#rootListings.get(root);
+      if (!listing) return true;
+      let mtimeMs: number;
+      try {
+        mtimeMs = lstatSync(root).mtimeMs;
+      } catch {
+        continue;
+      }
+      if (!settled(listing, mtimeMs)) return true;
     }
-    return !settled(listing, mtimeMs);
+    return false;
   }
 
   /**
@@ -397,10 +403,26 @@ export class AgentDiscovery {
     this.#pending.set(directory, timer);
   }
 
-  /** Watches the directories the user named and ~/.ssh/agent, never the tmp root (see mayHaveUnseenLogin). */
+  /**
+   * Watches ~/.ssh/agent and the directories the user named that are theirs alone; never the tmp
+   * root, nor a named directory someone else can write to (`--agent-dir /dev/shm`): another
+   * user's churn of `ssh-*` names there kept the daemon at a full core and each connection
+   * waiting on a look (red team). Those are looked at as the tmp root is (mayHaveUnseenLogin).
+   */
   #watchRoots(): void {
-    const { extraDirs, home } = this.#options;
+    const { extraDirs, home, uid, tmpRoot } = this.#options;
+    // Followed if a symlink (the watch follows it too); the user named it, so a synchronous stat.
+    const theirsAlone = (root: string): boolean => {
+      try {
+        return directoryRefusal(statSync(root), uid) === undefined;
+      } catch {
+        return false;
+      }
+    };
+    const shared = extraDirs.filter((root) => !theirsAlone(root));
+    this.#unwatchedRoots = [tmpRoot, ...shared];
     for (const root of extraDirs) {
+      if (shared.includes(root)) continue;
       this.#watch(root, (name) => {
         if (TMP_SESSION_DIR.test(name)) this.#schedule(join(root, name), "tmp-session");
         else this.#schedule(root, "extra");

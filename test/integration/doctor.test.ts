@@ -172,6 +172,19 @@ describe("doctor", () => {
     assert.equal(shellFix((await doctor(["--json"], unset)).report), `export SSH_AUTH_SOCK=${socket}`);
   });
 
+  it("without --fix starts nothing: the shells it tries say where they would point, and the daemon stays stopped", async () => {
+    await run(BIN, ["stop"], { env });
+    await writeFile(join(base, "home", ".bashrc"), `eval "$(${BIN} init bash)"\n`);
+    const { result, report } = await doctor(["--json"], { SSH_AUTH_SOCK: socket });
+    const daemon = report?.findings.find((f) => f.area === "daemon");
+    assert.equal(daemon?.verdict, "fail", result.stdout);
+    assert.equal(daemon?.fix, "ssh-anchor start");
+    assert.ok(report?.findings.some((f) => f.area === "rc" && f.verdict === "ok"), result.stdout);
+    const status = await run(BIN, ["status"], { env });
+    assert.equal(status.code, 3, `doctor's shells started the daemon: ${status.stdout}`);
+    await run(BIN, ["start", "--quiet"], { env });
+  });
+
   it("exits 0 on a healthy setup", async () => {
     await run("tmux", ["-L", "doc", "kill-server"], { env });
     // By its absolute path, as setup writes it: doctor starts shells with sshd's bare PATH, where ssh-anchor is not.

@@ -41,7 +41,12 @@ Exit status 3: another daemon already serves the socket.`),
     .option("--print-socket", "print only the socket's path (the shell code exports it)")
     .action((flags: { socket?: string; agentDir?: string[]; tmpDir?: string; verbose?: boolean; quiet?: boolean; printSocket?: boolean }) =>
       runCommand(async () => {
-        const { startInBackground } = await import("../../shared/control/lifecycle.js");
+        const { DRY_START_ENV, dryStart, startInBackground } = await import("../../shared/control/lifecycle.js");
+        if (process.env[DRY_START_ENV] === "1") {
+          const paths = await dryStart({ socket: flags.socket });
+          if (flags.printSocket) printLines([paths.socket]);
+          return;
+        }
         const result = await startInBackground({
           socket: flags.socket,
           agentDirs: flags.agentDir,

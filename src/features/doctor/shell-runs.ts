@@ -1,3 +1,4 @@
+import { DRY_START_ENV } from "../../shared/control/lifecycle.js";
 import { runProgram } from "../../shared/core/exec.js";
 import { printable } from "../../shared/core/text.js";
 import { TIMING } from "../../shared/core/timing.js";
@@ -96,6 +97,8 @@ export async function runShellKinds(
       SHELL: program,
       TERM: "dumb",
       SSH_AUTH_SOCK: GIVEN,
+      // Their init line says where start would serve, and starts nothing.
+      [DRY_START_ENV]: "1",
       ...(options.user ? { USER: options.user, LOGNAME: options.user } : {}),
       ...(options.socketOverride ? { SSH_ANCHOR_SOCKET: options.socketOverride } : {}),
       ...kind.env,

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { DAEMON_ENTRY } from "../core/package-root.js";
 import { UserError } from "../core/errors.js";
 import { daemonPaths, type DaemonPaths } from "../core/location.js";
-import { ensurePrivateDirectory } from "../core/private-dir.js";
+import { checkPrivateDirectory, ensurePrivateDirectory } from "../core/private-dir.js";
 import { currentUid, endpointState, ownProcessFromPidFile, processName, readOwnFile } from "../core/trust.js";
 import { dial, socketAcceptsConnections } from "../core/dial.js";
 import { TIMING } from "../core/timing.js";
@@ -67,6 +67,20 @@ async function ownDaemonServes(paths: DaemonPaths, uid: number, timeoutMs?: numb
  * A no-op when a daemon already serves it.
  * @throws {UserError} with the daemon's own explanation when it cannot start.
  */
+/**
+ * Set in the environment of the shells doctor starts (see shell-runs.ts): their init line's
+ * `start` then only says where it would serve, starting and making nothing. doctor without
+ * --fix changes nothing, and reports the state it found.
+ */
+export const DRY_START_ENV = "SSH_ANCHOR_DRY_START";
+
+/** Where start would serve, with the refusals start would make, starting and making nothing. */
+export async function dryStart(options: LifecycleOptions = {}): Promise<DaemonPaths> {
+  const paths = pathsOf(options);
+  await checkPrivateDirectory(paths.directory, uidOf(options));
+  return paths;
+}
+
 export async function startInBackground(options: LifecycleOptions = {}): Promise<StartResult> {
   const uid = uidOf(options);
   const paths = pathsOf(options);

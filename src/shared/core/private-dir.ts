@@ -23,7 +23,24 @@ export async function ensurePrivateDirectory(directory: string, uid: number, opt
     }
     if (code !== "EEXIST") throw new UserError(`cannot create ${directory}: ${code}; choose another --socket`);
   }
-  const stats = await lstat(directory);
+  await refuseUnlessPrivate(directory, await lstat(directory), uid);
+}
+
+/**
+ * What ensurePrivateDirectory would say, making nothing: a missing directory (or parent) passes,
+ * as it would be made the user's own.
+ * @throws {UserError} as ensurePrivateDirectory does.
+ */
+export async function checkPrivateDirectory(directory: string, uid: number): Promise<void> {
+  const stats = await lstat(directory).catch(() => undefined);
+  if (stats) await refuseUnlessPrivate(directory, stats, uid);
+  else {
+    const above = await parentsRefusal(directory, uid, { missingPasses: true });
+    if (above) throw new UserError(`refusing to use ${directory}: ${above}, so someone else could swap it; choose another --socket`);
+  }
+}
+
+async function refuseUnlessPrivate(directory: string, stats: Stats, uid: number): Promise<void> {
   const refusal = directoryRefusal(stats, uid);
   if (refusal && sharedDirectory(stats)) {
     // /tmp itself (or another shared place): the socket needs a directory of its own in it.

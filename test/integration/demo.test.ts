@@ -7,7 +7,7 @@ import { Cleanup, REPO, run, tempDir } from "../helpers/process.js";
 /**
  * scripts/demo.sh as the README gives it: runnable by a user without root, it first shows the
  * failure (a pane holding a login's own socket after that login ends), then the same steps
- * through ssh-anchor, and leaves nothing behind.
+ * through ssh-anchor, and leaves nothing behind, in /tmp or the home.
  */
 describe("the demo", () => {
   const cleanup = new Cleanup();
@@ -34,5 +34,6 @@ describe("the demo", () => {
     assert.doesNotMatch(withAnchor as string, /Error connecting to agent/);
     const left = (await readdir("/tmp")).filter((name) => name.startsWith("ssh-anchor-demo.") && !before.includes(name));
     assert.deepEqual(left, [], "the sandbox is removed");
+    assert.deepEqual(await readdir(home), [], "the user's real home is not touched");
   });
 });

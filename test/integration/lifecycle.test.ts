@@ -191,6 +191,12 @@ describe("daemon lifecycle", () => {
     assert.equal(result.stderr.split("\n").length, 2, "one line");
   });
 
+  it("says a shared directory is only the wrong place for the socket, not an attack (stop --socket /tmp, a typo)", async () => {
+    const result = await anchor(["stop", "--socket", "/tmp/agent.sock"]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^ssh-anchor: refusing to use \/tmp\/agent\.sock: .*; give --socket a path in a directory of your own\n$/);
+  });
+
   it("refuses a socket path too long to bind, in one line", async () => {
     const result = await anchor(["start", "--socket", join(base, "x".repeat(120), "agent.sock")]);
     assert.equal(result.code, 1);

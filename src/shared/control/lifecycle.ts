@@ -1,9 +1,10 @@
 import { spawn } from "node:child_process";
+import { dirname } from "node:path";
 import { DAEMON_ENTRY } from "../core/package-root.js";
 import { UserError } from "../core/errors.js";
 import { daemonPaths, type DaemonPaths } from "../core/location.js";
 import { checkPrivateDirectory, ensurePrivateDirectory } from "../core/private-dir.js";
-import { currentUid, endpointState, ownProcessFromPidFile, processName, readOwnFile } from "../core/trust.js";
+import { currentUid, endpointState, lstatOrUndefined, ownProcessFromPidFile, processName, readOwnFile } from "../core/trust.js";
 import { dial, socketAcceptsConnections } from "../core/dial.js";
 import { TIMING } from "../core/timing.js";
 import { askDaemon } from "./client.js";
@@ -57,8 +58,21 @@ async function pidOf(paths: DaemonPaths, uid: number): Promise<number> {
 async function ownDaemonServes(paths: DaemonPaths, uid: number, timeoutMs?: number): Promise<boolean> {
   const state = await endpointState(paths.socket, uid);
   if (state === "missing") return false;
-  if (state !== "ours") throw new UserError(`refusing to use ${paths.socket}: ${state}; someone else may be trying to intercept your agent`);
-  return socketAcceptsConnections(paths.socket, timeoutMs ?? TIMING.aliveCheckMs);
+  if (state === "ours") return socketAcceptsConnections(paths.socket, timeoutMs ?? TIMING.aliveCheckMs);
+  const advice = (await anotherUsersAt(paths.socket, uid))
+    ? "someone else may be trying to intercept your agent"
+    : "give --socket a path in a directory of your own";
+  throw new UserError(`refusing to use ${paths.socket}: ${state}; ${advice}`);
+}
+
+/** Whether the socket's place, or its directory, is another user's (root's shared directories,
+ * such as /tmp, and files of the user's own are only the wrong place, not a threat). */
+async function anotherUsersAt(socket: string, uid: number): Promise<boolean> {
+  for (const path of [dirname(socket), socket]) {
+    const stats = await lstatOrUndefined(path);
+    if (stats && stats.uid !== uid && stats.uid !== 0) return true;
+  }
+  return false;
 }
 
 /**

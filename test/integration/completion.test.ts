@@ -169,8 +169,12 @@ describe("shell completion", () => {
       }
       const again = await run(BIN, ["setup", "--shell", shell, "--completions"], { env });
       assert.match(again.stdout, /up to date/);
+      const dryUndo = await run(BIN, ["setup", "--shell", shell, "--undo", "--dry-run"], { env });
+      assert.match(dryUndo.stdout, new RegExp(`would remove ${file}\n`));
       const undone = await run(BIN, ["setup", "--shell", shell, "--undo"], { env });
       assert.equal(undone.code, 0, undone.stderr);
+      const dryAfter = await run(BIN, ["setup", "--shell", shell, "--undo", "--dry-run"], { env });
+      assert.doesNotMatch(dryAfter.stdout, /would remove .*completion/, "nothing of setup's is left to remove");
       assert.match(undone.stdout, new RegExp(`removed ${file}`));
       await assert.rejects(readFile(file), { code: "ENOENT" });
     }

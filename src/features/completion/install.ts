@@ -61,9 +61,14 @@ async function installCompletion(file: string, script: string): Promise<boolean>
 }
 
 /** Removes the script if it is there; returns whether it was. */
-async function removeCompletion(file: string): Promise<boolean> {
+/** Whether `file` is a completion script setup wrote (anything else there is the user's). */
+async function writtenBySetup(file: string): Promise<boolean> {
   const text = await readFile(file, "utf8").catch(() => undefined);
-  if (text === undefined || !text.includes("ssh-anchor completion")) return false;
+  return text !== undefined && text.includes("ssh-anchor completion");
+}
+
+async function removeCompletion(file: string): Promise<boolean> {
+  if (!(await writtenBySetup(file))) return false;
   await unlink(file);
   return true;
 }
@@ -81,7 +86,7 @@ export async function setupCompletions(program: Command, shell: string, flags: {
   const target = shell as CompletionShell;
   const file = completionFile(target);
   if (flags.undo) {
-    if (flags.dryRun) return [`would remove ${file} if setup wrote it`];
+    if (flags.dryRun) return (await writtenBySetup(file)) ? [`would remove ${file}`] : [];
     return (await removeCompletion(file)) ? [`removed ${file}`] : [];
   }
   if (flags.dryRun) return [`would write the ${shell} completion to ${file}`];

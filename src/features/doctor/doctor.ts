@@ -304,8 +304,9 @@ function agentsSummary(agents: readonly AgentFinding[]): Finding {
     return {
       area: "agents",
       verdict: "fail",
-      title: "no live agent: log in with agent forwarding (ssh -A, or ForwardAgent yes) and make sure ssh-add -l works on your laptop",
+      title: "no live agent found",
       details,
+      fix: "log in with agent forwarding (ssh -A, or ForwardAgent yes), after checking that ssh-add -l lists your keys on your laptop",
     };
   }
   return { area: "agents", verdict: "ok", title: `${live.length} live agent${live.length === 1 ? "" : "s"} found`, details };

@@ -30,7 +30,9 @@ export interface StartResult {
  * only keep its private memory near Node's own floor (under 10 MB idle, about 2 MB more after
  * 100,000 requests, instead of 20 growing towards 40). gc() exposed for the memory keeper, which
  * would otherwise make a context of its own to reach it (src/features/daemon/memory-keeper.ts).
- * bin/ssh-anchor passes the same to `run`.
+ * bin/ssh-anchor passes the same to `run`. The cost, measured: any such flag keeps V8's memory
+ * reducer from running after start-up, 0.3 MB of idle memory; the young generation's bound
+ * (command line only) saves 1.6 MB after every burst (docs/benchmarks.md, "Eighth pass").
  */
 export const DAEMON_NODE_FLAGS = ["--max-semi-space-size=1", "--single-threaded-gc", "--expose-gc"];
 /** One malloc arena: the daemon is single-threaded, and each extra arena keeps freed memory. */

@@ -245,7 +245,10 @@ describe("discovery", () => {
     const shared = join(base, "named-shared");
     for (const directory of [root, emptyHome, own, shared]) await mkdir(directory, { mode: 0o700 });
     await chmod(shared, 0o1777);
-    const discovery = new AgentDiscovery({ ...context(), home: emptyHome, tmpRoot: root, extraDirs: [own, shared] });
+    // Named through a symlink of the user's: its own mtime never moves, the directory's does.
+    const sharedLink = join(base, "named-shared-link");
+    await symlink(shared, sharedLink);
+    const discovery = new AgentDiscovery({ ...context(), home: emptyHome, tmpRoot: root, extraDirs: [own, sharedLink] });
     await discovery.start();
     cleanup.add(() => discovery.stop());
     await waitFor("the roots' listings to settle", async () => {
@@ -256,7 +259,7 @@ describe("discovery", () => {
     await mkdir(inOwn, { mode: 0o700 });
     await socketAt(cleanup, join(inOwn, "agent.9000050"));
     await waitFor("the login in the watched directory to be found with no look", () => discovery.candidates().some((c) => c.path.startsWith(inOwn)), 3000);
-    const inShared = join(shared, "ssh-Named2");
+    const inShared = join(sharedLink, "ssh-Named2");
     await mkdir(inShared, { mode: 0o700 });
     await socketAt(cleanup, join(inShared, "agent.9000051"));
     // Anyone can churn names there: nothing may wake the daemon but a connection's own question.

@@ -1,9 +1,10 @@
-import { lstatSync, statSync, watch, type FSWatcher } from "node:fs";
+import { statSync, watch, type FSWatcher } from "node:fs";
+import { stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
 import { mapBounded, withinMs } from "../core/bounded.js";
 import { TIMING } from "../core/timing.js";
-import { directoryRefusal, lstatOrUndefined } from "../core/trust.js";
+import { directoryRefusal } from "../core/trust.js";
 import { mountPoints } from "../core/foreign-fs.js";
 import { homeAgentDirectory, TMP_SESSION_DIR } from "./layouts.js";
 import { ownerCache, ownSessionDirectoriesIn, scanDirectory, type DirectoryLayout, type OwnerCache, type ScanContext } from "./scan.js";
@@ -249,7 +250,7 @@ export class AgentDiscovery {
    * Whether a new login may be there unseen: a watched directory changed and is not read again
    * yet (a login of OpenSSH >= 10.1 binding its socket in ~/.ssh/agent: its first command can
    * come before the settle delay ends), or the session directories' root changed since its last
-   * listing (or that listing may have missed a change made in the same clock tick). One lstat of
+   * listing (or that listing may have missed a change made in the same clock tick). One stat of
    * the root, made at once: it is the system's /tmp (or a directory the user named), not a name
    * another user can make; what is in it is only ever asked through the bounded gate.
    */
@@ -263,7 +264,8 @@ export class AgentDiscovery {
       if (!listing) return true;
       let mtimeMs: number;
       try {
-        mtimeMs = lstatSync(root).mtimeMs;
+        // Followed: a root named through a symlink of the user's changes only behind it.
+        mtimeMs = statSync(root).mtimeMs;
       } catch {
         continue;
       }
@@ -290,7 +292,8 @@ export class AgentDiscovery {
    */
   async #ownSessionDirectories(root: string, thorough: boolean): Promise<string[]> {
     const listedAtMs = Date.now();
-    const stats = await lstatOrUndefined(root);
+    // Followed, as at mayHaveUnseenLogin: the link's own mtime never moves.
+    const stats = await stat(root).catch(() => undefined);
     const mtimeMs = stats?.mtimeMs;
     const cached = this.#rootListings.get(root);
     if (mtimeMs !== undefined && cached && settled(cached, mtimeMs)) return cached.directories;

@@ -58,7 +58,7 @@ such limit.`),
     )
     .action((flags: SetupFlags) =>
       runCommand(async () => {
-        const { applySetup, backupNote, describeChange, planSetup } = await import("../../features/setup/setup.js");
+        const { applySetup, backupNote, describeChange, loginPathNote, planSetup } = await import("../../features/setup/setup.js");
         const note = (line: string) => printLines([line]);
         const forwards = await hostForwards(flags, note);
         const shell = forwards ? "sh" : setupShell(flags.shell).name;
@@ -86,6 +86,8 @@ such limit.`),
           return;
         }
         printLines([flags.undo ? "removed; open a new shell (a daemon that is running keeps serving until: ssh-anchor stop)" : "done; open a new shell (or log in again) to use it"]);
+        const pathNote = flags.undo ? undefined : await loginPathNote();
+        if (pathNote) printLines([pathNote]);
       }),
     );
 }

@@ -1,5 +1,6 @@
 import { DRY_START_ENV } from "../../shared/control/lifecycle.js";
 import { runProgram } from "../../shared/core/exec.js";
+import { SSHD_PATH } from "../../shared/core/login-path.js";
 import { printable } from "../../shared/core/text.js";
 import { TIMING } from "../../shared/core/timing.js";
 import type { KnownShell } from "../../shared/core/shells.js";
@@ -11,8 +12,6 @@ import type { KnownShell } from "../../shared/core/shells.js";
  * (what a login starts from: /etc/profile and the user's files add the rest), bounded in time.
  */
 
-/** sshd's PATH for a login before any start-up file (Debian's default, and OpenSSH's own). */
-export const SSHD_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/games";
 
 /** A socket path no shell can hold unless it kept what it was given: the line did not run. */
 const GIVEN = "/nonexistent/ssh-anchor-doctor/forwarded.sock";

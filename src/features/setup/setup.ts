@@ -4,7 +4,8 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { UserError } from "../../shared/core/errors.js";
 import { SOCKET_NAME } from "../../shared/core/location.js";
-import { ownCommand } from "../../shared/core/package-root.js";
+import { CLI_ENTRY, ownCommand } from "../../shared/core/package-root.js";
+import { onPath, SSHD_PATH } from "../../shared/core/login-path.js";
 import { initShell, startupFilesOf, type InitMode, type KnownShell, type Shell } from "../../shared/core/shells.js";
 import { escapeRegExp, printable } from "../../shared/core/text.js";
 import { forwardsBlockLines, forwardsLabel, type HostForwards } from "./forwards.js";
@@ -357,3 +358,14 @@ export function describeChange(change: FileChange): string {
   const added = after.slice(start, endAfter).map((line) => `+${line}`);
   return [`--- ${change.file}`, `+++ ${change.file}`, `@@ line ${start + 1} @@`, ...removed, ...added].join("\n");
 }
+
+/**
+ * What to tell a user whose rc line will run the npm package in logins where sshd's bare PATH
+ * has no `node` (a Node from nvm or in ~/.local/bin): the line cannot start the daemon there.
+ * Nothing for the single executable, which needs no Node.
+ */
+export async function loginPathNote(loginPath: string = SSHD_PATH): Promise<string | undefined> {
+  if (CLI_ENTRY === process.execPath || (await onPath("node", loginPath))) return undefined;
+  return `note: sshd's PATH (${loginPath}) has no node, so the rc line cannot start the daemon in a login: put your PATH line above it in the rc file, or use the single executable (docs/install.md)`;
+}
+

@@ -142,6 +142,28 @@ describe("another user's FUSE mount that never answers, in the tmp root", { skip
     }
   });
 
+  it("a daemon told to look in the mount (--agent-dir, directly and through a link of the user's) starts and answers within 1 s", async () => {
+    // The user's mistake (a name another user made), but never a frozen daemon: its roots are
+    // judged and asked through the bounded gate, never by a synchronous call (red team).
+    const link = join(home, "agents-link");
+    await run("ln", ["-s", mount, link]);
+    const second = join(base, "anchor2", "agent.sock");
+    const daemon = spawnTracked(cleanup, BIN, ["run", "--socket", second, "--tmp-dir", tmpRoot, "--agent-dir", mount, "--agent-dir", link, "--verbose"], env);
+    daemon.stderr?.on("data", (chunk: Buffer) => dumps.push(chunk.toString()));
+    await waitFor("the second daemon's socket", () => socketAcceptsConnections(second, 500), 10_000);
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now();
+      const listed = await sshAdd(second, ["-l"], 5000);
+      const ms = performance.now() - started;
+      // The user's newest login (the tests before this one may have made more).
+      assert.match(listed.stdout, /first-login|login-\d/, `#${i + 1}: ${listed.stdout}${listed.stderr}\n${dumps.join("")}`);
+      assert.ok(ms < 1000, `#${i + 1}: ssh-add -l took ${ms.toFixed(0)} ms with the mount as an --agent-dir`);
+    }
+    const log = dumps.join("");
+    assert.ok(log.includes(`not looking in ${mount}: ${mount} is another user's mounted file system`), log);
+    assert.ok(log.includes(`not looking in ${link}: ${mount} is another user's mounted file system`), log);
+  });
+
   it("doctor finishes within its bound and names the agents, the mount left alone", async () => {
     const started = performance.now();
     const doctor = await run(BIN, ["doctor", "--socket", socket, "--tmp-dir", tmpRoot], { env, timeoutMs: 30_000 });

@@ -270,6 +270,24 @@ describe("discovery", () => {
     assert.ok(discovery.candidates().some((c) => c.path === join(inShared, "agent.9000051")), "one look finds the new login");
   });
 
+  it("never reads a named directory anyone could replace or mount over (writable by others, not sticky), and says why", async () => {
+    const root = join(base, "ignoring-root");
+    const emptyHome = join(base, "ignoring-home");
+    const open = join(base, "named-open");
+    for (const directory of [root, emptyHome, open]) await mkdir(directory, { mode: 0o700 });
+    await chmod(open, 0o777);
+    const inOpen = join(open, "ssh-Open1");
+    await mkdir(inOpen, { mode: 0o700 });
+    await socketAt(cleanup, join(inOpen, "agent.9000052"));
+    const said: string[] = [];
+    const discovery = new AgentDiscovery({ ...context(), home: emptyHome, tmpRoot: root, extraDirs: [open], log: (line) => said.push(line) });
+    await discovery.start();
+    cleanup.add(() => discovery.stop());
+    await discovery.lookAgain(3000);
+    assert.deepEqual(discovery.candidates(), []);
+    assert.deepEqual(said, [`not looking in ${open}: ${open} is writable by group or others (mode 0777)`]);
+  });
+
   it("keeps a known login when the gate cannot answer about its directory (another user's file system holds it), and asks again later", async () => {
     const root = join(base, "gated");
     const emptyHome = join(base, "gated-home");

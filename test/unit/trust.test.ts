@@ -12,6 +12,7 @@ import {
   ownProcessFromPidFile,
   processPresence,
   parentsRefusal,
+  pathRefusal,
   readOwnFile,
   replaceEntry,
   replaceOwnFile,
@@ -114,6 +115,9 @@ describe("the trust module, against real files", () => {
     const missing = join(base, "not-made-yet", "anchor");
     assert.equal(await parentsRefusal(missing, ME), `${join(base, "not-made-yet")} does not exist`);
     assert.equal(await parentsRefusal(missing, ME, { missingPasses: true }), undefined, "start would make it, as the user's own");
+    // A root the user named is judged itself too, and a path to avoid is never asked.
+    assert.equal(await pathRefusal("/tmp", ME), undefined);
+    assert.equal(await pathRefusal("/tmp", ME, { avoid: new Set(["/tmp"]) }), "/tmp is another user's mounted file system");
 
     const open = join(base, "open-parent");
     await mkdir(open);

@@ -130,6 +130,25 @@ function mountPointsOf(text: string): Set<string> {
 }
 
 /**
+ * The mount points of FUSE file systems mounted by another user (neither `uid` nor root: their
+ * `user_id` option), which may never answer: paths the trust walk never asks (Linux; elsewhere
+ * an empty set).
+ */
+export async function foreignMountPoints(uid: number): Promise<ReadonlySet<string>> {
+  const text = await readFile("/proc/self/mountinfo", "utf8").catch(() => "");
+  const points = new Set<string>();
+  for (const line of text.split("\n")) {
+    const [mount, filesystem] = line.split(" - ");
+    const point = mount?.split(" ")[4];
+    const [type, , options] = (filesystem ?? "").split(" ");
+    if (!point || !type?.startsWith("fuse")) continue;
+    const owner = /(?:^|,)user_id=(\d+)(?:,|$)/.exec(options ?? "")?.[1];
+    if (owner !== undefined && Number(owner) !== uid && Number(owner) !== 0) points.add(unescapeMountPath(point));
+  }
+  return points;
+}
+
+/**
  * Every mount point of this process's mount namespace (Linux; elsewhere an empty set). A path
  * that is one is never asked: an sshd session directory is never a mount point, and another
  * user's file system there may never answer.

@@ -83,6 +83,13 @@ export async function parentsRefusal(directory: string, uid: number, options: Wa
   return walkRefusal(dirname(directory), uid, options);
 }
 
+/** The same walk with `path` itself judged too, as a directory above what it holds: a root the
+ * user named (an --agent-dir), whose entries only the user or root may be able to replace. */
+export async function pathRefusal(path: string, uid: number, options: WalkOptions = {}): Promise<string | undefined> {
+  if (!isAbsolute(path)) return `${path} is not an absolute path`;
+  return walkRefusal(path, uid, options);
+}
+
 export interface WalkOptions {
   /** Filled with the directories walked that are the user's (not root's, and the user is not
    * root): the only ones whose modes can change after the walk by anyone but root (the user
@@ -91,9 +98,12 @@ export interface WalkOptions {
   /** A part of the path that does not exist yet passes (whoever makes it will be the user, as
    * `start` makes its directory): for a verdict on a directory before it is made. */
   readonly missingPasses?: boolean;
+  /** Paths never asked (another user's mounted file system, which may never answer): reaching
+   * one is a refusal. */
+  readonly avoid?: ReadonlySet<string>;
 }
 
-async function walkRefusal(path: string, uid: number, { ownDirectories, missingPasses = false }: WalkOptions): Promise<string | undefined> {
+async function walkRefusal(path: string, uid: number, { ownDirectories, missingPasses = false, avoid }: WalkOptions): Promise<string | undefined> {
   const root = await lstatOrUndefined("/");
   const rootRefusal = root && ancestorRefusal(root, "/", uid);
   if (rootRefusal) return rootRefusal;
@@ -108,6 +118,7 @@ async function walkRefusal(path: string, uid: number, { ownDirectories, missingP
       continue;
     }
     const next = join(current, part);
+    if (avoid?.has(next)) return `${next} is another user's mounted file system`;
     const stats = await lstatOrUndefined(next);
     if (!stats) return missingPasses ? undefined : `${next} does not exist`;
     if (stats.isSymbolicLink()) {

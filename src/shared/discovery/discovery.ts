@@ -4,8 +4,8 @@ import { basename, dirname, join } from "node:path";
 import type { Candidate, DirectoryScan, IgnoredEntry } from "./candidate.js";
 import { mapBounded, withinMs } from "../core/bounded.js";
 import { TIMING } from "../core/timing.js";
-import { directoryRefusal } from "../core/trust.js";
-import { mountPoints } from "../core/foreign-fs.js";
+import { directoryRefusal, pathRefusal } from "../core/trust.js";
+import { foreignMountPoints, mountPoints } from "../core/foreign-fs.js";
 import { homeAgentDirectory, TMP_SESSION_DIR } from "./layouts.js";
 import { ownerCache, ownSessionDirectoriesIn, scanDirectory, type DirectoryLayout, type OwnerCache, type ScanContext } from "./scan.js";
 import { monotonicMs } from "../core/clock.js";
@@ -87,9 +87,8 @@ export class AgentDiscovery {
   /** Watchers with a lifetime (a new session directory's, until its socket appears). */
   readonly #shortWatches = new Set<string>();
   readonly #rootListings = new Map<string, RootListing>();
-  /** Roots looked at through their mtime (mayHaveUnseenLogin), never watched: the tmp root, and
-   * each directory the user named that someone else can write to (see #watchRoots). */
-  #unwatchedRoots: readonly string[];
+  /** What each root is to the daemon (see #judgeRoots); the tmp root is never watched. */
+  #roots = new Map<string, RootKind>();
   /** A caller of lookAgain asked the next look to list long roots anyway. */
   #thoroughLookWanted = false;
   readonly #owners = new Map<string, OwnerCache>();
@@ -108,7 +107,6 @@ export class AgentDiscovery {
   constructor(options: DiscoveryOptions) {
     this.#options = options;
     this.#context = { uid: options.uid, hostHash: options.hostHash, ownSocket: options.ownSocket, gate: options.gate };
-    this.#unwatchedRoots = [options.tmpRoot];
   }
 
   /** The daemon's own socket (known only once it listens) is never a candidate. */
@@ -135,6 +133,7 @@ export class AgentDiscovery {
     // Watch first, then scan: a login made between the scan's reading of a root and a watch
     // started after it would go unseen until the periodic rescan (a minute); an event during
     // the scan only costs a second look at one directory.
+    await this.#judgeRoots();
     this.#watchRoots();
     await this.rescan();
   }
@@ -191,7 +190,7 @@ export class AgentDiscovery {
   }
 
   async #lookOnce(): Promise<void> {
-    const { tmpRoot, extraDirs, home } = this.#options;
+    const { extraDirs, home } = this.#options;
     const thorough = this.#thoroughLookWanted;
     this.#thoroughLookWanted = false;
     const agentDir = homeAgentDirectory(home);
@@ -203,11 +202,12 @@ export class AgentDiscovery {
       known.set(directory, layout ?? (directory === agentDir ? "home-agent" : extraDirs.includes(directory) ? "extra" : "tmp-session"));
     }
     known.set(agentDir, "home-agent");
-    for (const directory of extraDirs) known.set(directory, "extra");
+    const roots = this.#readableRoots();
+    for (const directory of extraDirs) if (roots.includes(directory)) known.set(directory, "extra");
     // The places already known are read while the roots are listed, not after: a login of
     // OpenSSH >= 10.1 is in ~/.ssh/agent, and listing a /tmp that changed (thousands of other
     // users' entries) must not make its first command wait past the look's budget.
-    const listing = Promise.all([tmpRoot, ...extraDirs].map((root) => this.#ownSessionDirectories(root, thorough)));
+    const listing = Promise.all(roots.map((root) => this.#ownSessionDirectories(root, thorough)));
     const readKnown = this.#rescanAll(known);
     const found = new Map<string, DirectoryLayout>();
     for (const directory of (await listing).flat()) {
@@ -230,12 +230,15 @@ export class AgentDiscovery {
   }
 
   async #fullScan(): Promise<void> {
-    const { tmpRoot, extraDirs, home } = this.#options;
+    const { extraDirs, home } = this.#options;
+    // Judged again at every full scan: a named directory made (or closed) since is read from now.
+    await this.#judgeRoots();
+    const roots = this.#readableRoots();
     const jobs: Array<[string, DirectoryLayout]> = [[homeAgentDirectory(home), "home-agent"]];
-    for (const root of [tmpRoot, ...extraDirs]) {
+    for (const root of roots) {
       for (const directory of await this.#ownSessionDirectories(root, true)) jobs.push([directory, "tmp-session"]);
     }
-    for (const directory of extraDirs) jobs.push([directory, "extra"]);
+    for (const directory of extraDirs) if (roots.includes(directory)) jobs.push([directory, "extra"]);
     const mounts = await mountPoints();
     const scans = await Promise.all(jobs.map(([dir, layout]) => scanDirectory(dir, layout, this.#context, mounts)));
     if (this.#stopped) return;
@@ -259,7 +262,8 @@ export class AgentDiscovery {
     // being read: a new login's socket may have just appeared in ~/.ssh/agent (OpenSSH >= 10.1),
     // which the root's mtime does not tell; its own first command must not be routed before.
     if (this.#pending.size > 0 || this.#settling > 0) return true;
-    for (const root of this.#unwatchedRoots) {
+    for (const [root, kind] of this.#roots) {
+      if (kind !== "looked") continue;
       const listing = this.#rootListings.get(root);
       if (!listing) return true;
       let mtimeMs: number;
@@ -407,30 +411,55 @@ export class AgentDiscovery {
   }
 
   /**
-   * Watches ~/.ssh/agent and the directories the user named that are theirs alone; never the tmp
-   * root, nor a named directory someone else can write to (`--agent-dir /dev/shm`): another
-   * user's churn of `ssh-*` names there kept the daemon at a full core and each connection
-   * waiting on a look (red team). Those are looked at as the tmp root is (mayHaveUnseenLogin).
+   * Judges each root (at start, and again at every full scan):
+   * - a directory the user named is read only if the trust rule passes for it and every
+   *   directory and link above it (pathRefusal): then nobody else can replace it, or mount a
+   *   file system over it that never answers, and it may be asked plainly. Else it is
+   *   "ignored", never touched, and the log says why once. Judged without entering another
+   *   user's FUSE mount (red team: a daemon frozen at start by one named as --agent-dir);
+   * - "watched": a named directory that is the user's alone: its changes wake the daemon;
+   * - "looked": one others can write in (`/dev/shm`, sticky), and the tmp root: never watched
+   *   (another user's churn of `ssh-*` names there kept the daemon at a full core, red team),
+   *   its mtime read at once per connection (mayHaveUnseenLogin).
    */
-  #watchRoots(): void {
-    const { extraDirs, home, uid, tmpRoot } = this.#options;
-    // Followed if a symlink (the watch follows it too); the user named it, so a synchronous stat.
-    const theirsAlone = (root: string): boolean => {
-      try {
-        return directoryRefusal(statSync(root), uid) === undefined;
-      } catch {
-        return false;
-      }
+  async #judgeRoots(): Promise<void> {
+    const { extraDirs, tmpRoot, uid } = this.#options;
+    const avoid = await foreignMountPoints(uid);
+    const judge = async (root: string): Promise<[RootKind, string?]> => {
+      if (root === tmpRoot) return ["looked"];
+      const refusal = await pathRefusal(root, uid, { avoid });
+      if (refusal) return ["ignored", refusal];
+      const stats = await stat(root).catch(() => undefined);
+      return [stats && directoryRefusal(stats, uid) === undefined ? "watched" : "looked"];
     };
-    const shared = extraDirs.filter((root) => !theirsAlone(root));
-    this.#unwatchedRoots = [tmpRoot, ...shared];
-    for (const root of extraDirs) {
-      if (shared.includes(root)) continue;
-      this.#watch(root, (name) => {
-        if (TMP_SESSION_DIR.test(name)) this.#schedule(join(root, name), "tmp-session");
-        else this.#schedule(root, "extra");
-      });
-    }
+    const roots = [tmpRoot, ...extraDirs.filter((root) => root !== tmpRoot)];
+    const verdicts = await Promise.all(roots.map(judge));
+    if (this.#stopped) return;
+    roots.forEach((root, i) => {
+      const [kind, reason] = verdicts[i] ?? ["ignored"];
+      const before = this.#roots.get(root);
+      this.#roots.set(root, kind);
+      if (kind === "ignored" && before !== "ignored") this.#options.log?.(`not looking in ${root}: ${reason ?? "refused"}`);
+      if (kind === "watched") this.#watchRoot(root);
+      else if (before === "watched") this.#unwatch(root);
+    });
+  }
+
+  /** The roots read for session directories and sockets: all but the ignored. */
+  #readableRoots(): string[] {
+    return [...this.#roots].filter(([, kind]) => kind !== "ignored").map(([root]) => root);
+  }
+
+  #watchRoot(root: string): void {
+    this.#watch(root, (name) => {
+      if (TMP_SESSION_DIR.test(name)) this.#schedule(join(root, name), "tmp-session");
+      else this.#schedule(root, "extra");
+    });
+  }
+
+  /** Watches ~/.ssh/agent (the named roots: #judgeRoots). */
+  #watchRoots(): void {
+    const { home } = this.#options;
     const agentDir = homeAgentDirectory(home);
     const watchAgentDir = (): void => this.#watch(agentDir, () => this.#schedule(agentDir, "home-agent"));
     // ~/.ssh/agent may not exist yet (it appears at the first OpenSSH 10.1 login): watch its
@@ -473,6 +502,8 @@ export class AgentDiscovery {
     }
   }
 }
+
+type RootKind = "watched" | "looked" | "ignored";
 
 /** Whether a listing still stands for a root whose mtime is now `mtimeMs`. */
 function settled(listing: RootListing, mtimeMs: number): boolean {

@@ -191,6 +191,18 @@ describe("daemon lifecycle", () => {
     assert.equal(result.stderr.split("\n").length, 2, "one line");
   });
 
+  it("with SSH_ANCHOR_DRY_START=1 (doctor's shells), start says where it would serve, refuses as start would, and makes nothing", async () => {
+    const dry = { ...env, SSH_ANCHOR_DRY_START: "1" };
+    const socket = join(base, "dry", "agent.sock");
+    const result = await run(BIN, ["start", "--print-socket", "--socket", socket], { env: dry });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `${socket}\n`);
+    await assert.rejects(lstat(join(base, "dry")), { code: "ENOENT" }, "nothing made");
+    const deep = await run(BIN, ["start", "--print-socket", "--socket", join(base, "no", "such", "agent.sock")], { env: dry });
+    assert.equal(deep.code, 1);
+    assert.match(deep.stderr, /its parent directory does not exist/);
+  });
+
   it("says a shared directory is only the wrong place for the socket, not an attack (stop --socket /tmp, a typo)", async () => {
     const result = await anchor(["stop", "--socket", "/tmp/agent.sock"]);
     assert.equal(result.code, 1);

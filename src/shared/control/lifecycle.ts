@@ -93,7 +93,7 @@ export const DRY_START_ENV = "SSH_ANCHOR_DRY_START";
 /** Where start would serve, with the refusals start would make, starting and making nothing. */
 export async function dryStart(options: LifecycleOptions = {}): Promise<DaemonPaths> {
   const paths = pathsOf(options);
-  await checkPrivateDirectory(paths.directory, uidOf(options));
+  await checkPrivateDirectory(paths.directory, uidOf(options), { createParent: paths.inHome });
   return paths;
 }
 

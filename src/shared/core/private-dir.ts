@@ -31,10 +31,14 @@ export async function ensurePrivateDirectory(directory: string, uid: number, opt
  * as it would be made the user's own.
  * @throws {UserError} as ensurePrivateDirectory does.
  */
-export async function checkPrivateDirectory(directory: string, uid: number): Promise<void> {
+export async function checkPrivateDirectory(directory: string, uid: number, options: { createParent?: boolean } = {}): Promise<void> {
   const stats = await lstat(directory).catch(() => undefined);
   if (stats) await refuseUnlessPrivate(directory, stats, uid);
   else {
+    const madeBeforeIt = options.createParent ? dirname(dirname(directory)) : dirname(directory);
+    if (!(await lstat(madeBeforeIt).catch(() => undefined))) {
+      throw new UserError(`cannot create ${directory}: its parent directory does not exist; create it or choose another --socket`);
+    }
     const above = await parentsRefusal(directory, uid, { missingPasses: true });
     if (above) throw new UserError(`refusing to use ${directory}: ${above}, so someone else could swap it; choose another --socket`);
   }

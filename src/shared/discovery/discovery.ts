@@ -134,7 +134,7 @@ export class AgentDiscovery {
     // started after it would go unseen until the periodic rescan (a minute); an event during
     // the scan only costs a second look at one directory.
     await this.#judgeRoots();
-    this.#watchRoots();
+    this.#watchHomeAgentDirectory();
     await this.rescan();
   }
 
@@ -457,8 +457,8 @@ export class AgentDiscovery {
     });
   }
 
-  /** Watches ~/.ssh/agent (the named roots: #judgeRoots). */
-  #watchRoots(): void {
+  /** Watches ~/.ssh/agent (the named roots are watched by #judgeRoots). */
+  #watchHomeAgentDirectory(): void {
     const { home } = this.#options;
     const agentDir = homeAgentDirectory(home);
     const watchAgentDir = (): void => this.#watch(agentDir, () => this.#schedule(agentDir, "home-agent"));

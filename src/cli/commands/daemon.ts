@@ -6,7 +6,7 @@ import { prose } from "../help-text.js";
 
 const SOCKET_HELP = "the stable socket, an absolute path (default: $SSH_ANCHOR_SOCKET, else ~/.ssh/anchor-$HOSTNAME/agent.sock, else $XDG_RUNTIME_DIR/ssh-anchor/agent.sock, else /tmp/ssh-anchor-$UID/agent.sock)";
 const TMP_DIR_HELP = "where sshd creates its ssh-* session directories";
-const AGENT_DIR_HELP = "also look for agent sockets in DIR (its sockets and its ssh-* directories); repeatable";
+const AGENT_DIR_HELP = "also look for agent sockets in DIR (its sockets and its ssh-* directories; not read when someone else could replace it); repeatable";
 
 /** The options `run` and `start` share: where the socket is and where agents are. */
 function daemonOptions(command: Command): Command {

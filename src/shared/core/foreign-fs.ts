@@ -120,13 +120,32 @@ function unescapeMountPath(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
 }
 
-function mountPointsOf(text: string): Set<string> {
-  const points = new Set<string>();
+/** One line of /proc/self/mountinfo: where, what file system, and its super options. */
+interface Mount {
+  readonly point: string;
+  readonly type: string;
+  readonly options: string;
+}
+
+function mountsOf(text: string): Mount[] {
+  const mounts: Mount[] = [];
   for (const line of text.split("\n")) {
-    const field = line.split(" ")[4];
-    if (field) points.add(unescapeMountPath(field));
+    // The mount's fields, " - ", then the file system's: type, source, super options.
+    const [mount = "", filesystem = ""] = line.split(" - ");
+    const point = mount.split(" ")[4];
+    if (!point) continue;
+    const [type = "", , options = ""] = filesystem.split(" ");
+    mounts.push({ point: unescapeMountPath(point), type, options });
   }
-  return points;
+  return mounts;
+}
+
+function mountPointsOf(text: string): Set<string> {
+  return new Set(mountsOf(text).map((mount) => mount.point));
+}
+
+function readMountInfo(): Promise<string> {
+  return readFile("/proc/self/mountinfo", "utf8").catch(() => "");
 }
 
 /**
@@ -135,17 +154,11 @@ function mountPointsOf(text: string): Set<string> {
  * an empty set).
  */
 export async function foreignMountPoints(uid: number): Promise<ReadonlySet<string>> {
-  const text = await readFile("/proc/self/mountinfo", "utf8").catch(() => "");
-  const points = new Set<string>();
-  for (const line of text.split("\n")) {
-    const [mount, filesystem] = line.split(" - ");
-    const point = mount?.split(" ")[4];
-    const [type, , options] = (filesystem ?? "").split(" ");
-    if (!point || !type?.startsWith("fuse")) continue;
-    const owner = /(?:^|,)user_id=(\d+)(?:,|$)/.exec(options ?? "")?.[1];
-    if (owner !== undefined && Number(owner) !== uid && Number(owner) !== 0) points.add(unescapeMountPath(point));
-  }
-  return points;
+  const foreign = mountsOf(await readMountInfo()).filter((mount) => {
+    const owner = /(?:^|,)user_id=(\d+)(?:,|$)/.exec(mount.options)?.[1];
+    return mount.type.startsWith("fuse") && owner !== undefined && Number(owner) !== uid && Number(owner) !== 0;
+  });
+  return new Set(foreign.map((mount) => mount.point));
 }
 
 /**
@@ -154,7 +167,7 @@ export async function foreignMountPoints(uid: number): Promise<ReadonlySet<strin
  * user's file system there may never answer.
  */
 export async function mountPoints(): Promise<ReadonlySet<string>> {
-  return mountPointsOf(await readFile("/proc/self/mountinfo", "utf8").catch(() => ""));
+  return mountPointsOf(await readMountInfo());
 }
 
 /** The same, read synchronously: for the few synchronous callers (the socket's location). A

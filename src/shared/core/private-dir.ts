@@ -18,9 +18,7 @@ export async function ensurePrivateDirectory(directory: string, uid: number, opt
     await mkdir(directory, { mode: 0o700 });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") {
-      throw new UserError(`cannot create ${directory}: its parent directory does not exist; create it or choose another --socket`);
-    }
+    if (code === "ENOENT") throw noParent(directory);
     if (code !== "EEXIST") throw new UserError(`cannot create ${directory}: ${code}; choose another --socket`);
   }
   await refuseUnlessPrivate(directory, await lstat(directory), uid);
@@ -36,11 +34,9 @@ export async function checkPrivateDirectory(directory: string, uid: number, opti
   if (stats) await refuseUnlessPrivate(directory, stats, uid);
   else {
     const madeBeforeIt = options.createParent ? dirname(dirname(directory)) : dirname(directory);
-    if (!(await lstat(madeBeforeIt).catch(() => undefined))) {
-      throw new UserError(`cannot create ${directory}: its parent directory does not exist; create it or choose another --socket`);
-    }
+    if (!(await lstat(madeBeforeIt).catch(() => undefined))) throw noParent(directory);
     const above = await parentsRefusal(directory, uid, { missingPasses: true });
-    if (above) throw new UserError(`refusing to use ${directory}: ${above}, so someone else could swap it; choose another --socket`);
+    if (above) throw swappable(directory, above);
   }
 }
 
@@ -58,7 +54,16 @@ async function refuseUnlessPrivate(directory: string, stats: Stats, uid: number)
     throw new UserError(`refusing to use ${directory}: it ${refusal}; ${fix}`);
   }
   const above = await parentsRefusal(directory, uid);
-  if (above) throw new UserError(`refusing to use ${directory}: ${above}, so someone else could swap it; choose another --socket`);
+  if (above) throw swappable(directory, above);
+}
+
+function noParent(directory: string): UserError {
+  return new UserError(`cannot create ${directory}: its parent directory does not exist; create it or choose another --socket`);
+}
+
+/** `above`: why a directory above it could let someone else swap it (parentsRefusal). */
+function swappable(directory: string, above: string): UserError {
+  return new UserError(`refusing to use ${directory}: ${above}, so someone else could swap it; choose another --socket`);
 }
 
 /** A directory made for everyone (sticky, as /tmp is), never a home for one user's socket. */

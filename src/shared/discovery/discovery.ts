@@ -87,8 +87,9 @@ export class AgentDiscovery {
   /** Watchers with a lifetime (a new session directory's, until its socket appears). */
   readonly #shortWatches = new Set<string>();
   readonly #rootListings = new Map<string, RootListing>();
-  /** What each root is to the daemon (see #judgeRoots); the tmp root is never watched. */
-  #roots = new Map<string, RootKind>();
+  /** What each root is to the daemon (see #judgeRoots, at each full scan); the tmp root is never
+   * watched. */
+  readonly #roots: Map<string, RootKind>;
   /** A caller of lookAgain asked the next look to list long roots anyway. */
   #thoroughLookWanted = false;
   readonly #owners = new Map<string, OwnerCache>();
@@ -107,6 +108,7 @@ export class AgentDiscovery {
   constructor(options: DiscoveryOptions) {
     this.#options = options;
     this.#context = { uid: options.uid, hostHash: options.hostHash, ownSocket: options.ownSocket, gate: options.gate };
+    this.#roots = new Map([[options.tmpRoot, "looked"]]);
   }
 
   /** The daemon's own socket (known only once it listens) is never a candidate. */
@@ -132,8 +134,8 @@ export class AgentDiscovery {
   async start(): Promise<void> {
     // Watch first, then scan: a login made between the scan's reading of a root and a watch
     // started after it would go unseen until the periodic rescan (a minute); an event during
-    // the scan only costs a second look at one directory.
-    await this.#judgeRoots();
+    // the scan only costs a second look at one directory. (The named roots' watches are set by
+    // the scan's judgement, before it reads them.)
     this.#watchHomeAgentDirectory();
     await this.rescan();
   }

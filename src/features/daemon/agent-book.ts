@@ -1,6 +1,7 @@
 import type { Candidate } from "../../shared/discovery/candidate.js";
 import { listIdentities, type AgentAnswer } from "../../shared/protocol/agent-client.js";
-import { anchorOf } from "../../shared/scope/rule.js";
+import { fingerprintsOf, plainKeyBlobs } from "../../shared/scope/rule.js";
+import type { Identity } from "../../shared/protocol/identities.js";
 import { TIMING } from "../../shared/core/timing.js";
 import { describeAnswer, healthOf, rankAgents, routeReason, type AgentHealth } from "../../shared/discovery/health.js";
 import { lastInputNow, loginTerminals, terminalsOf } from "../../shared/discovery/presence.js";
@@ -16,9 +17,6 @@ export class Agent {
   reason = "not used yet";
   /** Keys it offered at its last probe. */
   keys: number | undefined;
-  /** Fingerprints of the plain keys (not certificates) it offered at its last answered probe,
-   * sorted: what per-identity scopes are decided by (src/shared/scope/rule.ts). */
-  fingerprints: readonly string[] | undefined;
   /** When a zombie is next probed, and the pause after that one. */
   nextProbeAt = 0;
   probeBackoffMs = 0;
@@ -48,6 +46,11 @@ export class Agent {
   suspect = false;
   /** A check found it not refusing connections (stale-triage.ts). */
   acceptedCheck = false;
+  /** The plain keys (not certificates) it offered at its last answered probe, copied out of the
+   * answer. Kept as blobs and hashed only when asked for: hashing loads node:crypto, 0.4 MiB of
+   * idle memory that a daemon without scopes needs for `status` alone. */
+  #plainKeys: readonly Uint8Array[] | undefined;
+  #fingerprints: readonly string[] | undefined;
   #probe: Promise<AgentHealth> | undefined;
   #probeStartedAt = -Infinity;
   /** A probe judged silent still listening for a late answer. */
@@ -57,6 +60,21 @@ export class Agent {
 
   get path(): string {
     return this.candidate.path;
+  }
+
+  /** Fingerprints of the plain keys it offered at its last answered probe, sorted (undefined
+   * before one): what per-identity scopes are decided by (src/shared/scope/rule.ts). */
+  get fingerprints(): readonly string[] | undefined {
+    if (this.#plainKeys === undefined) return undefined;
+    this.#fingerprints ??= fingerprintsOf(this.#plainKeys);
+    return this.#fingerprints;
+  }
+
+  /** Records the keys of an answered probe. */
+  learnKeys(identities: readonly Identity[]): void {
+    this.keys = identities.length;
+    this.#plainKeys = plainKeyBlobs(identities).map((blob) => new Uint8Array(blob));
+    this.#fingerprints = undefined;
   }
 
   /**
@@ -417,8 +435,7 @@ export class AgentBook {
     if (answer.kind === "answered") {
       agent.answered = true;
       this.#learnLogin(agent);
-      agent.keys = answer.identities.length;
-      agent.fingerprints = anchorOf(answer.identities).keys;
+      agent.learnKeys(answer.identities);
     }
     this.#setHealth(agent, healthOf(answer), describeAnswer(answer));
   }

@@ -101,7 +101,8 @@ export interface AgentReport {
   readonly state: AgentHealth;
   readonly reason: string;
   readonly keys: number | null;
-  /** Fingerprints of its plain keys (certificates left out) at its last answered probe: which scopes it belongs to. */
+  /** Fingerprints of its plain keys (certificates left out) at its last answered probe: which
+   * scopes it belongs to. Sent only by a daemon that serves scopes. */
   readonly fingerprints?: readonly string[] | null;
   readonly createdAt: string;
   /** Position in the routing order (1 = first), null for dead agents. */

@@ -38,14 +38,19 @@ export function isCertificate(keyType: string): boolean {
   return keyType.endsWith(CERTIFICATE_SUFFIX);
 }
 
-/** The sorted, de-duplicated fingerprints of every key an agent offers (certificates included). */
-function fingerprintsOf(identities: readonly Identity[]): string[] {
-  return [...new Set(identities.map((identity) => fingerprint(identity.blob)))].sort();
+/** The sorted, de-duplicated fingerprints of these key blobs. */
+export function fingerprintsOf(blobs: readonly Uint8Array[]): string[] {
+  return [...new Set(blobs.map(fingerprint))].sort();
+}
+
+/** The blobs of the plain keys (not certificates) among `identities`: what an anchor is made of. */
+export function plainKeyBlobs(identities: readonly Identity[]): Uint8Array[] {
+  return identities.filter((identity) => !isCertificate(identity.keyType)).map((identity) => identity.blob);
 }
 
 /** The anchor of a login whose agent offers `identities`: its plain keys. Empty when it offers none. */
 export function anchorOf(identities: readonly Identity[]): Anchor {
-  return { keys: fingerprintsOf(identities.filter((identity) => !isCertificate(identity.keyType))) };
+  return { keys: fingerprintsOf(plainKeyBlobs(identities)) };
 }
 
 /** Characters of the scope id: 64 bits of SHA-256, so that two anchors never share a socket. */

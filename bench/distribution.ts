@@ -18,12 +18,14 @@ import { BIN, Cleanup, REPO, run, sleep, tempDir, waitFor } from "../test/helper
 import { timeFreshConnection } from "./agent-client.js";
 import { printTable, summarize, writeResults } from "./report.js";
 import { memoryOf } from "./system.js";
+import { DAEMON_NODE_FLAGS } from "../src/shared/control/lifecycle.js";
 
 const SEA = process.env.SSH_ANCHOR_SEA ?? join(REPO, "build", "ssh-anchor");
 const CLI = join(REPO, "dist", "cli.js");
 const RUNS = Number(process.env.RUNS ?? 20);
 const REQUEST_IDENTITIES = Buffer.from([0, 0, 0, 1, 11]);
-const NODE_DAEMON = [process.execPath, "--max-semi-space-size=1", "--single-threaded-gc", "--expose-gc", CLI];
+/** The daemon as the launcher and `start` run it: its own bundle, under its V8 flags. */
+const NODE_DAEMON = [process.execPath, ...DAEMON_NODE_FLAGS, join(REPO, "dist", "daemon.js")];
 
 const cleanup = new Cleanup();
 const base = await tempDir("anchor-dist-");

@@ -33,13 +33,13 @@ export interface StartResult {
  * bin/ssh-anchor passes the same to `run`. The cost, measured: any such flag keeps V8's memory
  * reducer from running after start-up, 0.3 MB of idle memory; the young generation's bound
  * (command line only) saves 1.6 MB after every burst (docs/benchmarks.md, "Eighth pass").
- * The last three do part of what that reducer would (docs/benchmarks.md, "Ninth pass"): no
- * baseline (Sparkplug) code, whose page a long-lived daemon kept (0.12 MB; hot code is still
- * optimised); bytecode of functions not run since the last full collection let go (0.2 to
- * 0.3 MB: start-up's code, compiled again if ever run again); and old pages compacted at each
- * full collection, which the daemon's few-MiB heap makes a matter of milliseconds (0.3 MB).
+ * The last two do part of what that reducer would (docs/benchmarks.md, "Ninth pass"): bytecode
+ * of functions not run since the last full collection let go (0.2 to 0.3 MB: start-up's code,
+ * compiled again if ever run again), and old pages compacted at each full collection, which
+ * the daemon's few-MiB heap makes a matter of milliseconds (0.3 MB with the minified bundle).
+ * Not `--no-sparkplug` (0.13 MB more): new connections read 0.07 to 0.1 slower with it.
  */
-export const DAEMON_NODE_FLAGS = ["--max-semi-space-size=1", "--single-threaded-gc", "--expose-gc", "--no-sparkplug", "--bytecode-old-age=1", "--compact-on-every-full-gc"];
+export const DAEMON_NODE_FLAGS = ["--max-semi-space-size=1", "--single-threaded-gc", "--expose-gc", "--bytecode-old-age=1", "--compact-on-every-full-gc"];
 /** One malloc arena: the daemon is single-threaded, and each extra arena keeps freed memory. */
 export const DAEMON_ENV = { MALLOC_ARENA_MAX: "1" };
 

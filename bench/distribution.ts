@@ -19,13 +19,14 @@ import { timeFreshConnection } from "./agent-client.js";
 import { printTable, summarize, writeResults } from "./report.js";
 import { memoryOf } from "./system.js";
 import { DAEMON_NODE_FLAGS } from "../src/shared/control/lifecycle.js";
+import { DAEMON_ENTRY } from "../src/shared/core/package-root.js";
 
 const SEA = process.env.SSH_ANCHOR_SEA ?? join(REPO, "build", "ssh-anchor");
 const CLI = join(REPO, "dist", "cli.js");
 const RUNS = Number(process.env.RUNS ?? 20);
 const REQUEST_IDENTITIES = Buffer.from([0, 0, 0, 1, 11]);
 /** The daemon as the launcher and `start` run it: its own bundle, under its V8 flags. */
-const NODE_DAEMON = [process.execPath, ...DAEMON_NODE_FLAGS, join(REPO, "dist", "daemon.js")];
+const NODE_DAEMON = [process.execPath, ...DAEMON_NODE_FLAGS, DAEMON_ENTRY];
 
 const cleanup = new Cleanup();
 const base = await tempDir("anchor-dist-");

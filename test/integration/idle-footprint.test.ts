@@ -14,7 +14,7 @@ import { BIN, Cleanup, run, section, spawnTracked, tempDir, waitFor } from "../h
  * and vm were 300 KiB of its idle memory for a clock, a heap size and gc(); crypto 400 KiB for the
  * fingerprints of the keys each probe saw. The daemon reads the same from what Node has loaded
  * anyway (src/shared/core/clock.ts, src/features/daemon/memory-keeper.ts) and hashes keys only
- * when asked for them (`status`, per-identity scopes: src/features/daemon/agent-book.ts); this
+ * for per-identity scopes (src/features/daemon/agent-book.ts, status-report.ts); this
  * holds it there, for the daemon as the launcher starts it, once it has served requests.
  */
 const NOT_LOADED = ["perf_hooks", "internal/perf/performance", "v8", "vm", "crypto"];

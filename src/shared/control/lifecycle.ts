@@ -37,7 +37,7 @@ export interface StartResult {
  * of functions not run since the last full collection let go (0.2 to 0.3 MB: start-up's code,
  * compiled again if ever run again), and old pages compacted at each full collection, which
  * the daemon's few-MiB heap makes a matter of milliseconds (0.3 MB with the minified bundle).
- * Not `--no-sparkplug` (0.13 MB more): new connections read 0.07 to 0.1 slower with it.
+ * Not `--no-sparkplug` (0.13 MB more): new connections read 0.07 to 0.13 slower with it.
  */
 export const DAEMON_NODE_FLAGS = ["--max-semi-space-size=1", "--single-threaded-gc", "--expose-gc", "--bytecode-old-age=1", "--compact-on-every-full-gc"];
 /** One malloc arena: the daemon is single-threaded, and each extra arena keeps freed memory. */

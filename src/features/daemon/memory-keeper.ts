@@ -1,19 +1,21 @@
 import { TIMING } from "../../shared/core/timing.js";
-import { LIMITS } from "./policy.js";
 import { monotonicMs } from "../../shared/core/clock.js";
 
 /**
  * Hands memory back to the system after bursts of traffic. V8 collects its old generation
  * lazily and keeps its young generation at the size a burst grew it to, so a daemon that served
- * a burst would keep those pages for a long time. Two moments are worth a full collection (a
- * few milliseconds for this daemon's heap):
+ * a burst would keep those pages for a long time. It collects (a few milliseconds for this
+ * daemon's heap) when traffic has stopped since the last look: the burst is over and its garbage
+ * can go (once per burst, never while idle). Start-up counts as one: its garbage (the first scan,
+ * the modules' set-up) and the young generation it grew go at the first look, measured 11.6 ->
+ * 9.9 MiB RssAnon idle.
  *
- * - traffic has stopped since the last look: the burst is over and its garbage can go (once
- *   per burst, never while idle). Start-up counts as one: its garbage (the first scan, the
- *   modules' set-up) and the young generation it grew go at the first look, measured 11.6 ->
- *   9.9 MiB RssAnon idle, for one collection of a few ms;
- * - the heap has grown by a few MiB since the last collection while traffic goes on: growth
- *   stays bounded under sustained load.
+ * Never while traffic goes on. A full collection lets go of the object shapes no live connection
+ * has at that moment, and with them the optimised code of Node's sockets and streams that was
+ * specialised on them: measured, the next 1,000 to 1,500 new connections cost 1.5 to 2.5 times
+ * their CPU while that code is optimised again. Under sustained load V8's own collections bound
+ * the heap as low (a peak of 21 MiB RssAnon over 80,000 connections in 20 s, with or without a
+ * collection of the keeper's every 4 MiB of growth; docs/benchmarks.md, tenth pass).
  *
  * @example
  * const keeper = new MemoryKeeper(() => counters.requests);
@@ -24,7 +26,6 @@ export class MemoryKeeper {
   #collect: Collector | undefined;
   readonly #activity: () => number;
   readonly #onCollect: ((before: number, after: number, ms: number) => void) | undefined;
-  #heapAfterCollection = heapTotal();
   #lastActivity: number;
   /** Start-up counts as a burst (the first scan, the modules loaded): the first look collects. */
   #trafficSinceQuiet = true;
@@ -72,14 +73,8 @@ export class MemoryKeeper {
     const activity = this.#activity();
     const busy = activity !== this.#lastActivity;
     this.#lastActivity = activity;
-    if (busy) {
-      // A collection in mid-burst does not replace the one after it: the burst goes on allocating.
-      this.#trafficSinceQuiet = true;
-      const heap = heapTotal();
-      // NaN: unreadable at the last collection (out of descriptors); growth counts from now.
-      if (Number.isNaN(this.#heapAfterCollection)) this.#heapAfterCollection = heap;
-      else if (heap - this.#heapAfterCollection >= LIMITS.heapGrowthBytes) this.#collectNow();
-    } else if (this.#trafficSinceQuiet) {
+    if (busy) this.#trafficSinceQuiet = true;
+    else if (this.#trafficSinceQuiet) {
       this.#trafficSinceQuiet = false;
       this.#collectNow();
     }
@@ -93,7 +88,6 @@ export class MemoryKeeper {
     this.#collect?.(true);
     this.#collect?.();
     const ms = monotonicMs() - started;
-    this.#heapAfterCollection = heapTotal();
     this.#onCollect?.(before, residentBytes(), ms);
   }
 }
@@ -111,17 +105,6 @@ async function collectorOfItsOwnContext(): Promise<Collector> {
   const [{ setFlagsFromString }, { runInNewContext }] = await Promise.all([import("node:v8"), import("node:vm")]);
   setFlagsFromString("--expose-gc");
   return runInNewContext("gc") as Collector;
-}
-
-/** V8's heap size, or NaN when it cannot be read now: process.memoryUsage() reads /proc/self/stat
- * too, and throws when the process is out of descriptors (node:v8 reads the heap alone, but
- * loading it costs the idle daemon 100 KiB). */
-function heapTotal(): number {
-  try {
-    return process.memoryUsage().heapTotal;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 /** The resident set size, or NaN when it cannot be read now (out of descriptors). */

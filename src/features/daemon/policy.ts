@@ -37,9 +37,6 @@ export const LIMITS = {
   /** Uncaught exceptions tolerated per minute before the daemon gives up and stops: one is a
    * bug to log, a stream of them means the state is broken. */
   uncaughtPerMinute: 10,
-  /** Heap growth since the last collection that the memory keeper hands back even while traffic
-   * goes on: a few MiB keeps a sustained load's footprint bounded without a collection per look. */
-  heapGrowthBytes: 4 * 1024 * 1024,
   /** Scopes kept (`init --per-identity`): each is a listening socket and a file; a shared account
    * has a handful of people, and a person's key set changes rarely. Past the limit the scope
    * whose last login is oldest is forgotten (its panes then fail with "Error connecting to

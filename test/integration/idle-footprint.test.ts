@@ -7,6 +7,7 @@ import { addKey, makeKey, sshAdd, startAgent } from "../helpers/agent.js";
 import { forwardedSocketPath } from "../helpers/daemon.js";
 import { socketAcceptsConnections } from "../../src/shared/core/dial.js";
 import { BIN, Cleanup, run, section, spawnTracked, tempDir, waitFor } from "../helpers/process.js";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /**
  * Node's own modules cost a daemon that idles for weeks their code and state, loaded once and
@@ -23,6 +24,11 @@ const NOT_LOADED = ["perf_hooks", "internal/perf/performance", "v8", "vm", "cryp
 const RECORDER = `
 process.on("exit", () => require("node:fs").writeFileSync(process.env.MODULES_FILE, process.moduleLoadList.join("\\n")));
 `;
+
+/** How many times the process's main thread has been put on a CPU (schedstat's third field). */
+async function timesRun(pid: number): Promise<number> {
+  return Number((await readFile(`/proc/${pid}/task/${pid}/schedstat`, "utf8")).trim().split(" ")[2]);
+}
 
 describe("the daemon's idle footprint", () => {
   const cleanup = new Cleanup();
@@ -58,5 +64,29 @@ describe("the daemon's idle footprint", () => {
       NOT_LOADED.filter((name) => loaded.includes(name)),
       [],
     );
+  });
+
+  it("sleeps while idle: nothing wakes it several times a second (its few periodic looks are seconds apart)", async () => {
+    const base = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", base]));
+    const home = join(base, "home");
+    const tmpRoot = join(base, "tmp");
+    await run("mkdir", ["-p", "-m", "700", home, tmpRoot]);
+    const agent = await startAgent(cleanup, forwardedSocketPath(tmpRoot, "Idle"));
+    const socket = join(base, "anchor", "agent.sock");
+    const daemon = spawnTracked(cleanup, BIN, ["run", "--socket", socket, "--tmp-dir", tmpRoot], { ...process.env, HOME: home });
+    let log = "";
+    daemon.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+    await waitFor("the daemon's socket", () => socketAcceptsConnections(socket, 500), { timeoutMs: 10_000, explain: () => section("the daemon's log", log) });
+    assert.equal((await sshAdd(socket, ["-l"])).code, 1, `the agent at ${agent.path} answered through the daemon`);
+    // Six windows of a second: the periodic looks (every 5 s) fall in a few of them; a timer of
+    // a few hundred ms (the forwards' sweep ran four times a second with no forward) in all.
+    const windows: number[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      const before = await timesRun(daemon.pid as number);
+      await sleep(1000);
+      windows.push((await timesRun(daemon.pid as number)) - before);
+    }
+    assert.ok(Math.min(...windows) <= 1, `the daemon's main thread ran ${windows.join(", ")} times in six idle seconds`);
   });
 });

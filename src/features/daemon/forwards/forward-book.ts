@@ -92,24 +92,28 @@ export class ForwardBook {
     return this.#options.directory;
   }
 
-  /** Makes the directory (0700), reads it, watches it and starts the sweep. */
+  /** Makes the directory (0700), reads it and watches it; the sweep runs while it holds forwards. */
   async start(): Promise<void> {
     await this.#watchDirectory();
-    this.#nextSweep(TIMING.forwardSweepMs);
   }
 
   /**
-   * Sweeps again after `delayMs`: one sweep at a time (a slow one is never overlapped by the
-   * next), and never more often than its listing of the system's sockets allows (see
-   * SWEEP_LISTING_SHARE).
+   * Sweeps after `delayMs` while there are forwards to sweep: a daemon without any never wakes
+   * for it (it was four times a second, a third of the idle daemon's garbage). One sweep at a
+   * time (a slow one is never overlapped by the next), and never more often than its listing of
+   * the system's sockets allows (see SWEEP_LISTING_SHARE). Started again by the read that finds
+   * a forward.
    */
-  #nextSweep(delayMs: number): void {
-    if (this.#stopped) return;
+  #sweepWhileAny(delayMs: number = TIMING.forwardSweepMs): void {
+    if (this.#stopped || this.#sweep !== undefined || this.#forwards.size === 0) return;
     this.#sweep = setTimeout(() => {
       const started = monotonicMs();
       void this.#sweepOnce()
         .catch(() => 0)
-        .then((listingMs) => this.#nextSweep(Math.max(TIMING.forwardSweepMs, listingMs * SWEEP_LISTING_SHARE, monotonicMs() - started)));
+        .then((listingMs) => {
+          this.#sweep = undefined;
+          this.#sweepWhileAny(Math.max(TIMING.forwardSweepMs, listingMs * SWEEP_LISTING_SHARE, monotonicMs() - started));
+        });
     }, delayMs);
     this.#sweep.unref();
   }
@@ -122,7 +126,11 @@ export class ForwardBook {
   async check(): Promise<void> {
     if (this.#stopped) return;
     const stats = await lstatOrUndefined(this.#options.directory);
-    if (stats && this.#watched && stats.dev === this.#watched.dev && stats.ino === this.#watched.ino) return;
+    if (stats && this.#watched && stats.dev === this.#watched.dev && stats.ino === this.#watched.ino) {
+      // Not watched (out of inotify watches): read at each check instead.
+      if (this.#watcher === undefined) await this.rescan();
+      return;
+    }
     this.#watcher?.close();
     this.#watcher = undefined;
     await this.#watchDirectory();
@@ -144,7 +152,7 @@ export class ForwardBook {
       this.#watcher = watch(directory, { persistent: false }, () => void this.rescan());
       this.#watcher.on("error", () => undefined);
     } catch (error) {
-      this.#options.log(`forwards: cannot watch ${directory}: ${(error as Error).message}; read at every sweep`);
+      this.#options.log(`forwards: cannot watch ${directory}: ${(error as Error).message}; read every ${TIMING.socketCheckMs / 1000} s instead`);
     }
     await this.rescan();
   }
@@ -280,6 +288,7 @@ export class ForwardBook {
     for (const path of [...this.#forwards.keys()]) if (!present.has(path)) this.#forwards.delete(path);
     for (const path of [...this.#ignored.keys()]) if (!entries.includes(path.slice(directory.length + 1))) this.#ignored.delete(path);
     if (fresh.length > 0) await this.#learnHolders();
+    this.#sweepWhileAny();
     const names = this.names().join(" ");
     if (names !== this.#names) {
       this.#names = names;

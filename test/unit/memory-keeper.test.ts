@@ -80,4 +80,25 @@ describe("MemoryKeeper", () => {
       global.gc = before;
     }
   });
+
+  it("collects the young generation alone now and then while idle, and never the whole heap again", async () => {
+    const global = globalThis as { gc?: unknown };
+    const before = global.gc;
+    const calls: (boolean | undefined)[] = [];
+    global.gc = (youngOnly?: boolean) => calls.push(youngOnly);
+    let full = 0;
+    const keeper = new MemoryKeeper(() => 0, () => (full += 1), CHECK_MS, CHECK_MS * 3);
+    try {
+      keeper.start();
+      await sleep(CHECK_MS * 14);
+    } finally {
+      keeper.stop();
+      global.gc = before;
+    }
+    assert.equal(full, 1, "start-up's collection only");
+    assert.deepEqual(calls.slice(0, 2), [true, undefined], "start-up's collection: young, then whole");
+    const idle = calls.slice(2);
+    assert.ok(idle.length >= 2 && idle.length <= 5, `young-only collections while idle: ${idle.length} in 14 looks, one every third expected`);
+    assert.ok(idle.every((youngOnly) => youngOnly === true), `while idle: ${JSON.stringify(idle)}`);
+  });
 });

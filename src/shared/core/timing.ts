@@ -188,6 +188,9 @@ export const TIMING = {
   /** How often the memory keeper looks at the heap and the traffic: often enough that a burst's
    * pages go back soon after it, rarely enough to cost nothing while idle. */
   memoryCheckMs: 5000,
+  /** How often the memory keeper collects the young generation while the daemon idles (see
+   * MemoryKeeper): the few KiB of garbage of each periodic look do not pile up in resident pages. */
+  idleScavengeMs: 10_000,
   /** A file-system call on a path another user can create (an entry of /tmp) gives up after this
    * long: on a local file system such a call takes microseconds, so a second means a file system
    * that does not answer (another user's FUSE mount); the path is then skipped, and not asked

@@ -287,8 +287,8 @@ export class ForwardBook {
     }
     for (const path of [...this.#forwards.keys()]) if (!present.has(path)) this.#forwards.delete(path);
     for (const path of [...this.#ignored.keys()]) if (!entries.includes(path.slice(directory.length + 1))) this.#ignored.delete(path);
-    if (fresh.length > 0) await this.#learnHolders();
     this.#sweepWhileAny();
+    if (fresh.length > 0) await this.#learnHolders();
     const names = this.names().join(" ");
     if (names !== this.#names) {
       this.#names = names;

@@ -30,30 +30,42 @@ async function timesRun(pid: number): Promise<number> {
   return Number((await readFile(`/proc/${pid}/task/${pid}/schedstat`, "utf8")).trim().split(" ")[2]);
 }
 
+/**
+ * A daemon started as the launcher starts it, beside a forwarded-looking agent of its own (with
+ * a key when `key` is given), once its socket accepts connections.
+ */
+async function startDaemonBesideAgent(cleanup: Cleanup, options: { login: string; key?: string; env?: NodeJS.ProcessEnv }) {
+  const base = await tempDir();
+  cleanup.add(() => run("rm", ["-rf", base]));
+  const home = join(base, "home");
+  const tmpRoot = join(base, "tmp");
+  await run("mkdir", ["-p", "-m", "700", home, tmpRoot]);
+  const agent = await startAgent(cleanup, forwardedSocketPath(tmpRoot, options.login));
+  if (options.key) await addKey(agent.path, await makeKey(base, options.key));
+  const socket = join(base, "anchor", "agent.sock");
+  const daemon = spawnTracked(cleanup, BIN, ["run", "--socket", socket, "--tmp-dir", tmpRoot], { ...process.env, ...options.env, HOME: home });
+  let log = "";
+  daemon.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  const explain = () => section("the daemon's log", log);
+  await waitFor("the daemon's socket", () => socketAcceptsConnections(socket, 500), { timeoutMs: 10_000, explain });
+  return { daemon, socket, explain };
+}
+
 describe("the daemon's idle footprint", () => {
   const cleanup = new Cleanup();
   after(() => cleanup.run());
 
   it("serves without loading Node's modules it has no use for (perf_hooks, v8, vm, crypto)", async () => {
-    const base = await tempDir();
-    cleanup.add(() => run("rm", ["-rf", base]));
-    const home = join(base, "home");
-    const tmpRoot = join(base, "tmp");
-    await run("mkdir", ["-p", "-m", "700", home, tmpRoot]);
-    const agent = await startAgent(cleanup, forwardedSocketPath(tmpRoot, "Mod"));
-    await addKey(agent.path, await makeKey(base, "id_footprint"));
-    const recorder = join(base, "recorder.cjs");
-    const modulesFile = join(base, "modules.txt");
+    const scratch = await tempDir();
+    cleanup.add(() => run("rm", ["-rf", scratch]));
+    const recorder = join(scratch, "recorder.cjs");
+    const modulesFile = join(scratch, "modules.txt");
     await writeFile(recorder, RECORDER);
-    const socket = join(base, "anchor", "agent.sock");
-    const env = { ...process.env, HOME: home, NODE_OPTIONS: `--require ${recorder}`, MODULES_FILE: modulesFile };
-    const daemon = spawnTracked(cleanup, BIN, ["run", "--socket", socket, "--tmp-dir", tmpRoot], env);
-    let log = "";
-    daemon.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
-    await waitFor("the daemon's socket", () => socketAcceptsConnections(socket, 500), { timeoutMs: 10_000, explain: () => section("the daemon's log", log) });
+    const env = { NODE_OPTIONS: `--require ${recorder}`, MODULES_FILE: modulesFile };
+    const { daemon, socket, explain } = await startDaemonBesideAgent(cleanup, { login: "Mod", key: "id_footprint", env });
     for (let i = 0; i < 3; i += 1) {
       const listed = await sshAdd(socket, ["-l"]);
-      assert.match(listed.stdout, /id_footprint/, section("the daemon's log", log));
+      assert.match(listed.stdout, /id_footprint/, explain());
     }
     const exited = once(daemon, "exit");
     daemon.kill("SIGTERM");
@@ -67,18 +79,8 @@ describe("the daemon's idle footprint", () => {
   });
 
   it("sleeps while idle: nothing wakes it several times a second (its few periodic looks are seconds apart)", async () => {
-    const base = await tempDir();
-    cleanup.add(() => run("rm", ["-rf", base]));
-    const home = join(base, "home");
-    const tmpRoot = join(base, "tmp");
-    await run("mkdir", ["-p", "-m", "700", home, tmpRoot]);
-    const agent = await startAgent(cleanup, forwardedSocketPath(tmpRoot, "Idle"));
-    const socket = join(base, "anchor", "agent.sock");
-    const daemon = spawnTracked(cleanup, BIN, ["run", "--socket", socket, "--tmp-dir", tmpRoot], { ...process.env, HOME: home });
-    let log = "";
-    daemon.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
-    await waitFor("the daemon's socket", () => socketAcceptsConnections(socket, 500), { timeoutMs: 10_000, explain: () => section("the daemon's log", log) });
-    assert.equal((await sshAdd(socket, ["-l"])).code, 1, `the agent at ${agent.path} answered through the daemon`);
+    const { daemon, socket, explain } = await startDaemonBesideAgent(cleanup, { login: "Idle" });
+    assert.equal((await sshAdd(socket, ["-l"])).code, 1, `the agent answered through the daemon (no keys)\n${explain()}`);
     // Six windows of a second: the periodic looks (every 5 s) fall in a few of them; a timer of
     // a few hundred ms (the forwards' sweep ran four times a second with no forward) in all.
     const windows: number[] = [];

@@ -3,11 +3,11 @@ import { once } from "node:events";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { addKey, makeKey, sshAdd, startAgent } from "../helpers/agent.js";
 import { forwardedSocketPath } from "../helpers/daemon.js";
 import { socketAcceptsConnections } from "../../src/shared/core/dial.js";
 import { BIN, Cleanup, run, section, spawnTracked, tempDir, waitFor } from "../helpers/process.js";
-import { setTimeout as sleep } from "node:timers/promises";
 
 /**
  * Node's own modules cost a daemon that idles for weeks their code and state, loaded once and

@@ -6,15 +6,15 @@ import { monotonicMs } from "../../shared/core/clock.js";
  * lazily and keeps its young generation at the size a burst grew it to, so a daemon that served
  * a burst would keep those pages for a long time. It collects (a few milliseconds for this
  * daemon's heap) when traffic has stopped since the last look: the burst is over and its garbage
- * can go (once per burst; no full collection while idle). Start-up counts as one: its garbage (the first scan,
- * the modules' set-up) and the young generation it grew go at the first look, measured 11.6 ->
- * 9.9 MiB RssAnon idle.
+ * can go (once per burst; no full collection while idle). Start-up counts as one: its garbage
+ * (the first scan, the modules' set-up) and the young generation it grew go at the first look,
+ * measured 11.6 -> 9.9 MiB RssAnon idle.
  *
  * Never while traffic goes on. A full collection lets go of the object shapes no live connection
  * has at that moment, and with them the optimised code of Node's sockets and streams that was
  * specialised on them: measured, the next 1,000 to 1,500 new connections cost 1.5 to 2.5 times
  * their CPU while that code is optimised again. Under sustained load V8's own collections bound
- * the heap as low (a peak of 21 MiB RssAnon over 80,000 connections in 20 s, with or without a
+ * the heap as low (a peak of 22 MiB RssAnon at most over 80,000 connections in 20 s, with or without a
  * collection of the keeper's every 4 MiB of growth; docs/benchmarks.md, tenth pass).
  *
  * While idle, the young generation alone every TIMING.idleScavengeMs (well under a millisecond).
